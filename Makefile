@@ -1,0 +1,30 @@
+# The two commands of the README. Each creates .venv and installs the package when needed.
+#   make demo   runs the main job (the embedded default of `lumiere-eval ucf101`)
+#   make test   runs the test suite (CI runs exactly this, through .ci/run)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench install clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "pip>=23"
+	# torch 2.14.1 / torchvision 0.29.1 are the builds that import together on the CPU here (see README).
+	$(PY) -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
+	$(PY) -m pip install -q -e ".[dev,mturk,diffusers]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/lumiere-eval ucf101
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,57 @@
+"""The `lumiere-eval` command line.
+
+Each subcommand lives in its own module, which defines `add_arguments(parser)` and `run(args) -> int`.
+Modules are imported only when their subcommand runs, so `lumiere-eval --help` stays fast and does not
+import torch extensions, diffusers, boto3 or streamlit.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from lumiere_eval import LumiereEvalError, __version__
+
+# name -> (module, one-line help). Add a line here to add a subcommand.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "video-info": ("lumiere_eval.video.cli", "Decode a video and print its frames, size and fps."),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser; subcommand parsers are filled in lazily by `main`."""
+    parser = argparse.ArgumentParser(
+        prog="lumiere-eval",
+        description="Evaluate text-to-video models: zero-shot UCF101 (FVD, IS, CLIPSIM), human studies, dashboards.",
+    )
+    parser.add_argument("--version", action="version", version=f"lumiere-eval {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_module, help_text) in SUBCOMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: parse, dispatch to the subcommand module, turn harness errors into one clear line."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv or argv[0] not in SUBCOMMANDS:
+        parser.parse_args(argv)  # handles --help / --version / unknown commands
+        parser.print_help()
+        return 2
+    name = argv[0]
+    module_name, help_text = SUBCOMMANDS[name]
+    module = importlib.import_module(module_name)
+    sub_parser = argparse.ArgumentParser(prog=f"lumiere-eval {name}", description=help_text,
+                                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    module.add_arguments(sub_parser)
+    args = sub_parser.parse_args(argv[1:])
+    try:
+        return int(module.run(args) or 0)
+    except LumiereEvalError as err:
+        print(f"lumiere-eval {name}: error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""lumiere_eval.dashboard."""
