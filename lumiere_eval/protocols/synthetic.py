@@ -150,8 +150,8 @@ def _trajectory(spec: ClipSpec, num_frames: int) -> dict[str, np.ndarray]:
     elif a == "CameraPan":   # object and background both slide left together
         shift = 0.5 * tau - 0.25
         cx, cy, pan = 0.5 - shift, spec.cross * n, shift
-    elif a == "Blink":   # on/off square wave, about three blinks
-        visible = (np.floor(6 * s * tau + 2 * spec.start) % 2 == 0).astype(np.float64)
+    elif a == "Blink":   # on/off square wave, about two blinks
+        visible = (np.floor(4 * s * tau + 2 * spec.start) % 2 == 0).astype(np.float64)
     return {"cx": cx, "cy": cy, "scale": scale, "angle": angle, "visible": visible, "pan": pan}
 
 
