@@ -136,7 +136,7 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, crf: in
         raise LumiereEvalError(f"{path}: frames must be uint8 [T, H, W, 3] with T >= 1, got "
                                f"{frames.dtype} {list(frames.shape)}")
     suffix = path.suffix.lower()
-    codecs = {".mp4": ("libx264", "yuv420p"), ".gif": ("gif", "rgb8"), ".avi": ("mpeg4", "yuv420p")}
+    codecs = {".mp4": ("libx264", "yuv420p"), ".gif": ("gif", "pal8"), ".avi": ("mpeg4", "yuv420p")}
     if suffix not in codecs:
         raise LumiereEvalError(f"{path}: cannot write {suffix!r} videos; use one of {', '.join(codecs)}")
     codec, pix_fmt = codecs[suffix]
@@ -147,7 +147,11 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, crf: in
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
-        with av.open(tmp_name, mode="w", format={".mp4": "mp4", ".gif": "gif", ".avi": "avi"}[suffix]) as out:
+        if suffix == ".gif":
+            _write_gif(tmp_name, frames, fps)
+            os.replace(tmp_name, path)
+            return path
+        with av.open(tmp_name, mode="w", format={".mp4": "mp4", ".avi": "avi"}[suffix]) as out:
             stream = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
             stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
             if codec == "libx264":
@@ -164,3 +168,13 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, crf: in
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return path
+
+
+def _write_gif(path: str, frames: np.ndarray, fps: float) -> None:
+    """GIF with an adaptive 256-colour palette per frame (PIL); delays are whole centiseconds in the format."""
+    from PIL import Image
+
+    images = [Image.fromarray(frame).quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+              for frame in frames]
+    images[0].save(path, format="GIF", save_all=True, append_images=images[1:], loop=0,
+                   duration=max(20, round(1000 / fps)), optimize=False, disposal=1)

@@ -1,0 +1,32 @@
+"""Inception Score: exp(E_x KL(p(y|x) || p(y))), averaged over splits (StyleGAN-V: 10, TGAN: 1)."""
+from __future__ import annotations
+
+import numpy as np
+
+from lumiere_eval.metrics.checks import MetricInputError, as_float64_matrix
+
+
+def inception_score(probs, splits: int = 10, shuffle_seed: int | None = None) -> tuple[float, float]:
+    """Mean and standard deviation over `splits` equal parts of the IS of class probabilities `[N, C]`.
+
+    Parts are contiguous, as in StyleGAN-V (`i*N//splits : (i+1)*N//splits`); `shuffle_seed` permutes the
+    rows first. Rows must be probabilities (softmax already applied): non-negative and summing to 1.
+    """
+    p = as_float64_matrix(probs, "class probabilities")
+    if splits < 1 or splits > len(p):
+        raise MetricInputError(f"inception score: splits must be in 1..{len(p)} (one sample per split at least), "
+                               f"got {splits}")
+    if (p < 0).any() or not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):
+        raise MetricInputError("class probabilities: rows must be non-negative and sum to 1 "
+                               "(these look like logits: apply a softmax first)")
+    if shuffle_seed is not None:
+        p = p[np.random.default_rng(shuffle_seed).permutation(len(p))]
+    n = len(p)
+    scores = []
+    for i in range(splits):
+        part = p[i * n // splits:(i + 1) * n // splits]
+        marginal = part.mean(axis=0, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            kl = np.where(part > 0, part * (np.log(part) - np.log(marginal)), 0.0).sum(axis=1)
+        scores.append(np.exp(kl.mean()))
+    return float(np.mean(scores)), float(np.std(scores))
