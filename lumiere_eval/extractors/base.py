@@ -47,6 +47,7 @@ class Extractor(ABC):
     """Base class: subclasses set `id`, `protocol`, `output`, `dim`, build `self.model`, define `_forward`."""
 
     id: str = ""
+    weights_name: str = ""  # registered weights (lumiere_eval.extractors.weights.WEIGHTS) it loads
     protocol: str = ""  # preprocessing protocol name (a resize protocol of lumiere_eval.video, or own)
     output: str = "features"  # "features" | "probs"
     per_frame: bool = False  # True: one row per frame instead of one per clip

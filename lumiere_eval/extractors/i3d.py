@@ -244,6 +244,7 @@ class NativeI3DExtractor(Extractor):
     """FVD features (400-d temporal-mean logits) from i3d_pretrained_400.pt, VideoGPT preprocessing."""
 
     id = "i3d-native"
+    weights_name = "i3d_pretrained_400"
     protocol = "videogpt-v1"
     dim = 400
 

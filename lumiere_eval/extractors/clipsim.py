@@ -1,0 +1,93 @@
+"""CLIP (clip-anytorch) image and text embeddings for CLIPSIM, from a local weight file.
+
+Frames are sampled uniformly over the clip and preprocessed by CLIP's own transform (PIL bicubic resize of
+the short side, centre crop, CLIP mean/std). CLIPSIM of a video = mean over its frames of the similarity of
+frame and prompt embeddings (lumiere_eval.metrics.clip_similarity: 100 * cosine, clamped at 0).
+Prompts longer than the context (77 tokens) are truncated, and how many were is reported in a warning.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+from lumiere_eval.extractors.base import Extractor, ExtractorInputError, as_uint8_batch
+from lumiere_eval.extractors.weights import ResolvedWeights, WeightsError
+
+
+class PromptTruncatedWarning(UserWarning):
+    """Some prompts were longer than CLIP's context and were cut."""
+
+
+def uniform_indices(length: int, count: int) -> np.ndarray:
+    """`count` frame indices spread evenly over `length` frames, first and last included."""
+    return np.unique(np.linspace(0, length - 1, num=min(count, length)).round().astype(int))
+
+
+def load_clip(weights: ResolvedWeights, device: torch.device):
+    """`clip.load(path, device, jit=False)` in fp32 and eval mode; returns (model, PIL preprocess)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # clip imports the deprecated pkg_resources
+        import clip
+    try:
+        model, preprocess = clip.load(str(weights.path), device=device, jit=False)
+    except Exception as err:  # clip raises RuntimeError/KeyError for files that are not CLIP checkpoints
+        raise WeightsError(f"{weights.path}: cannot be loaded as a CLIP checkpoint ({err})") from err
+    return model.float().eval().requires_grad_(False), preprocess
+
+
+class ClipExtractor(Extractor):
+    """Per-clip mean of unit-normalised CLIP frame embeddings; `clipsim` scores clips against prompts."""
+
+    id = "clip"
+    weights_name = "clip_vit_b32"
+
+    def __init__(self, weights: ResolvedWeights, device=None, batch_size=None, num_frames: int = 8):
+        super().__init__(weights, device, batch_size)
+        self.num_frames = num_frames
+        self.protocol = f"clip-uniform{num_frames}-pil-bicubic"
+        self.model, self.preprocess = load_clip(weights, self.device)
+        self.context_length = int(self.model.context_length)
+        self.dim = int(self.model.text_projection.shape[1])
+
+    def frame_embeddings(self, batch) -> np.ndarray:
+        """Unit-normalised embeddings of uniformly sampled frames: float32 `[B, F, D]`."""
+        from PIL import Image
+
+        clips = as_uint8_batch(batch, self.id)
+        index = uniform_indices(clips.shape[1], self.num_frames)
+        frames = clips[:, index].reshape(-1, *clips.shape[2:]).numpy()
+        images = torch.stack([self.preprocess(Image.fromarray(frame)) for frame in frames])
+        self.model.eval()
+        with torch.inference_mode():
+            out = torch.cat([self.model.encode_image(images[i:i + 8 * self.batch_size].to(self.device)).float()
+                             for i in range(0, len(images), 8 * self.batch_size)])
+        out = out / out.norm(dim=-1, keepdim=True)
+        return out.reshape(clips.shape[0], len(index), -1).cpu().numpy()
+
+    def text_embeddings(self, prompts: list[str]) -> np.ndarray:
+        """Unit-normalised prompt embeddings `[N, D]`; prompts over the context length are truncated (warned)."""
+        import clip
+
+        too_long = sum(len(clip.clip._tokenizer.encode(p)) + 2 > self.context_length for p in prompts)
+        if too_long:
+            warnings.warn(f"{too_long} of {len(prompts)} prompt(s) exceed CLIP's {self.context_length} tokens and "
+                          "were truncated", PromptTruncatedWarning, stacklevel=2)
+        tokens = clip.tokenize(prompts, context_length=self.context_length, truncate=True)
+        with torch.inference_mode():
+            out = self.model.encode_text(tokens.to(self.device)).float()
+        return (out / out.norm(dim=-1, keepdim=True)).cpu().numpy()
+
+    def _forward(self, clips: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.frame_embeddings(clips).mean(axis=1))
+
+    def clipsim(self, batch, prompts: list[str]) -> np.ndarray:
+        """CLIPSIM of each clip with its prompt: `[B]` values of 100 * mean frame cosine (clamped at 0)."""
+        from lumiere_eval.metrics import clip_similarity
+
+        frames = self.frame_embeddings(batch)
+        if len(prompts) != len(frames):
+            raise ExtractorInputError(f"{self.id}: {len(frames)} clips but {len(prompts)} prompts")
+        texts = self.text_embeddings(list(prompts))
+        return np.array([clip_similarity(f, t) for f, t in zip(frames, texts)])
