@@ -1,0 +1,180 @@
+"""`lumiere-eval generate`: run any registered generator over a prompt list, write videos and a manifest.
+
+The output folder holds one video per (prompt, seed), named `{slugified prompt}-{seed}.mp4`, a
+`manifest.jsonl` (prompt, seed, path, ...) that the `folder` generator reads back, and
+`generate_config.json` with the resolved options and the generator's description. A rerun skips every
+video that is already there and decodes to the requested shape, so a killed run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from lumiere_eval import LumiereEvalError
+from lumiere_eval.models.base import create_generator, parse_model_args
+from lumiere_eval.models.manifest import ManifestEntry, read_prompt_list, slugify, write_manifest
+from lumiere_eval.video import VideoReadError, probe_video, write_video
+
+CONFIG_NAME = "generate_config.json"
+MANIFEST_NAME = "manifest.jsonl"
+# Options whose change makes existing outputs stale: a rerun with other values refuses to mix them.
+_RESUME_KEYS = ("model", "model_args", "num_frames", "fps", "height", "width", "format")
+
+
+class GenerateError(LumiereEvalError):
+    """Bad `generate` options, a seed list that cannot be read, or outputs from another configuration."""
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `generate`."""
+    parser.add_argument("--model", type=str, default="dummy", help="registered generator name (e.g. dummy, "
+                        "folder, zeroscope, animatediff, cogvideox, svd, diffusers)")
+    parser.add_argument("--model-arg", type=str, action="append", default=[], metavar="KEY=VALUE",
+                        help="generator option, repeatable (e.g. --model-arg path=models/zeroscope)")
+    parser.add_argument("--prompts", type=Path, required=True,
+                        help="prompt list: .txt (one per line) or .csv/.jsonl with 'prompt' and optional 'seed'")
+    parser.add_argument("--seeds", type=str, default="0",
+                        help="seeds for each prompt without its own seed: '0', '0-4' or '0,3,7' (>= 0)")
+    parser.add_argument("--num-frames", type=_positive_int, default=16, help="frames per video (>= 1)")
+    parser.add_argument("--fps", type=_positive_float, default=16.0, help="frame rate of the videos (> 0)")
+    parser.add_argument("--height", type=_positive_int, default=128, help="frame height in pixels (>= 1)")
+    parser.add_argument("--width", type=_positive_int, default=128, help="frame width in pixels (>= 1)")
+    parser.add_argument("--out", type=Path, required=True, help="output folder (created; reused to resume)")
+    parser.add_argument("--batch-size", type=_positive_int, default=1,
+                        help="videos per generator call (outputs do not depend on it)")
+    parser.add_argument("--format", type=str, default="mp4", choices=("mp4", "avi", "gif"),
+                        help="video container (mp4 = H.264 yuv420p, needs even sizes)")
+    parser.add_argument("--overwrite", action="store_true", default=False,
+                        help="regenerate every video, even ones already in --out")
+    parser.add_argument("--dry-run", action="store_true", default=False,
+                        help="print the resolved configuration and the number of videos to make, then stop")
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0' -> [0]; '0-4' -> [0, 1, 2, 3, 4]; '0,3,7' -> [0, 3, 7] (ranges and lists can mix)."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if not match or (match[2] is not None and int(match[2]) < int(match[1])):
+            raise GenerateError(f"--seeds {text!r}: {part!r} is not a seed (>= 0) or a range like 0-4")
+        seeds.extend(range(int(match[1]), int(match[2] or match[1]) + 1))
+    if len(set(seeds)) != len(seeds):
+        raise GenerateError(f"--seeds {text!r} names a seed twice")
+    return seeds
+
+
+def plan_jobs(prompts_path: Path, seeds: list[int]) -> list[tuple[str, int]]:
+    """(prompt, seed) pairs: a row's own seed, otherwise each of `seeds`; a pair listed twice is an error."""
+    jobs = []
+    for row in read_prompt_list(prompts_path):
+        for seed in ([row.seed] if row.seed is not None else seeds):
+            if seed < 0:
+                raise GenerateError(f"{prompts_path}: prompt {row.prompt!r} has a negative seed {seed}")
+            jobs.append((row.prompt, seed))
+    duplicates = sorted(job for job, count in Counter(jobs).items() if count > 1)
+    if duplicates:
+        raise GenerateError(f"{prompts_path}: (prompt, seed) listed twice: {duplicates[0]!r}"
+                            + (f" and {len(duplicates) - 1} more" if len(duplicates) > 1 else ""))
+    return jobs
+
+
+def file_names(jobs: list[tuple[str, int]], suffix: str) -> list[str]:
+    """`{slug}-{seed}{suffix}`; prompts whose slugs clash (or are empty) get an 8-hex hash of the prompt added."""
+    prompts_by_slug: dict[str, set[str]] = defaultdict(set)
+    for prompt, _ in jobs:
+        prompts_by_slug[slugify(prompt)].add(prompt)
+    names = []
+    for prompt, seed in jobs:
+        slug = slugify(prompt)
+        if not slug or len(prompts_by_slug[slug]) > 1:
+            slug = f"{slug or 'prompt'}_{hashlib.sha256(prompt.encode()).hexdigest()[:8]}"
+        names.append(f"{slug}-{seed}{suffix}")
+    return names
+
+
+def is_done(path: Path, num_frames: int, height: int, width: int) -> bool:
+    """True if `path` decodes (header and index) to the requested frame count and size."""
+    try:
+        info = probe_video(path)
+    except VideoReadError:
+        return False
+    return (info.num_frames, info.height, info.width) == (num_frames, height, width)
+
+
+def _check_config(out: Path, config: dict, overwrite: bool) -> None:
+    path = out / CONFIG_NAME
+    if overwrite or not path.is_file():
+        return
+    old = json.loads(path.read_text())
+    changed = [k for k in _RESUME_KEYS if old.get(k) != config[k]]
+    if changed:
+        raise GenerateError(f"{out} holds outputs of another configuration ({', '.join(changed)} differ from "
+                            f"{path}); use another --out or --overwrite")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Generate the missing videos of the plan, batch by batch, keeping the manifest current after each batch."""
+    from tqdm import tqdm
+
+    jobs = plan_jobs(args.prompts, parse_seeds(args.seeds))
+    names = file_names(jobs, f".{args.format}")
+    options = parse_model_args(args.model_arg)
+    config = {"model": args.model, "model_args": options, "num_frames": args.num_frames, "fps": args.fps,
+              "height": args.height, "width": args.width, "format": args.format,
+              "prompts": str(args.prompts), "num_videos": len(jobs)}
+    out: Path = args.out
+    _check_config(out, config, args.overwrite)
+    done = [not args.overwrite and is_done(out / n, args.num_frames, args.height, args.width) for n in names]
+    if args.dry_run:
+        print(json.dumps({**config, "out": str(out), "already_done": sum(done)}, indent=2))
+        return 0
+    generator = create_generator(args.model, **options)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / CONFIG_NAME).write_text(json.dumps({**config, "generator": generator.describe()}, indent=2, default=str))
+
+    def write_current_manifest() -> None:
+        extra = {"num_frames": args.num_frames, "fps": args.fps, "height": args.height, "width": args.width,
+                 "model": args.model}
+        write_manifest(out / MANIFEST_NAME, [ManifestEntry(p, s, n, extra)
+                                             for (p, s), n, d in zip(jobs, names, done) if d])
+
+    pending = [i for i, d in enumerate(done) if not d]
+    skipped = len(jobs) - len(pending)
+    write_current_manifest()
+    with tqdm(total=len(jobs), initial=skipped, desc=f"generate {args.model}", unit="video") as bar:
+        for start in range(0, len(pending), args.batch_size):
+            batch = pending[start:start + args.batch_size]
+            videos = generator.generate([jobs[i][0] for i in batch], [jobs[i][1] for i in batch],
+                                        args.num_frames, args.fps, args.height, args.width)
+            if len(videos) != len(batch):
+                raise GenerateError(f"model {args.model!r} returned {len(videos)} videos for {len(batch)} prompts")
+            for i, video in zip(batch, videos):
+                expected = (args.num_frames, args.height, args.width, 3)
+                if video.frames.shape != expected or str(video.frames.dtype) != "uint8":
+                    raise GenerateError(f"model {args.model!r} returned {video.frames.dtype} "
+                                        f"{list(video.frames.shape)} for {jobs[i][0]!r} seed {jobs[i][1]}, "
+                                        f"expected uint8 {list(expected)}")
+                write_video(out / names[i], video.frames, args.fps)
+                done[i] = True
+            write_current_manifest()
+            bar.update(len(batch))
+    print(f"generated {len(pending)}, kept {skipped} already done; manifest: {out / MANIFEST_NAME}")
+    return 0
