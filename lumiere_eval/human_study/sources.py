@@ -1,0 +1,148 @@
+"""Where the study's videos come from: a runner's run folder (`samples.jsonl`) or a plain manifest of videos.
+
+A run folder holds `samples.jsonl` (one JSON per line: index, class, prompt, seed, path relative to the
+folder, sha256) and optionally `results.json` whose `model.name` names the model. A manifest is a CSV or
+JSONL file with the columns model, prompt, seed, path (paths relative to the manifest's folder).
+"""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from lumiere_eval import LumiereEvalError
+
+
+class StudyInputError(LumiereEvalError):
+    """A run folder, manifest or study folder that cannot be used; the message names the file and field."""
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """One generated video: which model made it from which prompt and seed, and where it is."""
+
+    model: str
+    prompt: str
+    seed: int
+    path: Path
+    sha256: str = ""
+
+
+MANIFEST_FIELDS = ("model", "prompt", "seed", "path")
+
+
+def load_runs(specs: list[str]) -> list[VideoRecord]:
+    """Videos of every run given as `PATH` or `NAME=PATH` (run folder or manifest file); names must not clash."""
+    records: list[VideoRecord] = []
+    seen_models: dict[str, str] = {}
+    for spec in specs:
+        name, _, path_text = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        path = Path(path_text)
+        if path.is_dir():
+            loaded = load_run_folder(path, name or None)
+        elif path.is_file():
+            loaded = load_manifest(path, name or None)
+        else:
+            raise StudyInputError(f"{path}: no such run folder or manifest file")
+        for model in {r.model for r in loaded}:
+            if model in seen_models:
+                raise StudyInputError(f"{spec}: model name {model!r} also comes from {seen_models[model]}; "
+                                      f"rename one with NAME=PATH")
+            seen_models[model] = spec
+        records.extend(loaded)
+    return records
+
+
+def load_run_folder(folder: Path, name: str | None = None) -> list[VideoRecord]:
+    """Videos of one run folder; the model is `name`, else results.json's model.name, else the folder name."""
+    samples = folder / "samples.jsonl"
+    if not samples.is_file():
+        raise StudyInputError(f"{folder}: not a run folder (no samples.jsonl)")
+    model = name or _model_name_from_results(folder) or folder.resolve().name
+    records = []
+    for line_no, row in _read_jsonl(samples):
+        records.append(_record(row, model, folder, samples, f"line {line_no}", check_sha=True))
+    if not records:
+        raise StudyInputError(f"{samples}: no samples")
+    return records
+
+
+def load_manifest(path: Path, name: str | None = None) -> list[VideoRecord]:
+    """Videos listed in a CSV or JSONL manifest (model, prompt, seed, path); `name` overrides the model column."""
+    if path.suffix.lower() == ".jsonl":
+        rows = [(f"line {n}", row) for n, row in _read_jsonl(path)]
+    elif path.suffix.lower() == ".csv":
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            missing = [f for f in MANIFEST_FIELDS if f not in (reader.fieldnames or []) and not (f == "model" and name)]
+            if missing:
+                raise StudyInputError(f"{path}: manifest lacks the column(s) {', '.join(missing)}")
+            rows = [(f"row {i + 2}", row) for i, row in enumerate(reader)]
+    else:
+        raise StudyInputError(f"{path}: a manifest must be .csv or .jsonl (model, prompt, seed, path)")
+    records = []
+    for where, row in rows:
+        model = name or str(row.get("model", "")).strip()
+        if not model:
+            raise StudyInputError(f"{path} {where}: empty field 'model'")
+        records.append(_record(row, model, path.parent, path, where, check_sha=False))
+    if not records:
+        raise StudyInputError(f"{path}: no videos listed")
+    return records
+
+
+def _record(row: dict, model: str, base: Path, source: Path, where: str, check_sha: bool) -> VideoRecord:
+    for field in ("prompt", "seed", "path"):
+        if row.get(field) in (None, ""):
+            raise StudyInputError(f"{source} {where}: missing field {field!r}")
+    try:
+        seed = int(row["seed"])
+    except (TypeError, ValueError):
+        raise StudyInputError(f"{source} {where}: field 'seed' is not an integer: {row['seed']!r}") from None
+    video = Path(str(row["path"]))
+    video = video if video.is_absolute() else base / video
+    if not video.is_file():
+        raise StudyInputError(f"{source} {where}: video file {video} does not exist")
+    sha = str(row.get("sha256") or "")
+    if check_sha and sha and file_sha256(video) != sha:
+        raise StudyInputError(f"{source} {where}: {video} does not match its recorded sha256")
+    return VideoRecord(model=model, prompt=str(row["prompt"]), seed=seed, path=video, sha256=sha)
+
+
+def _read_jsonl(path: Path):
+    with path.open(encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise StudyInputError(f"{path} line {line_no}: not valid JSON ({err.msg})") from None
+            if not isinstance(row, dict):
+                raise StudyInputError(f"{path} line {line_no}: expected a JSON object")
+            yield line_no, row
+
+
+def _model_name_from_results(folder: Path) -> str | None:
+    results = folder / "results.json"
+    if not results.is_file():
+        return None
+    try:
+        data = json.loads(results.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise StudyInputError(f"{results}: not valid JSON ({err.msg})") from None
+    model = data.get("model") if isinstance(data, dict) else None
+    name = model.get("name") if isinstance(model, dict) else None
+    return str(name) if name else None
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,174 @@
+"""A study folder: create it from runs (media, vigilance videos, layout, batch CSV, previews) and load it back.
+
+Layout of STUDY/:
+    study.json              the record: options, pairs, HITs with the model on each side, vigilance answers
+    layout.html             MTurk layout with ${item_id} ${video_left} ${video_right} ${prompt_html}
+    batch_input*.csv        MTurk batch input, one row per HIT (one file per assignments-per-HIT count)
+    media/                  videos to host, named by content hash so a URL reveals neither model nor check
+    media_manifest.csv      file, sha256, url, source: what to upload where (`--base-url`)
+    preview/<item_id>.html  each HIT as a local page, videos from ../media/
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from lumiere_eval.human_study.design import design_study
+from lumiere_eval.human_study.layout import build_layout, fill_layout, mturk_safe_html, preview_page
+from lumiere_eval.human_study.sources import StudyInputError, VideoRecord, file_sha256
+
+STUDY_FILE = "study.json"
+BATCH_VARIABLES = ("item_id", "video_left", "video_right", "prompt_html")
+_WRITABLE_SUFFIXES = (".mp4", ".gif", ".avi")
+
+
+def create_study(records: list[VideoRecord], out: Path, questions: list[str], raters: int = 5,
+                 vigilance: float = 0.1, seed: int = 0, base_url: str = "") -> dict:
+    """Write a complete study folder for `records` into `out` and return the study record."""
+    out = Path(out)
+    if (out / STUDY_FILE).exists():
+        raise StudyInputError(f"{out}: already holds a study ({STUDY_FILE}); choose a new --out folder")
+    design = design_study(records, questions, raters, vigilance, seed)
+    media = out / "media"
+    media.mkdir(parents=True, exist_ok=True)
+    record_media = {i: _copy_media(records[i].path, media) for p in design["pairs"] for i in p["records"]
+                    if i is not None}
+    vigilance_media = {s["id"]: _vigilance_video(records[s["degraded_from"]].path, s["type"], media, seed)
+                       for s in design["vigilance_sources"]}
+    base = base_url.rstrip("/")
+
+    def url(name: str) -> str:
+        return f"{base}/{name}" if base else f"media/{name}"
+
+    layout = build_layout(questions)
+    (out / "layout.html").write_text(layout, encoding="utf-8")
+    hits, rows, replaced = [], [], []
+    (out / "preview").mkdir(exist_ok=True)
+    for hit in design["hits"]:
+        sides = {}
+        for side in ("left", "right"):
+            info = hit[side]
+            name = record_media[info["record"]] if "record" in info else vigilance_media[info["vigilance"]]
+            sides[side] = {"model": info["model"], "media": name}
+        prompt_html, chars = mturk_safe_html(hit["prompt"])
+        if chars:
+            replaced.append({"item_id": hit["item_id"], "characters": chars})
+        row = {"item_id": hit["item_id"], "video_left": mturk_safe_html(url(sides["left"]["media"]))[0],
+               "video_right": mturk_safe_html(url(sides["right"]["media"]))[0], "prompt_html": prompt_html}
+        rows.append((hit["max_assignments"], row))
+        local = dict(row, video_left=f"../media/{sides['left']['media']}",
+                     video_right=f"../media/{sides['right']['media']}")
+        page = preview_page(fill_layout(layout, local, hit["item_id"]), f"Preview of HIT {hit['item_id']}")
+        (out / "preview" / f"{hit['item_id']}.html").write_text(page, encoding="utf-8")
+        hits.append({**{k: hit[k] for k in ("item_id", "pair_id", "kind", "prompt", "seed", "max_assignments")},
+                     "left": sides["left"], "right": sides["right"], "expected": hit.get("expected", {})})
+    batch_files = _write_batch_csvs(out, rows)
+    _write_media_manifest(out / "media_manifest.csv", media, base, records, record_media, design, vigilance_media)
+    pairs = [{k: p[k] for k in ("pair_id", "kind", "prompt", "seed", "models")} for p in design["pairs"]]
+    study = {
+        "format": "lumiere-eval-2afc-study/1",
+        "options": {"questions": questions, "raters": raters, "vigilance": vigilance, "seed": seed,
+                    "base_url": base},
+        "models": sorted({r.model for r in records}),
+        "pairs": pairs,
+        "hits": hits,
+        "vigilance_sources": [{**{k: s[k] for k in ("id", "type", "checks")},
+                               "original": str(records[s["original"]].path),
+                               "degraded_from": str(records[s["degraded_from"]].path),
+                               "media": vigilance_media[s["id"]]} for s in design["vigilance_sources"]],
+        "batch_files": batch_files,
+        "replaced_characters": replaced,
+    }
+    study["study_id"] = hashlib.sha256(json.dumps(study, sort_keys=True).encode()).hexdigest()[:16]
+    write_json_atomic(out / STUDY_FILE, study)
+    return study
+
+
+def load_study(folder: Path) -> dict:
+    """The study record of a folder made by `create_study`."""
+    path = Path(folder) / STUDY_FILE
+    if not path.is_file():
+        raise StudyInputError(f"{folder}: not a study folder (no {STUDY_FILE}); run `lumiere-eval study create`")
+    try:
+        study = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise StudyInputError(f"{path}: not valid JSON ({err.msg})") from None
+    for key in ("hits", "pairs", "options", "study_id"):
+        if key not in study:
+            raise StudyInputError(f"{path}: missing field {key!r}")
+    return study
+
+
+def write_json_atomic(path: Path, data) -> None:
+    """Write JSON beside `path` under a temporary name, then rename, so a crash never leaves half a file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, ensure_ascii=False)
+        handle.write("\n")
+    os.replace(tmp, path)
+
+
+def _copy_media(source: Path, media: Path) -> str:
+    name = file_sha256(source)[:20] + source.suffix.lower()
+    if not (media / name).exists():
+        shutil.copyfile(source, media / name)
+    return name
+
+
+def _vigilance_video(source: Path, kind: str, media: Path, seed: int) -> str:
+    """A frozen (first frame repeated) or frame-shuffled copy of `source`, stored under its content hash."""
+    from lumiere_eval.video import read_video, write_video
+
+    frames, fps = read_video(source)
+    if kind == "frozen":
+        degraded = np.repeat(frames[:1], len(frames), axis=0)
+    else:
+        rng = np.random.default_rng([seed, int(file_sha256(source)[:8], 16)])
+        order = rng.permutation(len(frames))
+        if len(frames) > 1 and np.array_equal(order, np.arange(len(frames))):
+            order = np.roll(order, 1)
+        degraded = frames[order]
+    suffix = source.suffix.lower() if source.suffix.lower() in _WRITABLE_SUFFIXES else ".mp4"
+    tmp = media / f".vigilance-tmp{suffix}"
+    write_video(tmp, degraded, fps or 8.0)
+    name = file_sha256(tmp)[:20] + suffix
+    os.replace(tmp, media / name)
+    return name
+
+
+def _write_batch_csvs(out: Path, rows: list[tuple[int, dict]]) -> dict[str, int]:
+    """One batch CSV per assignments-per-HIT count (MTurk's batch form sets one count per batch)."""
+    counts = sorted({n for n, _ in rows})
+    files = {}
+    for count in counts:
+        name = "batch_input.csv" if len(counts) == 1 else f"batch_input_{count}_assignments.csv"
+        with (out / name).open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(BATCH_VARIABLES))
+            writer.writeheader()
+            writer.writerows(row for n, row in rows if n == count)
+        files[name] = count
+    return files
+
+
+def _write_media_manifest(path: Path, media: Path, base: str, records: list[VideoRecord],
+                          record_media: dict[int, str], design: dict, vigilance_media: dict[str, str]) -> None:
+    sources: dict[str, str] = {}
+    for index, name in record_media.items():
+        sources.setdefault(name, str(records[index].path))
+    for source in design["vigilance_sources"]:
+        sources.setdefault(vigilance_media[source["id"]],
+                           f"{source['type']} copy of {records[source['degraded_from']].path}")
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "sha256", "url", "source"])
+        for name in sorted(sources):
+            writer.writerow([f"media/{name}", file_sha256(media / name),
+                             f"{base}/{name}" if base else "", sources[name]])
