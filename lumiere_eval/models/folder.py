@@ -136,6 +136,7 @@ class FolderGenerator(VideoGenerator):
         self.scheme = self._pick_scheme(scheme)
         self.problems: list[str] = []  # problems of the folder itself, found while indexing
         self.index: dict[tuple[str, int], _Source] = {}
+        self.duplicates: dict[tuple[str, int], list[str]] = {}  # keys matched by more than one file
         {"manifest": self._index_manifest, "prompt-index": self._index_names,
          "prompt-order": self._index_order}[self.scheme]()
         self._probes: dict[Path, VideoInfo | VideoReadError] = {}
@@ -171,8 +172,7 @@ class FolderGenerator(VideoGenerator):
 
     def _add(self, key: tuple[str, int], source: _Source) -> None:
         if key in self.index:
-            self.problems.append(f"duplicate video for prompt {key[0]!r} seed {key[1]}: "
-                                 f"{self.index[key].label} and {source.label}")
+            self.duplicates.setdefault(key, [self.index[key].label]).append(source.label)
         else:
             self.index[key] = source
 
@@ -254,7 +254,10 @@ class FolderGenerator(VideoGenerator):
                 continue
             seen[key] = prompt
             source = self.index.get(key)
-            if source is None:
+            if key in self.duplicates:
+                problems.append(f"duplicate video for prompt {key[0]!r} seed {key[1]}: "
+                                + " and ".join(self.duplicates[key]))
+            elif source is None:
                 missing.append(f"no video for prompt {prompt!r} seed {seed}")
                 continue
             info = self._probe(source.path)
