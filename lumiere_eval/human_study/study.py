@@ -172,3 +172,16 @@ def _write_media_manifest(path: Path, media: Path, base: str, records: list[Vide
         for name in sorted(sources):
             writer.writerow([f"media/{name}", file_sha256(media / name),
                              f"{base}/{name}" if base else "", sources[name]])
+
+
+def read_batch_inputs(folder: Path, study: dict) -> dict[str, dict[str, str]]:
+    """The batch input rows of a study folder, by item_id (the Input.* values MTurk echoes in results)."""
+    rows = {}
+    for name in study.get("batch_files", {}):
+        path = Path(folder) / name
+        if not path.is_file():
+            raise StudyInputError(f"{path}: batch input file listed in {STUDY_FILE} is missing")
+        with path.open(newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                rows[row["item_id"]] = row
+    return rows

@@ -1,0 +1,85 @@
+"""Simulated raters for a study: known model preferences, per-prompt noise and spammers, as an MTurk results CSV.
+
+Used to check that the analysis recovers what was put in (`lumiere-eval study simulate` and the tests).
+A genuine rater prefers model a over b with a per-prompt probability drawn from a Beta distribution whose
+mean is the Bradley-Terry probability sigmoid(s_a - s_b); votes on one prompt are therefore correlated,
+as real ones are. Genuine raters answer vigilance pairs right with probability `vigilance_accuracy`;
+spammers click "left" always or at random.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from lumiere_eval.human_study.results import results_header
+
+
+@dataclass(frozen=True)
+class SimulatedStudy:
+    """A simulated results table and the truth behind it."""
+
+    header: list[str]
+    rows: list[dict]
+    spammers: list[str]
+    workers: list[str]
+
+
+def simulate_results(study: dict, inputs: dict[str, dict[str, str]], log_strength: dict[str, float],
+                     num_workers: int = 20, num_spammers: int = 4, concentration: float = 20.0,
+                     vigilance_accuracy: float = 0.95, answer_format: str = "plain", seed: int = 0) -> SimulatedStudy:
+    """Answer every assignment of every HIT in `study` with simulated workers; returns batch-results rows."""
+    if answer_format not in ("plain", "taskAnswers"):
+        raise ValueError(f"answer_format must be 'plain' or 'taskAnswers', got {answer_format!r}")
+    rng = np.random.default_rng(seed)
+    questions = study["options"]["questions"]
+    workers = [f"A{number:012d}SIM" for number in range(num_workers)]
+    spammers = workers[num_workers - num_spammers:]
+    spam_style = {w: ("left", "random")[i % 2] for i, w in enumerate(spammers)}
+    preference: dict[tuple[str, str], float] = {}
+    for pair in study["pairs"]:
+        if pair["kind"] == "comparison":
+            a, b = pair["models"]
+            mean = 1.0 / (1.0 + np.exp(-(log_strength[a] - log_strength[b])))
+            for question in questions:
+                preference[(pair["pair_id"], question)] = rng.beta(concentration * mean, concentration * (1 - mean))
+    done: dict[str, set[str]] = {w: set() for w in workers}
+    answer_fields = ["taskAnswers"] if answer_format == "taskAnswers" else list(questions)
+    header = results_header(list(next(iter(inputs.values())).keys()), answer_fields)
+    rows = []
+    for number, hit in enumerate(study["hits"]):
+        free = [w for w in workers if hit["pair_id"] not in done[w]]
+        ties = rng.random(len(free))  # the least busy workers take the HIT, ties broken at random
+        free = [w for _, _, w in sorted(zip([len(done[w]) for w in free], ties, free))]
+        for k, worker in enumerate(free[:hit["max_assignments"]]):
+            done[worker].add(hit["pair_id"])
+            answers = {q: _answer(hit, q, worker, spam_style, preference, vigilance_accuracy, rng) for q in questions}
+            row = {"HITId": f"3SIMHIT{number:023d}", "HITTypeId": "3SIMTYPE0000000000000000000000",
+                   "Title": "Compare two short videos", "Reward": "$0.10",
+                   "MaxAssignments": str(hit["max_assignments"]), "AssignmentId": f"3SIMASG{number:018d}{k:05d}",
+                   "WorkerId": worker, "AssignmentStatus": "Submitted", "WorkTimeInSeconds": str(int(rng.integers(20, 120)))}
+            row.update({f"Input.{key}": value for key, value in inputs[hit["item_id"]].items()})
+            if answer_format == "taskAnswers":
+                row["Answer.taskAnswers"] = json.dumps([{q: {"left": a == "left", "right": a == "right"}
+                                                         for q, a in answers.items()}])
+            else:
+                row.update({f"Answer.{q}": a for q, a in answers.items()})
+            rows.append(row)
+    return SimulatedStudy(header=header, rows=rows, spammers=spammers, workers=workers)
+
+
+def _answer(hit: dict, question: str, worker: str, spam_style: dict, preference: dict, accuracy: float,
+            rng: np.random.Generator) -> str:
+    if worker in spam_style:
+        return "left" if spam_style[worker] == "left" else ("left", "right")[int(rng.integers(0, 2))]
+    if hit["kind"] == "vigilance":
+        expected = hit["expected"].get(question)
+        if expected is None:
+            return ("left", "right")[int(rng.integers(0, 2))]
+        wrong = "right" if expected == "left" else "left"
+        return expected if rng.random() < accuracy else wrong
+    model_a = sorted((hit["left"]["model"], hit["right"]["model"]))[0]
+    prefers_a = rng.random() < preference[(hit["pair_id"], question)]
+    side_a = "left" if hit["left"]["model"] == model_a else "right"
+    return side_a if prefers_a else ("right" if side_a == "left" else "left")
