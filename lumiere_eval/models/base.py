@@ -49,6 +49,15 @@ class VideoGenerator(ABC):
 # name -> "module:Class". Modules are imported only when their generator is asked for.
 REGISTRY: dict[str, str] = {
     "dummy": "lumiere_eval.models.dummy:DummyGenerator",
+    "lumiere": "lumiere_eval.models.lumiere.generators:LumiereGenerator",
+    "per-frame-t2i": "lumiere_eval.models.lumiere.generators:PerFrameT2IGenerator",
+    "folder": "lumiere_eval.models.folder:FolderGenerator",
+    "diffusers": "lumiere_eval.models.diffusers_adapter:DiffusersGenerator",
+    "zeroscope": "lumiere_eval.models.diffusers_adapter:TextToVideoSDGenerator",
+    "modelscope": "lumiere_eval.models.diffusers_adapter:TextToVideoSDGenerator",
+    "animatediff": "lumiere_eval.models.diffusers_adapter:AnimateDiffGenerator",
+    "cogvideox": "lumiere_eval.models.diffusers_adapter:CogVideoXGenerator",
+    "svd": "lumiere_eval.models.diffusers_adapter:StableVideoDiffusionGenerator",
 }
 
 

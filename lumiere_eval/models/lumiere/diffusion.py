@@ -76,6 +76,8 @@ class Diffusion:
         batch = x_t.shape[0]
         t_vec, s_vec = torch.full((batch,), t), torch.full((batch,), s)
         x0, eps = self.to_x0_eps(x_t, t_vec, prediction)
+        if s <= 0:   # the last step returns the clean estimate
+            return x0
         alpha_s, sigma_s = (self._expand(a, x_t) for a in self.alpha_sigma(s_vec))
         if method == "ddim":
             return alpha_s * x0 + sigma_s * eps
@@ -84,7 +86,7 @@ class Diffusion:
         var_ts = (sigma_t ** 2 - alpha_ts ** 2 * sigma_s ** 2).clamp_min(0)
         mean = alpha_ts * sigma_s ** 2 / sigma_t ** 2 * x_t + alpha_s * var_ts / sigma_t ** 2 * x0
         std = (var_ts * sigma_s ** 2 / sigma_t ** 2).sqrt()
-        return mean if s <= 0 or noise is None else mean + std * noise
+        return mean if noise is None else mean + std * noise
 
     def sample(self, denoise: Denoiser, shape: Sequence[int], generators: Sequence[torch.Generator],
                steps: int = 20, method: str = "ddim", progress: bool = False) -> torch.Tensor:

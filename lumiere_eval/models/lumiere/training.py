@@ -181,7 +181,8 @@ def train_stage(config: StageConfig, run_root: str | os.PathLike, steps: int | N
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "ema": ema, "step": step,
                     "losses": losses, "wall": wall}, tmp)
         os.replace(tmp, state_path)
-        export(model, ema, run_dir / "model.pt", {"stage": config.stage, "steps": step, "wall_seconds": wall,
+        export(model, ema, run_dir / "model.pt", {"stage": config.stage, "data": config.data, "steps": step,
+                                                   "wall_seconds": wall,
                                                    "final_loss": losses[-1][1] if losses else None})
 
     bar = None

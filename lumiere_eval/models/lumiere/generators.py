@@ -1,0 +1,177 @@
+"""Registry adapters for the shipped tiny Lumiere and its ablations, built from the same parts.
+
+- `lumiere`: the STUNet generates the whole clip at 16x16, then the inflated SSR model brings it to 32x32,
+  run with MultiDiffusion over overlapping temporal windows.
+- `per-frame-t2i`: the T2I model samples every frame on its own (same prompt, independent noise), then the
+  per-frame SSR model: no temporal modelling anywhere.
+A video depends only on (prompt, seed, options): every sample has its own random generators.
+Axes: b batch, c channels, t frames, h w space.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lumiere_eval import LumiereEvalError
+from lumiere_eval.models.base import GeneratedVideo, VideoGenerator
+from lumiere_eval.models.lumiere.checkpoint import load_model, read_meta
+from lumiere_eval.models.lumiere.diffusion import Diffusion, guided
+from lumiere_eval.models.lumiere.multidiffusion import multidiffusion
+from lumiere_eval.models.lumiere.stunet import STUNet
+from lumiere_eval.models.lumiere.training import to_uint8, upsample
+
+SSR_SEED_OFFSET = 2 ** 32
+
+
+class LumiereOptionError(LumiereEvalError):
+    """A generator option out of range."""
+
+
+def shipped_checkpoint(name: str, folder: str | os.PathLike | None = None) -> Path:
+    """Path of checkpoint `name` (e.g. "stunet.pt") in `folder`, or in the shipped models/lumiere-tiny."""
+    if folder is not None:
+        return Path(folder) / name
+    from lumiere_eval.assets import asset
+    return Path(str(asset("models", "lumiere-tiny", name)))
+
+
+def video_denoiser(model: nn.Module) -> Callable[..., torch.Tensor]:
+    """`f(x [b, c, t, h, w], t, tokens, cond)` for a STUNet, or for a U-Net applied to every frame."""
+    if isinstance(model, STUNet):
+        return model
+
+    def per_frame(x: torch.Tensor, t: torch.Tensor, tokens: torch.Tensor, cond: torch.Tensor | None = None):
+        b, c, frames, h, w = x.shape
+        fold = lambda v: v.transpose(1, 2).reshape(b * frames, -1, h, w)   # noqa: E731  b c t h w -> (b t) c h w
+        y = model(fold(x), t.repeat_interleave(frames), tokens.repeat_interleave(frames, 0),
+                  None if cond is None else fold(cond))
+        return y.reshape(b, frames, -1, h, w).transpose(1, 2)
+    return per_frame
+
+
+def sample_videos(model: nn.Module, prompts: Sequence[str], generators: Sequence[torch.Generator],
+                  shape: Sequence[int], steps: int, guidance: float, sampler: str,
+                  cond: torch.Tensor | None = None, window: int | None = None, overlap: int = 2) -> torch.Tensor:
+    """Sample [b, 3, t, h, w] in [-1, 1] with classifier-free guidance; MultiDiffusion windows if `window`."""
+    net = video_denoiser(model)
+    tokenizer = (model.t2i if isinstance(model, STUNet) else model).text.tokenizer
+    tokens, null = tokenizer.encode(list(prompts)), tokenizer.encode([""] * len(prompts))
+
+    def conditional(x: torch.Tensor, t: torch.Tensor, tok: torch.Tensor, frames: slice = slice(None)):
+        c = None if cond is None else cond[:, :, frames]
+        if c is not None and x.shape[0] != c.shape[0]:   # guidance doubles the batch
+            c = torch.cat([c, c])
+        return net(x, t, tok, c)
+
+    if window is None:
+        denoise = guided(conditional, tokens, null, guidance)
+    else:
+        denoise = multidiffusion(
+            lambda x, t, frames: guided(lambda xw, tw, tok: conditional(xw, tw, tok, frames), tokens, null,
+                                        guidance)(x, t),
+            window, overlap)
+    with torch.no_grad():
+        return Diffusion("v").sample(denoise, shape, generators, steps=steps, method=sampler)
+
+
+class _Cascade(VideoGenerator):
+    """Base stage at 16x16, then spatial super-resolution to 32x32, then a bilinear resize to the asked size."""
+
+    base_name = "stunet.pt"
+    ssr_name = "ssr-stunet.pt"
+
+    def __init__(self, checkpoint_dir: str | None = None, steps: int = 20, guidance: float = 3.0,
+                 sampler: str = "ddim", ssr_steps: int = 10, window: int = 8, overlap: int = 2,
+                 batch_size: int = 4, threads: int | None = None):
+        if steps < 1 or ssr_steps < 1 or batch_size < 1:
+            raise LumiereOptionError(f"steps, ssr_steps and batch_size must be >= 1, got {steps}, {ssr_steps}, "
+                                     f"{batch_size}")
+        self.options = dict(checkpoint_dir=checkpoint_dir, steps=steps, guidance=guidance, sampler=sampler,
+                            ssr_steps=ssr_steps, window=window, overlap=overlap, batch_size=batch_size)
+        self.base_path = shipped_checkpoint(self.base_name, checkpoint_dir)
+        self.ssr_path = shipped_checkpoint(self.ssr_name, checkpoint_dir)
+        self.base, self.ssr = load_model(self.base_path), load_model(self.ssr_path)
+        if threads:
+            torch.set_num_threads(int(threads))
+
+    def _multiple(self) -> int:
+        return self.base.frame_multiple if isinstance(self.base, STUNet) else 1
+
+    def generate(self, prompts: Sequence[str], seeds: Sequence[int], num_frames: int, fps: float,
+                 height: int, width: int) -> list[GeneratedVideo]:
+        """One video per (prompt, seed): `num_frames` x `height` x `width` uint8 RGB."""
+        if len(prompts) != len(seeds):
+            raise LumiereOptionError(f"{len(prompts)} prompts but {len(seeds)} seeds")
+        if num_frames < 1 or height < 1 or width < 1:
+            raise LumiereOptionError(f"bad video size {num_frames}x{height}x{width}")
+        out: list[GeneratedVideo] = []
+        size = self.options["batch_size"]
+        for start in range(0, len(prompts), size):
+            out += self._batch(list(prompts[start:start + size]), list(seeds[start:start + size]),
+                               num_frames, fps, height, width)
+        return out
+
+    def _batch(self, prompts: list[str], seeds: list[int], num_frames: int, fps: float, height: int,
+               width: int) -> list[GeneratedVideo]:
+        o = self.options
+        multiple = self._multiple()
+        frames = -(-num_frames // multiple) * multiple
+        base_cfg = (self.base.t2i if isinstance(self.base, STUNet) else self.base).config
+        ssr_cfg = (self.ssr.t2i if isinstance(self.ssr, STUNet) else self.ssr).config
+        low_hw = self._resolution(self.base_path)
+        high_hw = self._resolution(self.ssr_path)
+        base_gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
+        low = sample_videos(self.base, prompts, base_gens, (base_cfg["out_channels"], frames, *low_hw),
+                            o["steps"], o["guidance"], o["sampler"])
+        ssr_gens = [torch.Generator().manual_seed(int(s) + SSR_SEED_OFFSET) for s in seeds]
+        window = o["window"] if isinstance(self.ssr, STUNet) else None
+        high = sample_videos(self.ssr, prompts, ssr_gens, (ssr_cfg["out_channels"], frames, *high_hw),
+                             o["ssr_steps"], o["guidance"], o["sampler"], cond=upsample(low, *high_hw),
+                             window=window, overlap=o["overlap"])
+        high = high[:, :, :num_frames]
+        if (height, width) != tuple(high_hw):
+            high = upsample(high, height, width)
+        videos = to_uint8(high)
+        return [GeneratedVideo(frames=np.ascontiguousarray(v), fps=fps,
+                               meta={"prompt": p, "seed": int(s), "native_size": list(high_hw)})
+                for v, p, s in zip(videos, prompts, seeds)]
+
+    @staticmethod
+    def _resolution(path: Path) -> tuple[int, int]:
+        """(height, width) the checkpoint was trained at: from its json, else from its stage's shipped config."""
+        meta = read_meta(path)
+        data = meta.get("data")
+        if data is None:
+            from lumiere_eval.assets import asset
+            from lumiere_eval.models.lumiere.training import StageConfig
+            data = StageConfig.load(str(asset("models", "lumiere-tiny", "configs", f"{meta['stage']}.json"))).data
+        return int(data["height"]), int(data["width"])
+
+    def describe(self) -> dict[str, Any]:
+        """Name, options, and the checksum and training steps of each checkpoint."""
+        info: dict[str, Any] = {"name": self.name, **self.options}
+        for key, path in (("base", self.base_path), ("ssr", self.ssr_path)):
+            meta = read_meta(path)
+            info[key] = {"file": path.name, "sha256": meta.get("sha256"), "steps": meta.get("steps")}
+        return info
+
+
+class LumiereGenerator(_Cascade):
+    """The tiny reference Lumiere: STUNet base model + inflated SSR with MultiDiffusion."""
+
+    name = "lumiere"
+
+
+class PerFrameT2IGenerator(_Cascade):
+    """Ablation: the T2I model and the per-frame SSR model applied to every frame independently."""
+
+    name = "per-frame-t2i"
+    base_name = "t2i.pt"
+    ssr_name = "ssr.pt"
+
