@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "metrics": ("lumiere_eval.metrics_cli", "Compare real and generated videos: FVD, KVD, IS, CLIPSIM, frame FID."),
     "weights": ("lumiere_eval.extractors.cli", "List, fetch, verify and locate the pretrained weights of the extractors."),
     "video-info": ("lumiere_eval.video.cli", "Decode a video and print its frames, size and fps."),
+    "study": ("lumiere_eval.human_study.cli", "2AFC human studies on Mechanical Turk: create, publish, fetch, review, analyze."),
     "train": ("lumiere_eval.models.train_cli", "Train or resume one stage of the tiny reference Lumiere."),
     "generate": ("lumiere_eval.models.generate_cli", "Generate videos for a prompt list with any model; writes a manifest, resumes."),
 }

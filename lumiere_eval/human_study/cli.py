@@ -1,0 +1,227 @@
+"""`lumiere-eval study create|publish|fetch|review|analyze|simulate`: 2AFC human studies on Mechanical Turk."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from lumiere_eval.human_study.mturk import MTurkError
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The study sub-subcommands and their options."""
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    create = sub.add_parser("create", formatter_class=fmt, help="Build a study folder: pairs, vigilance, layout, "
+                            "batch CSV, previews, media manifest.")
+    create.add_argument("--runs", nargs="+", required=True, type=str, default=None,
+                        help="Run folders (samples.jsonl) or manifests (.csv/.jsonl: model,prompt,seed,path), "
+                             "each optionally as NAME=PATH.")
+    create.add_argument("--questions", type=str, default="quality,motion,text",
+                        help="Comma-separated questions: quality, motion, text.")
+    create.add_argument("--raters", type=_positive_int, default=5,
+                        help="Raters per pair, split across the two left/right orders.")
+    create.add_argument("--vigilance", type=_fraction, default=0.1,
+                        help="Fraction of all pairs that are vigilance (attention-check) pairs.")
+    create.add_argument("--seed", type=int, default=0, help="Seed of the side assignment, order and vigilance picks.")
+    create.add_argument("--base-url", type=str, default="",
+                        help="https URL where the files of STUDY/media/ will be hosted (needed to publish).")
+    create.add_argument("--out", type=Path, required=True, default=None, help="New study folder to write.")
+
+    publish = sub.add_parser("publish", formatter_class=fmt, help="Create the HITs through the MTurk API.")
+    publish.add_argument("study", type=Path, help="Study folder.")
+    publish.add_argument("--sandbox", action="store_true", help="Use the MTurk requester sandbox.")
+    publish.add_argument("--yes", action="store_true", help="Do not ask before spending money.")
+    publish.add_argument("--reward", type=str, default="0.10", help="USD per assignment, e.g. 0.50.")
+    publish.add_argument("--title", type=str, default="Compare two short videos", help="HIT title.")
+    publish.add_argument("--description", type=str,
+                         default="Watch two short AI-generated videos side by side and say which one is better.",
+                         help="HIT description.")
+    publish.add_argument("--keywords", type=str, default="video, comparison, quality, rating", help="HIT keywords.")
+    publish.add_argument("--assignment-duration", type=_positive_int, default=600,
+                         help="Seconds a worker has for one assignment.")
+    publish.add_argument("--lifetime", type=_positive_int, default=604_800, help="Seconds each HIT stays listed.")
+    publish.add_argument("--auto-approval-delay", type=int, default=259_200,
+                         help="Seconds until MTurk approves an assignment that was not reviewed.")
+    publish.add_argument("--min-approval-rate", type=int, default=98, help="Workers' minimum approval rate (%%).")
+    publish.add_argument("--min-approved", type=int, default=1000,
+                         help="Workers' minimum number of approved HITs (0 = no requirement).")
+    publish.add_argument("--locales", type=str, default="US",
+                         help="Comma-separated worker countries (ISO 3166 codes); empty = anywhere.")
+
+    fetch = sub.add_parser("fetch", formatter_class=fmt, help="Download assignments into a batch-format results CSV.")
+    fetch.add_argument("study", type=Path, help="Study folder.")
+    fetch.add_argument("--sandbox", action="store_true", help="Read the HITs published to the sandbox.")
+    fetch.add_argument("--out", type=Path, default=None, help="Results CSV (default STUDY/results_<env>.csv).")
+
+    review = sub.add_parser("review", formatter_class=fmt, help="Approve or reject assignments by vigilance outcome.")
+    review.add_argument("study", type=Path, help="Study folder.")
+    review.add_argument("results", type=Path, help="Results CSV (from fetch).")
+    review.add_argument("--sandbox", action="store_true", help="Review sandbox assignments.")
+    review.add_argument("--threshold", type=_fraction, default=0.8,
+                        help="Minimum share of vigilance answers right to be approved.")
+    review.add_argument("--reject-workers", action="store_true",
+                        help="Also reject all work of workers below the threshold over the whole study.")
+    review.add_argument("--dry-run", action="store_true", help="Print the decisions; send nothing.")
+
+    analyze = sub.add_parser("analyze", formatter_class=fmt, help="Win rates, tests, Bradley-Terry and agreement.")
+    analyze.add_argument("study", type=Path, help="Study folder.")
+    analyze.add_argument("results", type=Path, help="MTurk batch results CSV.")
+    analyze.add_argument("--out", type=Path, default=None, help="Report folder (default STUDY/analysis).")
+    analyze.add_argument("--vigilance-threshold", type=_fraction, default=0.8,
+                         help="Workers with a lower share of right vigilance answers are removed.")
+    analyze.add_argument("--resamples", type=_positive_int, default=1000, help="Bootstrap resamples over prompts.")
+    analyze.add_argument("--bt-prior", type=float, default=0.5,
+                         help="Virtual wins each way per compared model pair in Bradley-Terry.")
+    analyze.add_argument("--seed", type=int, default=0, help="Bootstrap seed.")
+    analyze.add_argument("--strict", action="store_true", help="Exit with an error if any row has a problem.")
+
+    simulate = sub.add_parser("simulate", formatter_class=fmt,
+                              help="Answer a study with simulated raters (known preferences + spammers).")
+    simulate.add_argument("study", type=Path, help="Study folder.")
+    simulate.add_argument("--strength", nargs="+", type=str, default=None,
+                          help="MODEL=LOG_STRENGTH for each model (Bradley-Terry scale); default all 0.")
+    simulate.add_argument("--workers", type=_positive_int, default=20, help="Number of simulated workers.")
+    simulate.add_argument("--spammers", type=int, default=4, help="How many of them answer without looking.")
+    simulate.add_argument("--answer-format", choices=["plain", "taskAnswers"], default="plain", type=str,
+                          help="Answer.<question> columns or one crowd-form Answer.taskAnswers JSON column.")
+    simulate.add_argument("--seed", type=int, default=0, help="Simulation seed.")
+    simulate.add_argument("--out", type=Path, required=True, default=None, help="Results CSV to write.")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch to the chosen study action."""
+    return {"create": _create, "publish": _publish, "fetch": _fetch, "review": _review, "analyze": _analyze,
+            "simulate": _simulate}[args.action](args)
+
+
+def _create(args) -> int:
+    from lumiere_eval.human_study.design import parse_questions
+    from lumiere_eval.human_study.sources import load_runs
+    from lumiere_eval.human_study.study import create_study
+
+    study = create_study(load_runs(args.runs), args.out, parse_questions(args.questions), args.raters,
+                         args.vigilance, args.seed, args.base_url)
+    kinds = [h["kind"] for h in study["hits"]]
+    print(f"{args.out}: {len(study['pairs'])} pairs of {', '.join(study['models'])} -> {kinds.count('comparison')} "
+          f"comparison + {kinds.count('vigilance')} vigilance HITs; batch files: "
+          + ", ".join(f"{name} ({n} assignments per HIT)" for name, n in study["batch_files"].items()))
+    for entry in study["replaced_characters"]:
+        print(f"  {entry['item_id']}: replaced 4-byte character(s) {' '.join(entry['characters'])} by HTML "
+              "character references (MTurk refuses them in CSVs)")
+    if not study["options"]["base_url"]:
+        print("  no --base-url: the batch CSV points at media/...; host media/ and create again with --base-url")
+    return 0
+
+
+def _environment(args) -> str:
+    return "sandbox" if args.sandbox else "production"
+
+
+def _publish(args) -> int:
+    from lumiere_eval.human_study.mturk import HitSettings, make_client, publish
+    from lumiere_eval.human_study.study import load_study
+
+    settings = HitSettings(
+        reward=args.reward, title=args.title, description=args.description, keywords=args.keywords,
+        assignment_duration=args.assignment_duration, auto_approval_delay=args.auto_approval_delay,
+        lifetime=args.lifetime, min_approval_rate=args.min_approval_rate, min_approved=args.min_approved,
+        locales=tuple(c.strip() for c in args.locales.split(",") if c.strip()))
+    env = _environment(args)
+
+    def confirm(cost: dict) -> bool:
+        if args.yes:
+            return True
+        if not sys.stdin.isatty():
+            raise MTurkError("not asking on a non-interactive input: pass --yes to accept the cost shown")
+        return input(f"Create {cost['hits']} HITs on {env} for ${cost['total']}? [y/N] ").strip().lower() == "y"
+
+    study = load_study(args.study)
+    publish(study, args.study, make_client(env), env, settings, confirm)
+    return 0
+
+
+def _fetch(args) -> int:
+    from lumiere_eval.human_study.mturk import fetch, make_client
+    from lumiere_eval.human_study.study import load_study
+
+    env = _environment(args)
+    out = args.out or args.study / f"results_{env}.csv"
+    count = fetch(load_study(args.study), args.study, make_client(env), env, out)
+    print(f"{out}: {count} assignments")
+    return 0
+
+
+def _review(args) -> int:
+    from lumiere_eval.human_study.mturk import apply_review, make_client, plan_review
+    from lumiere_eval.human_study.study import load_study
+
+    plan = plan_review(load_study(args.study), args.results, args.threshold, args.reject_workers)
+    rejects = [d for d in plan if d["action"] == "reject"]
+    print(f"{len(plan) - len(rejects)} to approve, {len(rejects)} to reject")
+    for decision in rejects:
+        print(f"  reject {decision['AssignmentId']} ({decision['WorkerId']}): {decision['feedback']}")
+    if not args.dry_run:
+        apply_review(plan, make_client(_environment(args)))
+    return 0
+
+
+def _analyze(args) -> int:
+    from lumiere_eval.human_study.analysis import analyze_study, write_report
+    from lumiere_eval.human_study.results import ResultsFormatError
+    from lumiere_eval.human_study.study import load_study
+
+    report = analyze_study(load_study(args.study), args.results, args.vigilance_threshold, args.resamples,
+                           args.bt_prior, args.seed)
+    out = args.out or args.study / "analysis"
+    written = write_report(report, out)
+    for comparison in report["comparisons"]:
+        c = comparison
+        print(f"{c['question']:8s} {c['model_a']} vs {c['model_b']}: {c['wins_a']}/{c['votes']} = "
+              f"{c['win_rate_a']:.3f} Wilson [{c['wilson_ci'][0]:.3f}, {c['wilson_ci'][1]:.3f}] Holm p={c['holm_p']:.3g}")
+    vig = report["vigilance"]
+    print(f"vigilance: removed {len(vig['failed_workers'])} of {vig['workers']} workers "
+          f"(below {vig['threshold']:.0%} right)")
+    print("wrote " + ", ".join(str(p) for p in written))
+    if report["problems"]:
+        for kind, rows in report["problems"].items():
+            print(f"{args.results}: {kind} at rows {rows}", file=sys.stderr)
+        if args.strict:
+            raise ResultsFormatError(f"{args.results}: rows with problems (see above); analysed the valid rows anyway")
+    return 0
+
+
+def _simulate(args) -> int:
+    from lumiere_eval.human_study.results import write_results_csv
+    from lumiere_eval.human_study.simulate import simulate_results
+    from lumiere_eval.human_study.sources import StudyInputError
+    from lumiere_eval.human_study.study import load_study, read_batch_inputs
+
+    study = load_study(args.study)
+    strengths = {m: 0.0 for m in study["models"]}
+    for spec in args.strength or []:
+        name, _, value = spec.partition("=")
+        if name not in strengths:
+            raise StudyInputError(f"--strength: unknown model {name!r}; the study has {', '.join(strengths)}")
+        strengths[name] = float(value)
+    sim = simulate_results(study, read_batch_inputs(args.study, study), strengths, args.workers, args.spammers,
+                           answer_format=args.answer_format, seed=args.seed)
+    write_results_csv(args.out, sim.header, sim.rows)
+    print(f"{args.out}: {len(sim.rows)} assignments; spammers: {json.dumps(sim.spammers)}")
+    return 0
