@@ -159,7 +159,9 @@ def train_stage(config: StageConfig, run_root: str | os.PathLike, steps: int | N
     tc = config.train
     total = int(steps if steps is not None else tc["steps"])
     vocab = SyntheticDomain().vocabulary()
-    model = build_model(config, run_root, vocab)
+    with torch.random.fork_rng(devices=[]):   # initial weights depend on the config's seed only
+        torch.manual_seed(tc["seed"])
+        model = build_model(config, run_root, vocab)
     params = trainable(model)
     optimizer = torch.optim.AdamW([p for _, p in params], lr=tc["lr"], weight_decay=0.0)
     ema = {n: p.detach().clone() for n, p in params}
@@ -207,10 +209,10 @@ def train_stage(config: StageConfig, run_root: str | os.PathLike, steps: int | N
             for name, p in params:
                 ema[name].lerp_(p.detach(), 1 - decay)
         wall = wall_at_start + time.monotonic() - started
-        losses.append([step, float(loss), round(wall, 1)])
+        losses.append([step, float(loss.detach()), round(wall, 1)])
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss):.4f}", refresh=False)
+            bar.set_postfix(loss=f"{losses[-1][1]:.4f}", refresh=False)
         out_of_time = max_minutes is not None and (wall - wall_at_start) > 60 * max_minutes
         if time.monotonic() - last_save > tc["save_every_s"] or step == total or out_of_time:
             save()
