@@ -100,7 +100,7 @@ def read_results(path: Path, study: dict) -> ReadResult:
     """Votes from a batch results CSV for `study`; bad rows are reported by number and the rest is kept.
 
     Dropped: rejected assignments (AssignmentStatus Rejected or a Reject mark), repeated assignments, and a
-    worker's second vote on the same pair (e.g. after seeing it in both left/right orders).
+    worker's second vote on the same comparison pair (e.g. after seeing it in both left/right orders).
     """
     path = Path(path)
     if not path.is_file():
@@ -162,7 +162,7 @@ def _read_row(row: dict, number: int, has_plain: bool, questions: list[str], hit
             result.problem("missing_answers", [number, question])
             continue
         key = (worker, hit["pair_id"], question)
-        if key in seen_votes:
+        if key in seen_votes and hit["kind"] == "comparison":  # every vigilance answer is a check of its own
             result.drop("duplicate_votes")
             continue
         seen_votes.add(key)
