@@ -172,3 +172,16 @@ def test_setup_errors_are_clear(tmp_path):
     gen = create_generator("folder", path=str(tmp_path / "n"), prompts=str(tmp_path / "p.txt"))
     assert any("0001.mp4: number 1 has no prompt" in p for p in gen.validate(["only one prompt"], [0], 8, 16.0, 24, 32))
     assert gen.describe()["scheme"] == "prompt-order" and len(gen.describe()["index_sha256"]) == 64
+
+
+def test_fps_retiming_of_real_files_repeats_or_skips_frames(tmp_path):
+    decoded = _write(tmp_path / "slow", {(PROMPTS[0], 0): "a_dog_running-0.mp4"}, fps=8.0)[(PROMPTS[0], 0)]
+    gen = create_generator("folder", path=str(tmp_path / "slow"), spatial="none")
+    video = gen.generate([PROMPTS[0]], [0], 8, 16.0, 24, 32)[0]  # 8 fps source at 16 fps: each frame twice
+    np.testing.assert_array_equal(video.frames, decoded[[0, 0, 1, 1, 2, 2, 3, 3]])
+    decoded = _write(tmp_path / "fast", {(PROMPTS[0], 0): "a_dog_running-0.mp4"}, fps=24.0)[(PROMPTS[0], 0)]
+    gen = create_generator("folder", path=str(tmp_path / "fast"), spatial="none")
+    video = gen.generate([PROMPTS[0]], [0], 6, 16.0, 24, 32)[0]
+    np.testing.assert_array_equal(video.frames, decoded[[0, 1, 3, 4, 6, 7]])
+    assert gen.validate([PROMPTS[0]], [0], 9, 16.0, 24, 32) == [  # frame 12 needed, the clip has 12
+        "a_dog_running-0.mp4: 12 frames at 24 fps, temporal=fps needs 13 for 9 frames at 16 fps"]
