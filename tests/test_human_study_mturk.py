@@ -261,7 +261,7 @@ def test_review_dry_run_sends_nothing(study_dir, tmp_path, capsys, monkeypatch):
                         lambda env: pytest.fail("a dry run must not build a client"))
     study = load_study(study_dir)
     results = tmp_path / "r.csv"
-    assert main(["study", "simulate", str(study_dir), "--workers", "6", "--spammers", "2", "--out", str(results)]) == 0
+    assert main(["study", "simulate", str(study_dir), "--workers", "6", "--spammers", "6", "--out", str(results)]) == 0
     assert main(["study", "review", str(study_dir), str(results), "--dry-run"]) == 0
     out = capsys.readouterr().out
     plan = plan_review(study, results, threshold=0.8, reject_workers=False)

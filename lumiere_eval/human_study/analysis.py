@@ -123,13 +123,12 @@ def _bradley_terry(votes: list[Vote], question: str, models: list[str], prior: f
     by_prompt: dict[str, list[Vote]] = defaultdict(list)
     for vote in votes:
         by_prompt[vote.prompt].append(vote)
-    prompts = sorted(by_prompt)
+    per_prompt = np.stack([_win_matrix(by_prompt[p], index) for p in sorted(by_prompt)])
     rng = np.random.default_rng(seed)
     samples = []
     for _ in range(num_resamples):
-        picked = rng.integers(0, len(prompts), size=len(prompts))
-        wins = sum((_win_matrix(by_prompt[prompts[i]], index) for i in picked), np.zeros((len(models),) * 2))
-        samples.append(bradley_terry(wins, prior=prior))
+        picked = rng.integers(0, len(per_prompt), size=len(per_prompt))
+        samples.append(bradley_terry(per_prompt[picked].sum(axis=0), prior=prior))
     low, high = np.quantile(np.asarray(samples), [0.025, 0.975], axis=0)
     return {"question": question, "models": models, "log_strength": scores.tolist(),
             "bootstrap_ci": [[float(a), float(b)] for a, b in zip(low, high)], "prior": prior}
