@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "video-info": ("lumiere_eval.video.cli", "Decode a video and print its frames, size and fps."),
     "study": ("lumiere_eval.human_study.cli", "2AFC human studies on Mechanical Turk: create, publish, fetch, review, analyze."),
     "train": ("lumiere_eval.models.train_cli", "Train or resume one stage of the tiny reference Lumiere."),
+    "synthetic": ("lumiere_eval.protocols.synthetic_cli", "Write the synthetic action domain to disk in the UCF101 layout."),
     "generate": ("lumiere_eval.models.generate_cli", "Generate videos for a prompt list with any model; writes a manifest, resumes."),
 }
 
