@@ -101,6 +101,27 @@ def loss_curve(run_root: Path, out: Path) -> dict[str, dict]:
     return summary
 
 
+def direction_scores(folder: Path, per_class: int = 8) -> dict[str, float]:
+    """Direction check (motion_check) of the base stages at 16x16: STUNet, per-frame T2I, and the real clips."""
+    import torch
+
+    from lumiere_eval.models.lumiere.checkpoint import load_model
+    from lumiere_eval.models.lumiere.generators import sample_videos
+    from lumiere_eval.models.lumiere.motion_check import direction_accuracy
+    from lumiere_eval.models.lumiere.training import to_uint8
+
+    scores = {"real_clips": direction_accuracy(None, per_class), "chance": 0.25}
+    for stage in ("stunet", "t2i"):
+        model = load_model(folder / f"{stage}.pt")
+
+        def generate(captions, seeds, model=model):
+            gens = [torch.Generator().manual_seed(s) for s in seeds]
+            return list(to_uint8(sample_videos(model, captions, gens, (3, 16, 16, 16), 20, 3.0, "ddim")))
+        scores[stage] = direction_accuracy(generate, per_class)
+    scores["videos_per_model"] = 4 * per_class
+    return scores
+
+
 def ship(run_root: Path, samples: bool, threads: int) -> Path:
     """Copy the exported stages into the shipped folder, write loss curve, training.json and sample GIFs."""
     import torch
@@ -132,6 +153,7 @@ def ship(run_root: Path, samples: bool, threads: int) -> Path:
             summary[f"sampling_seconds_per_video_{name}"] = round(seconds / len(prompts), 2)
         summary["sample_prompts"] = prompts
         summary["sampling_threads"] = threads
+        summary["direction_accuracy"] = direction_scores(folder)
     (folder / "training.json").write_text(json.dumps(summary, indent=1) + "\n")
     return folder
 
