@@ -191,3 +191,13 @@ def test_create_refuses_an_existing_study_and_unpaired_runs(tmp_path, study_dir)
     records = load_runs([str(make_manifest(tmp_path, ["only"], models=("alpha",)))])
     with pytest.raises(StudyInputError, match="no \\(prompt, seed\\) is shared by two models"):
         create_study(records, tmp_path / "s", ["quality"])
+
+
+def test_shipped_example_manifest_has_the_manifest_columns():
+    from lumiere_eval.assets import asset
+    from lumiere_eval.human_study.sources import MANIFEST_FIELDS
+
+    text = asset("human_study", "example_manifest.csv").read_text(encoding="utf-8")
+    rows = list(csv.DictReader(text.splitlines()))
+    assert tuple(rows[0]) == MANIFEST_FIELDS
+    assert len({(r["prompt"], r["seed"]) for r in rows}) < len(rows)  # prompts shared across models: pairable

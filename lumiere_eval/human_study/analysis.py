@@ -71,9 +71,9 @@ def _vigilance_by_worker(votes: list[Vote], threshold: float) -> dict[str, dict]
     """Per worker: vigilance checks answered, how many right, accuracy, and whether below `threshold`."""
     checks: dict[str, list[bool]] = defaultdict(list)
     for vote in votes:
-        checks[vote.worker_id]  # every worker appears, checked or not
+        outcomes = checks[vote.worker_id]  # every worker gets an entry, checked or not
         if vote.correct is not None:
-            checks[vote.worker_id].append(vote.correct)
+            outcomes.append(vote.correct)
     workers = {}
     for worker, outcomes in sorted(checks.items()):
         accuracy = float(np.mean(outcomes)) if outcomes else None

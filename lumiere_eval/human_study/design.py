@@ -22,7 +22,6 @@ QUESTIONS = {
     "motion": "Which video has more realistic and natural motion?",
     "text": "Which video matches the text description better?",
 }
-SIDES = ("left", "right")
 # Which questions a vigilance pair answers obviously (the real video wins), by the kind of degraded copy.
 VIGILANCE_CHECKS = {"frozen": ("motion",), "shuffled": ("quality", "motion")}
 

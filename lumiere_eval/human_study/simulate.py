@@ -23,7 +23,6 @@ class SimulatedStudy:
     header: list[str]
     rows: list[dict]
     spammers: list[str]
-    workers: list[str]
 
 
 def simulate_results(study: dict, inputs: dict[str, dict[str, str]], log_strength: dict[str, float],
@@ -66,7 +65,7 @@ def simulate_results(study: dict, inputs: dict[str, dict[str, str]], log_strengt
             else:
                 row.update({f"Answer.{q}": a for q, a in answers.items()})
             rows.append(row)
-    return SimulatedStudy(header=header, rows=rows, spammers=spammers, workers=workers)
+    return SimulatedStudy(header=header, rows=rows, spammers=spammers)
 
 
 def _answer(hit: dict, question: str, worker: str, spam_style: dict, preference: dict, accuracy: float,
