@@ -20,7 +20,6 @@ from lumiere_eval.human_study.study import create_study, load_study
 from test_human_study_support import make_manifest
 
 boto3 = pytest.importorskip("boto3", reason="boto3 is the `mturk` extra")
-from botocore.exceptions import ClientError  # noqa: E402
 from botocore.stub import ANY, Stubber  # noqa: E402
 
 PROMPTS = ["a <b>bold</b> cat", "a dog"]

@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
 from lumiere_eval import LumiereEvalError
-from lumiere_eval.human_study.layout import build_layout, fill_layout, html_question_xml
+from lumiere_eval.human_study.layout import fill_layout, html_question_xml
 from lumiere_eval.human_study.results import read_results, results_header, write_results_csv
 from lumiere_eval.human_study.study import read_batch_inputs, write_json_atomic
 
@@ -122,7 +122,10 @@ def publish(study: dict, folder: Path, client, environment: str, settings: HitSe
     reward = settings.reward_decimal()
     record = load_record(folder, environment)
     inputs = read_batch_inputs(folder, study)
-    layout = build_layout(study["options"]["questions"])
+    layout_file = Path(folder) / "layout.html"
+    if not layout_file.is_file():
+        raise MTurkError(f"{layout_file}: missing; the study folder is incomplete")
+    layout = layout_file.read_text(encoding="utf-8")  # the very layout the batch route would use
     pending = [h for h in study["hits"] if h["item_id"] not in record["hits"]]
     questions = {h["item_id"]: html_question_xml(fill_layout(layout, inputs[h["item_id"]], h["item_id"]),
                                                  h["item_id"]) for h in pending}
