@@ -60,7 +60,7 @@ class TemporalConv(nn.Module):
         nn.init.zeros_(self.conv2.weight)
         nn.init.zeros_(self.conv2.bias)
 
-    def forward(self, x: torch.Tensor, frames: int) -> tuple[torch.Tensor, int]:
+    def forward(self, x: torch.Tensor, frames: int, text: object = None) -> tuple[torch.Tensor, int]:
         h, w = x.shape[-2:]
         y = _to_time(x, frames)
         y = self.conv2(F.silu(self.conv1(F.silu(self.norm(y)))))
@@ -68,28 +68,47 @@ class TemporalConv(nn.Module):
 
 
 class TemporalAttention(nn.Module):
-    """Residual self-attention across frames at each pixel, with learned frame positions; output starts at zero."""
+    """Residual self-attention across frames at each pixel (learned frame positions), then residual
+    cross-attention from every (pixel, frame) to the prompt's tokens; both outputs start at zero.
 
-    def __init__(self, channels: int, heads: int = 4, max_frames: int = 128):
+    The cross-attention is our addition to the paper's temporal attention: motion words ("moving left") say
+    little about a single frame, so the frozen T2I features carry them weakly; here the temporal layers read
+    them directly.
+    """
+
+    def __init__(self, channels: int, heads: int = 4, max_frames: int = 128, text_dim: int = 64):
         super().__init__()
         self.heads = heads
         self.norm = nn.LayerNorm(channels)
         self.position = nn.Parameter(torch.randn(max_frames, channels) * 0.02)
         self.qkv = nn.Linear(channels, 3 * channels)
         self.out = nn.Linear(channels, channels)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        self.norm_text = nn.LayerNorm(channels)
+        self.q_text = nn.Linear(channels, channels)
+        self.kv_text = nn.Linear(text_dim, 2 * channels)
+        self.out_text = nn.Linear(channels, channels)
+        for layer in (self.out, self.out_text):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
 
-    def forward(self, x: torch.Tensor, frames: int) -> tuple[torch.Tensor, int]:
+    def _split(self, x: torch.Tensor) -> torch.Tensor:   # n s (heads d) -> n heads s d
+        return x.unflatten(-1, (self.heads, -1)).transpose(1, 2)
+
+    def forward(self, x: torch.Tensor, frames: int, text: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, int]:
         if frames > self.position.shape[0]:
             raise FrameCountError(f"{frames} frames at the coarsest level; this model takes at most "
                                   f"{self.position.shape[0]}")
         h, w = x.shape[-2:]
+        batch = x.shape[0] // frames
         seq = _to_time(x, frames).transpose(1, 2)                                  # (b h w) t c
-        q, k, v = (p.unflatten(-1, (self.heads, -1)).transpose(1, 2)
-                   for p in self.qkv(self.norm(seq) + self.position[:frames]).chunk(3, dim=-1))
-        y = self.out(F.scaled_dot_product_attention(q, k, v).transpose(1, 2).flatten(2))
-        return x + _from_time(y.transpose(1, 2), x.shape[0] // frames, h, w), frames
+        q, k, v = (self._split(p) for p in self.qkv(self.norm(seq) + self.position[:frames]).chunk(3, dim=-1))
+        seq = seq + self.out(F.scaled_dot_product_attention(q, k, v).transpose(1, 2).flatten(2))
+        context, mask = (c.repeat_interleave(h * w, 0) for c in text)             # b l d -> (b h w) l d
+        k, v = (self._split(p) for p in self.kv_text(context).chunk(2, dim=-1))
+        y = F.scaled_dot_product_attention(self._split(self.q_text(self.norm_text(seq))), k, v,
+                                           attn_mask=mask[:, None, None, :])
+        seq = seq + self.out_text(y.transpose(1, 2).flatten(2))
+        return _from_time(seq.transpose(1, 2), batch, h, w), frames
 
 
 class TemporalDown(nn.Module):
@@ -99,7 +118,7 @@ class TemporalDown(nn.Module):
         super().__init__()
         self.conv = _identity_conv(nn.Conv1d(channels, channels, kernel, stride=2, padding=kernel // 2))
 
-    def forward(self, x: torch.Tensor, frames: int) -> tuple[torch.Tensor, int]:
+    def forward(self, x: torch.Tensor, frames: int, text: object = None) -> tuple[torch.Tensor, int]:
         if frames % 2:
             raise FrameCountError(f"cannot halve {frames} frames; use a multiple of the temporal down-sampling")
         h, w = x.shape[-2:]
@@ -113,7 +132,7 @@ class TemporalUp(nn.Module):
         super().__init__()
         self.conv = _identity_conv(nn.Conv1d(channels, channels, kernel, padding=kernel // 2))
 
-    def forward(self, x: torch.Tensor, frames: int) -> tuple[torch.Tensor, int]:
+    def forward(self, x: torch.Tensor, frames: int, text: object = None) -> tuple[torch.Tensor, int]:
         h, w = x.shape[-2:]
         y = self.conv(_to_time(x, frames).repeat_interleave(2, dim=2))
         return _from_time(y, x.shape[0] // frames, h, w), frames * 2
@@ -124,7 +143,8 @@ def block_width(block: Block) -> int:
     return [m for m in block.modules() if isinstance(m, nn.Conv2d)][-1].out_channels
 
 
-def temporal_modules(block: Block, coarsest: int, resample: bool, heads: int, max_frames: int) -> nn.ModuleList:
+def temporal_modules(block: Block, coarsest: int, resample: bool, heads: int, max_frames: int,
+                     text_dim: int) -> nn.ModuleList:
     """The temporal modules inserted after `block`, chosen by its kind and level (see the module docstring)."""
     width = block_width(block)
     if block.kind == "down":
@@ -133,7 +153,7 @@ def temporal_modules(block: Block, coarsest: int, resample: bool, heads: int, ma
         return nn.ModuleList([TemporalUp(width)] if resample else [])
     if block.kind in ("res", "mid"):
         if block.level == coarsest:
-            return nn.ModuleList([TemporalAttention(width, heads, max_frames)])
+            return nn.ModuleList([TemporalAttention(width, heads, max_frames, text_dim)])
         return nn.ModuleList([TemporalConv(width)])
     return nn.ModuleList()
 
@@ -152,8 +172,8 @@ class STUNet(nn.Module):
         self.t2i = UNet(**t2i)
         self.t2i.requires_grad_(False)
         coarsest = self.t2i.num_levels - 1
-        self.temporal = nn.ModuleList([temporal_modules(b, coarsest, temporal_resampling, heads, max_frames)
-                                       for b in self.t2i.blocks])
+        self.temporal = nn.ModuleList([temporal_modules(b, coarsest, temporal_resampling, heads, max_frames,
+                                                        t2i.get("text_dim", 64)) for b in self.t2i.blocks])
         self.frame_multiple = 2 ** (coarsest if temporal_resampling else 0)
 
     @classmethod
@@ -180,12 +200,13 @@ class STUNet(nn.Module):
         full = frames
         context, mask = self.t2i.text(tokens.repeat_interleave(full, 0))
         emb = self.t2i.embed_time(t.repeat_interleave(full, 0))
+        text = (context.unflatten(0, (b, full))[:, 0], mask.unflatten(0, (b, full))[:, 0])   # per video
         skips: list[torch.Tensor] = []
         for index, modules in enumerate(self.temporal):
             rows = [_first_frames(c, b, full, frames) for c in (emb, context, mask)]
             x = self.t2i.run_block(index, x, *rows, skips)
             for module in modules:
-                x, frames = module(x, frames)
+                x, frames = module(x, frames, text)
                 if self.t2i.blocks[index].push:
                     skips[-1] = x
         return x.reshape(b, frames, -1, h, w).transpose(1, 2)
