@@ -62,6 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="videos per generator call (outputs do not depend on it)")
     parser.add_argument("--format", type=str, default="mp4", choices=("mp4", "avi", "gif"),
                         help="video container (mp4 = H.264 yuv420p, needs even sizes)")
+    parser.add_argument("--num-threads", type=int, default=0,
+                        help="torch CPU threads (0: torch's default; 1 is fastest for small models on busy machines)")
     parser.add_argument("--overwrite", action="store_true", default=False,
                         help="regenerate every video, even ones already in --out")
     parser.add_argument("--dry-run", action="store_true", default=False,
@@ -146,10 +148,6 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(json.dumps({**config, "out": str(out), "already_done": sum(done)}, indent=2))
         return 0
-    generator = create_generator(args.model, **options)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / CONFIG_NAME).write_text(json.dumps({**config, "generator": generator.describe()}, indent=2, default=str))
-
     def write_current_manifest() -> None:
         extra = {"num_frames": args.num_frames, "fps": args.fps, "height": args.height, "width": args.width,
                  "model": args.model}
@@ -158,6 +156,17 @@ def run(args: argparse.Namespace) -> int:
 
     pending = [i for i, d in enumerate(done) if not d]
     skipped = len(jobs) - len(pending)
+    if not pending:  # nothing to make: no model to load
+        write_current_manifest()
+        print(f"generated 0, kept {skipped} already done; manifest: {out / MANIFEST_NAME}")
+        return 0
+    if args.num_threads > 0:
+        import torch
+
+        torch.set_num_threads(args.num_threads)
+    generator = create_generator(args.model, **options)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / CONFIG_NAME).write_text(json.dumps({**config, "generator": generator.describe()}, indent=2, default=str))
     write_current_manifest()
     with tqdm(total=len(jobs), initial=skipped, desc=f"generate {args.model}", unit="video") as bar:
         for start in range(0, len(pending), args.batch_size):
