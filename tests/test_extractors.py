@@ -84,6 +84,8 @@ def test_bad_batches_are_errors(tmp_path):
         extractor.extract(random_clips().astype(np.float32))
     with pytest.raises(ExtractorInputError, match="expected uint8 clips"):
         extractor.extract(random_clips()[0])
+    with pytest.raises(ExtractorInputError, match="expected uint8 clips"):
+        extractor.extract(random_clips()[:0])
     with pytest.raises(UnknownExtractorError, match="unknown extractor 'i4d'"):
         extractor_class("i4d")
 
@@ -243,3 +245,18 @@ def test_one_decode_pass_feeds_every_request(tmp_path, monkeypatch):
         assert out["first_mean"][i, 0] == pytest.approx(frames[:8].mean())
         assert out["whole_len"][i, 0] == len(frames)
         assert out["rand_index"][i, 0] == i
+
+
+def test_real_ucf101_clips_through_the_pipeline(ucf101_shared, tmp_path):
+    """The two real XviD clips (320x240) decoded once, cut as fvd2048_16f real clips, through a TorchScript I3D."""
+    from lumiere_eval.extractors import pipeline
+    from lumiere_eval.extractors.protocols import get_fvd_protocol
+
+    save_tiny_detector(tmp_path / "i3d.pt", 400)
+    extractor = create_extractor("i3d-torchscript", tmp_path / "i3d.pt", device="cpu")
+    paths = sorted(ucf101_shared.glob("*.avi"))
+    sampling = get_fvd_protocol("fvd2048_16f").real_sampling
+    rows = pipeline.extract_videos(paths, {"i3d": pipeline.Request(lambda c, _: extractor.extract(c), sampling)},
+                                   keys=[p.name for p in paths], progress=False)["i3d"]
+    assert rows.shape == (len(paths), 400) and np.isfinite(rows).all()
+    assert not np.allclose(rows[0], rows[1])

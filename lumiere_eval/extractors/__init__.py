@@ -19,7 +19,11 @@ EXTRACTORS: dict[str, str] = {
 }
 
 # In-domain extractors (trained on the evaluation domain): name -> "module:Class". Add one line per extractor.
-IN_DOMAIN_EXTRACTORS: dict[str, str] = {}
+IN_DOMAIN_EXTRACTORS: dict[str, str] = {
+    "synthetic-i3d": "lumiere_eval.extractors.in_domain.extractors:SyntheticI3DExtractor",
+    "synthetic-c3d": "lumiere_eval.extractors.in_domain.extractors:SyntheticC3DExtractor",
+    "synthetic-clip": "lumiere_eval.extractors.in_domain.extractors:SyntheticClipExtractor",
+}
 
 
 class UnknownExtractorError(LumiereEvalError):

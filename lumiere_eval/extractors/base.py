@@ -36,7 +36,8 @@ def as_uint8_batch(batch, name: str) -> torch.Tensor:
     """`batch` (numpy or torch) as a CPU uint8 tensor `[B, T, H, W, 3]`, or an error naming the extractor."""
     if isinstance(batch, np.ndarray):
         batch = torch.from_numpy(np.ascontiguousarray(batch))
-    if not isinstance(batch, torch.Tensor) or batch.dtype != torch.uint8 or batch.ndim != 5 or batch.shape[-1] != 3:
+    if (not isinstance(batch, torch.Tensor) or batch.dtype != torch.uint8 or batch.ndim != 5 or batch.shape[-1] != 3
+            or 0 in batch.shape):
         shape = list(getattr(batch, "shape", []))
         raise ExtractorInputError(f"{name}: expected uint8 clips [B, T, H, W, 3], got "
                                   f"{getattr(batch, 'dtype', type(batch).__name__)} {shape}")

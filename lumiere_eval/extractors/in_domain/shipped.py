@@ -1,0 +1,44 @@
+"""The shipped in-domain checkpoints, registered as weights.
+
+The SHA-256 of each file is listed here (and in the model card, from the training run's results.json), so
+`lumiere_eval.extractors.weights.resolve` verifies it as it does for downloaded weights. The registered
+file name is the file's absolute location inside the installed package (`lumiere_eval.assets.asset`):
+`cache_dir() / filename` is then that location itself, so `resolve` finds, checks and returns the shipped
+file without copying it or using the network (also with `fetch_missing=False`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from lumiere_eval.assets import asset
+
+FOLDER = ("models", "in-domain-evaluators")
+CARD = "lumiere_eval/assets/models/in-domain-evaluators/README.md (from that training run's results.json)"
+
+# weights name -> (shipped file, SHA-256, `lumiere-eval metrics` flag taking a local copy, description)
+SHIPPED: dict[str, tuple[str, str, str, str]] = {
+    "synthetic_classifier": ("synthetic-classifier.pt",
+                             "0000000000000000000000000000000000000000000000000000000000000000", "--i3d / --c3d",
+                             "3D-conv classifier of the synthetic action domain (in-domain FVD features and IS)"),
+    "synthetic_video_text": ("synthetic-video-text.pt",
+                             "0000000000000000000000000000000000000000000000000000000000000000", "--clip",
+                             "video-text contrastive model of the synthetic action domain (in-domain CLIPSIM)"),
+}
+
+
+def shipped_path(filename: str) -> Path:
+    """Path of a shipped checkpoint inside the installed package."""
+    return Path(str(asset(*FOLDER, filename)))
+
+
+def register() -> None:
+    """Add the shipped checkpoints to the weight registry (idempotent)."""
+    from lumiere_eval.extractors.weights import WEIGHTS, WeightSpec
+
+    for name, (filename, sha256, flag, description) in SHIPPED.items():
+        path = shipped_path(filename)
+        WEIGHTS.setdefault(name, WeightSpec(
+            name=name, filename=str(path), urls=(path.as_uri(),),
+            sha256=sha256, checksum_source=f"shipped with lumiere-eval; {CARD}", file_format="state_dict",
+            flag=flag, licence="lumiere-eval's own training on its synthetic domain (same licence as lumiere-eval)",
+            description=description))
