@@ -115,3 +115,23 @@ def test_dry_run_prints_the_plan_and_writes_nothing(prompts_file, tmp_path, caps
     assert main(_args(prompts_file, tmp_path / "dry", "--dry-run")) == 0
     plan = json.loads(capsys.readouterr().out)
     assert plan["num_videos"] == 6 and plan["already_done"] == 0 and not (tmp_path / "dry").exists()
+
+
+def test_generate_from_a_folder_normalises_closed_model_videos_to_the_protocol(tmp_path):
+    from conftest import moving_pattern
+    from lumiere_eval.video import write_video
+
+    closed = tmp_path / "gen2"
+    for seed in (0, 1):  # 24 fps, 48x64, named {prompt}-{i}.mp4 as many closed-model dumps are
+        write_video(closed / f"a dog running-{seed}.mp4", moving_pattern(24, 48, 64, seed=seed), 24.0)
+    (tmp_path / "p.txt").write_text("a dog running\n")
+    out = tmp_path / "protocol"
+    assert main(["generate", "--model", "folder", "--model-arg", f"path={closed}", "--prompts",
+                 str(tmp_path / "p.txt"), "--seeds", "0-1", "--num-frames", "8", "--fps", "16", "--height", "32",
+                 "--width", "32", "--out", str(out)]) == 0
+    config = json.loads((out / "generate_config.json").read_text())
+    assert config["generator"]["scheme"] == "prompt-index"
+    assert config["generator"]["resample"] == "fps/resize-crop-bilinear-aa"
+    for entry in read_manifest(out / "manifest.jsonl"):
+        frames, fps = read_video(out / entry.path)
+        assert frames.shape == (8, 32, 32, 3) and fps == pytest.approx(16.0)

@@ -72,9 +72,9 @@ def _ddim():
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """Folders of tiny saved pipelines: t2v, sd + motion adapter, cogvideox, svd."""
-    from diffusers import (AnimateDiffPipeline, AutoencoderKLCogVideoX, AutoencoderKLTemporalDecoder,  # noqa: F401
-                           CogVideoXDDIMScheduler, CogVideoXPipeline, CogVideoXTransformer3DModel,
-                           EulerDiscreteScheduler, MotionAdapter, StableDiffusionPipeline,
+    from diffusers import (AutoencoderKLCogVideoX, AutoencoderKLTemporalDecoder, CogVideoXDDIMScheduler,
+                           CogVideoXPipeline, CogVideoXTransformer3DModel, EulerDiscreteScheduler, MotionAdapter,
+                           StableDiffusionPipeline,
                            StableVideoDiffusionPipeline, TextToVideoSDPipeline, UNet2DConditionModel,
                            UNet3DConditionModel, UNetSpatioTemporalConditionModel)
     from transformers import (CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection, T5Config,
@@ -222,6 +222,8 @@ def test_clear_errors(tiny, tmp_path):
         create_generator("svd", path=str(tiny / "svd"))
     with pytest.raises(DiffusersError, match="motion adapter folder"):
         create_generator("animatediff", path=str(tiny / "sd"), motion_adapter=str(tmp_path / "nope"))
+    hub = create_generator("zeroscope", hub_id="cerspense/zeroscope_v2_576w")  # constructing never downloads
+    assert hub.describe()["source"] == "hub:cerspense/zeroscope_v2_576w" and hub.describe()["weights_sha256"] == {}
     generic = create_generator("diffusers", path=str(tiny / "t2v"), pipeline="TextToVideoSDPipeline",
                                num_inference_steps=1)
     _check(generic.generate(["x"], [0], FRAMES, 8.0, SIZE, SIZE), ["x"], [0])

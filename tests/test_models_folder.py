@@ -144,14 +144,15 @@ def test_manifest_roundtrip_and_malformed_rows(tmp_path):
             read_manifest(tmp_path / name)
     with pytest.raises(ManifestError, match="does not exist"):
         read_manifest(tmp_path / "absent.csv")
-    (tmp_path / "p.jsonl").write_text(json.dumps({"prompt": "x", "seed": 4}) + "\n" + json.dumps({"prompt": "y"}) + "\n")
+    (tmp_path / "p.jsonl").write_text(json.dumps({"prompt": "x", "seed": 4}) + "\n" + json.dumps({"prompt": "y"}))
     assert [(r.prompt, r.seed) for r in read_prompt_list(tmp_path / "p.jsonl")] == [("x", 4), ("y", None)]
 
 
 def test_manifest_rows_pointing_to_missing_files_are_reported(tmp_path):
     folder = tmp_path / "m"
     _write(folder, {(PROMPTS[0], 0): "a.mp4"})
-    write_manifest(folder / "manifest.csv", [ManifestEntry(PROMPTS[0], 0, "a.mp4"), ManifestEntry(PROMPTS[1], 0, "gone.mp4"),
+    write_manifest(folder / "manifest.csv", [ManifestEntry(PROMPTS[0], 0, "a.mp4"),
+                                             ManifestEntry(PROMPTS[1], 0, "gone.mp4"),
                                              ManifestEntry(PROMPTS[1], 0, "a.mp4")])
     gen = create_generator("folder", path=str(folder))
     problems = gen.validate(PROMPTS, [0, 0], 8, 16.0, 24, 32)

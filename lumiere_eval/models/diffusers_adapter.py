@@ -175,7 +175,8 @@ class DiffusersGenerator(VideoGenerator):
                                                                                    torch_dtype=dtype)
             pipe = cls.from_pretrained(source, **kwargs)
         except (OSError, ValueError, TypeError, KeyError, RuntimeError) as err:
-            raise DiffusersError(f"cannot load {self.pipeline_name} from {source}: {type(err).__name__}: {err}") from err
+            raise DiffusersError(f"cannot load {self.pipeline_name} from {source}: "
+                                 f"{type(err).__name__}: {err}") from err
         pipe.set_progress_bar_config(disable=True)
         if self.offload == "model":
             pipe.enable_model_cpu_offload(device=self.device)
@@ -299,7 +300,8 @@ class StableVideoDiffusionGenerator(DiffusersGenerator):
         from PIL import Image
 
         paths = [self.image_for(p, s) for p, s in zip(prompts, seeds)]
-        missing = [f"{slugify(p)}-{s}.png or {slugify(p)}.png" for p, s, path in zip(prompts, seeds, paths) if path is None]
+        missing = [f"{slugify(p)}-{s}.png or {slugify(p)}.png"
+                   for p, s, path in zip(prompts, seeds, paths) if path is None]
         if missing:
             raise DiffusersError(f"{self.images}: no conditioning image {'; '.join(missing)}")
         args = super().call_arguments(prompts, seeds, num_frames, fps, height, width)

@@ -180,7 +180,8 @@ class FolderGenerator(VideoGenerator):
         assert self.manifest_path is not None
         base = self.manifest_path.parent
         for entry in read_manifest(self.manifest_path):
-            self._add((entry.prompt, entry.seed), _Source(base / entry.path, f"{self.manifest_path.name} row {entry.path!r}"))
+            label = f"{self.manifest_path.name} row {entry.path!r}"
+            self._add((entry.prompt, entry.seed), _Source(base / entry.path, label))
 
     def _index_names(self) -> None:
         fallback: dict[tuple[str, int], _Source] = {}
