@@ -186,3 +186,22 @@ def test_fps_retiming_of_real_files_repeats_or_skips_frames(tmp_path):
     np.testing.assert_array_equal(video.frames, decoded[[0, 1, 3, 4, 6, 7]])
     assert gen.validate([PROMPTS[0]], [0], 9, 16.0, 24, 32) == [  # frame 12 needed, the clip has 12
         "a_dog_running-0.mp4: 12 frames at 24 fps, temporal=fps needs 13 for 9 frames at 16 fps"]
+
+
+def test_match_by_order_serves_a_plan_with_hashed_seeds(tmp_path):
+    folder = tmp_path / "v"
+    decoded = _write(folder, {k: f"{slugify(k[0])}-{k[1]}.mp4" for k in _videos()})
+    gen = create_generator("folder", path=str(folder), temporal="first", spatial="none")
+    prompts = [PROMPTS[1], PROMPTS[0], PROMPTS[1], PROMPTS[0]]
+    seeds = [912_345, 77, 4_000_001, 5]  # as a protocol hashes them: not file numbers
+    assert len(gen.validate(prompts, seeds, 12, 16.0, 24, 32)) == 5  # summary + 4 missing
+    gen.match_by_order(prompts, seeds)
+    videos = gen.generate(prompts, seeds, 12, 16.0, 24, 32)
+    for video, key in zip(videos, [(PROMPTS[1], 0), (PROMPTS[0], 0), (PROMPTS[1], 1), (PROMPTS[0], 1)]):
+        np.testing.assert_array_equal(video.frames, decoded[key])
+    assert gen.describe()["seed_match"] == "order"
+    # a plan asking for more samples of a prompt than the folder has gets them reported as missing
+    gen = create_generator("folder", path=str(folder), temporal="first", spatial="none")
+    gen.match_by_order([PROMPTS[0]] * 3, [1, 2, 3])
+    assert gen.validate([PROMPTS[0]] * 3, [1, 2, 3], 12, 16.0, 24, 32)[-1] == (
+        "no video for prompt 'A dog running' seed 3")

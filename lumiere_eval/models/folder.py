@@ -31,6 +31,7 @@ import hashlib
 import math
 import os
 import re
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -140,6 +141,7 @@ class FolderGenerator(VideoGenerator):
         {"manifest": self._index_manifest, "prompt-index": self._index_names,
          "prompt-order": self._index_order}[self.scheme]()
         self._probes: dict[Path, VideoInfo | VideoReadError] = {}
+        self.seed_match = "recorded"  # or "order", after match_by_order
 
     # ---- indexing -------------------------------------------------------------------------------------
     def _find_manifest(self) -> Path | None:
@@ -209,6 +211,30 @@ class FolderGenerator(VideoGenerator):
 
     def _key(self, prompt: str, seed: int) -> tuple[str, int]:
         return (slugify(prompt), int(seed)) if self.scheme == "prompt-index" else (prompt, int(seed))
+
+    def match_by_order(self, prompts: Sequence[str], seeds: Sequence[int]) -> None:
+        """Match a whole plan whose seeds are not the folder's (e.g. hashed protocol seeds) by order instead.
+
+        The k-th (prompt, seed) of each prompt in the plan gets the prompt's video with the k-th smallest
+        seed in the folder (its sample k under `{prompt}-{k}.mp4` or an unseeded manifest). Call it once with
+        the full plan before `validate` / `generate`; `describe()` then says `seed_match: order`.
+        """
+        by_name: dict[str, list[int]] = defaultdict(list)
+        for name, seed in self.index:
+            by_name[name].append(seed)
+        occurrence: Counter[str] = Counter()
+        index, duplicates = {}, {}
+        for prompt, seed in zip(prompts, seeds, strict=True):
+            name = self._key(prompt, 0)[0]
+            k = occurrence[name]
+            occurrence[name] += 1
+            available = sorted(by_name.get(name, []))
+            if k < len(available):
+                old = (name, available[k])
+                index[(name, int(seed))] = self.index[old]
+                if old in self.duplicates:
+                    duplicates[(name, int(seed))] = self.duplicates[old]
+        self.index, self.duplicates, self.seed_match = index, duplicates, "order"
 
     # ---- validation -----------------------------------------------------------------------------------
     def _probe(self, path: Path) -> VideoInfo | VideoReadError:
@@ -308,5 +334,5 @@ class FolderGenerator(VideoGenerator):
         return {"name": self.name, "path": str(self.root.resolve()), "scheme": self.scheme,
                 "manifest": str(self.manifest_path) if self.scheme == "manifest" else None,
                 "prompts": str(self.prompts_path) if self.scheme == "prompt-order" else None,
-                "seed_offset": self.seed_offset, "resample": self.resample_id, "check_fps": self.check_fps,
+                "seed_offset": self.seed_offset, "seed_match": self.seed_match, "resample": self.resample_id, "check_fps": self.check_fps,
                 "num_videos": len(self.index), "index_sha256": digest.hexdigest()}
