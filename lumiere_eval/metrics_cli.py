@@ -4,6 +4,7 @@ IS, CLIPSIM and per-frame FID, print a table with confidence intervals and write
 Sets: a folder (video files, sorted by name; a prompt may sit beside a video as `<name>.txt`) or a manifest
 (`.csv` with a `path` column and optionally `prompt`, or `.jsonl` with the same keys; paths relative to the
 manifest). Every video is decoded once; all requested extractors read from that decode.
+The extracted features are saved to `<out>.features.npz` before any metric is computed.
 Intervals: FVD, FID and CLIPSIM by a seeded bootstrap over generated videos (real statistics held fixed);
 KVD and IS as mean +- std over subsets / splits, as their reference implementations report them.
 """
@@ -139,6 +140,16 @@ def _frechet(real_stats, fake_rows: np.ndarray, unbiased: bool) -> float:
     return frechet_distance_from_stats(real_stats, FeatureStats.from_features(fake_rows), unbiased=unbiased)
 
 
+def save_features(out: Path, real_rows: dict, fake_rows: dict) -> Path:
+    """Keep every extracted row (`<out>.features.npz`, keys real_<x> / fake_<x>) before any metric runs."""
+    path = out.with_name(out.name + ".features.npz")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, **{f"real_{k}": v for k, v in real_rows.items()}, **{f"fake_{k}": v for k, v in fake_rows.items()})
+    os.replace(tmp, path)
+    return path
+
+
 def compute(args: argparse.Namespace) -> dict:
     """Extract features of both sets and compute the requested metrics; returns the JSON record."""
     from lumiere_eval.extractors import create_extractor
@@ -184,6 +195,7 @@ def compute(args: argparse.Namespace) -> dict:
 
     real_rows = extract_videos(real.paths, real_requests, real.keys, progress=not args.quiet) if real_requests else {}
     fake_rows = extract_videos(fake.paths, fake_requests, fake.keys, progress=not args.quiet)
+    save_features(Path(args.out), real_rows, fake_rows)
     results: dict[str, dict] = {}
     if "fvd" in names:
         real_stats = FeatureStats.from_features(real_rows["i3d"])

@@ -98,7 +98,7 @@ def test_c3d_probs_and_tgan_frame_resize(tmp_path):
     assert probs.shape == (2, 101) and plain.output == "probs"
     np.testing.assert_allclose(probs.sum(1), 1, atol=1e-5)
     resized = create_extractor("c3d-ucf101", tmp_path / "c3d.pt", device="cpu", frame_size=128)
-    assert resized.protocol == "bicubic128-stylegan-v-c3d"
+    assert plain.protocol == "none-uint8" and resized.protocol == "bicubic128-uint8"
     frames = torch.from_numpy(clips).reshape(-1, 40, 48, 3).permute(0, 3, 1, 2).float()
     frames = F.interpolate(frames, size=(128, 128), mode="bicubic", align_corners=False).round().clamp(0, 255)
     x = frames.reshape(2, 16, 3, 128, 128).permute(0, 2, 1, 3, 4)

@@ -74,6 +74,9 @@ def test_metrics_command_all_metrics_against_direct_computation(setup, capsys):
     fake = np.stack([read_clip(p, ClipSampling("first", 16)) for p in sorted((setup / "fake").glob("*.mp4"))])
     expected = textbook_fvd(i3d.extract(real).astype(np.float64), i3d.extract(fake).astype(np.float64))
     assert metrics["fvd"]["value"] == pytest.approx(expected, rel=1e-4)
+    with np.load(str(out) + ".features.npz") as saved:
+        np.testing.assert_allclose(saved["fake_i3d"], i3d.extract(fake), rtol=1e-6)
+        assert saved["fake_c3d"].shape == (5, 101) and saved["fake_clip"].shape == (5,)
     low, high = metrics["fvd"]["ci95"]
     assert low <= high and np.isfinite([low, high]).all()
     assert metrics["fvd"]["better"] == "lower" and metrics["is"]["better"] == "higher"

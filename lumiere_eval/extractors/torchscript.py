@@ -31,8 +31,10 @@ def load_detector(weights: ResolvedWeights, device: torch.device) -> torch.jit.S
 
 
 def uint8_valued(clips: torch.Tensor) -> torch.Tensor:
-    """uint8 `[B, T, H, W, 3]` -> float32 `[B, 3, T, H, W]` holding the same 0..255 values."""
-    return clips.permute(0, 4, 1, 2, 3).float().contiguous()
+    """uint8 `[B, T, H, W, 3]` -> float32 `[B, 3, T, H, W]` holding the same 0..255 values ("none-uint8")."""
+    from lumiere_eval.video import get_resize_protocol
+
+    return get_resize_protocol("none-uint8").apply(clips)
 
 
 class I3DTorchScriptExtractor(Extractor):
@@ -40,7 +42,7 @@ class I3DTorchScriptExtractor(Extractor):
 
     id = "i3d-torchscript"
     weights_name = "i3d_torchscript"
-    protocol = "stylegan-v-i3d"  # uint8 values in; the detector rescales and resizes to 224 itself
+    protocol = "none-uint8"  # uint8 values in; the detector rescales and resizes to 224 itself (flags True)
     dim = 400
 
     def __init__(self, weights: ResolvedWeights, device=None, batch_size=None):
@@ -67,7 +69,7 @@ class C3DTorchScriptExtractor(Extractor):
     def __init__(self, weights: ResolvedWeights, device=None, batch_size=None, frame_size: int | None = None):
         super().__init__(weights, device, batch_size)
         self.frame_size = frame_size
-        self.protocol = "stylegan-v-c3d" if frame_size is None else f"bicubic{frame_size}-stylegan-v-c3d"
+        self.protocol = "none-uint8" if frame_size is None else f"bicubic{frame_size}-uint8"
         self.model = load_detector(weights, self.device)
 
     def _forward(self, clips: torch.Tensor) -> torch.Tensor:
