@@ -222,6 +222,9 @@ def test_clear_errors(tiny, tmp_path):
         create_generator("svd", path=str(tiny / "svd"))
     with pytest.raises(DiffusersError, match="motion adapter folder"):
         create_generator("animatediff", path=str(tiny / "sd"), motion_adapter=str(tmp_path / "nope"))
+    with pytest.raises(DiffusersError, match="TextToVideoSDPipeline refused the request"):
+        create_generator("zeroscope", path=str(tiny / "t2v"), num_inference_steps=1).generate(
+            ["x"], [0], FRAMES, 8.0, 15, SIZE)  # height not divisible by 8
     hub = create_generator("zeroscope", hub_id="cerspense/zeroscope_v2_576w")  # constructing never downloads
     assert hub.describe()["source"] == "hub:cerspense/zeroscope_v2_576w" and hub.describe()["weights_sha256"] == {}
     generic = create_generator("diffusers", path=str(tiny / "t2v"), pipeline="TextToVideoSDPipeline",

@@ -220,8 +220,11 @@ class DiffusersGenerator(VideoGenerator):
             batch_prompts = list(prompts[start:start + self.batch_size])
             batch_seeds = list(seeds[start:start + self.batch_size])
             args = self.call_arguments(batch_prompts, batch_seeds, num_frames, fps, height, width)
-            with torch.inference_mode():
-                output = pipe(**args)
+            try:
+                with torch.inference_mode():
+                    output = pipe(**args)
+            except ValueError as err:  # diffusers' own input checks (size not divisible by 8, frame count, ...)
+                raise DiffusersError(f"{self.pipeline_name} refused the request: {err}") from err
             frames = to_uint8_videos(output.frames)
             if frames.shape[0] != len(batch_prompts) or frames.shape[1] < num_frames \
                     or frames.shape[2:4] != (height, width):
