@@ -251,3 +251,9 @@ def test_generate_cli_with_a_tiny_zeroscope_round_trips_through_the_folder_gener
     for i, video in enumerate(videos):
         errors = [np.abs(video.frames.astype(float) - d.frames.astype(float)).mean() for d in direct]
         assert errors[i] <= min(errors) + 0.5 and errors[i] < min(errors[j] for j in (i ^ 1,)), errors
+
+
+def test_dtype_option_reaches_the_weights(tiny):
+    gen = create_generator("zeroscope", path=str(tiny / "t2v"), dtype="bfloat16", num_inference_steps=1)
+    assert gen.load().unet.dtype == torch.bfloat16 and gen.describe()["dtype"] == "bfloat16"
+    _check(gen.generate(["a dog"], [0], FRAMES, 8.0, SIZE, SIZE), ["a dog"], [0])
