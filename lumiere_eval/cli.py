@@ -14,6 +14,7 @@ from lumiere_eval import LumiereEvalError, __version__
 
 # name -> (module, one-line help). Add a line here to add a subcommand.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "ucf101": ("lumiere_eval.runner.cli", "Zero-shot UCF101 (FVD, IS, CLIPSIM); the embedded synthetic default without data."),
     "metrics": ("lumiere_eval.metrics_cli", "Compare real and generated videos: FVD, KVD, IS, CLIPSIM, frame FID."),
     "weights": ("lumiere_eval.extractors.cli", "List, fetch, verify and locate the pretrained weights of the extractors."),
     "video-info": ("lumiere_eval.video.cli", "Decode a video and print its frames, size and fps."),
@@ -21,8 +22,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": ("lumiere_eval.models.train_cli", "Train or resume one stage of the tiny reference Lumiere."),
     "synthetic": ("lumiere_eval.protocols.synthetic_cli", "Write the synthetic action domain to disk in the UCF101 layout."),
     "generate": ("lumiere_eval.models.generate_cli", "Generate videos for a prompt list with any model; writes a manifest, resumes."),
-}
     "train-evaluators": ("lumiere_eval.extractors.in_domain.train", "Train the in-domain evaluators (classifier for FVD/IS, video-text model for CLIPSIM) on the synthetic domain."),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

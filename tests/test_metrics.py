@@ -148,3 +148,18 @@ def test_bootstrap_ci_is_seeded_and_covers_the_mean():
     low, high = bootstrap_ci(data, seed=3)
     assert (low, high) == bootstrap_ci(data, seed=3)
     assert low < data.mean() < high and high - low == pytest.approx(2 * 1.96 / 20, rel=0.25)
+
+
+@pytest.mark.parametrize("n", [5, 30, 80])
+@pytest.mark.parametrize("unbiased", [True, False])
+def test_distance_to_features_equals_distance_of_fitted_gaussian(n, unbiased):
+    """The N x N Gram route (N < D) and the covariance route (N >= D) agree with fitting the Gaussian first."""
+    from lumiere_eval.metrics import frechet_distance_to_features
+
+    rng = np.random.default_rng(n)
+    reference = rng.normal(size=(200, 40))
+    mu, sigma = reference.mean(0), np.cov(reference, rowvar=False)
+    x = rng.normal(size=(n, 40)) * 1.5 + 0.3
+    fitted = FeatureStats.from_features(x)
+    expected = frechet_distance(mu, sigma, fitted.mean, fitted.covariance(unbiased))
+    assert frechet_distance_to_features(mu, sigma, x, unbiased) == pytest.approx(expected, rel=1e-9)

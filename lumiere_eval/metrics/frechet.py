@@ -72,3 +72,27 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     diff = mu1 - mu2
     value = diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt_product(sigma1, sigma2)
     return float(max(value, 0.0))  # mathematically >= 0; round-off can give -1e-12 for identical inputs
+
+
+def frechet_distance_to_features(mu, sigma, features, unbiased: bool = True) -> float:
+    """Frechet distance from N(mu, sigma) to the Gaussian fitted to `features` `[N, D]`.
+
+    With fewer samples than dimensions the fitted covariance is B^T B (B = centred rows / sqrt(N - 1), or
+    / sqrt(N) when biased), and the non-zero eigenvalues of sigma B^T B are those of the small N x N matrix
+    B sigma B^T: the distance costs O(N^2 D) instead of O(D^3). Bootstraps over a small generated set use this.
+    """
+    from lumiere_eval.metrics.checks import as_float64_matrix
+
+    x = as_float64_matrix(features, "features", min_rows=2 if unbiased else 1)
+    mu, sigma = _as_gaussian(mu, sigma, "reference Gaussian")
+    if x.shape[1] != mu.size:
+        raise MetricInputError(f"feature dimensions differ: {mu.size} and {x.shape[1]}")
+    mean = x.mean(axis=0)
+    b = (x - mean) / np.sqrt(len(x) - 1 if unbiased else len(x))
+    if len(x) >= mu.size:
+        return frechet_distance(mu, sigma, mean, b.T @ b)
+    gram = b @ sigma @ b.T
+    eigenvalues = scipy.linalg.eigvalsh((gram + gram.T) / 2, check_finite=False)
+    diff = mu - mean
+    value = diff @ diff + np.trace(sigma) + (b * b).sum() - 2.0 * np.sqrt(_nonnegative_part(eigenvalues)).sum()
+    return float(max(value, 0.0))

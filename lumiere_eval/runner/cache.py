@@ -1,0 +1,96 @@
+"""A feature cache keyed by content: video SHA-256, extractor id, weight checksum, preprocessing and clip.
+
+One `.npy` file per (video, extractor configuration), written atomically (temporary name, then rename), so
+two runs sharing the cache never see half a file and a killed run loses at most the entry it was writing.
+Keys never use folder or file names: a renamed video hits, an edited one misses.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from lumiere_eval import LumiereEvalError
+
+
+def default_cache_dir() -> Path:
+    """`$LUMIERE_EVAL_HOME/features` (default ~/.cache/lumiere-eval/features); never inside the package."""
+    home = Path(os.environ.get("LUMIERE_EVAL_HOME", Path.home() / ".cache" / "lumiere-eval"))
+    return home / "features"
+
+
+def sha256_of_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class FileHashes:
+    """SHA-256 of files, remembered by (path, size, mtime) in a JSON file so a rerun does not reread them."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._known: dict[str, str] = {}
+        if path.is_file():
+            try:
+                self._known = json.loads(path.read_text())
+            except json.JSONDecodeError:
+                self._known = {}  # a damaged memo only costs rehashing
+
+    def sha256(self, file: str | os.PathLike) -> str:
+        """The file's SHA-256 (memoised while its size and modification time are unchanged)."""
+        stat = os.stat(file)
+        key = f"{os.path.abspath(file)}|{stat.st_size}|{stat.st_mtime_ns}"
+        if key not in self._known:
+            self._known[key] = sha256_of_file(file)
+        return self._known[key]
+
+    def save(self) -> None:
+        """Write the memo atomically."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self._known))
+        os.replace(tmp, self.path)
+
+
+class FeatureCache:
+    """Rows computed for one video by one extractor configuration, stored under a content key."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    @staticmethod
+    def key(video_sha256: str, config: dict) -> str:
+        """The cache key of a video under an extractor configuration (id, weights, protocol, clip, kind)."""
+        payload = json.dumps({"video": video_sha256, **config}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.npy"
+
+    def get(self, key: str) -> np.ndarray | None:
+        """The stored rows, or None when absent (a corrupt entry counts as absent and is recomputed)."""
+        path = self._path(key)
+        if not path.is_file():
+            return None
+        try:
+            return np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError):
+            return None
+
+    def put(self, key: str, rows: np.ndarray) -> None:
+        """Store rows atomically; NaN or infinite rows are refused (they would poison every later run)."""
+        rows = np.asarray(rows)
+        if not np.isfinite(rows).all():
+            raise LumiereEvalError(f"refusing to cache non-finite features under {key[:12]}")
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npy")
+        np.save(tmp, rows)
+        os.replace(tmp, path)

@@ -1,0 +1,126 @@
+"""`lumiere-eval ucf101`: the zero-shot UCF101 protocol, or the embedded synthetic default when no UCF101 is set."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from lumiere_eval import LumiereEvalError
+
+
+def _num_samples(text: str) -> int:
+    from lumiere_eval.runner.ucf101_run import PRESETS
+
+    if text in PRESETS:
+        return PRESETS[text]
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count or a preset ({', '.join(PRESETS)})") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError("need at least 2 samples")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return value
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of `ucf101`."""
+    env_root = os.environ.get("LUMIERE_EVAL_UCF101")
+    data = p.add_argument_group("data")
+    data.add_argument("--data-root", type=Path, default=Path(env_root) if env_root else None,
+                      help="UCF-101 folder (or its parent); default $LUMIERE_EVAL_UCF101; without one the embedded "
+                           "synthetic default runs")
+    data.add_argument("--splits-dir", type=Path, default=None,
+                      help="folder with classInd.txt, trainlist0N.txt, testlist0N.txt (default: ucfTrainTestlist "
+                           "in or beside the data root)")
+    data.add_argument("--fold", type=int, choices=(1, 2, 3), default=1, help="official split number")
+    data.add_argument("--split", dest="real_split", choices=("train", "test"), default="train",
+                      help="split the real reference clips come from")
+    data.add_argument("--num-real", type=_positive, default=10000,
+                      help="real clips (all of the split when it has fewer; a seeded subset otherwise)")
+    data.add_argument("--real-clip", default="random16s1seed0",
+                      help="clip of each real video: first|center|random<frames>s<stride>[seed<n>]")
+    data.add_argument("--fake-clip", default="first16s1", help="clip of each generated video, same syntax")
+    gen = p.add_argument_group("generation")
+    gen.add_argument("--model", default="dummy", help="generator name from the registry (lumiere-eval generate --list)")
+    gen.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE", help="generator option (repeat)")
+    gen.add_argument("--num-samples", type=_num_samples, default=10000, help="generated videos: a count, 10k or 2048")
+    gen.add_argument("--prompts", default="classname-v1",
+                     help="prompt suite: classname-v1, person-template-v1, or a CSV/JSON file class -> prompt")
+    gen.add_argument("--num-frames", type=_positive, default=16, help="frames per generated video")
+    gen.add_argument("--fps", type=float, default=16.0, help="frame rate of generated videos")
+    gen.add_argument("--height", type=_positive, default=128, help="height of generated videos")
+    gen.add_argument("--width", type=_positive, default=128, help="width of generated videos")
+    ev = p.add_argument_group("evaluation")
+    ev.add_argument("--metrics", default="fvd,is,clipsim", help="comma-separated: fvd, kvd, is, clipsim")
+    ev.add_argument("--fvd-extractor", default="i3d-torchscript", help="extractor for FVD/KVD features")
+    ev.add_argument("--is-extractor", default="c3d-ucf101", help="classifier for the Inception Score")
+    ev.add_argument("--clip-extractor", default="clip", help="extractor for CLIP similarity")
+    ev.add_argument("--i3d", type=Path, default=None, help="local I3D weight file (else the registry cache)")
+    ev.add_argument("--c3d", type=Path, default=None, help="local C3D weight file (else the registry cache)")
+    ev.add_argument("--clip", type=Path, default=None, help="local CLIP weight file (else the registry cache)")
+    ev.add_argument("--fvd-covariance", choices=("unbiased", "biased"), default="unbiased",
+                    help="unbiased (TF-GAN, pytorch-fid) or biased (StyleGAN-V) covariance")
+    ev.add_argument("--is-splits", type=_positive, default=10, help="Inception Score splits (StyleGAN-V 10, TGAN 1)")
+    ev.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for intervals (0: none)")
+    run = p.add_argument_group("run")
+    run.add_argument("--out", type=Path, default=None, help="run folder (default runs/<model>-<protocol>)")
+    run.add_argument("--cache-dir", type=Path, default=None,
+                     help="feature cache (default $LUMIERE_EVAL_HOME/features)")
+    run.add_argument("--seed", type=int, default=0, help="base seed of sample seeds and real-clip selection")
+    run.add_argument("--batch-size", type=_positive, default=4, help="videos per generator / extractor call")
+    run.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
+    run.add_argument("--shard", default=None, help="i/n: do shard i of n (cluster job arrays); then --merge")
+    run.add_argument("--merge", action="store_true", help="compute the metrics of a sharded run (nothing generated)")
+    run.add_argument("--strict", action="store_true", help="fail on an unreadable or missing real video")
+    run.add_argument("--dry-run", action="store_true", help="print the resolved plan and exit")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--synthetic-size", choices=("full", "tiny"), default="full",
+                   help="embedded default only: full (a few hundred samples per model) or tiny (a smoke test)")
+
+
+def config_from_args(args: argparse.Namespace):
+    """The RunConfig of a UCF101 run (data root given)."""
+    from lumiere_eval.models.base import parse_model_args
+    from lumiere_eval.runner.ucf101_run import RunConfig
+
+    weights = {name: path for name, path in (("i3d-torchscript", args.i3d), ("i3d-native", args.i3d),
+                                             ("c3d-ucf101", args.c3d), ("clip", args.clip)) if path}
+    out = args.out or Path("runs") / f"{args.model}-ucf101-n{args.num_samples}"
+    return RunConfig(out=out, data_root=args.data_root, splits_dir=args.splits_dir, fold=args.fold,
+                     real_split=args.real_split, num_real=args.num_real, real_clip=args.real_clip,
+                     fake_clip=args.fake_clip, num_samples=args.num_samples, prompts=args.prompts,
+                     model=args.model, model_args=parse_model_args(args.model_arg), num_frames=args.num_frames,
+                     fps=args.fps, height=args.height, width=args.width,
+                     metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()),
+                     fvd_extractor=args.fvd_extractor, is_extractor=args.is_extractor,
+                     clip_extractor=args.clip_extractor, weights=weights, fvd_covariance=args.fvd_covariance,
+                     is_splits=args.is_splits, bootstrap=args.bootstrap, seed=args.seed, batch_size=args.batch_size,
+                     cache_dir=args.cache_dir, device=args.device, strict=args.strict, shard=args.shard,
+                     merge=args.merge, progress=not args.no_progress)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the protocol and print where the results are."""
+    from lumiere_eval.runner import ucf101_run
+
+    if args.data_root is None:
+        from lumiere_eval.runner.default_run import run_default
+
+        return run_default(args)
+    if not Path(args.data_root).exists():
+        raise LumiereEvalError(f"--data-root {args.data_root}: no such folder")
+    config = config_from_args(args)
+    results = ucf101_run.run(config, dry_run=args.dry_run)
+    if results is not None:
+        print((config.out / "summary.md").read_text())
+        print(json.dumps({k: round(v["value"], 4) for k, v in results["metrics"].items()}))
+        print(f"results: {config.out / 'results.json'}")
+    return 0

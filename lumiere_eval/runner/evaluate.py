@@ -1,0 +1,60 @@
+"""Stage 3: numbers with confidence intervals from per-sample rows (pure functions of the rows given).
+
+Intervals are seeded percentile bootstraps over generated samples (the real statistics stay fixed), so
+they describe how much the number moves with the choice of generated videos.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from lumiere_eval.metrics import (FeatureStats, bootstrap_ci, clip_similarity, frechet_distance_from_stats,
+                                  frechet_distance_to_features, inception_score, kernel_distance)
+
+# Whether a larger value is better, read by the summaries and the dashboard.
+HIGHER_IS_BETTER = {"fvd": False, "kvd": False, "is": True, "clipsim": True}
+
+
+def _interval(low: float, high: float) -> dict:
+    return {"ci_low": low, "ci_high": high}
+
+
+def fvd(real: np.ndarray, fake: np.ndarray, unbiased: bool, num_resamples: int, seed: int) -> dict:
+    """Frechet distance between real and fake feature rows, with a bootstrap interval over fake rows."""
+    real_stats = FeatureStats.from_features(real)
+    value = frechet_distance_from_stats(real_stats, FeatureStats.from_features(fake), unbiased)
+    mu, sigma = real_stats.mean, real_stats.covariance(unbiased)
+
+    def statistic(rows: np.ndarray) -> float:
+        return frechet_distance_to_features(mu, sigma, rows, unbiased)
+
+    low, high = bootstrap_ci(fake, statistic, num_resamples, seed=seed) if num_resamples else (None, None)
+    return {"value": value, **_interval(low, high), "n_real": len(real), "n_fake": len(fake),
+            "covariance": "unbiased" if unbiased else "biased"}
+
+
+def kvd(real: np.ndarray, fake: np.ndarray, seed: int) -> dict:
+    """Kernel distance (unbiased MMD^2, cubic kernel) and its spread over 100 overlapping subsets (no interval:
+    the subsets are not independent)."""
+    mean, std = kernel_distance(real, fake, num_subsets=100, subset_size=1000, seed=seed)
+    return {"value": mean, "std_over_subsets": std, **_interval(None, None), "n_real": len(real), "n_fake": len(fake)}
+
+
+def inception(probs: np.ndarray, splits: int, shuffle_seed: int | None, num_resamples: int, seed: int) -> dict:
+    """Inception Score (mean and std over splits) with a bootstrap interval over samples."""
+    splits = min(splits, len(probs))
+    mean, std = inception_score(probs, splits=splits, shuffle_seed=shuffle_seed)
+    low, high = (bootstrap_ci(probs, lambda p: inception_score(p, splits=1)[0], num_resamples, seed=seed)
+                 if num_resamples else (None, None))
+    return {"value": mean, "std_over_splits": std, "splits": splits, **_interval(low, high), "n_fake": len(probs)}
+
+
+def clipsim_per_sample(frame_embeddings: list[np.ndarray], text_embeddings: np.ndarray) -> np.ndarray:
+    """CLIP similarity of each video (frames `[F, D]`) with its prompt embedding (x100, clamped at 0)."""
+    return np.array([clip_similarity(f, t) for f, t in zip(frame_embeddings, text_embeddings, strict=True)])
+
+
+def clipsim(values: np.ndarray, num_resamples: int, seed: int) -> dict:
+    """Mean per-video CLIP similarity with a bootstrap interval."""
+    low, high = bootstrap_ci(values, np.mean, num_resamples, seed=seed) if num_resamples and len(values) > 1 \
+        else (None, None)
+    return {"value": float(np.mean(values)), **_interval(low, high), "n_fake": len(values)}

@@ -1,0 +1,364 @@
+"""The zero-shot UCF101 run: plan -> generate -> features (real and generated) -> metrics -> records.
+
+Everything a number depends on is in the resolved configuration and the protocol id; every per-sample
+result is on disk before the metrics are computed, so a killed run resumes without recomputation, and a
+sharded run (torchrun or `--shard i/n` then `--merge`) gives the single-process numbers.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lumiere_eval import LumiereEvalError, __version__
+from lumiere_eval.protocols import ucf101 as proto
+from lumiere_eval.runner import evaluate
+from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
+from lumiere_eval.runner.distributed import Shard, current_shard, finish
+from lumiere_eval.runner.features import FeatureJob, VideoItem, compute_features
+from lumiere_eval.runner.generation import VideoSpec, collect_records, generate_samples
+from lumiere_eval.runner.provenance import git_commit, machine, package_versions
+from lumiere_eval.runner.report import write_summary
+from lumiere_eval.video import parse_clip_sampling
+
+METRICS = ("fvd", "kvd", "is", "clipsim")
+PRESETS = {"10k": 10000, "2048": 2048}
+
+
+@dataclass
+class RunConfig:
+    """Every option of a run; saved as `RUN/config.json` and recorded in `results.json`."""
+
+    out: Path
+    data_root: Path
+    splits_dir: Path | None = None
+    domain: str = "ucf101"
+    fold: int = 1
+    real_split: str = "train"
+    num_real: int = 10000
+    real_clip: str = "random16s1seed0"
+    fake_clip: str = "first16s1"
+    num_samples: int = 10000
+    prompts: str = "classname-v1"
+    model: str = "dummy"
+    model_args: dict = field(default_factory=dict)
+    num_frames: int = 16
+    fps: float = 16.0
+    height: int = 128
+    width: int = 128
+    metrics: tuple[str, ...] = ("fvd", "is", "clipsim")
+    fvd_extractor: str = "i3d-torchscript"
+    is_extractor: str = "c3d-ucf101"
+    clip_extractor: str = "clip"
+    weights: dict = field(default_factory=dict)  # extractor name -> local weight file
+    fvd_covariance: str = "unbiased"
+    is_splits: int = 10
+    is_shuffle_seed: int | None = 42
+    bootstrap: int = 200
+    seed: int = 0
+    batch_size: int = 4
+    cache_dir: Path | None = None
+    device: str | None = None
+    strict: bool = False
+    shard: str | None = None
+    merge: bool = False
+    progress: bool = True
+
+    def resolved_splits_dir(self) -> Path:
+        """`--splits-dir`, else `ucfTrainTestlist/` inside or beside the data root."""
+        if self.splits_dir:
+            return Path(self.splits_dir)
+        for candidate in (self.data_root / "ucfTrainTestlist", self.data_root.parent / "ucfTrainTestlist"):
+            if candidate.is_dir():
+                return candidate
+        raise proto.ProtocolDataError(f"no ucfTrainTestlist/ folder in or beside {self.data_root}; "
+                                      "pass --splits-dir")
+
+    def protocol_id(self, suite: proto.PromptSuite) -> str:
+        """A name that changes whenever the numbers can change (extractors are named per metric)."""
+        return (f"{self.domain}-zs-v1_fold{self.fold}{self.real_split}-real{self.num_real}-{self.real_clip}"
+                f"_gen{self.num_samples}-{self.fake_clip}-{suite.name}")
+
+    def to_json(self) -> dict:
+        """JSON-ready options (paths as strings)."""
+        return json.loads(json.dumps(dataclasses.asdict(self), default=str))
+
+
+@dataclass
+class Plan:
+    """What a run will do, resolved before any compute."""
+
+    classes: list[str]
+    suite: proto.PromptSuite
+    samples: list[proto.SampleSpec]
+    real: list[tuple[proto.SplitEntry, Path]]
+    protocol_id: str
+    allocation: dict[str, int]
+
+
+def make_plan(config: RunConfig) -> Plan:
+    """Pre-flight: splits, classes, class folders, real videos and prompts checked; the samples allocated."""
+    for metric in config.metrics:
+        if metric not in METRICS:
+            raise LumiereEvalError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
+    splits_dir = config.resolved_splits_dir()
+    classes = proto.read_class_index(splits_dir)
+    entries = proto.read_split(splits_dir, config.real_split, config.fold)
+    index = proto.VideoIndex(config.data_root)
+    for class_name in classes:
+        index.class_folder(class_name)
+    counts = Counter(e.class_name for e in proto.read_split(splits_dir, "train", config.fold))
+    allocation = proto.allocate(config.num_samples, {c: counts.get(c, 0) for c in classes})
+    suite = proto.prompt_suite(config.prompts, classes)
+    protocol_id = config.protocol_id(suite)
+    samples = proto.sample_plan(f"{config.domain}-zs-v1:seed{config.seed}", allocation, suite)
+    chosen = entries
+    if config.num_real < len(entries):
+        rng = np.random.default_rng(config.seed)
+        chosen = [entries[i] for i in sorted(rng.choice(len(entries), config.num_real, replace=False))]
+    missing, real = [], []
+    for entry in chosen:
+        try:
+            real.append((entry, index.resolve(entry)))
+        except proto.ProtocolDataError as err:
+            missing.append(str(err))
+    if missing and config.strict:
+        raise proto.ProtocolDataError(f"{len(missing)} listed video(s) missing, first: {missing[0]}")
+    return Plan(classes, suite, samples, real, protocol_id, allocation)
+
+
+def _extractor(config: RunConfig, name: str):
+    from lumiere_eval.extractors import create_extractor
+
+    return create_extractor(name, config.weights.get(name), fetch_missing=False, device=config.device,
+                            batch_size=config.batch_size)
+
+
+def build_jobs(config: RunConfig) -> tuple[list[FeatureJob], list[FeatureJob]]:
+    """Feature jobs for generated and for real videos (real videos need only the FVD/KVD features)."""
+    fake_clip, real_clip = parse_clip_sampling(config.fake_clip), parse_clip_sampling(config.real_clip)
+    fake, real = [], []
+    if {"fvd", "kvd"} & set(config.metrics):
+        ex = _extractor(config, config.fvd_extractor)
+        fake.append(FeatureJob("fvd", ex, fake_clip))
+        real.append(FeatureJob("fvd", ex, real_clip))
+    if "is" in config.metrics:
+        fake.append(FeatureJob("is", _extractor(config, config.is_extractor), fake_clip))
+    if "clipsim" in config.metrics:
+        fake.append(FeatureJob("clipsim", _extractor(config, config.clip_extractor), None, kind="frames"))
+    return fake, real
+
+
+def describe_plan(config: RunConfig, plan: Plan) -> str:
+    """The `--dry-run` text: counts per class, real set, and the work still to do."""
+    done = sum((config.out / "samples" / f"{s.index:06d}.json").is_file() for s in plan.samples)
+    top = sorted(plan.allocation.items(), key=lambda kv: -kv[1])
+    lines = [f"protocol: {plan.protocol_id}",
+             f"model: {config.model} {config.model_args or ''}",
+             f"generated videos: {len(plan.samples)} over {len(plan.classes)} classes "
+             f"({done} already done, {len(plan.samples) - done} to generate; "
+             f"{config.num_frames} frames {config.height}x{config.width} at {config.fps} fps)",
+             "per-class counts: " + ", ".join(f"{c}={n}" for c, n in top[:8]) + (" ..." if len(top) > 8 else ""),
+             f"  min {top[-1][1]} ({top[-1][0]}), max {top[0][1]} ({top[0][0]})",
+             f"real clips: {len(plan.real)} from {config.real_split}list0{config.fold} ({config.real_clip})",
+             f"prompts: {plan.suite.name} (hash {plan.suite.hash}); e.g. {plan.samples[0].prompt!r}",
+             f"metrics: {', '.join(config.metrics)}; extractors fvd={config.fvd_extractor} "
+             f"is={config.is_extractor} clip={config.clip_extractor}",
+             f"work: {len(plan.samples) - done} generations, up to {len(plan.samples) + len(plan.real)} video "
+             f"decodes for features (cached features are reused from {config.cache_dir or default_cache_dir()})",
+             f"output: {config.out}"]
+    return "\n".join(lines)
+
+
+def _check_disk(config: RunConfig, plan: Plan) -> None:
+    config.out.mkdir(parents=True, exist_ok=True)
+    need = len(plan.samples) * config.num_frames * config.height * config.width * 3 // 20  # ~20:1 H.264
+    free = shutil.disk_usage(config.out).free
+    if free < need:
+        raise LumiereEvalError(f"{config.out}: {free / 1e9:.1f} GB free, the samples need about {need / 1e9:.1f} GB")
+
+
+def run(config: RunConfig, dry_run: bool = False) -> dict | None:
+    """Run (or resume) the protocol; returns the results on the main process, None elsewhere or on a dry run."""
+    from lumiere_eval.models.base import create_generator
+
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    plan = make_plan(config)
+    if dry_run:
+        print(describe_plan(config, plan))
+        return None
+    shard = current_shard(config.shard)
+    _check_disk(config, plan)
+    fake_jobs, real_jobs = build_jobs(config)  # resolves every weight file before any compute
+    generator = None if config.merge else create_generator(config.model, **config.model_args)
+    if shard.is_main:
+        (config.out / "config.json").write_text(json.dumps(config.to_json(), indent=2, sort_keys=True))
+    timings["preflight_s"] = time.perf_counter() - start
+
+    t0 = time.perf_counter()
+    video_spec = VideoSpec(config.num_frames, config.fps, config.height, config.width)
+    counts = {"already_done": 0, "generated": 0, "failed": 0}
+    if generator is not None:
+        counts = generate_samples(config.out, plan.samples, generator, video_spec, shard, config.batch_size,
+                                  config.progress)
+    shard.barrier()
+    records, missing = collect_records(config.out, plan.samples)
+    if config.merge and missing:
+        raise LumiereEvalError(f"--merge: {len(missing)} sample(s) not generated yet (first index {missing[0]}); "
+                               "run the missing shards first")
+    timings["generate_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    cache = FeatureCache(config.cache_dir or default_cache_dir())
+    hashes = FileHashes(cache.root / "file_hashes" / f"rank{shard.rank}.json")
+    fake_items = [VideoItem(config.out / r["path"], r["sha256"], f"sample{r['index']}") for r in records]
+    real_items = [VideoItem(path, hashes.sha256(path), entry.relpath) for entry, path in plan.real]
+    hashes.save()
+    skipped_by_path: dict[str, str] = {}
+
+    def on_skip(item: VideoItem, reason: str) -> None:
+        skipped_by_path[str(item.path)] = reason
+
+    block = config.batch_size
+    mine = lambda k: shard.mine(k)  # noqa: E731 - blocks of `batch_size` items are dealt round-robin
+    compute_features(fake_items, fake_jobs, cache, block, mine, config.strict, config.progress,
+                     "features [generated]", on_skip)
+    compute_features(real_items, real_jobs, cache, block, mine, config.strict, config.progress,
+                     "features [real]", on_skip)
+    shard.barrier()
+    timings["features_s"] = time.perf_counter() - t0
+    if not shard.is_main or config.shard:
+        _write_shard_report(config, shard, counts, _skipped_list(skipped_by_path))
+        finish(shard)
+        return None
+
+    t0 = time.perf_counter()
+    fake_rows = compute_features(fake_items, fake_jobs, cache, block, strict=config.strict, progress=False,
+                                 on_skip=on_skip)
+    real_rows = compute_features(real_items, real_jobs, cache, block, strict=config.strict, progress=False,
+                                 on_skip=on_skip)
+    results = _metrics(config, plan, records, fake_jobs, fake_rows, real_rows)
+    timings["metrics_s"] = time.perf_counter() - t0
+    timings["total_s"] = time.perf_counter() - start
+    out = _write_results(config, plan, records, missing, fake_jobs + real_jobs, results, counts,
+                         _skipped_list(skipped_by_path), timings, real_items)
+    finish(shard)
+    return out
+
+
+def _skipped_list(skipped_by_path: dict[str, str]) -> list[dict]:
+    return [{"path": path, "reason": reason} for path, reason in sorted(skipped_by_path.items())]
+
+
+def _rows(blocks: list, name: str) -> tuple[np.ndarray, list[int]]:
+    keep = [i for i, b in enumerate(blocks) if b is not None]
+    if not keep:
+        raise LumiereEvalError(f"no usable videos for {name}")
+    return np.stack([blocks[i] for i in keep]), keep
+
+
+def _metrics(config: RunConfig, plan: Plan, records: list[dict], fake_jobs: list[FeatureJob],
+             fake_rows: dict, real_rows: dict) -> dict:
+    results: dict[str, dict] = {}
+    per_sample: dict[int, dict] = {r["index"]: {} for r in records}
+    jobs = {job.name: job for job in fake_jobs}
+    if "fvd" in jobs:
+        fake, _ = _rows(fake_rows["fvd"], "FVD (generated)")
+        real, _ = _rows(real_rows["fvd"], "FVD (real)")
+        unbiased = config.fvd_covariance == "unbiased"
+        if "fvd" in config.metrics:
+            results["fvd"] = evaluate.fvd(real, fake, unbiased, config.bootstrap, config.seed)
+        if "kvd" in config.metrics:
+            results["kvd"] = evaluate.kvd(real, fake, config.seed)
+    if "is" in jobs:
+        probs, keep = _rows(fake_rows["is"], "IS")
+        results["is"] = evaluate.inception(probs, config.is_splits, config.is_shuffle_seed, config.bootstrap,
+                                           config.seed)
+        if probs.shape[1] == len(plan.classes):  # classifier labels follow classInd order
+            for i, p in zip(keep, probs):
+                record = records[i]
+                per_sample[record["index"]].update(
+                    {"is_top1": plan.classes[int(p.argmax())],
+                     "is_prob_of_prompted_class": float(p[plan.classes.index(record["class"])])})
+            results["is"]["top1_accuracy_vs_prompted_class"] = float(np.mean(
+                [per_sample[records[i]["index"]]["is_top1"] == records[i]["class"] for i in keep]))
+    if "clipsim" in jobs:
+        keep = [i for i, b in enumerate(fake_rows["clipsim"]) if b is not None]
+        texts = jobs["clipsim"].extractor.text_embeddings([records[i]["prompt"] for i in keep])
+        values = evaluate.clipsim_per_sample([fake_rows["clipsim"][i] for i in keep], texts)
+        for i, v in zip(keep, values):
+            per_sample[records[i]["index"]]["clipsim"] = float(v)
+        results["clipsim"] = evaluate.clipsim(values, config.bootstrap, config.seed)
+    for name, job in jobs.items():
+        for metric in ((name,) if name != "fvd" else ("fvd", "kvd")):
+            if metric in results:
+                results[metric].update({"higher_is_better": evaluate.HIGHER_IS_BETTER[metric],
+                                        "extractor": job.extractor.describe(), "clip": job.config["clip"]})
+    return {"metrics": results, "per_sample": per_sample}
+
+
+def _real_set_hash(items: list[VideoItem], real_clip: str) -> str:
+    payload = json.dumps([real_clip] + [[it.key, it.sha256] for it in items])
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _write_json(path: Path, payload) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
+    os.replace(tmp, path)
+
+
+def _write_shard_report(config: RunConfig, shard: Shard, counts: dict, skipped: list[dict]) -> None:
+    shards = config.out / "shards"
+    shards.mkdir(parents=True, exist_ok=True)
+    _write_json(shards / f"shard{shard.rank}of{shard.world}.json", {"counts": counts, "skipped": skipped})
+
+
+def _write_results(config: RunConfig, plan: Plan, records: list[dict], missing: list[int], jobs: list[FeatureJob],
+                   results: dict, counts: dict, skipped: list[dict], timings: dict,
+                   real_items: list[VideoItem]) -> dict:
+    from lumiere_eval.models.base import create_generator
+
+    weights = {job.extractor.id: job.extractor.weights.describe() for job in jobs}
+    model = {"name": config.model, "options": config.model_args}
+    if not config.merge:
+        model = create_generator(config.model, **config.model_args).describe() | {"name": config.model}
+    unverified = sorted(name for name, w in weights.items() if not w.get("verified"))
+    out = {
+        "lumiere_eval_version": __version__,
+        "domain": config.domain,
+        "protocol_id": plan.protocol_id,
+        "config": config.to_json(),
+        "model": model,
+        "metrics": results["metrics"],
+        "unverified_weights": unverified,
+        "samples": {"planned": len(plan.samples), "generated": len(records), "missing": missing,
+                    "this_invocation": counts},
+        "real_set": {"split": f"{config.real_split}list0{config.fold}", "clips": len(real_items),
+                     "sampling": config.real_clip, "hash": _real_set_hash(real_items, config.real_clip)},
+        "skipped_videos": skipped,
+        "prompt_suite": {"name": plan.suite.name, "hash": plan.suite.hash},
+        "seeds": {"base_seed": config.seed, "sample_seed_rule": "sha256('<domain>-zs-v1:seed<seed>:<index>')[:4]"},
+        "provenance": {"versions": package_versions(), "git_commit": git_commit(),
+                       "machine": machine(str(jobs[0].extractor.device) if jobs else "cpu"), "weights": weights,
+                       "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+        "timings": timings,
+    }
+    _write_json(config.out / "results.json", out)
+    with open(config.out / ".samples.jsonl.tmp", "w") as handle:
+        for record in records:
+            handle.write(json.dumps(record | results["per_sample"].get(record["index"], {}), sort_keys=True) + "\n")
+    os.replace(config.out / ".samples.jsonl.tmp", config.out / "samples.jsonl")
+    if skipped:
+        _write_json(config.out / "skipped.json", skipped)
+    write_summary(config.out / "summary.md", out)
+    return out
