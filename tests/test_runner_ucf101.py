@@ -195,3 +195,30 @@ def test_torchrun_two_processes_equal_one(tmp_path, weights):
         metrics[procs] = {k: v["value"] for k, v in json.loads((out / "results.json").read_text())["metrics"].items()}
     assert metrics[1] == metrics[2]
     assert sorted(p.name for p in (tmp_path / "procs2" / "samples").glob("*.mp4")) == [f"{i:06d}.mp4" for i in range(9)]
+
+
+@pytest.mark.parametrize("scheme", ["prompt-index", "manifest"])
+def test_folder_of_closed_model_videos_goes_through_the_runner(tmp_path, weights, scheme):
+    """Videos from a closed model, named `{prompt}-{i}.mp4` or listed in a manifest, evaluated by the protocol."""
+    from lumiere_eval.protocols.ucf101 import plain_words
+
+    root = build_tree(tmp_path / "data")
+    folder = tmp_path / "gen2"
+    folder.mkdir()
+    rows = []
+    for c, name in enumerate(CLASSES):
+        for i in range(3):
+            file = f"{plain_words(name)}-{i}.mp4"
+            write_video(folder / file, moving_pattern(20, 32, 32, seed=100 + 3 * c + i), fps=8)
+            rows.append({"prompt": plain_words(name), "seed": i, "path": file})
+    if scheme == "manifest":
+        for row in rows:
+            (folder / row["path"]).rename(folder / f"clip_{rows.index(row):02d}.mp4")
+            row["path"] = f"clip_{rows.index(row):02d}.mp4"
+        (folder / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "run"
+    assert main(args_for(root, out, weights, "--model", "folder", "--model-arg", f"path={folder}")) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["samples"]["generated"] == 9 and results["metrics"]["fvd"]["n_fake"] == 9
+    assert main(args_for(root, tmp_path / "run_missing", weights, "--model", "folder", "--model-arg",
+                         f"path={tmp_path / 'nope'}")) == 1

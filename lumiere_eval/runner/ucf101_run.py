@@ -200,6 +200,8 @@ def run(config: RunConfig, dry_run: bool = False) -> dict | None:
     _check_disk(config, plan)
     fake_jobs, real_jobs = build_jobs(config)  # resolves every weight file before any compute
     generator = None if config.merge else create_generator(config.model, **config.model_args)
+    if generator is not None and hasattr(generator, "validate"):
+        _match_folder(generator, plan, config)
     if shard.is_main:
         (config.out / "config.json").write_text(json.dumps(config.to_json(), indent=2, sort_keys=True))
     timings["preflight_s"] = time.perf_counter() - start
@@ -253,6 +255,20 @@ def run(config: RunConfig, dry_run: bool = False) -> dict | None:
                          _skipped_list(skipped_by_path), timings, real_items)
     finish(shard)
     return out
+
+
+def _match_folder(generator, plan: Plan, config: RunConfig) -> None:
+    """A folder of precomputed videos: match it to the whole plan (by seed, else by order) and check it first."""
+    from lumiere_eval.models.folder import FolderValidationError
+
+    prompts, seeds = [s.prompt for s in plan.samples], [s.seed for s in plan.samples]
+    spec = (config.num_frames, config.fps, config.height, config.width)
+    problems = generator.validate(prompts, seeds, *spec)
+    if problems:  # folders rarely carry the protocol's hashed seeds: k-th video of a prompt = k-th sample
+        generator.match_by_order(prompts, seeds)
+        problems = generator.validate(prompts, seeds, *spec)
+    if problems:
+        raise FolderValidationError(generator.root, problems)
 
 
 def _skipped_list(skipped_by_path: dict[str, str]) -> list[dict]:
