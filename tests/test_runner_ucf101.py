@@ -58,7 +58,8 @@ def args_for(root: Path, out: Path, weights: dict, *extra: str) -> list[str]:
     return ["ucf101", "--data-root", str(root), "--out", str(out), "--cache-dir", str(out.parent / "cache"),
             "--i3d", str(weights["i3d"]), "--c3d", str(weights["c3d"]), "--clip", str(weights["clip"]),
             "--num-samples", "9", "--num-frames", "16", "--height", "32", "--width", "32", "--fps", "8",
-            "--metrics", "fvd,kvd,is,clipsim", "--is-splits", "3", "--bootstrap", "20", "--no-progress", *extra]
+            "--metrics", "fvd,kvd,is,clipsim", "--is-splits", "3", "--bootstrap", "20", "--no-progress",
+            *(() if "--model" in extra else ("--model", "dummy")), *extra]
 
 
 def test_whole_run_records_everything(tmp_path, weights, ucf101_shared, capsys):

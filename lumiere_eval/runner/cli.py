@@ -49,7 +49,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                       help="clip of each real video: first|center|random<frames>s<stride>[seed<n>]")
     data.add_argument("--fake-clip", default="first16s1", help="clip of each generated video, same syntax")
     gen = p.add_argument_group("generation")
-    gen.add_argument("--model", default="dummy", help="generator name from the registry (lumiere-eval generate --list)")
+    gen.add_argument("--model", default=None,
+                     help="generator name from the registry (required with a data root; the embedded default "
+                          "runs lumiere, keyframe-cascade and per-frame-t2i unless one is named)")
     gen.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE", help="generator option (repeat)")
     gen.add_argument("--num-samples", type=_num_samples, default=10000, help="generated videos: a count, 10k or 2048")
     gen.add_argument("--prompts", default="classname-v1",
@@ -117,6 +119,9 @@ def run(args: argparse.Namespace) -> int:
         return run_default(args)
     if not Path(args.data_root).exists():
         raise LumiereEvalError(f"--data-root {args.data_root}: no such folder")
+    if args.model is None:
+        raise LumiereEvalError("--model is required with a data root (for example --model folder --model-arg "
+                               "path=DIR, or --model zeroscope --model-arg path=DIR)")
     config = config_from_args(args)
     results = ucf101_run.run(config, dry_run=args.dry_run)
     if results is not None:

@@ -43,7 +43,7 @@ def inception(probs: np.ndarray, splits: int, shuffle_seed: int | None, num_resa
     """Inception Score (mean and std over splits) with a bootstrap interval over samples."""
     splits = min(splits, len(probs))
     mean, std = inception_score(probs, splits=splits, shuffle_seed=shuffle_seed)
-    low, high = (bootstrap_ci(probs, lambda p: inception_score(p, splits=1)[0], num_resamples, seed=seed)
+    low, high = (bootstrap_ci(probs, lambda p: inception_score(p, splits=splits)[0], num_resamples, seed=seed)
                  if num_resamples else (None, None))
     return {"value": mean, "std_over_splits": std, "splits": splits, **_interval(low, high), "n_fake": len(probs)}
 
