@@ -50,13 +50,14 @@ def main() -> None:
         t_decord = best_time(lambda: [decord_clip(f, i) for f, i in clips for _ in range(reps)])
         t_pyav = best_time(lambda: [pyav_clip(f, i) for f, i in clips for _ in range(reps)])
         t_ours = best_time(lambda: [read_clip(f, sampling, key=f.name) for f, _ in clips for _ in range(reps)])
-        for f, i in clips:
-            assert np.array_equal(decord_clip(f, i), pyav_clip(f, i)), f"decoders disagree on {f}"
+        mismatch = max(float(np.abs(decord_clip(f, i).astype(int) - pyav_clip(f, i)).mean()) for f, i in clips)
         n = len(clips) * reps
         rows.append({"clip": sampling.id, "decord_clips_per_s": n / t_decord, "pyav_clips_per_s": n / t_pyav,
-                     "read_clip_clips_per_s": n / t_ours, "decord_over_pyav": t_pyav / t_decord})
+                     "read_clip_clips_per_s": n / t_ours, "decord_over_pyav": t_pyav / t_decord,
+                     "mean_abs_pixel_diff": mismatch})
     record("decode", rows, f"16-frame clips from {', '.join(f.name for f in files)} (320x240 XviD AVI); "
-                           "both decoders give identical frames; read_clip = probe + decord get_batch.")
+                           "mean_abs_pixel_diff compares the two decoders' frames (0..255 scale); "
+                           "read_clip = probe + decord get_batch.")
 
 
 if __name__ == "__main__":

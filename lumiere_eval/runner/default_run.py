@@ -74,7 +74,7 @@ def model_config(model: str, root: Path, out: Path, size: dict, args: argparse.N
                      num_frames=DOMAIN["num_frames"], fps=DOMAIN["fps"], height=DOMAIN["height"],
                      width=DOMAIN["width"], metrics=("fvd", "is", "clipsim"), fvd_extractor="synthetic-i3d",
                      is_extractor="synthetic-c3d", clip_extractor="synthetic-clip", fvd_covariance="unbiased",
-                     is_splits=10, bootstrap=size["bootstrap"], seed=args.seed, batch_size=args.batch_size,
+                     is_splits=1, bootstrap=size["bootstrap"], seed=args.seed, batch_size=args.batch_size,
                      cache_dir=args.cache_dir, device=args.device, progress=not args.no_progress)
 
 
@@ -119,7 +119,7 @@ def real_reference(root: Path, config, num: int) -> dict:
     probs = np.stack(test_rows["is"])
     return {
         "fvd": evaluate.fvd(np.stack(real_rows["fvd"]), np.stack(test_rows["fvd"]), True, config.bootstrap, config.seed),
-        "is": evaluate.inception(probs, 10, 42, config.bootstrap, config.seed),
+        "is": evaluate.inception(probs, config.is_splits, None, config.bootstrap, config.seed),
         "clipsim": evaluate.clipsim(values, config.bootstrap, config.seed),
         "class_accuracy": float(np.mean([proto.read_class_index(splits)[int(p.argmax())] == c
                                          for p, c in zip(probs, test_classes)])),
@@ -140,7 +140,7 @@ def write_comparison(out: Path, rows: dict[str, dict], reference: dict, elapsed:
     (out / "comparison.json").write_text(json.dumps({"domain": "synthetic", "models": rows, "real_test": reference,
                                                      "elapsed_s": elapsed}, indent=2, default=str))
     lines = ["# SYNTHETIC DOMAIN (not UCF101): the embedded default of `lumiere-eval ucf101`", "",
-             "Zero-shot protocol on the synthetic action domain; evaluators trained in-domain; 95% bootstrap "
+             "Zero-shot protocol on the synthetic action domain; evaluators trained in-domain; IS over one split (TGAN convention); 95% bootstrap "
              "intervals over generated samples. FVD lower is better; IS, CLIPSIM and class accuracy higher is "
              "better; flicker should be close to the real clips'.", "",
              "| model | samples | FVD | IS | CLIPSIM | class accuracy | motion | flicker |",
