@@ -18,10 +18,10 @@ CARD = "lumiere_eval/assets/models/in-domain-evaluators/README.md (from that tra
 # weights name -> (shipped file, SHA-256, `lumiere-eval metrics` flag taking a local copy, description)
 SHIPPED: dict[str, tuple[str, str, str, str]] = {
     "synthetic_classifier": ("synthetic-classifier.pt",
-                             "0000000000000000000000000000000000000000000000000000000000000000", "--i3d / --c3d",
+                             "3490b4abf13574554ff28e7264603b4c6000c0120f12efab6043d61970e4bc80", "--i3d / --c3d",
                              "3D-conv classifier of the synthetic action domain (in-domain FVD features and IS)"),
     "synthetic_video_text": ("synthetic-video-text.pt",
-                             "0000000000000000000000000000000000000000000000000000000000000000", "--clip",
+                             "b2aa228887d7b7e720df187293e001eb3fb7c5557ce7e1819a8b10b8e32b986f", "--clip",
                              "video-text contrastive model of the synthetic action domain (in-domain CLIPSIM)"),
 }
 

@@ -177,7 +177,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Folder for the exported checkpoints and results.json (default: the shipped folder).")
     parser.add_argument("--work", type=str, default="runs/in-domain-evaluators",
                         help="Folder for resumable training states (a rerun resumes from here).")
-    parser.add_argument("--classifier-steps", type=int, default=300, help="Classifier optimisation steps.")
+    parser.add_argument("--classifier-steps", type=int, default=600, help="Classifier optimisation steps.")
     parser.add_argument("--video-text-steps", type=int, default=600, help="Video-text model optimisation steps.")
     parser.add_argument("--batch", type=int, default=32, help="Clips per step.")
     parser.add_argument("--lr", type=float, default=2e-3, help="Peak AdamW learning rate (cosine decay to 0).")
