@@ -81,19 +81,25 @@ def sample_videos(model: nn.Module, prompts: Sequence[str], generators: Sequence
 
 
 class _Cascade(VideoGenerator):
-    """Base stage at 16x16, then spatial super-resolution to 32x32, then a bilinear resize to the asked size."""
+    """Base stage at 16x16, then spatial super-resolution to 32x32, then a bilinear resize to the asked size.
+
+    `guidance` is the classifier-free guidance scale of the base stage, `ssr_guidance` that of the SSR stage
+    (1 = no guidance, one pass per step: the low-resolution video already fixes the content).
+    """
 
     base_name = "stunet.pt"
     ssr_name = "ssr-stunet.pt"
 
     def __init__(self, checkpoint_dir: str | None = None, steps: int = 20, guidance: float = 3.0,
-                 sampler: str = "ddim", ssr_steps: int = 10, window: int = 8, overlap: int = 2,
+                 sampler: str = "ddim", ssr_steps: int = 10, ssr_guidance: float = 1.0, window: int = 8,
+                 overlap: int = 2,
                  batch_size: int = 4, threads: int | None = None):
         if steps < 1 or ssr_steps < 1 or batch_size < 1:
             raise LumiereOptionError(f"steps, ssr_steps and batch_size must be >= 1, got {steps}, {ssr_steps}, "
                                      f"{batch_size}")
         self.options = dict(checkpoint_dir=checkpoint_dir, steps=steps, guidance=guidance, sampler=sampler,
-                            ssr_steps=ssr_steps, window=window, overlap=overlap, batch_size=batch_size)
+                            ssr_steps=ssr_steps, ssr_guidance=ssr_guidance, window=window, overlap=overlap,
+                            batch_size=batch_size)
         self.base_path = shipped_checkpoint(self.base_name, checkpoint_dir)
         self.ssr_path = shipped_checkpoint(self.ssr_name, checkpoint_dir)
         self.base, self.ssr = load_model(self.base_path), load_model(self.ssr_path)
@@ -132,7 +138,7 @@ class _Cascade(VideoGenerator):
         ssr_gens = [torch.Generator().manual_seed(int(s) + SSR_SEED_OFFSET) for s in seeds]
         window = o["window"] if isinstance(self.ssr, STUNet) else None
         high = sample_videos(self.ssr, prompts, ssr_gens, (ssr_cfg["out_channels"], frames, *high_hw),
-                             o["ssr_steps"], o["guidance"], o["sampler"], cond=upsample(low, *high_hw),
+                             o["ssr_steps"], o["ssr_guidance"], o["sampler"], cond=upsample(low, *high_hw),
                              window=window, overlap=o["overlap"])
         high = high[:, :, :num_frames]
         if (height, width) != tuple(high_hw):
