@@ -106,8 +106,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clip-frames", type=int, default=8, help="Frames per video for CLIPSIM (uniform).")
     parser.add_argument("--fid-frames", type=int, default=0,
                         help="Frames per clip for frame FID, uniform over the FVD clip (0: all of them).")
-    parser.add_argument("--bootstrap", type=int, default=100, help="Bootstrap resamples for the intervals (0: none). Each FID resample "
-                        "costs one 2048-d Frechet distance (seconds).")
+    parser.add_argument("--bootstrap", type=int, default=100,
+                        help="Bootstrap resamples for the intervals (0: none). Each FID resample costs one 2048-d "
+                             "Frechet distance (seconds).")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the bootstrap and of the KVD subsets.")
     parser.add_argument("--device", type=str, default=None, help="Torch device (default: cuda if present, else cpu).")
     parser.add_argument("--batch-size", type=int, default=0, help="Clips per forward pass (0: automatic).")
@@ -181,9 +182,10 @@ def compute(args: argparse.Namespace) -> dict:
         fake_requests["i3d"] = Request(features_of(i3d), protocol.fake_sampling, i3d.batch_size)
     if "fid" in names:
         inception = extractors["inception"] = create_extractor("inception-fid", args.inception, **load, **common)
-        frames = uniform_indices(protocol.fake_sampling.num_frames, args.fid_frames or protocol.fake_sampling.num_frames)
-        real_requests["inception"] = Request(features_of(inception, frames), protocol.real_sampling, inception.batch_size)
-        fake_requests["inception"] = Request(features_of(inception, frames), protocol.fake_sampling, inception.batch_size)
+        clip_length = protocol.fake_sampling.num_frames
+        frames = uniform_indices(clip_length, args.fid_frames or clip_length)
+        for requests, sampling in ((real_requests, protocol.real_sampling), (fake_requests, protocol.fake_sampling)):
+            requests["inception"] = Request(features_of(inception, frames), sampling, inception.batch_size)
     if "is" in names:
         c3d = extractors["c3d"] = create_extractor("c3d-ucf101", args.c3d, frame_size=is_protocol.frame_size,
                                                    **load, **common)
@@ -216,7 +218,8 @@ def compute(args: argparse.Namespace) -> dict:
     if "is" in names:
         probs = fake_rows["c3d"][:is_protocol.num_samples]
         mean, std = protocol_inception_score(is_protocol, probs)
-        results["is"] = {"value": mean, "std": std, "interval": f"std over {min(is_protocol.splits, len(probs))} splits",
+        splits = min(is_protocol.splits, len(probs))
+        results["is"] = {"value": mean, "std": std, "interval": f"std over {splits} splits",
                          "protocol": is_protocol.name, "samples": len(probs)}
     if "clipsim" in names:
         scores = fake_rows["clip"]

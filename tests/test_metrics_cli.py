@@ -70,7 +70,8 @@ def test_metrics_command_all_metrics_against_direct_computation(setup, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         i3d = create_extractor("i3d-torchscript", setup / "i3d.pt", device="cpu")
-    real = np.stack([read_clip(p, ClipSampling("random", 16), key=p.name) for p in sorted((setup / "real").glob("*.mp4"))])
+    real_paths = sorted((setup / "real").glob("*.mp4"))
+    real = np.stack([read_clip(p, ClipSampling("random", 16), key=p.name) for p in real_paths])
     fake = np.stack([read_clip(p, ClipSampling("first", 16)) for p in sorted((setup / "fake").glob("*.mp4"))])
     expected = textbook_fvd(i3d.extract(real).astype(np.float64), i3d.extract(fake).astype(np.float64))
     assert metrics["fvd"]["value"] == pytest.approx(expected, rel=1e-4)

@@ -43,7 +43,8 @@ def extract_videos(paths: Sequence[str | os.PathLike], requests: dict[str, Reque
     for item, path in enumerate(tqdm(paths, desc="decode+extract", unit="video", disable=not progress)):
         frames, _fps = read_video(path)
         for name, request in requests.items():
-            clip = frames if request.sampling is None else frames[request.sampling.indices(len(frames), path, keys[item])]
+            sampling = request.sampling
+            clip = frames if sampling is None else frames[sampling.indices(len(frames), path, keys[item])]
             clips, _ = pending[name]
             if clips and clips[0].shape != clip.shape:  # clips of one batch must stack
                 flush(name)

@@ -26,7 +26,8 @@ def load_detector(weights: ResolvedWeights, device: torch.device) -> torch.jit.S
         raise WeightsError(f"{weights.path}: cannot be loaded as TorchScript ({err})") from err
     names = tuple(arg.name for arg in detector.forward.schema.arguments[1:])
     if names[:4] != SIGNATURE:
-        raise WeightsError(f"{weights.path}: forward{names} is not the StyleGAN-V detector signature forward{SIGNATURE}")
+        raise WeightsError(f"{weights.path}: forward{names} is not the StyleGAN-V detector signature "
+                           f"forward{SIGNATURE}")
     return detector.eval()
 
 
@@ -81,7 +82,8 @@ class C3DTorchScriptExtractor(Extractor):
                                    align_corners=False).round().clamp(0, 255)
             x = frames.reshape(b, t, c, self.frame_size, self.frame_size).transpose(1, 2).contiguous()
         probs = self.model(x.to(self.device))
-        if probs.ndim != 2 or (probs < 0).any() or not torch.allclose(probs.sum(1), torch.ones_like(probs[:, 0]), atol=1e-3):
+        sums_to_one = probs.ndim == 2 and torch.allclose(probs.sum(1), torch.ones_like(probs[:, 0]), atol=1e-3)
+        if not sums_to_one or (probs < 0).any():
             raise ExtractorInputError(f"{self.id}: {self.weights.path} did not return class probabilities "
                                       f"(shape {list(probs.shape)}, row sums must be 1)")
         return probs
