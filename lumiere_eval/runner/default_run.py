@@ -21,8 +21,8 @@ from lumiere_eval.runner.cache import default_cache_dir
 
 MODELS = ("lumiere", "keyframe-cascade", "per-frame-t2i")
 SIZES = {  # samples per model, real clips; "tiny" is the smoke test the test suite runs
-    "full": {"num_samples": 192, "num_real": 864, "bootstrap": 200},
-    "tiny": {"num_samples": 12, "num_real": 48, "bootstrap": 20},
+    "full": {"num_samples": 192, "num_real": 864, "bootstrap": 200, "groups": 25, "clips_per_group": 4},
+    "tiny": {"num_samples": 12, "num_real": 48, "bootstrap": 20, "groups": 8, "clips_per_group": 1},
 }
 DOMAIN = {"height": 32, "width": 32, "num_frames": 16, "fps": 8.0}
 
@@ -36,22 +36,25 @@ BANNER = """\
 ################################################################################"""
 
 
-def synthetic_root() -> Path:
-    """Where the rendered synthetic domain lives: $LUMIERE_EVAL_HOME/synthetic-ucf-v2-32x32x16."""
+def synthetic_root(size: dict) -> Path:
+    """Where the rendered synthetic domain lives, e.g. $LUMIERE_EVAL_HOME/synthetic-ucf-v2-32x32x16-g25c4."""
     home = Path(os.environ.get("LUMIERE_EVAL_HOME", Path.home() / ".cache" / "lumiere-eval"))
-    return home / f"synthetic-ucf-v2-{DOMAIN['height']}x{DOMAIN['width']}x{DOMAIN['num_frames']}"
+    return home / (f"synthetic-ucf-v2-{DOMAIN['height']}x{DOMAIN['width']}x{DOMAIN['num_frames']}"
+                   f"-g{size['groups']}c{size['clips_per_group']}")
 
 
-def ensure_synthetic_data(progress: bool = True) -> Path:
+def ensure_synthetic_data(size: dict, progress: bool = True) -> Path:
     """Render the domain in the UCF101 layout once (atomically: a half-written copy is never used)."""
     from lumiere_eval.protocols.synthetic import CLASSES, SyntheticDomain, class_prompt, write_ucf_layout
 
-    root = synthetic_root()
+    root = synthetic_root(size)
     if (root / ".complete").is_file():
         return root
     tmp = root.with_name(f".{root.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    domain = SyntheticDomain(DOMAIN["height"], DOMAIN["width"], DOMAIN["num_frames"], DOMAIN["fps"])
+    domain = SyntheticDomain(DOMAIN["height"], DOMAIN["width"], DOMAIN["num_frames"], DOMAIN["fps"],
+                             groups=size["groups"], clips_per_group=size["clips_per_group"],
+                             test_groups=max(1, size["groups"] * 7 // 25))
     # H.264 rather than UCF101's MPEG-4 Part 2: at 32x32, MPEG-4 artefacts cost the in-domain classifier
     # about 10 points of accuracy (measured: 0.89 on AVI against 1.00 on MP4 for the same 96 test clips).
     write_ucf_layout(tmp, domain, extension=".mp4", progress=progress)
@@ -233,7 +236,7 @@ def run_default(args: argparse.Namespace) -> int:
     if skipped:
         print(f"not run (not available in this installation): {', '.join(skipped)}")
     out = args.out or Path("runs") / "demo"
-    root = ensure_synthetic_data(progress=not args.no_progress)
+    root = ensure_synthetic_data(size, progress=not args.no_progress)
     print(f"synthetic domain: {root}\nmodels: {', '.join(models)}; {size['num_samples']} samples each; "
           f"output: {out}", flush=True)
     rows = {}
