@@ -77,7 +77,8 @@ def test_video_text_extractor_has_clip_interface_and_prefers_the_right_caption(e
     texts = clip.text_embeddings([s.caption for s in specs])
     assert frames.shape == (len(clips), 1, clip.dim) and texts.shape == (len(clips), clip.dim)
     assert np.allclose(np.linalg.norm(frames, axis=-1), 1, atol=1e-5)
-    own = clip.clipsim(clips, [s.caption for s in specs])
+    captions = [s.caption for s in specs]
+    own = clip.clipsim(clips, captions)
     other = clip.clipsim(clips, [specs[(i + 24) % len(specs)].caption for i in range(len(specs))])  # other class
     assert own.shape == (len(clips),) and (own > other).mean() >= 0.9
     assert own.mean() > other.mean() + 20
@@ -85,6 +86,10 @@ def test_video_text_extractor_has_clip_interface_and_prefers_the_right_caption(e
         clip.text_embeddings(["a purple square moving left"])
     with pytest.raises(ExtractorInputError, match="prompts"):
         clip.clipsim(clips[:2], ["one prompt"])
+    assert np.isfinite(clip.text_embeddings([""])).all()
+    # Built the way the runner builds CLIP (num_frames is accepted; the encoder sees the whole clip).
+    same = create_extractor("synthetic-clip", fetch_missing=False, num_frames=8).clipsim(clips[:4], captions[:4])
+    assert np.allclose(same, own[:4], atol=1e-4)
 
 
 def test_fvd_and_is_behave_at_small_size(extractors, heldout):

@@ -53,6 +53,7 @@ def test_captions_match_the_domain_and_class_prompts():
     assert ids.shape == (2, 6) and (ids[0, :5] > 1).all() and ids[0, 5] == 0
     assert ids[1, 1] == 1 and ids[1, 2] == 1        # unknown words
     assert tokenizer.unknown_words("a purple blob") == ["purple", "blob"]
+    assert tokenizer(["", "!!"]).tolist() == [[1, 0, 0, 0, 0, 0]] * 2      # no words: one <unk>
 
 
 def test_corruptions_change_what_they_say():

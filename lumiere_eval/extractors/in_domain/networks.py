@@ -95,7 +95,10 @@ def words(text: str) -> list[str]:
 
 
 class Tokenizer:
-    """Word-level tokenizer over a fixed vocabulary; unknown words map to `<unk>`, sequences padded with `<pad>`."""
+    """Word-level tokenizer over a fixed vocabulary; unknown words map to `<unk>`, sequences padded with `<pad>`.
+
+    A text without any word becomes a single `<unk>`, so every text has at least one token to attend to.
+    """
 
     def __init__(self, vocabulary: list[str], max_words: int = 16):
         self.vocabulary = [PAD, UNKNOWN, *vocabulary]
@@ -110,7 +113,7 @@ class Tokenizer:
         """Token ids `[n, max_words]` (longer texts are cut, 0 = padding)."""
         out = torch.zeros(len(texts), self.max_words, dtype=torch.long)
         for row, text in enumerate(texts):
-            ids = [self.index.get(w, 1) for w in words(text)][:self.max_words]
+            ids = [self.index.get(w, 1) for w in words(text)][:self.max_words] or [1]
             out[row, :len(ids)] = torch.tensor(ids, dtype=torch.long)
         return out
 
