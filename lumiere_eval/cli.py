@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "synthetic": ("lumiere_eval.protocols.synthetic_cli", "Write the synthetic action domain to disk in the UCF101 layout."),
     "generate": ("lumiere_eval.models.generate_cli", "Generate videos for a prompt list with any model; writes a manifest, resumes."),
     "train-evaluators": ("lumiere_eval.extractors.in_domain.train", "Train the in-domain evaluators (classifier for FVD/IS, video-text model for CLIPSIM) on the synthetic domain."),
+    "dashboard": ("lumiere_eval.dashboard.cli", "Browse results in a Streamlit dashboard on 127.0.0.1: leaderboard, runs, videos, studies."),
 }
 
 

@@ -1,0 +1,227 @@
+"""Read the records the runner and the human study write, for the dashboard (no Streamlit here).
+
+A run folder holds `results.json` and `samples.jsonl`; a study analysis folder holds `analysis.json`.
+Every reader raises `ResultFileError` naming the file (and line) when a record is malformed or partial.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from lumiere_eval import LumiereEvalError
+from lumiere_eval.dashboard.paths import OutsideResultsRootError, resolve_under
+
+RESULTS_FILE = "results.json"
+SAMPLES_FILE = "samples.jsonl"
+ANALYSIS_FILE = "analysis.json"
+COMPARISON_FILE = "comparison.json"
+PUBLISHED_SOURCE = "published, not re-measured"
+
+
+class ResultFileError(LumiereEvalError):
+    """A result file is missing, malformed or partial."""
+
+
+def find_files(root: Path, name: str) -> list[Path]:
+    """Every file called `name` under `root` (symlinks leading outside skipped), sorted, relative to root."""
+    root = Path(root).resolve()
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        if name in filenames:
+            try:
+                found.append(resolve_under(root, Path(dirpath) / name).relative_to(root))
+            except OutsideResultsRootError:
+                continue
+    return sorted(found)
+
+
+def load_json(root: Path, relative: str | Path) -> dict:
+    """A JSON object file under `root`; raises `ResultFileError` naming the file if unreadable or not an object."""
+    path = resolve_under(root, relative)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise ResultFileError(f"{relative}: file not found") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise ResultFileError(f"{relative}: cannot read ({err})") from err
+    except json.JSONDecodeError as err:
+        raise ResultFileError(f"{relative}: malformed or partial JSON (line {err.lineno}: {err.msg})") from err
+    if not isinstance(data, dict):
+        raise ResultFileError(f"{relative}: expected a JSON object, found {type(data).__name__}")
+    return data
+
+
+def load_run(root: Path, results_file: str | Path) -> dict:
+    """One run's `results.json`, checked for the fields the dashboard shows (model.name, metrics with values)."""
+    results = load_json(root, results_file)
+    model = results.get("model")
+    if not isinstance(model, dict) or not isinstance(model.get("name"), str):
+        raise ResultFileError(f"{results_file}: field 'model.name' is missing")
+    metrics = results.get("metrics")
+    if not isinstance(metrics, dict):
+        raise ResultFileError(f"{results_file}: field 'metrics' is missing or not an object")
+    for name, metric in metrics.items():
+        if not isinstance(metric, dict) or not isinstance(metric.get("value"), (int, float)):
+            raise ResultFileError(f"{results_file}: field 'metrics.{name}.value' is missing or not a number")
+    results["_path"] = str(Path(results_file).parent.as_posix())
+    return results
+
+
+def run_label(run: dict) -> str:
+    """How a run is named in the dashboard: model name and folder."""
+    return f"{run['model']['name']} ({run['_path']})"
+
+
+def format_metric(metric: dict | None) -> str:
+    """'value [ci_low, ci_high]' with two decimals, or '-'."""
+    if not metric or _missing(metric.get("value")):
+        return "-"
+    text = f"{metric['value']:.2f}"
+    if not _missing(metric.get("ci_low")) and not _missing(metric.get("ci_high")):
+        text += f" [{metric['ci_low']:.2f}, {metric['ci_high']:.2f}]"
+    return text
+
+
+def _missing(value) -> bool:
+    return not isinstance(value, (int, float)) or (isinstance(value, float) and math.isnan(value))
+
+
+def metric_column(name: str, higher_is_better: bool | None) -> str:
+    """Column title with the better direction: 'FVD ↓' (lower is better) or 'IS ↑'."""
+    arrow = {True: " ↑", False: " ↓"}.get(higher_is_better, "")
+    return name.upper() + arrow
+
+
+def leaderboard(runs: list[dict], published: bool = True, sort_by: str | None = None) -> pd.DataFrame:
+    """One row per run (metric cells 'value [low, high]'), best first by `sort_by`, then the paper's rows."""
+    from lumiere_eval.runner.report import PUBLISHED_TABLE_1
+
+    directions: dict[str, bool | None] = {}
+    for run in runs:
+        for name, metric in run["metrics"].items():
+            directions.setdefault(name, metric.get("higher_is_better"))
+    if sort_by in directions:
+        sign = -1 if directions[sort_by] else 1
+        runs = sorted(runs, key=lambda r: (sort_by not in r["metrics"],
+                                           sign * r["metrics"].get(sort_by, {"value": 0})["value"]))
+    rows = []
+    for run in runs:
+        row = {"run": run["_path"], "model": run["model"]["name"], "domain": run.get("domain", "?"),
+               "protocol": run.get("protocol_id", "?"), "samples": (run.get("samples") or {}).get("generated"),
+               "source": "measured"}
+        for name, direction in directions.items():
+            row[metric_column(name, direction)] = format_metric(run["metrics"].get(name))
+        rows.append(row)
+    if published:
+        for model, fvd, inception in PUBLISHED_TABLE_1:
+            row = {"run": "Lumiere paper, Table 1", "model": model, "domain": "ucf101", "protocol": "paper",
+                   "samples": None, "source": PUBLISHED_SOURCE}
+            for name, direction in directions.items():
+                value = {"fvd": fvd, "is": inception}.get(name)
+                row[metric_column(name, direction)] = "-" if value is None else f"{value:.2f}"
+            if not directions:
+                row.update({"FVD ↓": f"{fvd:.2f}", "IS ↑": "-" if inception is None else f"{inception:.2f}"})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def load_samples(root: Path, run_path: str | Path) -> pd.DataFrame:
+    """A run's `samples.jsonl` as a table; a malformed line raises `ResultFileError` naming file and line."""
+    relative = Path(run_path) / SAMPLES_FILE
+    path = resolve_under(root, relative)
+    rows = []
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise ResultFileError(f"{relative}: line {number} is malformed or partial ({err.msg})") from err
+                if not isinstance(row, dict) or not all(k in row for k in ("prompt", "seed", "path")):
+                    raise ResultFileError(f"{relative}: line {number} lacks one of 'prompt', 'seed', 'path'")
+                rows.append(row)
+    except FileNotFoundError as err:
+        raise ResultFileError(f"{relative}: file not found") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise ResultFileError(f"{relative}: cannot read ({err})") from err
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return pd.DataFrame(columns=["index", "class", "prompt", "seed", "path"])
+    if "class" not in frame:
+        frame["class"] = ""
+    frame["video"] = [(Path(run_path) / p).as_posix() for p in frame["path"]]
+    return frame
+
+
+def per_class(samples: pd.DataFrame) -> pd.DataFrame:
+    """Per prompted class: samples, mean CLIPSIM, top-1 accuracy and mean probability of the prompted class."""
+    if samples.empty:
+        return pd.DataFrame(columns=["class", "samples"])
+    groups = samples.groupby("class", sort=True)
+    table = groups.size().rename("samples").to_frame()
+    if "clipsim" in samples:
+        table["mean clipsim"] = groups["clipsim"].mean()
+    if "is_top1" in samples:
+        hits = samples["is_top1"].astype(str) == samples["class"].astype(str)
+        table["top-1 accuracy"] = hits.groupby(samples["class"]).mean()
+    if "is_prob_of_prompted_class" in samples:
+        table["mean p(prompted class)"] = groups["is_prob_of_prompted_class"].mean()
+    return table.reset_index()
+
+
+def score_columns(samples: pd.DataFrame) -> list[str]:
+    """The per-sample score columns (everything but the identity fields)."""
+    identity = {"index", "class", "prompt", "seed", "path", "sha256", "video", "run", "model"}
+    return [c for c in samples.columns if c not in identity]
+
+
+def paired_samples(samples_by_run: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The (prompt, seed) pairs every run in `samples_by_run` generated, with each run's video path."""
+    merged = None
+    for label, frame in samples_by_run.items():
+        part = frame[["prompt", "seed", "video"]].drop_duplicates(["prompt", "seed"]).rename(columns={"video": label})
+        merged = part if merged is None else merged.merge(part, on=["prompt", "seed"])
+    if merged is None:
+        return pd.DataFrame(columns=["prompt", "seed"])
+    return merged.sort_values(["prompt", "seed"]).reset_index(drop=True)
+
+
+def load_analysis(root: Path, analysis_file: str | Path) -> dict:
+    """A human-study `analysis.json`, checked for the sections the dashboard shows."""
+    report = load_json(root, analysis_file)
+    for key in ("study_id", "comparisons", "bradley_terry", "agreement", "vigilance"):
+        if key not in report:
+            raise ResultFileError(f"{analysis_file}: field '{key}' is missing")
+    return report
+
+
+def win_rate_table(report: dict) -> pd.DataFrame:
+    """Win rates of model A over model B with Wilson and prompt-bootstrap 95% intervals."""
+    rows = []
+    for c in report["comparisons"]:
+        rows.append({"question": c["question"], "model A": c["model_a"], "model B": c["model_b"],
+                     "votes": c["votes"], "win rate A": c["win_rate_a"],
+                     "Wilson low": c["wilson_ci"][0], "Wilson high": c["wilson_ci"][1],
+                     "bootstrap low": c["bootstrap_ci_over_prompts"][0],
+                     "bootstrap high": c["bootstrap_ci_over_prompts"][1], "Holm p": c.get("holm_p")})
+    return pd.DataFrame(rows)
+
+
+def bradley_terry_table(report: dict) -> pd.DataFrame:
+    """Bradley-Terry log-strength per question and model with bootstrap 95% intervals, strongest first."""
+    rows = []
+    for bt in report["bradley_terry"]:
+        if bt.get("log_strength") is None:
+            continue
+        for model, score, ci in zip(bt["models"], bt["log_strength"], bt["bootstrap_ci"]):
+            rows.append({"question": bt["question"], "model": model, "log-strength": score,
+                         "low": ci[0], "high": ci[1]})
+    frame = pd.DataFrame(rows, columns=["question", "model", "log-strength", "low", "high"])
+    return frame.sort_values(["question", "log-strength"], ascending=[True, False]).reset_index(drop=True)
