@@ -5,8 +5,9 @@ Sets: a folder (video files, sorted by name; a prompt may sit beside a video as 
 (`.csv` with a `path` column and optionally `prompt`, or `.jsonl` with the same keys; paths relative to the
 manifest). Every video is decoded once; all requested extractors read from that decode.
 The extracted features are saved to `<out>.features.npz` before any metric is computed.
-Intervals: FVD, FID and CLIPSIM by a seeded bootstrap over generated videos (real statistics held fixed);
-KVD and IS as mean +- std over subsets / splits, as their reference implementations report them.
+Intervals: FVD and CLIPSIM by a seeded bootstrap over generated videos (real statistics held fixed), frame
+FID the same way only on request (--fid-bootstrap: each resample recomputes a 2048-d covariance); KVD and IS
+as mean +- std over subsets / splits, as their reference implementations report them.
 """
 from __future__ import annotations
 
@@ -107,8 +108,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fid-frames", type=int, default=0,
                         help="Frames per clip for frame FID, uniform over the FVD clip (0: all of them).")
     parser.add_argument("--bootstrap", type=int, default=100,
-                        help="Bootstrap resamples for the intervals (0: none). Each FID resample costs one 2048-d "
-                             "Frechet distance (seconds).")
+                        help="Bootstrap resamples for the FVD and CLIPSIM intervals (0: none).")
+    parser.add_argument("--fid-bootstrap", type=int, default=0,
+                        help="Bootstrap resamples for the frame-FID interval (0: none); each costs the covariance of "
+                             "all generated frames plus one 2048-d Frechet distance, seconds to minutes.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the bootstrap and of the KVD subsets.")
     parser.add_argument("--device", type=str, default=None, help="Torch device (default: cuda if present, else cpu).")
     parser.add_argument("--batch-size", type=int, default=0, help="Clips per forward pass (0: automatic).")
@@ -127,12 +130,12 @@ def _parse_metrics(text: str) -> list[str]:
     return names
 
 
-def _interval(values: np.ndarray, statistic, args) -> list[float] | None:
+def _interval(values: np.ndarray, statistic, resamples: int, seed: int) -> list[float] | None:
     from lumiere_eval.metrics import bootstrap_ci
 
-    if len(values) < 2 or args.bootstrap < 2:
+    if len(values) < 2 or resamples < 2:
         return None
-    return list(bootstrap_ci(values, statistic=statistic, num_resamples=args.bootstrap, seed=args.seed))
+    return list(bootstrap_ci(values, statistic=statistic, num_resamples=resamples, seed=seed))
 
 
 def _frechet(real_stats, fake_rows: np.ndarray, unbiased: bool) -> float:
@@ -202,7 +205,8 @@ def compute(args: argparse.Namespace) -> dict:
     if "fvd" in names:
         real_stats = FeatureStats.from_features(real_rows["i3d"])
         value = _frechet(real_stats, fake_rows["i3d"], protocol.unbiased_covariance)
-        ci = _interval(fake_rows["i3d"], lambda f: _frechet(real_stats, f, protocol.unbiased_covariance), args)
+        ci = _interval(fake_rows["i3d"], lambda f: _frechet(real_stats, f, protocol.unbiased_covariance),
+                       args.bootstrap, args.seed)
         results["fvd"] = {"value": value, "ci95": ci, "interval": "bootstrap over generated videos"}
     if "kvd" in names:
         mean, std = kernel_distance(real_rows["i3d"], fake_rows["i3d"], seed=args.seed)
@@ -212,7 +216,8 @@ def compute(args: argparse.Namespace) -> dict:
         real_stats = FeatureStats.from_features(real_rows["inception"])
         fake_frames = fake_rows["inception"].reshape(len(fake.paths), per_video, -1)
         value = _frechet(real_stats, fake_rows["inception"], True)
-        ci = _interval(fake_frames, lambda v: _frechet(real_stats, v.reshape(-1, v.shape[-1]), True), args)
+        ci = _interval(fake_frames, lambda v: _frechet(real_stats, v.reshape(-1, v.shape[-1]), True),
+                       args.fid_bootstrap, args.seed)
         results["fid"] = {"value": value, "ci95": ci, "interval": "bootstrap over generated videos (all their frames)",
                           "frames_per_video": per_video}
     if "is" in names:
@@ -223,7 +228,8 @@ def compute(args: argparse.Namespace) -> dict:
                          "protocol": is_protocol.name, "samples": len(probs)}
     if "clipsim" in names:
         scores = fake_rows["clip"]
-        results["clipsim"] = {"value": float(scores.mean()), "ci95": _interval(scores, np.mean, args),
+        ci = _interval(scores, np.mean, args.bootstrap, args.seed)
+        results["clipsim"] = {"value": float(scores.mean()), "ci95": ci,
                               "interval": "bootstrap over generated videos", "scale": "100 * cosine, clamped at 0"}
     for name, result in results.items():
         result["better"] = METRICS[name]
@@ -261,7 +267,7 @@ def format_table(record: dict) -> str:
         elif "std" in result:
             interval = f"+- {result['std']:.4g} (std)"
         else:
-            interval = "(no interval: --bootstrap 0)"
+            interval = "(no interval requested)"
         lines.append(f"{name:8s} {result['value']:12.4f}  {interval:34s} {result['better']:6s}")
     lines.append(f"protocol {record['protocol']['name']}: {record['real']['videos']} real, "
                  f"{record['fake']['videos']} generated videos"

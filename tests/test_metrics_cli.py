@@ -88,9 +88,9 @@ def test_metrics_command_all_metrics_against_direct_computation(setup, capsys):
 
 
 def test_frame_fid_through_the_command(setup, tmp_path, capsys):
-    # one 2048-d Frechet distance of singular covariances costs seconds: one frame per clip, no bootstrap
+    # one 2048-d Frechet distance of singular covariances costs seconds: one frame per clip, no FID bootstrap
     out = tmp_path / "fid.json"
-    assert run_metrics(setup, "--metrics", "fid", "--fid-frames", "1", "--bootstrap", "0", "--out", str(out)) == 0
+    assert run_metrics(setup, "--metrics", "fid", "--fid-frames", "1", "--out", str(out)) == 0
     assert "no interval" in capsys.readouterr().out
     fid = json.loads(out.read_text())["metrics"]["fid"]
     assert fid["frames_per_video"] == 1 and fid["ci95"] is None
