@@ -5,8 +5,9 @@
 TF 'SAME' padding computed from the input size (zeros, also before max-pooling), batch norm with eps 1e-3,
 average pooling over (2, 7, 7) with stride 1, a 1x1x1 logits convolution, then the mean over time.
 Its forward is the plain computation. `FusedI3d` is the inference version: batch norm folded into the
-convolutions, the three 1x1x1 branch convolutions of each Inception block merged into one, symmetric padding
-done by the convolution itself, channels-last 3D memory layout.
+convolutions, the three 1x1x1 branch convolutions of each Inception block merged into one, every 1x1x1
+convolution run as one matrix product, symmetric padding done by the convolution itself, channels-last 3D
+memory layout (benchmarks/bench_i3d.py measures it against the plain forward).
 
 Axis legend: b batch, c channels, t time, h height, w width; tensors are `b c t h w`.
 """
