@@ -193,13 +193,17 @@ def paired_samples(samples_by_run: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return merged.sort_values(["prompt", "seed"]).reset_index(drop=True)
 
 
-def load_analysis(root: Path, analysis_file: str | Path) -> dict:
-    """A human-study `analysis.json`, checked for the sections the dashboard shows."""
+def load_analysis(root: Path, analysis_file: str | Path) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    """A human-study `analysis.json` with its win-rate and Bradley-Terry tables; any missing or mistyped
+    field raises `ResultFileError` naming the file."""
     report = load_json(root, analysis_file)
     for key in ("study_id", "comparisons", "bradley_terry", "agreement", "vigilance"):
         if key not in report:
             raise ResultFileError(f"{analysis_file}: field '{key}' is missing")
-    return report
+    try:
+        return report, win_rate_table(report), bradley_terry_table(report)
+    except (KeyError, TypeError, IndexError, ValueError) as err:
+        raise ResultFileError(f"{analysis_file}: unexpected structure ({type(err).__name__}: {err})") from err
 
 
 def win_rate_table(report: dict) -> pd.DataFrame:

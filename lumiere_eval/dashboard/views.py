@@ -274,11 +274,9 @@ def study_page(root: Path) -> None:
         return
     relative = st.selectbox("Study analysis", files, key="study_file")
     try:
-        report = records.load_analysis(root, relative)
-        wins, strengths = records.win_rate_table(report), records.bradley_terry_table(report)
-    except (LumiereEvalError, KeyError, TypeError, IndexError) as err:
-        error_card(err if isinstance(err, LumiereEvalError) else records.ResultFileError(
-            f"{relative}: unexpected structure ({type(err).__name__}: {err})"))
+        report, wins, strengths = records.load_analysis(root, relative)
+    except LumiereEvalError as err:
+        error_card(err)
         return
     st.text(f"Study {report['study_id']}")
     counts = report.get("counts", {})
