@@ -87,8 +87,11 @@ def test_metrics_command_all_metrics_against_direct_computation(setup, capsys):
     assert record["extractors"]["i3d"]["weights"]["sha256"] == quiet_resolve("i3d_torchscript", setup / "i3d.pt").sha256
 
 
+@pytest.mark.slow
 def test_frame_fid_through_the_command(setup, tmp_path, capsys):
-    # one 2048-d Frechet distance of singular covariances costs seconds: one frame per clip, no FID bootstrap
+    # Nearly all of this test's time is lumiere_eval.metrics' Frechet distance between two singular 2048-d
+    # covariances (two 2048x2048 eigendecompositions: ~10 s idle, a minute on a loaded machine); hence one
+    # frame per clip and no FID bootstrap.
     out = tmp_path / "fid.json"
     assert run_metrics(setup, "--metrics", "fid", "--fid-frames", "1", "--out", str(out)) == 0
     assert "no interval" in capsys.readouterr().out
