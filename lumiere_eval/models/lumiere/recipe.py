@@ -101,8 +101,8 @@ def loss_curve(run_root: Path, out: Path) -> dict[str, dict]:
     return summary
 
 
-def direction_scores(folder: Path, per_class: int = 8) -> dict[str, float]:
-    """Direction check (motion_check) of the base stages at 16x16: STUNet, per-frame T2I, and the real clips."""
+def direction_scores(folder: Path, stages: list[str], per_class: int) -> dict[str, float]:
+    """Direction check (motion_check) at 16x16 of base `stages` (stunet, t2i per frame), plus the real clips."""
     import torch
 
     from lumiere_eval.models.lumiere.checkpoint import load_model
@@ -110,20 +110,20 @@ def direction_scores(folder: Path, per_class: int = 8) -> dict[str, float]:
     from lumiere_eval.models.lumiere.motion_check import direction_accuracy
     from lumiere_eval.models.lumiere.training import to_uint8
 
-    scores = {"real_clips": direction_accuracy(None, per_class), "chance": 0.25}
-    for stage in ("stunet", "t2i"):
+    scores = {"real_clips": direction_accuracy(None, per_class), "chance": 0.25, "videos_per_model": 4 * per_class}
+    for stage in stages:
         model = load_model(folder / f"{stage}.pt")
 
         def generate(captions, seeds, model=model):
             gens = [torch.Generator().manual_seed(s) for s in seeds]
             return list(to_uint8(sample_videos(model, captions, gens, (3, 16, 16, 16), 20, 3.0, "ddim")))
         scores[stage] = direction_accuracy(generate, per_class)
-    scores["videos_per_model"] = 4 * per_class
     return scores
 
 
-def ship(run_root: Path, samples: bool, threads: int) -> Path:
-    """Copy the exported stages into the shipped folder, write loss curve, training.json and sample GIFs."""
+def ship(run_root: Path, generators: list[str], direction_stages: list[str], per_class: int, threads: int) -> Path:
+    """Copy the exported stages into the shipped folder; write the loss curve, then sample GIFs of
+    `generators` and the direction check of `direction_stages`, merged into training.json."""
     import torch
 
     from lumiere_eval.models.base import create_generator
@@ -137,24 +137,25 @@ def ship(run_root: Path, samples: bool, threads: int) -> Path:
             source = run_root / stage / f"model{ext}"
             if source.is_file():
                 shutil.copyfile(source, folder / f"{stage}{ext}")
-    summary = {"stages": loss_curve(run_root, folder / "loss_curve.png")}
-    if samples:
-        prompts = sample_prompts()
-        domain = SyntheticDomain(32, 32, 16)
-        real = [domain.sample(CLASSES.index(c) * domain.split_size("test") // len(CLASSES), "test")[0]
-                for c in CLASSES]
-        write_video(folder / "samples_real.gif", grid(real), 8)
-        for name in ("lumiere", "per-frame-t2i"):
-            generator = create_generator(name)
-            start = time.perf_counter()
-            videos = generator.generate(prompts, list(range(len(prompts))), 16, 8.0, 32, 32)
-            seconds = time.perf_counter() - start
-            write_video(folder / f"samples_{name}.gif", grid([v.frames for v in videos]), 8)
-            summary[f"sampling_seconds_per_video_{name}"] = round(seconds / len(prompts), 2)
-        summary["sample_prompts"] = prompts
-        summary["sampling_threads"] = threads
-        summary["direction_accuracy"] = direction_scores(folder)
-    (folder / "training.json").write_text(json.dumps(summary, indent=1) + "\n")
+    record = folder / "training.json"
+    summary = json.loads(record.read_text()) if record.is_file() else {}
+    summary["stages"] = loss_curve(run_root, folder / "loss_curve.png")
+    prompts = sample_prompts()
+    summary["sample_prompts"] = prompts
+    domain = SyntheticDomain(32, 32, 16)
+    real = [domain.sample(CLASSES.index(c) * domain.split_size("test") // len(CLASSES), "test")[0] for c in CLASSES]
+    write_video(folder / "samples_real.gif", grid(real), 8)
+    for name in generators:
+        generator = create_generator(name)
+        start = time.perf_counter()
+        videos = generator.generate(prompts, list(range(len(prompts))), 16, 8.0, 32, 32)
+        seconds = time.perf_counter() - start
+        write_video(folder / f"samples_{name}.gif", grid([v.frames for v in videos]), 8)
+        summary[f"samples_{name}"] = {"seconds_per_video": round(seconds / len(prompts), 2), "threads": threads,
+                                      **generator.describe()}
+    if direction_stages:
+        summary.setdefault("direction_accuracy", {}).update(direction_scores(folder, direction_stages, per_class))
+    record.write_text(json.dumps(summary, indent=1) + "\n")
     return folder
 
 
@@ -166,12 +167,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-root", type=Path, default=Path("runs/lumiere-tiny"), help="training runs folder")
     parser.add_argument("--steps", type=int, default=None, help="steps per stage (default: the shipped steps)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--no-samples", action="store_true", default=False, help="ship without sample GIFs")
+    parser.add_argument("--generators", type=str, default="lumiere,per-frame-t2i",
+                        help="comma-separated generators to draw sample GIFs from ('' for none)")
+    parser.add_argument("--direction", type=str, default="stunet,t2i",
+                        help="comma-separated base stages to run the direction check on ('' for none)")
+    parser.add_argument("--per-class", type=int, default=4, help="videos per direction class in the check")
     args = parser.parse_args(argv)
     if args.action == "train":
         train_all(args.run_root, args.steps, args.threads)
     else:
-        print(ship(args.run_root, not args.no_samples, args.threads))
+        names = [n for n in args.generators.split(",") if n]
+        stages = [n for n in args.direction.split(",") if n]
+        print(ship(args.run_root, names, stages, args.per_class, args.threads))
     return 0
 
 
