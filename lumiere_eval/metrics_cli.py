@@ -139,9 +139,9 @@ def _interval(values: np.ndarray, statistic, resamples: int, seed: int) -> list[
 
 
 def _frechet(real_stats, fake_rows: np.ndarray, unbiased: bool) -> float:
-    from lumiere_eval.metrics import FeatureStats, frechet_distance_from_stats
+    from lumiere_eval.metrics import frechet_distance_to_features
 
-    return frechet_distance_from_stats(real_stats, FeatureStats.from_features(fake_rows), unbiased=unbiased)
+    return frechet_distance_to_features(real_stats.mean, real_stats.covariance(unbiased), fake_rows, unbiased)
 
 
 def save_features(out: Path, real_rows: dict, fake_rows: dict) -> Path:

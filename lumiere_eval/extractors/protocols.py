@@ -78,6 +78,4 @@ def protocol_inception_score(protocol: ISProtocol, probs: np.ndarray) -> tuple[f
     from lumiere_eval.metrics import inception_score
 
     probs = np.asarray(probs, dtype=np.float64)
-    if protocol.shuffle_seed is not None:
-        probs = probs[np.random.RandomState(protocol.shuffle_seed).permutation(len(probs))]
-    return inception_score(probs, splits=min(protocol.splits, len(probs)))
+    return inception_score(probs, splits=min(protocol.splits, len(probs)), shuffle_seed=protocol.shuffle_seed)

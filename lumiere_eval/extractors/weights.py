@@ -219,3 +219,13 @@ def fetch(name: str, url: str | None = None, timeout: float = 10.0, progress: bo
 def verify(name: str) -> ResolvedWeights:
     """Check the cached copy of `name` (checksum where published, else format)."""
     return resolve(name, fetch_missing=False)
+
+
+def _register_shipped() -> None:
+    """The in-domain checkpoints shipped in the package join the registry (for `weights list` and `resolve`)."""
+    from lumiere_eval.extractors.in_domain import shipped
+
+    shipped.register()
+
+
+_register_shipped()

@@ -9,8 +9,8 @@ from lumiere_eval.metrics.checks import MetricInputError, as_float64_matrix
 def inception_score(probs, splits: int = 10, shuffle_seed: int | None = None) -> tuple[float, float]:
     """Mean and standard deviation over `splits` equal parts of the IS of class probabilities `[N, C]`.
 
-    Parts are contiguous, as in StyleGAN-V (`i*N//splits : (i+1)*N//splits`); `shuffle_seed` permutes the
-    rows first. Rows must be probabilities (softmax already applied): non-negative and summing to 1.
+    Parts are contiguous, as in StyleGAN-V (`i*N//splits : (i+1)*N//splits`); `shuffle_seed` first permutes
+    the rows as StyleGAN-V does (`np.random.RandomState(seed)`), so its splits are reproduced exactly. Rows must be probabilities (softmax already applied): non-negative and summing to 1.
     """
     p = as_float64_matrix(probs, "class probabilities")
     if splits < 1 or splits > len(p):
@@ -20,7 +20,7 @@ def inception_score(probs, splits: int = 10, shuffle_seed: int | None = None) ->
         raise MetricInputError("class probabilities: rows must be non-negative and sum to 1 "
                                "(these look like logits: apply a softmax first)")
     if shuffle_seed is not None:
-        p = p[np.random.default_rng(shuffle_seed).permutation(len(p))]
+        p = p[np.random.RandomState(shuffle_seed).permutation(len(p))]
     n = len(p)
     scores = []
     for i in range(splits):
