@@ -111,21 +111,22 @@ def leaderboard(runs: list[dict], published: bool = True, sort_by: str | None = 
                                            sign * r["metrics"].get(sort_by, {"value": 0})["value"]))
     rows = []
     for run in runs:
-        row = {"run": run["_path"], "model": run["model"]["name"], "domain": run.get("domain", "?"),
-               "protocol": run.get("protocol_id", "?"), "samples": (run.get("samples") or {}).get("generated"),
-               "source": "measured"}
+        row = {"model": run["model"]["name"]}
         for name, direction in directions.items():
             row[metric_column(name, direction)] = format_metric(run["metrics"].get(name))
+        row.update({"samples": (run.get("samples") or {}).get("generated"), "source": "measured",
+                    "domain": run.get("domain", "?"), "protocol": run.get("protocol_id", "?"), "run": run["_path"]})
         rows.append(row)
     if published:
         for model, fvd, inception in PUBLISHED_TABLE_1:
-            row = {"run": "Lumiere paper, Table 1", "model": model, "domain": "ucf101", "protocol": "paper",
-                   "samples": None, "source": PUBLISHED_SOURCE}
+            row = {"model": model}
             for name, direction in directions.items():
                 value = {"fvd": fvd, "is": inception}.get(name)
                 row[metric_column(name, direction)] = "-" if value is None else f"{value:.2f}"
             if not directions:
                 row.update({"FVD ↓": f"{fvd:.2f}", "IS ↑": "-" if inception is None else f"{inception:.2f}"})
+            row.update({"samples": None, "source": PUBLISHED_SOURCE, "domain": "ucf101", "protocol": "paper",
+                        "run": "Lumiere paper, Table 1"})
             rows.append(row)
     return pd.DataFrame(rows)
 
