@@ -27,6 +27,7 @@ def command(port: int) -> list[str]:
     app = resources.files("lumiere_eval.dashboard").joinpath("app.py")
     return [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", "127.0.0.1",
             "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--client.toolbarMode", "minimal",
             "--global.developmentMode", "false"]
 
 
