@@ -21,7 +21,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from dashboard_fixtures import build_good_root
@@ -32,7 +31,8 @@ websockets_sync = pytest.importorskip("websockets.sync.client", reason="websocke
 
 # page -> text that must be on the rendered page
 PAGES = {"leaderboard": ["Leaderboard", "SYNTHETIC DOMAIN"], "run": ["Run detail", "Per-class breakdown"],
-         "videos": ["Videos", "videos match", "a shape moving right <b>bold</b>"], "compare": ["Compare", "pairs in common"],
+         "videos": ["Videos", "videos match", "a shape moving right <b>bold</b>"],
+         "compare": ["Compare", "pairs in common"],
          "study": ["Human study", "Bradley-Terry ranking", "Vigilance"]}
 STATE_JS = """JSON.stringify({
   text: document.body ? document.body.innerText : "",
