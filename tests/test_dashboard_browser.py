@@ -83,6 +83,8 @@ def server(tmp_path_factory):
     finally:
         process.terminate()
         process.wait(timeout=20)
+    with pytest.raises(OSError):  # the command ran Streamlit itself: stopping it left no server behind
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
 
 
 class DevTools:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
@@ -32,7 +31,7 @@ def command(port: int) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Start Streamlit serving the app for `args.results_root` until interrupted."""
+    """Serve the app for `args.results_root`: this process becomes `streamlit run` (does not return)."""
     root = Path(args.results_root).resolve()
     if not 0 < args.port < 65536:
         raise DashboardError(f"--port {args.port}: not a TCP port (1-65535)")
@@ -43,8 +42,8 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as err:
         raise DashboardError("streamlit is not installed: pip install streamlit") from err
     env = dict(os.environ, LUMIERE_EVAL_DASHBOARD_ROOT=str(root))
-    print(f"dashboard for {root} on http://127.0.0.1:{args.port}/")
-    try:
-        return subprocess.call(command(args.port), env=env)
-    except KeyboardInterrupt:
-        return 0
+    print(f"dashboard for {root} on http://127.0.0.1:{args.port}/", flush=True)
+    line = command(args.port)
+    # replace this process with Streamlit, so a signal to it (Ctrl-C, terminate) stops the server itself
+    os.execve(line[0], line, env)
+    return 0  # not reached
