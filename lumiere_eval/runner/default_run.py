@@ -21,7 +21,7 @@ from lumiere_eval.runner.cache import default_cache_dir
 
 MODELS = ("lumiere", "keyframe-cascade", "per-frame-t2i")
 SIZES = {  # samples per model, real clips; "tiny" is the smoke test the test suite runs
-    "full": {"num_samples": 192, "num_real": 864, "bootstrap": 200, "groups": 25, "clips_per_group": 4},
+    "full": {"num_samples": 64, "num_real": 864, "bootstrap": 200, "groups": 25, "clips_per_group": 4},
     "tiny": {"num_samples": 12, "num_real": 48, "bootstrap": 20, "groups": 8, "clips_per_group": 1},
 }
 DOMAIN = {"height": 32, "width": 32, "num_frames": 16, "fps": 8.0}
