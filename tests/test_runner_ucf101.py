@@ -223,3 +223,11 @@ def test_folder_of_closed_model_videos_goes_through_the_runner(tmp_path, weights
     assert results["samples"]["generated"] == 9 and results["metrics"]["fvd"]["n_fake"] == 9
     assert main(args_for(root, tmp_path / "run_missing", weights, "--model", "folder", "--model-arg",
                          f"path={tmp_path / 'nope'}")) == 1
+
+
+def test_resuming_with_another_model_configuration_is_refused(tmp_path, weights, capsys):
+    root = build_tree(tmp_path / "data", per_class=1)
+    out = tmp_path / "run"
+    assert main(args_for(root, out, weights, "--metrics", "fvd")) == 0
+    assert main(args_for(root, out, weights, "--metrics", "fvd", "--model-arg", "noise=5")) == 1
+    assert "generated with another configuration of the model (differs in: noise)" in capsys.readouterr().err

@@ -200,8 +200,10 @@ def run(config: RunConfig, dry_run: bool = False) -> dict | None:
     _check_disk(config, plan)
     fake_jobs, real_jobs = build_jobs(config)  # resolves every weight file before any compute
     generator = None if config.merge else create_generator(config.model, **config.model_args)
-    if generator is not None and hasattr(generator, "validate"):
-        _match_folder(generator, plan, config)
+    if generator is not None:
+        _check_same_generator(config.out, generator.describe() | {"name": config.model}, shard)
+        if hasattr(generator, "validate"):
+            _match_folder(generator, plan, config)
     if shard.is_main:
         (config.out / "config.json").write_text(json.dumps(config.to_json(), indent=2, sort_keys=True))
     timings["preflight_s"] = time.perf_counter() - start
@@ -255,6 +257,21 @@ def run(config: RunConfig, dry_run: bool = False) -> dict | None:
                          _skipped_list(skipped_by_path), timings, real_items)
     finish(shard)
     return out
+
+
+def _check_same_generator(out: Path, description: dict, shard: Shard) -> None:
+    """Refuse to resume a run folder whose samples came from another model, options or checkpoint."""
+    path = out / "generator.json"
+    current = json.loads(json.dumps(description, sort_keys=True, default=str))
+    if path.is_file():
+        recorded = json.loads(path.read_text())
+        if recorded != current:
+            changed = sorted(k for k in set(recorded) | set(current) if recorded.get(k) != current.get(k))
+            raise LumiereEvalError(f"{out}: its samples were generated with another configuration of the model "
+                                   f"(differs in: {', '.join(changed)}); use a new --out, or delete the folder")
+    elif shard.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        _write_json(path, current)
 
 
 def _match_folder(generator, plan: Plan, config: RunConfig) -> None:
