@@ -83,3 +83,22 @@ def test_stages_chain_and_generators_run_end_to_end_depending_on_seed_only(tmp_p
     assert lumiere.describe()["base"]["steps"] == 1
     frames = create_generator("per-frame-t2i", **options).generate(["a red square"], [0], 3, 8, 16, 16)
     assert frames[0].frames.shape == (3, 16, 16, 3)
+
+
+def test_shipped_checkpoints_match_their_checksums_configs_and_card():
+    from lumiere_eval.assets import asset
+    from lumiere_eval.models.lumiere.checkpoint import read_meta
+
+    folder = asset("models", "lumiere-tiny")
+    total = 0
+    for stage in ("t2i", "stunet", "ssr", "ssr-stunet"):
+        path = folder / f"{stage}.pt"
+        meta = read_meta(str(path))
+        assert meta["stage"] == stage and meta["steps"] > 0
+        shipped_config = json.loads((folder / "configs" / f"{stage}.json").read_text())
+        assert meta["data"] == shipped_config["data"]
+        model = load_model(str(path))          # verifies the SHA-256 and loads with weights_only=True
+        assert isinstance(model, STUNet) == ("inflate" in shipped_config)
+        assert f"| {meta['steps']} |" in (folder / "README.md").read_text()
+        total += path.stat().st_size
+    assert total < 25 * 2 ** 20
