@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench install browser clean
+.PHONY: demo test bench install browser train-lumiere train-evaluators clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -28,6 +28,14 @@ browser:
 
 test: $(STAMP) browser
 	$(PY) -m pytest -q
+
+# Recipes of the shipped weights (resumable; see each model card for steps and wall time).
+train-lumiere: $(STAMP)
+	$(PY) -m lumiere_eval.models.lumiere.recipe train
+	$(PY) -m lumiere_eval.models.lumiere.recipe ship
+
+train-evaluators: $(STAMP)
+	$(VENV)/bin/lumiere-eval train-evaluators
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
