@@ -31,9 +31,10 @@ class VideoSpec:
     width: int
 
 
-def _write_json_atomic(path: Path, payload: dict) -> None:
+def write_json_atomic(path: Path, payload, indent: int | None = None) -> None:
+    """Write JSON under a temporary name, then rename: readers never see half a file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, sort_keys=True))
+    tmp.write_text(json.dumps(payload, indent=indent, sort_keys=True, default=str))
     os.replace(tmp, path)
 
 
@@ -67,7 +68,7 @@ def _save_sample(run_dir: Path, spec: SampleSpec, frames: np.ndarray, fps: float
     write_video(video, frames, fps)
     record = {"index": spec.index, "class": spec.class_name, "prompt": spec.prompt, "seed": spec.seed,
               "path": str(video.relative_to(run_dir)), "sha256": sha256_of_file(video)}
-    _write_json_atomic(record_path, record)
+    write_json_atomic(record_path, record)
     return record
 
 
@@ -112,7 +113,7 @@ def _retry_one(run_dir: Path, spec: SampleSpec, generator: VideoGenerator, video
         except Exception as err:  # noqa: BLE001
             last_error = f"attempt {attempt}: {type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}"
     error_path.parent.mkdir(parents=True, exist_ok=True)
-    _write_json_atomic(error_path, {"index": spec.index, "prompt": spec.prompt, "seed": spec.seed,
+    write_json_atomic(error_path, {"index": spec.index, "prompt": spec.prompt, "seed": spec.seed,
                                     "error": last_error})
     return False
 

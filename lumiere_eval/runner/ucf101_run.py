@@ -24,7 +24,7 @@ from lumiere_eval.runner import evaluate
 from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
 from lumiere_eval.runner.distributed import Shard, current_shard, finish
 from lumiere_eval.runner.features import FeatureJob, VideoItem, compute_features
-from lumiere_eval.runner.generation import VideoSpec, collect_records, generate_samples
+from lumiere_eval.runner.generation import VideoSpec, collect_records, generate_samples, write_json_atomic
 from lumiere_eval.runner.provenance import git_commit, machine, package_versions
 from lumiere_eval.runner.report import write_summary
 from lumiere_eval.video import parse_clip_sampling
@@ -271,7 +271,7 @@ def _check_same_generator(out: Path, description: dict, shard: Shard) -> None:
                                    f"(differs in: {', '.join(changed)}); use a new --out, or delete the folder")
     elif shard.is_main:
         out.mkdir(parents=True, exist_ok=True)
-        _write_json(path, current)
+        write_json_atomic(path, current, indent=2)
 
 
 def _match_folder(generator, plan: Plan, config: RunConfig) -> None:
@@ -344,16 +344,10 @@ def _real_set_hash(items: list[VideoItem], real_clip: str) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def _write_json(path: Path, payload) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
-    os.replace(tmp, path)
-
-
 def _write_shard_report(config: RunConfig, shard: Shard, counts: dict, skipped: list[dict]) -> None:
     shards = config.out / "shards"
     shards.mkdir(parents=True, exist_ok=True)
-    _write_json(shards / f"shard{shard.rank}of{shard.world}.json", {"counts": counts, "skipped": skipped})
+    write_json_atomic(shards / f"shard{shard.rank}of{shard.world}.json", {"counts": counts, "skipped": skipped}, 2)
 
 
 def _write_results(config: RunConfig, plan: Plan, records: list[dict], missing: list[int], jobs: list[FeatureJob],
@@ -386,12 +380,12 @@ def _write_results(config: RunConfig, plan: Plan, records: list[dict], missing: 
                        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
         "timings": timings,
     }
-    _write_json(config.out / "results.json", out)
+    write_json_atomic(config.out / "results.json", out, indent=2)
     with open(config.out / ".samples.jsonl.tmp", "w") as handle:
         for record in records:
             handle.write(json.dumps(record | results["per_sample"].get(record["index"], {}), sort_keys=True) + "\n")
     os.replace(config.out / ".samples.jsonl.tmp", config.out / "samples.jsonl")
     if skipped:
-        _write_json(config.out / "skipped.json", skipped)
+        write_json_atomic(config.out / "skipped.json", skipped, indent=2)
     write_summary(config.out / "summary.md", out)
     return out
