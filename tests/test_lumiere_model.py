@@ -135,7 +135,9 @@ def test_sampling_depends_on_the_seed_only_not_on_the_batch(sampler):
                           steps=3, guidance=3.0, sampler=sampler)
     alone = sample_videos(model, prompts[1:2], [torch.Generator().manual_seed(11)], (3, 4, 8, 8),
                           steps=3, guidance=3.0, sampler=sampler)
-    torch.testing.assert_close(batch[1:2], alone, rtol=0, atol=1e-5)
+    # Equal up to float32 round-off of differently blocked batched kernels: measured 4.1e-5 with 1 thread
+    # (same-length prompts too, so not padding) and exactly 0 with 2; a seed or batch mix-up moves values by O(1).
+    torch.testing.assert_close(batch[1:2], alone, rtol=0, atol=2e-4)
     other_seed = sample_videos(model, prompts[1:2], [torch.Generator().manual_seed(12)], (3, 4, 8, 8),
                                steps=3, guidance=3.0, sampler=sampler)
     assert (other_seed - alone).abs().max() > 0.1
