@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from lumiere_eval import LumiereEvalError
+from lumiere_eval.jsonl import JsonlLineError, iter_jsonl_objects
 from lumiere_eval.dashboard.paths import OutsideResultsRootError, resolve_under
 
 RESULTS_FILE = "results.json"
@@ -138,16 +139,14 @@ def load_samples(root: Path, run_path: str | Path) -> pd.DataFrame:
     rows = []
     try:
         with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise ResultFileError(f"{relative}: line {number} is malformed or partial ({err.msg})") from err
-                if not isinstance(row, dict) or not all(k in row for k in ("prompt", "seed", "path")):
+            for number, row in iter_jsonl_objects(handle):
+                if not all(k in row for k in ("prompt", "seed", "path")):
                     raise ResultFileError(f"{relative}: line {number} lacks one of 'prompt', 'seed', 'path'")
                 rows.append(row)
+    except JsonlLineError as err:
+        if err.json_error:
+            raise ResultFileError(f"{relative}: line {err.line} is malformed or partial ({err.json_error})") from err
+        raise ResultFileError(f"{relative}: line {err.line} lacks one of 'prompt', 'seed', 'path'") from err
     except FileNotFoundError as err:
         raise ResultFileError(f"{relative}: file not found") from err
     except (OSError, UnicodeDecodeError) as err:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lumiere_eval import LumiereEvalError
+from lumiere_eval.jsonl import JsonlLineError, iter_jsonl_objects
 
 
 class StudyInputError(LumiereEvalError):
@@ -112,16 +113,11 @@ def _record(row: dict, model: str, base: Path, source: Path, where: str, check_s
 
 def _read_jsonl(path: Path):
     with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise StudyInputError(f"{path} line {line_no}: not valid JSON ({err.msg})") from None
-            if not isinstance(row, dict):
-                raise StudyInputError(f"{path} line {line_no}: expected a JSON object")
-            yield line_no, row
+        try:
+            yield from iter_jsonl_objects(handle)
+        except JsonlLineError as err:
+            reason = f"not valid JSON ({err.json_error})" if err.json_error else "expected a JSON object"
+            raise StudyInputError(f"{path} line {err.line}: {reason}") from None
 
 
 def _model_name_from_results(folder: Path) -> str | None:

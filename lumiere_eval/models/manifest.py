@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from lumiere_eval import LumiereEvalError
+from lumiere_eval.jsonl import JsonlLineError, iter_jsonl_objects
 
 MANIFEST_NAMES = ("manifest.jsonl", "manifest.csv")
 
@@ -67,18 +68,12 @@ def _rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     text = path.read_text(encoding="utf-8-sig")
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        rows = []
-        for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ManifestError(f"{path}:{number}: not valid JSON ({err.msg})") from None
-            if not isinstance(row, dict):
-                raise ManifestError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-            rows.append((number, row))
-        return rows
+        try:
+            return list(iter_jsonl_objects(text.splitlines()))
+        except JsonlLineError as err:
+            reason = (f"not valid JSON ({err.json_error})" if err.json_error
+                      else f"expected a JSON object, got {err.type_name}")
+            raise ManifestError(f"{path}:{err.line}: {reason}") from None
     if suffix == ".csv":
         reader = csv.DictReader(io.StringIO(text))
         if reader.fieldnames is None:
