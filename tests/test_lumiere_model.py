@@ -55,7 +55,7 @@ def test_inflation_without_temporal_resampling_is_exactly_the_t2i_per_frame():
 def test_t2i_weights_are_frozen_and_only_temporal_modules_train():
     model = STUNet.inflate(tiny_t2i(), heads=2)
     trainable = {id(p) for p in model.trainable_parameters()}
-    assert trainable == {id(p) for p in model.parameters() if p.requires_grad}
+    assert trainable == {id(p) for p in model.temporal.parameters()}
     assert not any(p.requires_grad for p in model.t2i.parameters())
     kinds = [type(m).__name__ for mods in model.temporal for m in mods]
     # one spatial down and one spatial up -> one temporal down and one up; attention only at the coarsest level

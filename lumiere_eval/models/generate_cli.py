@@ -4,6 +4,12 @@ The output folder holds one video per (prompt, seed), named `{slugified prompt}-
 `manifest.jsonl` (prompt, seed, path, ...) that the `folder` generator reads back, and
 `generate_config.json` with the resolved options and the generator's description. A rerun skips every
 video that is already there and decodes to the requested shape, so a killed run resumes where it stopped.
+
+`--task` runs Lumiere's applications with the shipped tiny model (models/lumiere/applications.py):
+i2v (--image), inpaint (--video --mask), outpaint (--video, --mask or --border), cinemagraph (--image --mask),
+edit (SDEdit: --video --strength). Mask images: light pixels mark the region to generate or animate.
+`--style NAME --alpha A` generates t2v with the `lumiere` model's spatial weights interpolated towards a
+fine-tuned style.
 """
 from __future__ import annotations
 
@@ -15,14 +21,16 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from lumiere_eval import LumiereEvalError
-from lumiere_eval.models.base import create_generator, parse_model_args
+from lumiere_eval.models.base import VideoGenerator, create_generator, parse_model_args
+from lumiere_eval.models.lumiere.applications import TASKS
 from lumiere_eval.models.manifest import ManifestEntry, read_prompt_list, slugify, write_manifest
 from lumiere_eval.video import VideoReadError, probe_video, write_video
 
 CONFIG_NAME = "generate_config.json"
 MANIFEST_NAME = "manifest.jsonl"
 # Options whose change makes existing outputs stale: a rerun with other values refuses to mix them.
-_RESUME_KEYS = ("model", "model_args", "num_frames", "fps", "height", "width", "format")
+_RESUME_KEYS = ("model", "model_args", "num_frames", "fps", "height", "width", "format", "task", "inputs")
+TASK_MODEL = "lumiere"   # the model whose checkpoints the tasks other than t2v use
 
 
 class GenerateError(LumiereEvalError):
@@ -49,8 +57,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "folder, zeroscope, animatediff, cogvideox, svd, diffusers)")
     parser.add_argument("--model-arg", type=str, action="append", default=[], metavar="KEY=VALUE",
                         help="generator option, repeatable (e.g. --model-arg path=models/zeroscope)")
-    parser.add_argument("--prompts", type=Path, required=True,
-                        help="prompt list: .txt (one per line) or .csv/.jsonl with 'prompt' and optional 'seed'")
+    prompts = parser.add_mutually_exclusive_group(required=True)
+    prompts.add_argument("--prompts", type=Path, default=None,
+                         help="prompt list: .txt (one per line) or .csv/.jsonl with 'prompt' and optional 'seed'")
+    prompts.add_argument("--prompt", type=str, default=None, help="a single prompt (instead of --prompts)")
+    parser.add_argument("--task", type=str, default="t2v", choices=TASKS,
+                        help="t2v (any model), or one of Lumiere's applications with the tiny lumiere model")
+    parser.add_argument("--image", type=Path, default=None, help="input image (i2v, cinemagraph)")
+    parser.add_argument("--video", type=Path, default=None, help="input video (inpaint, outpaint, edit)")
+    parser.add_argument("--mask", type=Path, default=None,
+                        help="mask image, light = region to generate (inpaint, outpaint) or animate (cinemagraph)")
+    parser.add_argument("--border", type=int, default=0, help="outpaint: border width in output pixels to generate")
+    parser.add_argument("--strength", type=float, default=0.6,
+                        help="edit: SDEdit strength in (0, 1], how far the input is noised (1 = ignore it)")
+    parser.add_argument("--paste", action="store_true", default=False,
+                        help="i2v/inpaint/outpaint/cinemagraph: copy the known pixels into the output")
+    parser.add_argument("--style", type=str, default=None,
+                        help="t2v with lumiere: fine-tuned style whose spatial weights to interpolate towards")
+    parser.add_argument("--alpha", type=float, default=1.0,
+                        help="with --style: weight of the style's spatial weights, in [0, 1] (paper: 0.5-1)")
     parser.add_argument("--seeds", type=str, default="0",
                         help="seeds for each prompt without its own seed: '0', '0-4' or '0,3,7' (>= 0)")
     parser.add_argument("--num-frames", type=_positive_int, default=16, help="frames per video (>= 1)")
@@ -83,8 +108,11 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def plan_jobs(prompts_path: Path, seeds: list[int]) -> list[tuple[str, int]]:
-    """(prompt, seed) pairs: a row's own seed, otherwise each of `seeds`; a pair listed twice is an error."""
+def plan_jobs(prompts_path: Path | None, seeds: list[int], prompt: str | None = None) -> list[tuple[str, int]]:
+    """(prompt, seed) pairs: a row's own seed, otherwise each of `seeds`; a pair listed twice is an error.
+    With `prompt` instead of a file: that prompt with each seed."""
+    if prompt is not None:
+        return [(prompt, seed) for seed in seeds]
     jobs = []
     for row in read_prompt_list(prompts_path):
         for seed in ([row.seed] if row.seed is not None else seeds):
@@ -132,16 +160,57 @@ def _check_config(out: Path, config: dict, overwrite: bool) -> None:
                             f"{path}); use another --out or --overwrite")
 
 
+def task_options(args: argparse.Namespace, options: dict) -> dict:
+    """Check the task's flags against --model; returns the generator options with --style/--alpha added and
+    a record of the task's inputs (file SHA-256s and settings) for the resume check."""
+    from lumiere_eval.models.lumiere.checkpoint import sha256_file
+
+    given = [f"--{k}" for k in ("image", "video", "mask") if getattr(args, k) is not None]
+    if args.task == "t2v":
+        if given or args.border:
+            raise GenerateError(f"{', '.join(given) or '--border'} only go with --task i2v, inpaint, outpaint, "
+                                f"cinemagraph or edit")
+        if args.style is None:
+            return {}
+        if args.model != TASK_MODEL:
+            raise GenerateError(f"--style works with --model {TASK_MODEL}, not {args.model!r}")
+        options.update(style=args.style, alpha=args.alpha)
+        return {"style": args.style, "alpha": args.alpha}
+    if args.model not in ("dummy", TASK_MODEL):   # dummy is the flag's default
+        raise GenerateError(f"--task {args.task} runs the tiny {TASK_MODEL} model, not {args.model!r}")
+    if args.style is not None:
+        raise GenerateError("--style goes with --task t2v")
+    args.model = TASK_MODEL
+    files = {k: getattr(args, k) for k in ("image", "video", "mask") if getattr(args, k) is not None}
+    for name, path in files.items():
+        if not path.is_file():
+            raise GenerateError(f"--{name} {path}: file not found")
+    return {"task": args.task, "strength": args.strength, "border": args.border, "paste": args.paste,
+            **{name: {"file": str(path), "sha256": sha256_file(path)} for name, path in files.items()}}
+
+
+def make_generator(args: argparse.Namespace, options: dict) -> VideoGenerator:
+    """The registered model for t2v, or the task's generator bound to its inputs."""
+    if args.task == "t2v":
+        return create_generator(args.model, **options)
+    from lumiere_eval.models.lumiere.applications import create_task_generator, read_task_inputs
+
+    inputs = read_task_inputs(args.image, args.video, args.mask, args.border)
+    return create_task_generator(args.task, inputs, args.num_frames, args.height, args.width,
+                                 strength=args.strength, paste=args.paste, **options)
+
+
 def run(args: argparse.Namespace) -> int:
     """Generate the missing videos of the plan, batch by batch, keeping the manifest current after each batch."""
     from tqdm import tqdm
 
-    jobs = plan_jobs(args.prompts, parse_seeds(args.seeds))
+    jobs = plan_jobs(args.prompts, parse_seeds(args.seeds), args.prompt)
     names = file_names(jobs, f".{args.format}")
     options = parse_model_args(args.model_arg)
+    inputs = task_options(args, options)
     config = {"model": args.model, "model_args": options, "num_frames": args.num_frames, "fps": args.fps,
-              "height": args.height, "width": args.width, "format": args.format,
-              "prompts": str(args.prompts), "num_videos": len(jobs)}
+              "height": args.height, "width": args.width, "format": args.format, "task": args.task,
+              "inputs": inputs, "prompts": str(args.prompts or args.prompt), "num_videos": len(jobs)}
     out: Path = args.out
     _check_config(out, config, args.overwrite)
     done = [not args.overwrite and is_done(out / n, args.num_frames, args.height, args.width) for n in names]
@@ -164,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.num_threads)
-    generator = create_generator(args.model, **options)
+    generator = make_generator(args, options)
     out.mkdir(parents=True, exist_ok=True)
     (out / CONFIG_NAME).write_text(json.dumps({**config, "generator": generator.describe()}, indent=2, default=str))
     write_current_manifest()

@@ -1,13 +1,14 @@
 """`lumiere-eval train STAGE`: train (or resume) one stage of the tiny reference Lumiere.
 
-Stages and their shipped configs: t2i, stunet (needs t2i), ssr, ssr-stunet (needs ssr). Rerunning the same
+Stages and their shipped configs: t2i, stunet (needs t2i), ssr, ssr-stunet (needs ssr), keyframes and tsr
+(the keyframe-cascade ablation; need t2i), conditional (needs stunet). Rerunning the same
 command resumes from `<run-root>/<stage>/state.pt`; the exported weights are `<run-root>/<stage>/model.pt`.
 """
 from __future__ import annotations
 
 import argparse
 
-STAGES = ("t2i", "stunet", "ssr", "ssr-stunet")
+from lumiere_eval.models.lumiere.recipe import STAGES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

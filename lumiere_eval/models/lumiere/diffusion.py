@@ -89,14 +89,25 @@ class Diffusion:
         return mean if noise is None else mean + std * noise
 
     def sample(self, denoise: Denoiser, shape: Sequence[int], generators: Sequence[torch.Generator],
-               steps: int = 20, method: str = "ddim", progress: bool = False) -> torch.Tensor:
-        """Draw one sample of `shape` per generator: x_1 ~ N(0, I), then `steps` steps from t = 1 to t = 0."""
+               steps: int = 20, method: str = "ddim", progress: bool = False, start: torch.Tensor | None = None,
+               strength: float = 1.0) -> torch.Tensor:
+        """Draw one sample of `shape` per generator: x_1 ~ N(0, I), then `steps` steps from t = 1 to t = 0.
+
+        SDEdit: with `start` [b, *shape] (clean videos) and `strength` in (0, 1], sampling begins from `start`
+        noised to t = strength and takes `steps` steps from there to 0.
+        """
         if method not in ("ddim", "ddpm"):
             raise DiffusionConfigError(f"sampler must be 'ddim' or 'ddpm', got {method!r}")
         if steps < 1:
             raise DiffusionConfigError(f"steps must be >= 1, got {steps}")
+        if not 0 < strength <= 1:
+            raise DiffusionConfigError(f"strength must be in (0, 1], got {strength}")
         x = torch.stack([torch.randn(tuple(shape), generator=g) for g in generators])
-        times = torch.linspace(1.0, 0.0, steps + 1).tolist()
+        if start is not None:
+            if start.shape != x.shape:
+                raise DiffusionConfigError(f"start of shape {tuple(start.shape)}, expected {tuple(x.shape)}")
+            x = self.add_noise(start, torch.full((x.shape[0],), strength), x)
+        times = torch.linspace(strength, 0.0, steps + 1).tolist()
         pairs = list(zip(times[:-1], times[1:]))
         if progress:
             from tqdm import tqdm

@@ -2,6 +2,8 @@
 
 - `lumiere`: the STUNet generates the whole clip at 16x16, then the inflated SSR model brings it to 32x32,
   run with MultiDiffusion over overlapping temporal windows.
+- `keyframe-cascade`: the cascade Lumiere argues against: a keyframe model samples every 5th frame, a temporal
+  super-resolution (TSR) model fills in the frames between them, then the same SSR as `lumiere`.
 - `per-frame-t2i`: the T2I model samples every frame on its own (same prompt, independent noise), then the
   per-frame SSR model: no temporal modelling anywhere.
 A video depends only on (prompt, seed, options): every sample has its own random generators.
@@ -15,18 +17,19 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.models.base import GeneratedVideo, VideoGenerator
 from lumiere_eval.models.lumiere.checkpoint import load_model, read_meta
+from lumiere_eval.models.lumiere.conditioning import condition_input, keyframe_indices
 from lumiere_eval.models.lumiere.diffusion import Diffusion, guided
 from lumiere_eval.models.lumiere.multidiffusion import multidiffusion
 from lumiere_eval.models.lumiere.stunet import STUNet
 from lumiere_eval.models.lumiere.training import to_uint8, upsample
 
 SSR_SEED_OFFSET = 2 ** 32
+TSR_SEED_OFFSET = 2 ** 33
 
 
 class LumiereOptionError(LumiereEvalError):
@@ -57,8 +60,10 @@ def video_denoiser(model: nn.Module) -> Callable[..., torch.Tensor]:
 
 def sample_videos(model: nn.Module, prompts: Sequence[str], generators: Sequence[torch.Generator],
                   shape: Sequence[int], steps: int, guidance: float, sampler: str,
-                  cond: torch.Tensor | None = None, window: int | None = None, overlap: int = 2) -> torch.Tensor:
-    """Sample [b, 3, t, h, w] in [-1, 1] with classifier-free guidance; MultiDiffusion windows if `window`."""
+                  cond: torch.Tensor | None = None, window: int | None = None, overlap: int = 2,
+                  start: torch.Tensor | None = None, strength: float = 1.0) -> torch.Tensor:
+    """Sample [b, 3, t, h, w] in [-1, 1] with classifier-free guidance; MultiDiffusion windows if `window`;
+    SDEdit from the clean videos `start` at `strength` (see Diffusion.sample)."""
     net = video_denoiser(model)
     tokenizer = (model.t2i if isinstance(model, STUNet) else model).text.tokenizer
     tokens, null = tokenizer.encode(list(prompts)), tokenizer.encode([""] * len(prompts))
@@ -77,10 +82,11 @@ def sample_videos(model: nn.Module, prompts: Sequence[str], generators: Sequence
                                         guidance)(x, t),
             window, overlap)
     with torch.no_grad():
-        return Diffusion("v").sample(denoise, shape, generators, steps=steps, method=sampler)
+        return Diffusion("v").sample(denoise, shape, generators, steps=steps, method=sampler, start=start,
+                                     strength=strength)
 
 
-class _Cascade(VideoGenerator):
+class CascadeGenerator(VideoGenerator):
     """Base stage at 16x16, then spatial super-resolution to 32x32, then a bilinear resize to the asked size.
 
     `guidance` is the classifier-free guidance scale of the base stage, `ssr_guidance` that of the SSR stage
@@ -92,17 +98,16 @@ class _Cascade(VideoGenerator):
 
     def __init__(self, checkpoint_dir: str | None = None, steps: int = 20, guidance: float = 3.0,
                  sampler: str = "ddim", ssr_steps: int = 10, ssr_guidance: float = 1.0, window: int = 8,
-                 overlap: int = 2,
-                 batch_size: int = 4, threads: int | None = None):
+                 overlap: int = 2, batch_size: int = 4, threads: int | None = None):
         if steps < 1 or ssr_steps < 1 or batch_size < 1:
             raise LumiereOptionError(f"steps, ssr_steps and batch_size must be >= 1, got {steps}, {ssr_steps}, "
                                      f"{batch_size}")
         self.options = dict(checkpoint_dir=checkpoint_dir, steps=steps, guidance=guidance, sampler=sampler,
                             ssr_steps=ssr_steps, ssr_guidance=ssr_guidance, window=window, overlap=overlap,
                             batch_size=batch_size)
-        self.base_path = shipped_checkpoint(self.base_name, checkpoint_dir)
-        self.ssr_path = shipped_checkpoint(self.ssr_name, checkpoint_dir)
-        self.base, self.ssr = load_model(self.base_path), load_model(self.ssr_path)
+        self.paths = {"base": shipped_checkpoint(self.base_name, checkpoint_dir),
+                      "ssr": shipped_checkpoint(self.ssr_name, checkpoint_dir)}
+        self.base, self.ssr = load_model(self.paths["base"]), load_model(self.paths["ssr"])
         if threads:
             torch.set_num_threads(int(threads))
 
@@ -125,33 +130,38 @@ class _Cascade(VideoGenerator):
 
     def _batch(self, prompts: list[str], seeds: list[int], num_frames: int, fps: float, height: int,
                width: int) -> list[GeneratedVideo]:
-        o = self.options
         multiple = self._multiple()
         frames = -(-num_frames // multiple) * multiple
-        base_cfg = (self.base.t2i if isinstance(self.base, STUNet) else self.base).config
-        ssr_cfg = (self.ssr.t2i if isinstance(self.ssr, STUNet) else self.ssr).config
-        low_hw = self._resolution(self.base_path)
-        high_hw = self._resolution(self.ssr_path)
-        base_gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
-        low = sample_videos(self.base, prompts, base_gens, (base_cfg["out_channels"], frames, *low_hw),
-                            o["steps"], o["guidance"], o["sampler"])
-        ssr_gens = [torch.Generator().manual_seed(int(s) + SSR_SEED_OFFSET) for s in seeds]
-        window = o["window"] if isinstance(self.ssr, STUNet) else None
-        high = sample_videos(self.ssr, prompts, ssr_gens, (ssr_cfg["out_channels"], frames, *high_hw),
-                             o["ssr_steps"], o["ssr_guidance"], o["sampler"], cond=upsample(low, *high_hw),
-                             window=window, overlap=o["overlap"])
-        high = high[:, :, :num_frames]
-        if (height, width) != tuple(high_hw):
+        low = self.base_video(prompts, seeds, frames)
+        high = self.super_resolve(low, prompts, seeds)[:, :, :num_frames]
+        high_hw = tuple(high.shape[-2:])
+        if (height, width) != high_hw:
             high = upsample(high, height, width)
         videos = to_uint8(high)
         return [GeneratedVideo(frames=np.ascontiguousarray(v), fps=fps,
                                meta={"prompt": p, "seed": int(s), "native_size": list(high_hw)})
                 for v, p, s in zip(videos, prompts, seeds)]
 
-    @staticmethod
-    def _resolution(path: Path) -> tuple[int, int]:
-        """(height, width) the checkpoint was trained at: from its json, else from its stage's shipped config."""
-        meta = read_meta(path)
+    def base_video(self, prompts: list[str], seeds: list[int], frames: int) -> torch.Tensor:
+        """The low-resolution videos [b, 3, frames, h, w] in [-1, 1] of the base stage."""
+        o = self.options
+        gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
+        return sample_videos(self.base, prompts, gens, (3, frames, *self.resolution("base")), o["steps"],
+                             o["guidance"], o["sampler"])
+
+    def super_resolve(self, low: torch.Tensor, prompts: list[str], seeds: list[int]) -> torch.Tensor:
+        """The SSR stage: `low` [b, 3, t, h, w] -> [b, 3, t, H, W], MultiDiffusion over time for a STUNet."""
+        o = self.options
+        high_hw = self.resolution("ssr")
+        gens = [torch.Generator().manual_seed(int(s) + SSR_SEED_OFFSET) for s in seeds]
+        window = o["window"] if isinstance(self.ssr, STUNet) else None
+        return sample_videos(self.ssr, prompts, gens, (3, low.shape[2], *high_hw), o["ssr_steps"],
+                             o["ssr_guidance"], o["sampler"], cond=upsample(low, *high_hw), window=window,
+                             overlap=o["overlap"])
+
+    def resolution(self, stage: str) -> tuple[int, int]:
+        """(height, width) the checkpoint of `stage` was trained at: from its json, else its shipped config."""
+        meta = read_meta(self.paths[stage])
         data = meta.get("data")
         if data is None:
             from lumiere_eval.assets import asset
@@ -162,22 +172,56 @@ class _Cascade(VideoGenerator):
     def describe(self) -> dict[str, Any]:
         """Name, options, and the checksum and training steps of each checkpoint."""
         info: dict[str, Any] = {"name": self.name, **self.options}
-        for key, path in (("base", self.base_path), ("ssr", self.ssr_path)):
+        for key, path in self.paths.items():
             meta = read_meta(path)
             info[key] = {"file": path.name, "sha256": meta.get("sha256"), "steps": meta.get("steps")}
         return info
 
 
-class LumiereGenerator(_Cascade):
+class LumiereGenerator(CascadeGenerator):
     """The tiny reference Lumiere: STUNet base model + inflated SSR with MultiDiffusion."""
 
     name = "lumiere"
 
 
-class PerFrameT2IGenerator(_Cascade):
+class PerFrameT2IGenerator(CascadeGenerator):
     """Ablation: the T2I model and the per-frame SSR model applied to every frame independently."""
 
     name = "per-frame-t2i"
     base_name = "t2i.pt"
     ssr_name = "ssr.pt"
 
+
+class KeyframeCascadeGenerator(CascadeGenerator):
+    """Ablation: keyframes (every `stride`-th frame, stride from the TSR checkpoint) from a keyframe model,
+    the frames between them from a temporal super-resolution model conditioned on them, then the SSR.
+
+    `tsr_steps` and `tsr_guidance` are the TSR stage's sampling steps and guidance scale.
+    """
+
+    name = "keyframe-cascade"
+    base_name = "keyframes.pt"
+    tsr_name = "tsr.pt"
+
+    def __init__(self, checkpoint_dir: str | None = None, tsr_steps: int = 20, tsr_guidance: float = 1.0,
+                 **options: Any):
+        super().__init__(checkpoint_dir=checkpoint_dir, **options)
+        if tsr_steps < 1:
+            raise LumiereOptionError(f"tsr_steps must be >= 1, got {tsr_steps}")
+        self.options.update(tsr_steps=tsr_steps, tsr_guidance=tsr_guidance)
+        self.paths["tsr"] = shipped_checkpoint(self.tsr_name, checkpoint_dir)
+        self.tsr = load_model(self.paths["tsr"])
+        self.stride = int(read_meta(self.paths["tsr"])["data"]["keyframe_stride"])
+
+    def base_video(self, prompts: list[str], seeds: list[int], frames: int) -> torch.Tensor:
+        """Keyframes, then the TSR fills in the other frames (conditioned on the keyframes and their mask)."""
+        o = self.options
+        keys = keyframe_indices(frames, self.stride)
+        keyframes = super().base_video(prompts, seeds, len(keys))
+        known = torch.zeros(len(prompts), 3, frames, *keyframes.shape[-2:])
+        known[:, :, keys] = keyframes
+        mask = torch.zeros(len(prompts), 1, frames, *keyframes.shape[-2:])
+        mask[:, :, keys] = 1
+        gens = [torch.Generator().manual_seed(int(s) + TSR_SEED_OFFSET) for s in seeds]
+        return sample_videos(self.tsr, prompts, gens, tuple(known.shape[1:]), o["tsr_steps"], o["tsr_guidance"],
+                             o["sampler"], cond=condition_input(known, mask))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-STAGES = ("t2i", "stunet", "ssr", "ssr-stunet")
+STAGES = ("t2i", "stunet", "ssr", "ssr-stunet", "keyframes", "tsr", "conditional", "t2i-sketch")
 SHIPPED = ("models", "lumiere-tiny")
 # One prompt per class for the sample grids, appearance varied across the grid.
 SAMPLE_LOOKS = [("red", "square", "dark"), ("green", "circle", "gray"), ("blue", "triangle", "teal"),

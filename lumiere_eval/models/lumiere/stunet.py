@@ -162,15 +162,18 @@ class STUNet(nn.Module):
     """The T2I U-Net `t2i` (its constructor config) with temporal modules: `forward(x [b, c, t, h, w], ...)`.
 
     `temporal_resampling=False` keeps every level at full frame rate (the ablation of the paper's efficiency
-    argument, and the super-resolution stage, whose windows are short).
+    argument, and the super-resolution stages, whose windows are short). `train_input=True` also trains the
+    first layer (a widened one takes a conditioning video: conditioning.py).
     """
 
-    def __init__(self, t2i: dict[str, Any], temporal_resampling: bool = True, heads: int = 4, max_frames: int = 128):
+    def __init__(self, t2i: dict[str, Any], temporal_resampling: bool = True, heads: int = 4, max_frames: int = 128,
+                 train_input: bool = False):
         super().__init__()
         self.config = dict(t2i=dict(t2i), temporal_resampling=temporal_resampling, heads=heads,
-                           max_frames=max_frames)
+                           max_frames=max_frames, train_input=train_input)
         self.t2i = UNet(**t2i)
         self.t2i.requires_grad_(False)
+        self.t2i.blocks[0].requires_grad_(train_input)
         coarsest = self.t2i.num_levels - 1
         self.temporal = nn.ModuleList([temporal_modules(b, coarsest, temporal_resampling, heads, max_frames,
                                                         t2i.get("text_dim", 64)) for b in self.t2i.blocks])
@@ -184,8 +187,8 @@ class STUNet(nn.Module):
         return model
 
     def trainable_parameters(self) -> list[nn.Parameter]:
-        """The new temporal parameters (the T2I weights stay frozen)."""
-        return list(self.temporal.parameters())
+        """The new temporal parameters, and the first layer if `train_input` (other T2I weights stay frozen)."""
+        return [p for p in self.parameters() if p.requires_grad]
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, tokens: torch.Tensor,
                 cond: torch.Tensor | None = None) -> torch.Tensor:
