@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -170,8 +170,11 @@ def _shape_sdf(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     raise SyntheticDomainError(f"unknown shape {shape!r}; known: {', '.join(SHAPES)}")
 
 
-def render(spec: ClipSpec, height: int, width: int, num_frames: int) -> np.ndarray:
-    """Draw the clip `spec` as uint8 [num_frames, height, width, 3] with anti-aliased edges."""
+def render(spec: ClipSpec, height: int, width: int, num_frames: int, style: str | None = None) -> np.ndarray:
+    """Draw the clip `spec` as uint8 [num_frames, height, width, 3] with anti-aliased edges, in the visual
+    `style` (a STYLES name; None = the domain's plain look)."""
+    if style is not None:
+        return apply_style(render(spec, height, width, num_frames), style)
     if height < 4 or width < 4 or num_frames < 2:
         raise SyntheticDomainError(f"render size must be at least 2 frames of 4x4, got {num_frames}x{height}x{width}")
     path = _trajectory(spec, num_frames)
@@ -201,15 +204,52 @@ def render(spec: ClipSpec, height: int, width: int, num_frames: int) -> np.ndarr
     return np.clip(np.rint(frames), 0, 255).astype(np.uint8)
 
 
+SKETCH_PAPER = (242.0, 236.0, 222.0)
+SKETCH_INK = (38.0, 38.0, 46.0)
+
+
+def sketch(frames: np.ndarray) -> np.ndarray:
+    """A pencil-sketch look of uint8 frames [T, H, W, 3]: light paper, dark strokes where the luminance
+    changes (object outline, its clock hand, the dot texture), each pixel's colour kept as a tint.
+
+    Per frame and per pixel: tint = paper + 0.6 * (rgb - luminance) (the chroma, so a grey or white object or
+    background turns to plain paper, a red object to pink); ink = |central-difference gradient of the
+    luminance| / 40, clipped to [0, 1]; out = tint * (1 - ink) + graphite * ink. A frame's gradient depends on
+    that frame only, so motion is kept exactly where the plain frames have it.
+    """
+    x = frames.astype(np.float64)
+    luma = x @ np.array([0.299, 0.587, 0.114])                                    # t h w
+    padded = np.pad(luma, ((0, 0), (1, 1), (1, 1)), mode="edge")
+    gx = (padded[:, 1:-1, 2:] - padded[:, 1:-1, :-2]) / 2
+    gy = (padded[:, 2:, 1:-1] - padded[:, :-2, 1:-1]) / 2
+    ink = np.clip(np.hypot(gx, gy) / 40.0, 0.0, 1.0)[..., None]
+    tint = np.asarray(SKETCH_PAPER) + 0.6 * (x - luma[..., None])
+    out = tint * (1 - ink) + np.asarray(SKETCH_INK) * ink
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+# Visual style name -> deterministic per-frame transform of rendered uint8 frames [T, H, W, 3]. Captions stay
+# the same: a style is learned by fine-tuning the T2I model on styled frames (Lumiere's stylized generation).
+STYLES: dict[str, Callable[[np.ndarray], np.ndarray]] = {"sketch": sketch}
+
+
+def apply_style(frames: np.ndarray, style: str) -> np.ndarray:
+    """Rendered uint8 frames [T, H, W, 3] in the visual `style` (a STYLES name)."""
+    if style not in STYLES:
+        raise SyntheticDomainError(f"unknown synthetic style {style!r}; known: {', '.join(STYLES)}")
+    return STYLES[style](frames)
+
+
 class SyntheticDomain:
     """The synthetic action domain at one rendering size: `sample(index, split) -> (frames, label, caption)`.
 
-    `groups` groups per class (the first `test_groups` are the test split), `clips_per_group` clips each.
+    `groups` groups per class (the first `test_groups` are the test split), `clips_per_group` clips each;
+    `style` renders every clip in that visual style (a STYLES name; None = plain).
     Index order within a split: class-major, then group, then clip (like sorted UCF101 file lists).
     """
 
     def __init__(self, height: int = 32, width: int = 32, num_frames: int = 16, fps: float = 8.0,
-                 groups: int = 25, clips_per_group: int = 4, test_groups: int = 7):
+                 groups: int = 25, clips_per_group: int = 4, test_groups: int = 7, style: str | None = None):
         if not 0 < test_groups < groups:
             raise SyntheticDomainError(f"test_groups must be in 1..groups-1, got {test_groups} of {groups}")
         if clips_per_group < 1:
@@ -219,6 +259,9 @@ class SyntheticDomain:
         if min(self.height, self.width) < 4 or self.num_frames < 2:
             raise SyntheticDomainError(f"size must be at least 2 frames of 4x4, got "
                                        f"{self.num_frames}x{self.height}x{self.width}")
+        if style is not None and style not in STYLES:
+            raise SyntheticDomainError(f"unknown synthetic style {style!r}; known: {', '.join(STYLES)}")
+        self.style = style
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -258,7 +301,7 @@ class SyntheticDomain:
     def sample(self, index: int, split: str = "train") -> tuple[np.ndarray, int, str]:
         """Clip `index` of `split`: (frames uint8 [T, H, W, 3], label, caption)."""
         spec = self.spec(index, split)
-        return render(spec, self.height, self.width, self.num_frames), spec.label, spec.caption
+        return render(spec, self.height, self.width, self.num_frames, self.style), spec.label, spec.caption
 
     def vocabulary(self) -> list[str]:
         """Every word any caption or class prompt can use, sorted."""
@@ -295,7 +338,7 @@ def write_ucf_layout(root: str | Path, domain: SyntheticDomain, extension: str =
         rows: list[str] = []
         for spec in specs:
             rel = f"{spec.action}/{spec.name}{extension}"
-            frames = render(spec, domain.height, domain.width, domain.num_frames)
+            frames = render(spec, domain.height, domain.width, domain.num_frames, domain.style)
             write_video(root / "UCF-101" / rel, frames, domain.fps)
             rows.append(f"{rel} {spec.label + 1}" if split == "train" else rel)
             captions.append(f"{rel}\t{spec.caption}")
