@@ -79,7 +79,7 @@ def _check_aspect(name: str, shape: tuple[int, int], height: int, width: int, so
 
 def _frames_tensor(frames: np.ndarray, height: int, width: int) -> torch.Tensor:
     """uint8 [T, H, W, 3] -> float [3, T, height, width] in [-1, 1] (area resize when shrinking)."""
-    video = torch.from_numpy(np.ascontiguousarray(frames)).float().permute(0, 3, 1, 2) / 127.5 - 1
+    video = torch.from_numpy(np.array(frames, dtype=np.float32)).permute(0, 3, 1, 2) / 127.5 - 1
     if video.shape[-2:] != (height, width):
         mode = "area" if video.shape[-2] >= height and video.shape[-1] >= width else "bilinear"
         video = F.interpolate(video, size=(height, width), mode=mode,
