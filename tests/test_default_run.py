@@ -41,6 +41,14 @@ def test_tiny_default_pipeline_with_dummy_generator(tmp_path, monkeypatch, capsy
     code, _ = _run(tmp_path, monkeypatch, "--model", "dummy")
     again = json.loads((out / "comparison.json").read_text())
     assert code == 0 and again["models"]["dummy"]["metrics"]["fvd"]["value"] == dummy["fvd"]["value"]
+    # Two shard processes merged and one process give the same numbers.
+    for workers in ("1", "2"):
+        monkeypatch.setenv("LUMIERE_EVAL_HOME", str(tmp_path / "home"))
+        single = tmp_path / f"workers{workers}"
+        assert main(["ucf101", "--synthetic-size", "tiny", "--out", str(single), "--cache-dir", str(tmp_path / "cache"),
+                     "--no-progress", "--model", "dummy", "--workers", workers]) == 0
+        numbers = json.loads((single / "comparison.json").read_text())["models"]["dummy"]["metrics"]
+        assert {k: v["value"] for k, v in numbers.items()} == {k: v["value"] for k, v in dummy.items()}
 
 
 @pytest.mark.skipif("lumiere" not in REGISTRY, reason="the lumiere generator is not registered")

@@ -85,7 +85,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     run.add_argument("--dry-run", action="store_true", help="print the resolved plan and exit")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--synthetic-size", choices=("full", "tiny"), default="full",
-                   help="embedded default only: full (a few hundred samples per model) or tiny (a smoke test)")
+                   help="embedded default only: full (64 samples per model) or tiny (a smoke test)")
+    p.add_argument("--workers", type=_positive, default=min(os.cpu_count() or 1, 4),
+                   help="embedded default only: generation processes per model, one torch thread each "
+                        "(shards merged afterwards; default: the CPU count, at most 4)")
 
 
 def config_from_args(args: argparse.Namespace):

@@ -9,7 +9,9 @@ measure and a grid of sample GIFs. Every output says it is the synthetic domain.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import multiprocessing
 import os
 import shutil
 import time
@@ -79,6 +81,28 @@ def model_config(model: str, root: Path, out: Path, size: dict, args: argparse.N
                      is_extractor="synthetic-c3d", clip_extractor="synthetic-clip", fvd_covariance="unbiased",
                      is_splits=1, bootstrap=size["bootstrap"], seed=args.seed, batch_size=args.batch_size,
                      cache_dir=args.cache_dir, device=args.device, progress=not args.no_progress)
+
+
+def _run_shard(config, index: int, count: int) -> None:
+    import torch
+
+    from lumiere_eval.runner import ucf101_run
+
+    torch.set_num_threads(1)
+    ucf101_run.run(dataclasses.replace(config, shard=f"{index}/{count}", progress=False))
+
+
+def run_model(config, workers: int, dry_run: bool = False) -> dict | None:
+    """One model through the runner: in `workers` shard processes of one thread each, then merged (the
+    numbers equal a single-process run's: features are computed in fixed blocks), or in this process."""
+    from lumiere_eval.runner import ucf101_run
+
+    if workers <= 1 or dry_run:
+        return ucf101_run.run(config, dry_run=dry_run)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers) as pool:
+        pool.starmap(_run_shard, [(config, i, workers) for i in range(workers)])
+    return ucf101_run.run(dataclasses.replace(config, merge=True))
 
 
 def _consistency(paths: list[Path]) -> dict[str, float]:
@@ -242,7 +266,7 @@ def run_default(args: argparse.Namespace) -> int:
     rows = {}
     for model in models:
         config = model_config(model, root, out, size, args)
-        results = ucf101_run.run(config, dry_run=args.dry_run)
+        results = run_model(config, args.workers, args.dry_run)
         if results is None:
             continue
         records = [json.loads(line) for line in (config.out / "samples.jsonl").read_text().splitlines()]
