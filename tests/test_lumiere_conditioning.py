@@ -261,3 +261,16 @@ def test_every_task_runs_from_files_through_generate(shipped_tiny, tmp_path, cap
     assert main(common + ["--task", "i2v", "--model", "zeroscope", "--image", str(tmp_path / "first.png"),
                           "--out", str(tmp_path / "z")]) == 1
     assert "runs the tiny lumiere model" in capsys.readouterr().err
+
+
+def test_style_flags_are_checked(tmp_path, capsys):
+    from lumiere_eval.cli import main
+
+    common = ["generate", "--prompt", "a red square moving left", "--num-frames", "16", "--height", "32",
+              "--width", "32", "--out", str(tmp_path / "out")]
+    assert main(common + ["--model", "dummy", "--style", "sketch"]) == 1
+    assert "--style works with --model lumiere" in capsys.readouterr().err
+    assert main(common + ["--model", "lumiere", "--style", "no-such-style"]) == 1
+    assert "unknown style 'no-such-style'" in capsys.readouterr().err
+    assert main(common + ["--task", "i2v", "--style", "sketch", "--image", str(tmp_path)]) == 1
+    assert "--style goes with --task t2v" in capsys.readouterr().err

@@ -80,9 +80,15 @@ def generator_class(name: str) -> type[VideoGenerator]:
 def create_generator(name: str, **options: Any) -> VideoGenerator:
     """Build the generator `name` with `options`; an option it does not take is named in the error."""
     cls = generator_class(name)
-    params = inspect.signature(cls.__init__).parameters
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    allowed = [p for p in params if p not in ("self",) and params[p].kind is not inspect.Parameter.VAR_KEYWORD]
+    allowed: list[str] = []
+    for klass in cls.__mro__:   # a subclass passing **options on to its parent takes the parent's options too
+        params = inspect.signature(klass.__init__).parameters
+        allowed += [p for p in params if p != "self" and params[p].kind not in (inspect.Parameter.VAR_KEYWORD,
+                                                                                inspect.Parameter.VAR_POSITIONAL)]
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        if not takes_any or klass.__init__ is object.__init__:
+            break
+    allowed = list(dict.fromkeys(allowed))
     unknown = [k for k in options if k not in allowed]
     if unknown and not takes_any:
         raise UnknownModelError(f"model {name!r} does not take option(s) {', '.join(unknown)}; "

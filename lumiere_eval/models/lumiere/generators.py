@@ -179,9 +179,22 @@ class CascadeGenerator(VideoGenerator):
 
 
 class LumiereGenerator(CascadeGenerator):
-    """The tiny reference Lumiere: STUNet base model + inflated SSR with MultiDiffusion."""
+    """The tiny reference Lumiere: STUNet base model + inflated SSR with MultiDiffusion.
+
+    `style` (a shipped style, e.g. "sketch") with `alpha`: the base STUNet's spatial (T2I) weights are
+    interpolated towards the style's fine-tuned T2I weights, the temporal layers unchanged (style.py).
+    """
 
     name = "lumiere"
+
+    def __init__(self, style: str | None = None, alpha: float = 1.0, **options: Any):
+        super().__init__(**options)
+        if style is not None:
+            from lumiere_eval.models.lumiere.style import load_style_t2i, style_checkpoint, stylize
+
+            self.base = stylize(self.base, load_style_t2i(style), alpha)
+            self.paths["style"] = style_checkpoint(style)
+            self.options.update(style=style, alpha=float(alpha))
 
 
 class PerFrameT2IGenerator(CascadeGenerator):
