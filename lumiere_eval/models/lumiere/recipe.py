@@ -101,23 +101,31 @@ def loss_curve(run_root: Path, out: Path) -> dict[str, dict]:
     return summary
 
 
-def direction_scores(folder: Path, stages: list[str], per_class: int) -> dict[str, float]:
-    """Direction check (motion_check) at 16x16 of base `stages` (stunet, t2i per frame), plus the real clips."""
+def direction_scores(folder: Path, names: list[str], per_class: int) -> dict[str, float]:
+    """Direction check (motion_check) at 16x16 of base stages (`stunet`, `t2i` per frame) or of the
+    `keyframe-cascade` base (keyframes + TSR), plus the real clips."""
     import torch
 
+    from lumiere_eval.models.base import create_generator
     from lumiere_eval.models.lumiere.checkpoint import load_model
     from lumiere_eval.models.lumiere.generators import sample_videos
     from lumiere_eval.models.lumiere.motion_check import direction_accuracy
     from lumiere_eval.models.lumiere.training import to_uint8
 
     scores = {"real_clips": direction_accuracy(None, per_class), "chance": 0.25, "videos_per_model": 4 * per_class}
-    for stage in stages:
-        model = load_model(folder / f"{stage}.pt")
+    for name in names:
+        if name == "keyframe-cascade":
+            cascade = create_generator(name, checkpoint_dir=str(folder))
 
-        def generate(captions, seeds, model=model):
-            gens = [torch.Generator().manual_seed(s) for s in seeds]
-            return list(to_uint8(sample_videos(model, captions, gens, (3, 16, 16, 16), 20, 3.0, "ddim")))
-        scores[stage] = direction_accuracy(generate, per_class)
+            def generate(captions, seeds, cascade=cascade):
+                return list(to_uint8(cascade.base_video(list(captions), list(seeds), 16)))
+        else:
+            model = load_model(folder / f"{name}.pt")
+
+            def generate(captions, seeds, model=model):
+                gens = [torch.Generator().manual_seed(s) for s in seeds]
+                return list(to_uint8(sample_videos(model, captions, gens, (3, 16, 16, 16), 20, 3.0, "ddim")))
+        scores[name] = direction_accuracy(generate, per_class)
     return scores
 
 
@@ -167,11 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-root", type=Path, default=Path("runs/lumiere-tiny"), help="training runs folder")
     parser.add_argument("--steps", type=int, default=None, help="steps per stage (default: the shipped steps)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--generators", type=str, default="lumiere,per-frame-t2i",
+    parser.add_argument("--generators", type=str, default="lumiere,keyframe-cascade,per-frame-t2i",
                         help="comma-separated generators to draw sample GIFs from ('' for none)")
-    parser.add_argument("--direction", type=str, default="stunet,t2i",
-                        help="comma-separated base stages to run the direction check on ('' for none)")
-    parser.add_argument("--per-class", type=int, default=4, help="videos per direction class in the check")
+    parser.add_argument("--direction", type=str, default="stunet,keyframe-cascade,t2i",
+                        help="comma-separated base stages (or keyframe-cascade) to run the direction check on "
+                             "('' for none)")
+    parser.add_argument("--per-class", type=int, default=8, help="videos per direction class in the check")
     args = parser.parse_args(argv)
     if args.action == "train":
         train_all(args.run_root, args.steps, args.threads)
