@@ -118,8 +118,9 @@ def test_shipped_sketch_style_blends_into_the_shipped_stunet():
     style = load_style_t2i("sketch")
     stunet = load_model(str(asset("models", "lumiere-tiny", "stunet.pt")))
     styled = stylize(stunet, style, 0.75)
-    assert isinstance(styled, STUNet) and json.loads(style_checkpoint("sketch").with_suffix(".json").read_text())[
-        "stage"] == "t2i-sketch"
+    meta = json.loads(style_checkpoint("sketch").with_suffix(".json").read_text())
+    config = json.loads((style_checkpoint("sketch").parent / "configs" / "t2i-sketch.json").read_text())
+    assert isinstance(styled, STUNet) and meta["stage"] == "t2i-sketch" and meta["data"] == config["data"]
     for name, value in stunet.temporal.state_dict().items():
         assert torch.equal(styled.temporal.state_dict()[name], value), name
 
