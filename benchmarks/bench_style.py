@@ -166,7 +166,7 @@ def main() -> None:
 
     from lumiere_eval.assets import asset
     from lumiere_eval.extractors import create_extractor
-    from lumiere_eval.models.lumiere.checkpoint import load_model
+    from lumiere_eval.models.lumiere.checkpoint import load_model, read_meta
     from lumiere_eval.models.lumiere.generators import sample_videos
     from lumiere_eval.models.lumiere.recipe import grid
     from lumiere_eval.models.lumiere.style import load_style_t2i, style_checkpoint, stylize
@@ -188,8 +188,9 @@ def main() -> None:
         scores = measure(real, labels, style_model, shipped_action, action)
         rows.append({"videos_of": name, "alpha": "-", **scores, "seconds_per_video": "-"})
         gif_rows.append(real[:args.gif_columns])
-    base = load_model(str(asset("models", "lumiere-tiny", "stunet.pt")))
-    style_t2i = load_style_t2i(STYLE)
+    base_path = Path(str(asset("models", "lumiere-tiny", "stunet.pt")))
+    base, base_meta = load_model(base_path), read_meta(base_path)
+    style_t2i, style_meta = load_style_t2i(STYLE), read_meta(style_checkpoint(STYLE))
     for alpha in ALPHAS:
         model = stylize(base, style_t2i, alpha)
         start = time.perf_counter()
@@ -207,7 +208,9 @@ def main() -> None:
     columns = min(args.gif_columns, len(prompts))
     write_video(Path(str(asset("models", "lumiere-tiny", "samples_style.gif"))),
                 grid([v for row in gif_rows for v in row], columns=columns, scale=2), 8)
-    notes = (f"Style '{STYLE}' ({style_checkpoint(STYLE).name}) blended into the shipped stunet.pt: "
+    notes = (f"Style '{STYLE}' ({style_checkpoint(STYLE).name}, {style_meta['steps']} steps, sha256 "
+             f"{style_meta['sha256'][:12]}) blended into the shipped stunet.pt ({base_meta['steps']} steps, sha256 "
+             f"{base_meta['sha256'][:12]}): "
              f"W = alpha * W_style + (1 - alpha) * W_orig on all T2I weights (text encoder included), temporal "
              f"layers unchanged. {len(prompts)} test-split captions ({args.per_class} per class), seeds 0.."
              f"{len(prompts) - 1} at every alpha; DDIM 20 steps, guidance 3, {FRAMES} frames of {SIZE}x{SIZE}, "
