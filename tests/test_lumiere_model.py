@@ -180,3 +180,30 @@ def test_checkpoint_round_trip_and_corruption(tmp_path):
         load_model(path)
     with pytest.raises(CheckpointError, match="json"):
         load_model(tmp_path / "missing.pt")
+
+
+def test_checkpoint_saved_against_its_parent_holds_only_what_differs(tmp_path):
+    t2i = tiny_t2i()
+    (tmp_path / "t2i").mkdir()
+    parent = save_model(t2i, tmp_path / "t2i" / "model.pt", extra={"stage": "t2i"})
+    model = randomise_temporal(STUNet.inflate(t2i, heads=2)).eval()
+    path = save_model(model, tmp_path / "stunet" / "model.pt", parent=parent)
+    full = save_model(model, tmp_path / "full.pt")
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["parent"]["stage"] == "t2i" and meta["parent"]["tensors"] == len(t2i.state_dict())
+    stored = torch.load(path, weights_only=True)
+    assert stored and all(k.startswith("temporal.") for k in stored) and path.stat().st_size < full.stat().st_size
+    x, t, tokens = torch.randn(1, 3, 4, 8, 8), torch.tensor([0.5]), model.t2i.text.tokenizer.encode(["red"])
+    with torch.no_grad():
+        assert torch.equal(load_model(path)(x, t, tokens), model(x, t, tokens))   # run layout: ../t2i/model.pt
+    shipped = tmp_path / "ship"
+    shipped.mkdir()
+    for name, source in (("t2i", parent), ("stunet", path)):
+        for ext in (".pt", ".json"):
+            (shipped / f"{name}{ext}").write_bytes(source.with_suffix(ext).read_bytes())
+    with torch.no_grad():
+        assert torch.equal(load_model(shipped / "stunet.pt")(x, t, tokens), model(x, t, tokens))   # beside it
+    save_model(tiny_t2i(seed=5), shipped / "t2i.pt", extra={"stage": "t2i"})   # another parent in its place
+    (tmp_path / "t2i" / "model.pt").unlink()
+    with pytest.raises(CheckpointError, match="stunet.pt: its parent checkpoint .*'t2i'.*another checksum"):
+        load_model(shipped / "stunet.pt")

@@ -89,16 +89,19 @@ def test_shipped_checkpoints_match_their_checksums_configs_and_card():
     from lumiere_eval.assets import asset
     from lumiere_eval.models.lumiere.checkpoint import read_meta
 
+    from lumiere_eval.models.lumiere.recipe import STAGES
+
     folder = asset("models", "lumiere-tiny")
     total = 0
-    for stage in ("t2i", "stunet", "ssr", "ssr-stunet"):
+    for stage in STAGES:
         path = folder / f"{stage}.pt"
         meta = read_meta(str(path))
         assert meta["stage"] == stage and meta["steps"] > 0
         shipped_config = json.loads((folder / "configs" / f"{stage}.json").read_text())
         assert meta["data"] == shipped_config["data"]
         model = load_model(str(path))          # verifies the SHA-256 and loads with weights_only=True
-        assert isinstance(model, STUNet) == ("inflate" in shipped_config)
+        inflated = "inflate" in shipped_config or shipped_config.get("parent") == "stunet"   # else a U-Net
+        assert isinstance(model, STUNet) == inflated
         assert f"| {meta['steps']} |" in (folder / "README.md").read_text()
         total += path.stat().st_size
     assert total < 25 * 2 ** 20

@@ -2,6 +2,11 @@
 
 The json holds the class name, its constructor arguments and the SHA-256 of the weights file; loading
 rebuilds the class from a fixed list, checks the checksum and loads with `torch.load(weights_only=True)`.
+
+A model derived from another stage (a STUNet around frozen T2I weights, a fine-tuned STUNet) can be saved
+against that parent checkpoint: only the tensors that differ from the parent's are written, and the json
+names the parent stage and its SHA-256. Loading finds the parent beside the file (`<stage>.pt`, the shipped
+layout) or in the run layout (`../<stage>/model.pt`), checks its checksum, and fills in the rest from it.
 """
 from __future__ import annotations
 
@@ -36,17 +41,36 @@ def sha256_file(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def _parent_state(model: nn.Module, parent: nn.Module) -> tuple[str, dict[str, torch.Tensor]]:
+    """(key prefix, parent tensors) as they appear in `model`'s state dict: a U-Net parent is a STUNet's `t2i.`."""
+    from lumiere_eval.models.lumiere.stunet import STUNet
+    prefix = "t2i." if isinstance(model, STUNet) and not isinstance(parent, STUNet) else ""
+    return prefix, {prefix + k: v for k, v in parent.state_dict().items()}
+
+
 def save_model(model: nn.Module, path: str | os.PathLike, half: bool = False,
-               extra: dict[str, Any] | None = None) -> Path:
-    """Write `model`'s weights (fp16 if `half`) to `path` and its config json beside it, atomically."""
+               extra: dict[str, Any] | None = None, parent: str | os.PathLike | None = None) -> Path:
+    """Write `model`'s weights (fp16 if `half`) to `path` and its config json beside it, atomically.
+
+    With `parent` (a saved checkpoint `model` was derived from), tensors equal to the parent's are left out.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    parent_record = None
+    if parent is not None:
+        _, inherited = _parent_state(model, load_model(parent))
+        same = [k for k, v in state.items() if k in inherited and inherited[k].shape == v.shape
+                and torch.equal(inherited[k].to(v.dtype), v)]
+        if same:
+            state = {k: v for k, v in state.items() if k not in same}
+            parent_record = {"stage": read_meta(parent).get("stage"), "sha256": sha256_file(parent),
+                             "tensors": len(same)}
     tmp = path.with_name(path.name + ".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
     meta = {"class": type(model).__name__, "config": model.config, "weights": path.name,
-            "sha256": sha256_file(path), **(extra or {})}
+            "sha256": sha256_file(path), **({"parent": parent_record} if parent_record else {}), **(extra or {})}
     path.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
     return path
 
@@ -76,7 +100,22 @@ def load_model(path: str | os.PathLike, verify: bool = True) -> nn.Module:
     model = classes[meta["class"]](**meta["config"])
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
+        if "parent" in meta:
+            _, inherited = _parent_state(model, load_model(parent_path(path, meta["parent"]), verify))
+            state = {**{k: v for k, v in inherited.items() if k in model.state_dict()}, **state}
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     except (RuntimeError, EOFError, KeyError) as err:
         raise CheckpointError(f"{path}: cannot load weights ({str(err).splitlines()[0]})") from None
     return model.eval()
+
+
+def parent_path(path: Path, record: dict[str, Any]) -> Path:
+    """The parent checkpoint named in `path`'s json: `<stage>.pt` beside it, else `../<stage>/model.pt`;
+    its SHA-256 must be the one recorded."""
+    stage = record.get("stage")
+    candidates = [path.parent / f"{stage}.pt", path.parent.parent / str(stage) / "model.pt"]
+    for candidate in candidates:
+        if candidate.is_file() and sha256_file(candidate) == record.get("sha256"):
+            return candidate
+    raise CheckpointError(f"{path}: its parent checkpoint (stage {stage!r}, SHA-256 {str(record.get('sha256'))[:12]}...) "
+                          f"is not at {candidates[0]} or {candidates[1]}, or has another checksum")

@@ -253,7 +253,8 @@ def train_stage(config: StageConfig, run_root: str | os.PathLike, steps: int | N
         os.replace(tmp, state_path)
         export(model, ema, run_dir / "model.pt", {"stage": config.stage, "data": config.data, "steps": step,
                                                    "wall_seconds": wall,
-                                                   "final_loss": losses[-1][1] if losses else None})
+                                                   "final_loss": losses[-1][1] if losses else None},
+               parent=run_root / config.parent / "model.pt" if config.parent else None)
 
     bar = None
     if progress:
@@ -294,14 +295,16 @@ def train_stage(config: StageConfig, run_root: str | os.PathLike, steps: int | N
     return run_dir / "model.pt"
 
 
-def export(model: nn.Module, ema: dict[str, torch.Tensor], path: Path, extra: dict[str, Any]) -> Path:
-    """Save `model` with its EMA weights in place of the trained ones, fp16, with config json."""
+def export(model: nn.Module, ema: dict[str, torch.Tensor], path: Path, extra: dict[str, Any],
+           parent: Path | None = None) -> Path:
+    """Save `model` with its EMA weights in place of the trained ones, fp16, with config json; only the
+    tensors that differ from the `parent` checkpoint's (if any) are written."""
     live = {n: p.detach().clone() for n, p in model.named_parameters() if n in ema}
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name in ema:
                 p.copy_(ema[name])
-        saved = save_model(model, path, half=True, extra=extra)
+        saved = save_model(model, path, half=True, extra=extra, parent=parent)
         for name, p in model.named_parameters():
             if name in live:
                 p.copy_(live[name])
