@@ -13,7 +13,8 @@
    only, and (b) the same architecture trained here (seeded, ~20 s) at 16x16 on the train split in both looks,
    plain and styled, so that it reads the motion whatever the look; and the model-free direction check
    (motion_check) on the direction prompts. The same figures on the real test clips, plain and in the style,
-   are the references (the ceilings to compare samples with).
+   are the references (the ceilings to compare samples with). Ablation rows: alpha 0.75 and 1 with the
+   original text encoder restored after the blend (the temporal cross-attention reads the text encoder's output).
 Writes benchmarks/results/style.md/.json and the sample grid models/lumiere-tiny/samples_style.gif
 (rows: real plain, real sketch, then alpha 0, 0.5, 0.75, 1; one prompt per column, the first `--gif-columns`).
 Run: nice -n 10 python benchmarks/bench_style.py [--per-class 3] [--threads 1]
@@ -36,6 +37,7 @@ from lumiere_eval.protocols.synthetic import CLASSES, SyntheticDomain  # noqa: E
 
 STYLE = "sketch"
 ALPHAS = (0.0, 0.5, 0.75, 1.0)
+TEXT_KEPT_ALPHAS = (0.75, 1.0)   # ablation: the blend with the original text encoder restored
 SIZE, FRAMES = 16, 16
 
 
@@ -186,13 +188,15 @@ def main() -> None:
     for name, style in (("real plain", None), (f"real {STYLE}", STYLE)):
         real = np.stack([render(s, SIZE, SIZE, FRAMES, style) for s in specs])
         scores = measure(real, labels, style_model, shipped_action, action)
-        rows.append({"videos_of": name, "alpha": "-", **scores, "seconds_per_video": "-"})
+        rows.append({"videos_of": name, "alpha": "-", "text_encoder": "-", **scores, "seconds_per_video": "-"})
         gif_rows.append(real[:args.gif_columns])
     base_path = Path(str(asset("models", "lumiere-tiny", "stunet.pt")))
     base, base_meta = load_model(base_path), read_meta(base_path)
     style_t2i, style_meta = load_style_t2i(STYLE), read_meta(style_checkpoint(STYLE))
-    for alpha in ALPHAS:
+    for alpha, text_kept in [(a, False) for a in ALPHAS] + [(a, True) for a in TEXT_KEPT_ALPHAS]:
         model = stylize(base, style_t2i, alpha)
+        if text_kept:
+            model.t2i.text.load_state_dict(base.t2i.text.state_dict())
         start = time.perf_counter()
         chunks = []
         for i in range(0, len(prompts), args.batch):
@@ -202,8 +206,10 @@ def main() -> None:
         seconds = (time.perf_counter() - start) / len(prompts)
         videos = np.concatenate(chunks)
         scores = measure(videos, labels, style_model, shipped_action, action)
-        rows.append({"videos_of": "stunet stylized", "alpha": alpha, **scores, "seconds_per_video": seconds})
-        gif_rows.append(videos[:args.gif_columns])
+        rows.append({"videos_of": "stunet stylized", "alpha": alpha,
+                     "text_encoder": "original" if text_kept else "blended", **scores, "seconds_per_video": seconds})
+        if not text_kept:
+            gif_rows.append(videos[:args.gif_columns])
         print(rows[-1])
     columns = min(args.gif_columns, len(prompts))
     write_video(Path(str(asset("models", "lumiere-tiny", "samples_style.gif"))),
@@ -212,7 +218,9 @@ def main() -> None:
              f"{style_meta['sha256'][:12]}) blended into the shipped stunet.pt ({base_meta['steps']} steps, sha256 "
              f"{base_meta['sha256'][:12]}): "
              f"W = alpha * W_style + (1 - alpha) * W_orig on all T2I weights (text encoder included), temporal "
-             f"layers unchanged. {len(prompts)} test-split captions ({args.per_class} per class), seeds 0.."
+             f"layers unchanged; rows with text_encoder 'original' are an ablation that restores the "
+             f"original text encoder after the blend (the temporal layers read its output). "
+             f"{len(prompts)} test-split captions ({args.per_class} per class), seeds 0.."
              f"{len(prompts) - 1} at every alpha; DDIM 20 steps, guidance 3, {FRAMES} frames of {SIZE}x{SIZE}, "
              f"{args.threads} thread(s), shared machine. style_score: mean P(styled) of a frame classifier trained "
              f"here (held-out frame accuracy {style_accuracy:.4f}, {style_seconds:.1f} s); styled_share: videos "
