@@ -1,8 +1,8 @@
 """`lumiere-eval train STAGE`: train (or resume) one stage of the tiny reference Lumiere.
 
 Stages and their shipped configs: t2i, stunet (needs t2i), ssr, ssr-stunet (needs ssr), keyframes and tsr
-(the keyframe-cascade ablation; need t2i), conditional (needs stunet). Rerunning the same
-command resumes from `<run-root>/<stage>/state.pt`; the exported weights are `<run-root>/<stage>/model.pt`.
+(the keyframe-cascade ablation; need t2i), conditional (needs stunet), t2i-sketch (a style; needs t2i).
+Rerunning the same command resumes from `<run-root>/<stage>/state.pt`; the exported weights are `<run-root>/<stage>/model.pt`.
 """
 from __future__ import annotations
 

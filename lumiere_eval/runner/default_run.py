@@ -102,6 +102,8 @@ def run_model(config, workers: int, dry_run: bool = False) -> dict | None:
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers) as pool:
         pool.starmap(_run_shard, [(config, i, workers) for i in range(workers)])
+        pool.close()   # let the workers exit on their own: terminating them leaks their semaphores
+        pool.join()
     return ucf101_run.run(dataclasses.replace(config, merge=True))
 
 
@@ -180,7 +182,9 @@ def write_comparison(out: Path, rows: dict[str, dict], reference: dict, elapsed:
     lines.append(f"| real held-out clips | {reference['n']} | {_cell(reference['fvd'])} | {_cell(reference['is'])} | "
                  f"{_cell(reference['clipsim'])} | {reference['class_accuracy']:.3f} | "
                  f"{reference['temporal']['motion']:.2f} | {reference['temporal']['flicker']:.2f} |")
-    lines += ["", f"Wall time: {elapsed:.0f} s."]
+    per_model = ", ".join(f"{name} {r['wall_s']:.0f} s" for name, r in rows.items())
+    lines += ["", f"Wall time: {elapsed:.0f} s ({per_model}; {next(iter(rows.values()))['workers']} worker "
+                  f"process(es), cached work excluded)."]
     text = "\n".join(lines) + "\n"
     (out / "comparison.md").write_text(text)
     return text
@@ -266,13 +270,15 @@ def run_default(args: argparse.Namespace) -> int:
     rows = {}
     for model in models:
         config = model_config(model, root, out, size, args)
+        model_start = time.perf_counter()
         results = run_model(config, args.workers, args.dry_run)
         if results is None:
             continue
         records = [json.loads(line) for line in (config.out / "samples.jsonl").read_text().splitlines()]
         rows[model] = {"metrics": results["metrics"], "samples": len(records),
                        "temporal": _consistency([config.out / r["path"] for r in records]),
-                       "timings": results["timings"]}
+                       "timings": results["timings"], "wall_s": time.perf_counter() - model_start,
+                       "workers": args.workers}
         print(f"[SYNTHETIC] {model}: " + ", ".join(f"{k.upper()} {v['value']:.2f}"
                                                    for k, v in results["metrics"].items()), flush=True)
     if args.dry_run or not rows:
