@@ -30,6 +30,7 @@ CONFIG_NAME = "generate_config.json"
 MANIFEST_NAME = "manifest.jsonl"
 # Options whose change makes existing outputs stale: a rerun with other values refuses to mix them.
 _RESUME_KEYS = ("model", "model_args", "num_frames", "fps", "height", "width", "format", "task", "inputs")
+_RESUME_DEFAULTS = {"task": "t2v", "inputs": {}}   # what folders written before --task existed hold
 TASK_MODEL = "lumiere"   # the model whose checkpoints the tasks other than t2v use
 
 
@@ -154,7 +155,7 @@ def _check_config(out: Path, config: dict, overwrite: bool) -> None:
     if overwrite or not path.is_file():
         return
     old = json.loads(path.read_text())
-    changed = [k for k in _RESUME_KEYS if old.get(k) != config[k]]
+    changed = [k for k in _RESUME_KEYS if old.get(k, _RESUME_DEFAULTS.get(k)) != config[k]]
     if changed:
         raise GenerateError(f"{out} holds outputs of another configuration ({', '.join(changed)} differ from "
                             f"{path}); use another --out or --overwrite")
