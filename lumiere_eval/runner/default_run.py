@@ -96,9 +96,10 @@ def run_model(config, workers: int, dry_run: bool = False) -> dict | None:
     """One model through the runner: in `workers` shard processes of one thread each, then merged (the
     numbers equal a single-process run's: features are computed in fixed blocks), or in this process."""
     from lumiere_eval.runner import ucf101_run
+    from lumiere_eval.runner.generation import collect_records
 
-    if workers <= 1 or dry_run:
-        return ucf101_run.run(config, dry_run=dry_run)
+    if workers <= 1 or dry_run or not collect_records(config.out, ucf101_run.make_plan(config).samples)[1]:
+        return ucf101_run.run(config, dry_run=dry_run)   # nothing to generate: no processes to start
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers) as pool:
         pool.starmap(_run_shard, [(config, i, workers) for i in range(workers)])
