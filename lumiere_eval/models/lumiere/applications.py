@@ -93,6 +93,28 @@ def _mask_tensor(mask: np.ndarray, height: int, width: int) -> torch.Tensor:
     return F.interpolate(keep, size=(height, width), mode="nearest")[0, 0]
 
 
+def _require(task: str, inputs: TaskInputs) -> None:
+    """TaskInputError naming the flag(s) of the first input `task` needs and `inputs` lacks."""
+    for need in TASK_INPUTS[task]:
+        options = need.split("|")
+        if not any(getattr(inputs, o) is not None and (o != "border" or inputs.border > 0) for o in options):
+            raise TaskInputError(f"task {task!r} needs --{' or --'.join(options)}")
+
+
+def _input_video(inputs: TaskInputs, num_frames: int, height: int, width: int) -> torch.Tensor:
+    """The user's video as float [3, num_frames, height, width]: long enough and of the output's aspect."""
+    source = (inputs.sources or {}).get("video", "video")
+    if len(inputs.video) < num_frames:
+        raise TaskInputError(f"{source}: {len(inputs.video)} frames, the output needs {num_frames}")
+    _check_aspect("the video", inputs.video.shape[1:3], height, width, source)
+    return _frames_tensor(inputs.video[:num_frames], height, width)
+
+
+def _area_resize(video: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Area resize of every frame of [c, t, h, w]."""
+    return F.interpolate(video.transpose(0, 1), size=(height, width), mode="area").transpose(0, 1)
+
+
 def task_condition(task: str, inputs: TaskInputs, num_frames: int, height: int,
                    width: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(known video [3, T, H, W] in [-1, 1], keep mask [1, T, H, W]) of `task` at the output size."""
@@ -100,21 +122,14 @@ def task_condition(task: str, inputs: TaskInputs, num_frames: int, height: int,
         raise TaskInputError(f"task {task!r} has no conditioning video; conditional tasks: "
                              f"{', '.join(t for t in TASK_INPUTS if t != 'edit')}")
     src = inputs.sources or {}
-    for need in TASK_INPUTS[task]:
-        options = need.split("|")
-        if not any(getattr(inputs, o) is not None and (o != "border" or inputs.border > 0) for o in options):
-            raise TaskInputError(f"task {task!r} needs --{' or --'.join(options)}")
+    _require(task, inputs)
     keep = torch.zeros(1, num_frames, height, width)
     if task in ("i2v", "cinemagraph"):
         _check_aspect("the image", inputs.image.shape[:2], height, width, src.get("image", "image"))
         image = _frames_tensor(inputs.image[None], height, width)
         known = image.expand(-1, num_frames, -1, -1).clone()
     else:
-        video = inputs.video
-        if len(video) < num_frames:
-            raise TaskInputError(f"{src.get('video', 'video')}: {len(video)} frames, the output needs {num_frames}")
-        _check_aspect("the video", video.shape[1:3], height, width, src.get("video", "video"))
-        known = _frames_tensor(video[:num_frames], height, width)
+        known = _input_video(inputs, num_frames, height, width)
     if task == "i2v":
         keep[:, 0] = 1
     elif inputs.mask is not None:
@@ -131,9 +146,9 @@ def _downsample_condition(known: torch.Tensor, keep: torch.Tensor, height: int,
                           width: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Known video and keep mask at the base model's size: area averages; a low-resolution pixel is known
     only if every pixel it covers is."""
-    area = lambda v: F.interpolate(v.transpose(0, 1), size=(height, width), mode="area").transpose(0, 1)  # noqa: E731
-    low_keep = (area(keep) > 0.999).float()
-    low_known = area(known) / area(keep).clamp_min(1e-6)   # the mean of the known pixels only
+    covered = _area_resize(keep, height, width)
+    low_keep = (covered > 0.999).float()
+    low_known = _area_resize(known, height, width) / covered.clamp_min(1e-6)   # the mean of the known pixels only
     return low_known * low_keep, low_keep
 
 
@@ -203,8 +218,7 @@ class EditGenerator(CascadeGenerator):
         video = self.video[None]
         if video.shape[2] < frames:   # rounded up to the STUNet's frame multiple: hold the last frame
             video = torch.cat([video, video[:, :, -1:].expand(-1, -1, frames - video.shape[2], -1, -1)], dim=2)
-        start = F.interpolate(video[0].transpose(0, 1), size=low_hw, mode="area").transpose(0, 1)[None]
-        start = start.expand(len(prompts), -1, -1, -1, -1)
+        start = _area_resize(video[0], *low_hw)[None].expand(len(prompts), -1, -1, -1, -1)
         gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
         steps = max(1, round(o["steps"] * self.strength))
         return sample_videos(self.base, prompts, gens, (3, frames, *low_hw), steps, o["guidance"], o["sampler"],
@@ -217,13 +231,8 @@ def create_task_generator(task: str, inputs: TaskInputs, num_frames: int, height
     if task not in TASKS or task == "t2v":
         raise TaskInputError(f"unknown task {task!r}; tasks with inputs: {', '.join(t for t in TASKS if t != 't2v')}")
     if task == "edit":
-        if inputs.video is None:
-            raise TaskInputError("task 'edit' needs --video")
-        src = (inputs.sources or {}).get("video", "video")
-        if len(inputs.video) < num_frames:
-            raise TaskInputError(f"{src}: {len(inputs.video)} frames, the output needs {num_frames}")
-        _check_aspect("the video", inputs.video.shape[1:3], height, width, src)
-        return EditGenerator(_frames_tensor(inputs.video[:num_frames], height, width), strength=strength, **options)
+        _require(task, inputs)
+        return EditGenerator(_input_video(inputs, num_frames, height, width), strength=strength, **options)
     known, keep = task_condition(task, inputs, num_frames, height, width)
     return ConditionalGenerator(task, known, keep, paste=paste, **options)
 
