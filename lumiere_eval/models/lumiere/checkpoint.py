@@ -59,12 +59,13 @@ def save_model(model: nn.Module, path: str | os.PathLike, half: bool = False,
     state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
     parent_record = None
     if parent is not None:
-        _, inherited = _parent_state(model, load_model(parent))
-        same = [k for k, v in state.items() if k in inherited and inherited[k].shape == v.shape
-                and torch.equal(inherited[k].to(v.dtype), v)]
+        _, inherited = _parent_state(model, load_model(parent))   # verifies the parent's SHA-256
+        same = {k for k, v in state.items() if k in inherited and inherited[k].shape == v.shape
+                and torch.equal(inherited[k].to(v.dtype), v)}
         if same:
             state = {k: v for k, v in state.items() if k not in same}
-            parent_record = {"stage": read_meta(parent).get("stage"), "sha256": sha256_file(parent),
+            parent_meta = read_meta(parent)
+            parent_record = {"stage": parent_meta.get("stage"), "sha256": parent_meta["sha256"],
                              "tensors": len(same)}
     tmp = path.with_name(path.name + ".tmp")
     torch.save(state, tmp)
@@ -87,7 +88,8 @@ def read_meta(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def load_model(path: str | os.PathLike, verify: bool = True) -> nn.Module:
-    """Rebuild the model saved at `path` (float32, eval mode), checking its SHA-256 first."""
+    """Rebuild the model saved at `path` (float32, eval mode), checking its SHA-256 first (a parent checkpoint
+    it was saved against is always checked)."""
     path = Path(path)
     meta = read_meta(path)
     classes = _classes()
@@ -101,7 +103,7 @@ def load_model(path: str | os.PathLike, verify: bool = True) -> nn.Module:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         if "parent" in meta:
-            _, inherited = _parent_state(model, load_model(parent_path(path, meta["parent"]), verify))
+            _, inherited = _parent_state(model, load_model(parent_path(path, meta["parent"])))
             state = {**{k: v for k, v in inherited.items() if k in model.state_dict()}, **state}
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     except (RuntimeError, EOFError, KeyError) as err:
@@ -110,12 +112,13 @@ def load_model(path: str | os.PathLike, verify: bool = True) -> nn.Module:
 
 
 def parent_path(path: Path, record: dict[str, Any]) -> Path:
-    """The parent checkpoint named in `path`'s json: `<stage>.pt` beside it, else `../<stage>/model.pt`;
-    its SHA-256 must be the one recorded."""
+    """The parent checkpoint named in `path`'s json: `<stage>.pt` beside it, else `../<stage>/model.pt`,
+    whichever has the recorded SHA-256 in its own json (loading it then checks its bytes against that)."""
     stage = record.get("stage")
     candidates = [path.parent / f"{stage}.pt", path.parent.parent / str(stage) / "model.pt"]
     for candidate in candidates:
-        if candidate.is_file() and sha256_file(candidate) == record.get("sha256"):
+        if (candidate.is_file() and candidate.with_suffix(".json").is_file()
+                and read_meta(candidate).get("sha256") == record.get("sha256")):
             return candidate
     raise CheckpointError(f"{path}: its parent checkpoint (stage {stage!r}, SHA-256 {str(record.get('sha256'))[:12]}...) "
                           f"is not at {candidates[0]} or {candidates[1]}, or has another checksum")
