@@ -3,7 +3,9 @@
     python benchmarks/bench_applications.py [--per-task 24] [--threads 2]
 
 Each conditional task is compared with the obvious alternative, the plain text-to-video `lumiere` with the same
-prompt and seed (it sees no image, video or mask):
+prompt and seed (it sees no image, video or mask). The conditional model runs twice: on its own ("model"), and
+with known-pixel replacement while sampling ("replaced": the x_0 estimate takes the known pixels at every step,
+in the base stage and the SSR, so known pixels come out exact and the measures show how the rest fits them):
 - image-to-video: PSNR of the first frame against the input image; prompted class recognised (in-domain
   classifier);
 - inpainting (a 12x12 box) and outpainting (a 6-pixel border) at 32x32: error in the kept region (PSNR), and a
@@ -70,9 +72,13 @@ def recognised(classifier, videos: list[np.ndarray], labels: list[int]) -> float
     return float((probs.argmax(1) == np.asarray(labels)).mean())
 
 
-def run_task(task: str, clip: np.ndarray, caption: str, seed: int, inputs: TaskInputs, options: dict) -> np.ndarray:
-    generator = create_task_generator(task, inputs, FRAMES, SIZE, SIZE, **options)
-    return generator.generate([caption], [seed], FRAMES, FPS, SIZE, SIZE)[0].frames
+def run_task(task: str, caption: str, seed: int, inputs: TaskInputs, options: dict) -> dict[str, np.ndarray]:
+    """The task's output by the model on its own ("model") and with known-pixel replacement ("replaced")."""
+    out = {}
+    for mode, replace in (("model", False), ("replaced", True)):
+        generator = create_task_generator(task, inputs, FRAMES, SIZE, SIZE, replace_known=replace, **options)
+        out[mode] = generator.generate([caption], [seed], FRAMES, FPS, SIZE, SIZE)[0].frames
+    return out
 
 
 def main() -> None:
@@ -103,24 +109,24 @@ def main() -> None:
 
     # image-to-video
     clips = clips_of(domain, list(CLASSES), n)
-    i2v, plain = [], []
+    runs, plain = [], []
     for i, (clip, _, caption) in enumerate(clips):
-        i2v.append(run_task("i2v", clip, caption, i, TaskInputs(image=clip[0]), options))
+        runs.append(run_task("i2v", caption, i, TaskInputs(image=clip[0]), options))
         plain.append(baseline(caption, i))
     labels = [label for _, label, _ in clips]
-    results["i2v"] = {
-        "first_frame_psnr_db": float(np.mean([psnr(v[0], c[0]) for v, (c, _, _) in zip(i2v, clips)])),
-        "t2v_first_frame_psnr_db": float(np.mean([psnr(v[0], c[0]) for v, (c, _, _) in zip(plain, clips)])),
-        "class_recognised": recognised(classifier, i2v, labels),
-        "t2v_class_recognised": recognised(classifier, plain, labels)}
+    results["i2v"] = {}
+    for mode, videos in (("t2v", plain), *((m, [o[m] for o in runs]) for m in ("model", "replaced"))):
+        results["i2v"][f"{mode}_first_frame_psnr_db"] = float(np.mean([psnr(v[0], c[0])
+                                                                      for v, (c, _, _) in zip(videos, clips)]))
+        results["i2v"][f"{mode}_class_recognised"] = recognised(classifier, videos, labels)
+    i2v = [o["model"] for o in runs]
     samples["i2v"] = [np.concatenate([np.repeat(c[:1], FRAMES, 0), v], 2) for v, (c, _, _) in zip(i2v[:4], clips)]
     print("i2v", results["i2v"], flush=True)
 
     # inpainting and outpainting
     rng = np.random.default_rng(0)
     for task in ("inpaint", "outpaint"):
-        rows = {"kept_psnr_db": [], "t2v_kept_psnr_db": [], "seam_ratio": [], "seam_ratio_pasted": [],
-                "t2v_seam_ratio_pasted": [], "filled_psnr_db": []}
+        rows: dict[str, list[float]] = {}
         shown = []
         for i, (clip, _, caption) in enumerate(clips):
             region = np.zeros((SIZE, SIZE), bool)
@@ -133,18 +139,19 @@ def main() -> None:
                 region[6:-6, 6:-6] = False
                 inputs = TaskInputs(video=clip, border=6)
             keep = ~region
-            out = run_task(task, clip, caption, i, inputs, options)
-            base = plain[i]
-            pasted, base_pasted = (np.where(keep[None, ..., None], clip, v) for v in (out, base))
+            outs = {"t2v": plain[i], **run_task(task, caption, i, inputs, options)}
             real_seam = seam(clip, keep)
-            rows["kept_psnr_db"].append(psnr(out, clip, np.broadcast_to(keep, clip.shape[:3])))
-            rows["t2v_kept_psnr_db"].append(psnr(base, clip, np.broadcast_to(keep, clip.shape[:3])))
-            rows["filled_psnr_db"].append(psnr(out, clip, np.broadcast_to(region, clip.shape[:3])))
-            rows["seam_ratio"].append(seam(out, keep) / real_seam)
-            rows["seam_ratio_pasted"].append(seam(pasted, keep) / real_seam)
-            rows["t2v_seam_ratio_pasted"].append(seam(base_pasted, keep) / real_seam)
+            for mode, out in outs.items():
+                pasted = np.where(keep[None, ..., None], clip, out)
+                measures = {"kept_psnr_db": psnr(out, clip, np.broadcast_to(keep, clip.shape[:3])),
+                            "filled_psnr_db": psnr(out, clip, np.broadcast_to(region, clip.shape[:3])),
+                            "seam_ratio": seam(out, keep) / real_seam,
+                            "seam_ratio_pasted": seam(pasted, keep) / real_seam}
+                for name, value in measures.items():
+                    rows.setdefault(f"{mode}_{name}", []).append(value)
             if i < 4:
-                shown.append(np.concatenate([np.where(keep[None, ..., None], clip, 128).astype(np.uint8), out], 2))
+                shown.append(np.concatenate([np.where(keep[None, ..., None], clip, 128).astype(np.uint8),
+                                             outs["model"]], 2))
         results[task] = {k: float(np.mean(v)) for k, v in rows.items()}
         samples[task] = shown
         print(task, results[task], flush=True)
@@ -153,19 +160,22 @@ def main() -> None:
     # (conditioned on the first frame only, free to move everywhere) and the real clip
     region = np.zeros((SIZE, SIZE), bool)
     region[8:24, 8:24] = True
-    motion: dict[str, list[float]] = {f"{k}_{w}": [] for k in ("cinemagraph", "i2v", "real")
-                                      for w in ("outside", "inside")}
-    shown = []
+    motion: dict[str, list[float]] = {}
+    shown, shown_replaced = [], []
     for i, (clip, _, caption) in enumerate(clips):
-        out = run_task("cinemagraph", clip, caption, i, TaskInputs(image=clip[0], mask=region), options)
-        for name, video in (("cinemagraph", out), ("i2v", i2v[i]), ("real", clip)):
+        outs = run_task("cinemagraph", caption, i, TaskInputs(image=clip[0], mask=region), options)
+        for name, video in (("model", outs["model"]), ("replaced", outs["replaced"]), ("i2v", i2v[i]),
+                            ("real", clip)):
             change = np.abs(video.astype(np.float64) - video[:1]).mean(-1)     # [T, H, W]
-            motion[f"{name}_outside"].append(float(change[:, ~region].mean()))
-            motion[f"{name}_inside"].append(float(change[:, region].mean()))
+            motion.setdefault(f"{name}_outside", []).append(float(change[:, ~region].mean()))
+            motion.setdefault(f"{name}_inside", []).append(float(change[:, region].mean()))
+            motion.setdefault(f"{name}_seam_ratio", []).append(seam(video, ~region) / seam(clip, ~region))
         if i < 4:
-            shown.append(np.concatenate([np.repeat(clip[:1], FRAMES, 0), out], 2))
-    results["cinemagraph"] = {f"mean_abs_change_{k}": float(np.mean(v)) for k, v in motion.items()}
-    samples["cinemagraph"] = shown
+            shown.append(np.concatenate([np.repeat(clip[:1], FRAMES, 0), outs["model"]], 2))
+            shown_replaced.append(np.concatenate([np.repeat(clip[:1], FRAMES, 0), outs["replaced"]], 2))
+    results["cinemagraph"] = {(k if k.endswith("seam_ratio") else f"mean_abs_change_{k}"): float(np.mean(v))
+                              for k, v in motion.items()}
+    samples["cinemagraph"], samples["cinemagraph-replaced"] = shown, shown_replaced
     print("cinemagraph", results["cinemagraph"], flush=True)
 
     # SDEdit
@@ -199,35 +209,45 @@ def main() -> None:
     if gif is None:
         from lumiere_eval.assets import asset
         gif = Path(str(asset("models", "lumiere-tiny"))) / "samples_applications.gif"
-    rows = [v for task in ("i2v", "inpaint", "outpaint", "cinemagraph", "edit") for v in samples[task]]
+    rows = [v for task in ("i2v", "inpaint", "outpaint", "cinemagraph", "cinemagraph-replaced", "edit")
+            for v in samples[task]]
     write_video(gif, grid(rows, columns=4, scale=2), FPS)
     print(args.out.with_suffix(".md").read_text())
 
 
+def db(value: float) -> str:
+    """A PSNR for the tables: "exact" when the pixels are identical (psnr() caps the error at 1e-10)."""
+    return "exact" if value >= 100 else f"{value:.2f}"
+
+
 def report(r: dict) -> str:
-    """The markdown table of the measurements."""
+    """The markdown tables of the measurements."""
     i2v, ci = r["i2v"], r["cinemagraph"]
     lines = [f"# Lumiere's applications on the tiny model ({r['per_task']} held-out clips per task, "
              f"{r['size'][0]} frames of {r['size'][1]}x{r['size'][2]}, {r['threads']} threads, {r['seconds']} s)", "",
              "Each task against the plain text-to-video `lumiere` with the same prompt and seed "
-             "(`python benchmarks/bench_applications.py`).", "",
-             "| image-to-video | conditional | t2v |", "|---|---|---|",
-             f"| first-frame PSNR vs the input image (dB) | {i2v['first_frame_psnr_db']:.2f} | "
-             f"{i2v['t2v_first_frame_psnr_db']:.2f} |",
-             f"| prompted class recognised | {i2v['class_recognised']:.3f} | {i2v['t2v_class_recognised']:.3f} |", ""]
+             "(`python benchmarks/bench_applications.py`). \"model\": the conditional model on its own; "
+             "\"replaced\": with known-pixel replacement while sampling (`--replace-known`).", "",
+             "| image-to-video | model | replaced | t2v |", "|---|---|---|---|",
+             "| first-frame PSNR vs the input image (dB) | " + " | ".join(
+                 db(i2v[f"{m}_first_frame_psnr_db"]) for m in ("model", "replaced", "t2v")) + " |",
+             "| prompted class recognised | " + " | ".join(
+                 f"{i2v[f'{m}_class_recognised']:.3f}" for m in ("model", "replaced", "t2v")) + " |", ""]
+    names = {"kept_psnr_db": "kept-region PSNR (dB)", "filled_psnr_db": "filled-region PSNR vs the real clip (dB)",
+             "seam_ratio": "seam ratio (1 = real video)", "seam_ratio_pasted": "seam ratio, known pixels pasted back"}
     for task in ("inpaint", "outpaint"):
         t = r[task]
-        lines += [f"| {task} | conditional | t2v |", "|---|---|---|",
-                  f"| kept-region PSNR (dB) | {t['kept_psnr_db']:.2f} | {t['t2v_kept_psnr_db']:.2f} |",
-                  f"| filled-region PSNR vs the real clip (dB) | {t['filled_psnr_db']:.2f} | |",
-                  f"| seam ratio, raw output (1 = real video) | {t['seam_ratio']:.2f} | |",
-                  f"| seam ratio, known pixels pasted back | {t['seam_ratio_pasted']:.2f} | "
-                  f"{t['t2v_seam_ratio_pasted']:.2f} |", ""]
-    lines += ["| cinemagraph (mean abs change from frame 0, 0-255) | cinemagraph | i2v, same image | real clip |",
-              "|---|---|---|---|"]
-    lines += [f"| {where} the animated centre 16x16 | {ci[f'mean_abs_change_cinemagraph_{where}']:.2f} | "
-              f"{ci[f'mean_abs_change_i2v_{where}']:.2f} | {ci[f'mean_abs_change_real_{where}']:.2f} |"
-              for where in ("outside", "inside")]
+        lines += [f"| {task} | model | replaced | t2v |", "|---|---|---|---|"]
+        lines += [f"| {label} | " + " | ".join(db(t[f"{m}_{key}"]) if key.endswith("db") else f"{t[f'{m}_{key}']:.2f}"
+                                           for m in ("model", "replaced", "t2v")) + " |" for key, label in names.items()]
+        lines.append("")
+    lines += ["| cinemagraph (mean abs change from frame 0, 0-255) | model | replaced | i2v, same image | real clip |",
+              "|---|---|---|---|---|"]
+    lines += [f"| {where} the animated centre 16x16 | " + " | ".join(
+        f"{ci[f'mean_abs_change_{m}_{where}']:.2f}" for m in ("model", "replaced", "i2v", "real")) + " |"
+        for where in ("outside", "inside")]
+    lines.append("| seam ratio at the region's border (1 = real clip) | " + " | ".join(
+        f"{ci[f'{m}_seam_ratio']:.2f}" for m in ("model", "replaced", "i2v", "real")) + " |")
     lines += ["", f"| SDEdit strength ({r['edit']['clips']} clips, prompt = opposite direction) | mean abs diff to "
               "input | new direction recognised | old direction recognised |", "|---|---|---|---|"]
     for strength, e in r["edit"]["by_strength"].items():

@@ -55,6 +55,18 @@ def test_widened_model_computes_exactly_what_its_parent_does(resampling):
         widen_input(unet, 0)
 
 
+def test_train_spatial_frees_every_weight_and_survives_a_checkpoint(tmp_path):
+    from lumiere_eval.models.lumiere.checkpoint import save_model
+
+    wide = widen_input(tiny_stunet(), 4, train_input=True, train_spatial=True)
+    assert all(p.requires_grad for p in wide.parameters())
+    assert len(wide.trainable_parameters()) == len(list(wide.parameters()))
+    loaded = load_model(save_model(wide, tmp_path / "wide.pt"))
+    assert loaded.config["train_spatial"] and all(p.requires_grad for p in loaded.parameters())
+    frozen = widen_input(tiny_stunet(), 4, train_input=True)
+    assert not any(p.requires_grad for p in frozen.t2i.blocks[-1].parameters())
+
+
 def test_training_masks_have_the_layout_of_each_task():
     rng = np.random.default_rng(0)
     assert keyframe_indices(16, 5) == [0, 5, 10, 15] and keyframe_indices(80, 5)[-1] == 75
@@ -181,6 +193,27 @@ def test_sdedit_start_and_strength():
         diffusion.sample(oracle, (3, 4, 4), [torch.Generator()], start=target[:, :2], strength=0.5)
 
 
+@pytest.mark.parametrize("method", ["ddim", "ddpm"])
+def test_known_pixel_replacement_ends_on_the_known_pixels(method):
+    diffusion = Diffusion("v")
+    gen = torch.Generator().manual_seed(3)
+    values = torch.rand(2, 3, 4, 4, generator=gen) * 2 - 1
+    keep = torch.zeros(2, 1, 4, 4)
+    keep[:, :, :2] = 1
+
+    def ignorant(x, t):   # knows nothing about the data; each pixel's prediction depends on all pixels
+        return torch.sin(3 * x) + x.mean(dim=(2, 3), keepdim=True) + t.reshape(-1, 1, 1, 1)
+
+    def sample(known):
+        gens = [torch.Generator().manual_seed(s) for s in (0, 1)]
+        return diffusion.sample(ignorant, (3, 4, 4), gens, steps=5, method=method, known=known)
+    free, replaced = sample(None), sample((values, keep))
+    torch.testing.assert_close(replaced[:, :, :2], values[:, :, :2], rtol=0, atol=1e-6)
+    assert (free[:, :, :2] - values[:, :, :2]).abs().mean() > 0.1
+    assert not torch.equal(replaced[:, :, 2:], free[:, :, 2:])   # the generated part sees the known one
+    torch.testing.assert_close(sample((values, torch.zeros_like(keep))), free, rtol=0, atol=1e-6)
+
+
 def test_task_conditions_follow_the_paper():
     rng = np.random.default_rng(0)
     video = rng.integers(0, 256, (6, 16, 16, 3), dtype=np.uint8)
@@ -254,6 +287,12 @@ def test_every_task_runs_from_files_through_generate(shipped_tiny, tmp_path, cap
         if task == "cinemagraph":   # --paste: outside the animated region every frame is the input image
             keep = mask == 0
             assert np.abs(made[:, keep].astype(int) - frames[0][keep]).mean() < 4   # H.264 round trip
+    out = tmp_path / "i2v-replaced"   # known-pixel replacement: the first frame is the image, bar resizing
+    assert main(common + ["--task", "i2v", "--image", str(tmp_path / "first.png"), "--replace-known",
+                          "--out", str(out), "--format", "gif"]) == 0
+    made, _ = read_video(next(out.glob("*.gif")))
+    assert np.abs(made[0].astype(int) - frames[0]).mean() < 8
+    assert json.loads((out / "generate_config.json").read_text())["inputs"]["replace_known"] is True
     assert main(common + ["--task", "i2v", "--out", str(tmp_path / "x")]) == 1
     assert "needs --image" in capsys.readouterr().err
     assert main(common + ["--task", "edit", "--video", str(tmp_path / "nope.mp4"), "--out", str(tmp_path / "y")]) == 1

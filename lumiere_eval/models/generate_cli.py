@@ -73,6 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="edit: SDEdit strength in (0, 1], how far the input is noised (1 = ignore it)")
     parser.add_argument("--paste", action="store_true", default=False,
                         help="i2v/inpaint/outpaint/cinemagraph: copy the known pixels into the output")
+    parser.add_argument("--replace-known", action="store_true", default=False,
+                        help="i2v/inpaint/outpaint/cinemagraph: known-pixel replacement while sampling (the model "
+                             "generates the rest around the exact known pixels)")
     parser.add_argument("--style", type=str, default=None,
                         help="t2v with lumiere: fine-tuned style whose spatial weights to interpolate towards")
     parser.add_argument("--alpha", type=float, default=1.0,
@@ -187,6 +190,7 @@ def task_options(args: argparse.Namespace, options: dict) -> dict:
         if not path.is_file():
             raise GenerateError(f"--{name} {path}: file not found")
     return {"task": args.task, "strength": args.strength, "border": args.border, "paste": args.paste,
+            "replace_known": args.replace_known,
             **{name: {"file": str(path), "sha256": sha256_file(path)} for name, path in files.items()}}
 
 
@@ -198,7 +202,8 @@ def make_generator(args: argparse.Namespace, options: dict) -> VideoGenerator:
 
     inputs = read_task_inputs(args.image, args.video, args.mask, args.border)
     return create_task_generator(args.task, inputs, args.num_frames, args.height, args.width,
-                                 strength=args.strength, paste=args.paste, **options)
+                                 strength=args.strength, paste=args.paste, replace_known=args.replace_known,
+                                 **options)
 
 
 def run(args: argparse.Namespace) -> int:

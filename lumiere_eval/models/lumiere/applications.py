@@ -155,17 +155,22 @@ def _downsample_condition(known: torch.Tensor, keep: torch.Tensor, height: int,
 class ConditionalGenerator(CascadeGenerator):
     """Image-to-video, inpainting, outpainting or cinemagraph with the conditional STUNet, then the SSR.
 
-    `known` [3, T, H, W] and `keep` [1, T, H, W] come from `task_condition` at the output size; `paste`
-    copies the known pixels into the output (off by default, so that the measurements see the model's own).
+    `known` [3, T, H, W] and `keep` [1, T, H, W] come from `task_condition` at the output size. Both are off by
+    default, so that the measurements see the model's own output:
+    - `replace_known`: known-pixel replacement while sampling, in the base stage and the SSR: at every step
+      the x_0 estimate takes the known pixels where they are known (the "replacement" method of diffusion
+      inpainting), so the model generates the rest around exact known pixels;
+    - `paste`: the known pixels copied into the finished output.
     """
 
     name = "lumiere-conditional"
     base_name = "conditional.pt"
 
-    def __init__(self, task: str, known: torch.Tensor, keep: torch.Tensor, paste: bool = False, **options: Any):
+    def __init__(self, task: str, known: torch.Tensor, keep: torch.Tensor, paste: bool = False,
+                 replace_known: bool = False, **options: Any):
         super().__init__(**options)
-        self.task, self.known, self.keep, self.paste = task, known, keep, paste
-        self.options.update(task=task, paste=paste)
+        self.task, self.known, self.keep, self.paste, self.replace_known = task, known, keep, paste, replace_known
+        self.options.update(task=task, paste=paste, replace_known=replace_known)
 
     def _check_size(self, num_frames: int, height: int, width: int) -> None:
         if tuple(self.known.shape[1:]) != (num_frames, height, width):
@@ -184,18 +189,31 @@ class ConditionalGenerator(CascadeGenerator):
                 video.frames = np.where(keep, known, video.frames)
         return videos
 
+    def _condition_at(self, height: int, width: int, frames: int, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(known [batch, 3, frames, height, width], keep [batch, 1, ...]): downsampled, and padded with unknown
+        frames beyond the condition (rounded up to the STUNet's frame multiple)."""
+        known, keep = _downsample_condition(self.known, self.keep, height, width)
+        pad = frames - known.shape[1]
+        if pad:
+            known, keep = (F.pad(v, (0, 0, 0, 0, 0, pad)) for v in (known, keep))
+        return known[None].expand(batch, -1, -1, -1, -1), keep[None].expand(batch, -1, -1, -1, -1)
+
     def base_video(self, prompts: list[str], seeds: list[int], frames: int) -> torch.Tensor:
         """Sample the conditional STUNet on the known video and mask, downsampled to its size."""
         o = self.options
         low_hw = self.resolution("base")
-        known, keep = _downsample_condition(self.known, self.keep, *low_hw)
-        pad = frames - known.shape[1]
-        if pad:   # frames beyond the condition (rounded up to the STUNet's multiple) are unknown
-            known, keep = (F.pad(v, (0, 0, 0, 0, 0, pad)) for v in (known, keep))
-        cond = condition_input(known[None], keep[None]).expand(len(prompts), -1, -1, -1, -1)
+        known, keep = self._condition_at(*low_hw, frames, len(prompts))
         gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
         return sample_videos(self.base, prompts, gens, (3, frames, *low_hw), o["steps"], o["guidance"],
-                             o["sampler"], cond=cond)
+                             o["sampler"], cond=condition_input(known, keep),
+                             known=(known, keep) if self.replace_known else None)
+
+    def super_resolve(self, low: torch.Tensor, prompts: list[str], seeds: list[int],
+                      known: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """The SSR, with known-pixel replacement at its size if `replace_known`."""
+        if self.replace_known and known is None:
+            known = self._condition_at(*self.resolution("ssr"), low.shape[2], len(prompts))
+        return super().super_resolve(low, prompts, seeds, known=known)
 
 
 class EditGenerator(CascadeGenerator):
@@ -226,7 +244,8 @@ class EditGenerator(CascadeGenerator):
 
 
 def create_task_generator(task: str, inputs: TaskInputs, num_frames: int, height: int, width: int,
-                          strength: float = 0.6, paste: bool = False, **options: Any) -> CascadeGenerator:
+                          strength: float = 0.6, paste: bool = False, replace_known: bool = False,
+                          **options: Any) -> CascadeGenerator:
     """The generator of `task` bound to `inputs` at the output size (`options` go to the generator)."""
     if task not in TASKS or task == "t2v":
         raise TaskInputError(f"unknown task {task!r}; tasks with inputs: {', '.join(t for t in TASKS if t != 't2v')}")
@@ -234,7 +253,7 @@ def create_task_generator(task: str, inputs: TaskInputs, num_frames: int, height
         _require(task, inputs)
         return EditGenerator(_input_video(inputs, num_frames, height, width), strength=strength, **options)
     known, keep = task_condition(task, inputs, num_frames, height, width)
-    return ConditionalGenerator(task, known, keep, paste=paste, **options)
+    return ConditionalGenerator(task, known, keep, paste=paste, replace_known=replace_known, **options)
 
 
 def read_task_inputs(image: Path | None, video: Path | None, mask: Path | None, border: int) -> TaskInputs:

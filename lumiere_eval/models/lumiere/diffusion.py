@@ -71,11 +71,20 @@ class Diffusion:
         return x0, eps
 
     def step(self, x_t: torch.Tensor, t: float, s: float, prediction: torch.Tensor, method: str,
-             noise: torch.Tensor | None) -> torch.Tensor:
-        """One step from time t to s < t. DDIM is deterministic; DDPM samples the posterior q(x_s | x_t, x_0)."""
+             noise: torch.Tensor | None, known: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """One step from time t to s < t. DDIM is deterministic; DDPM samples the posterior q(x_s | x_t, x_0).
+
+        `known` = (values, keep): where keep is 1 the x_0 estimate is replaced by the known values before the
+        step (and eps re-derived from it), so the sample ends exactly on them there.
+        """
         batch = x_t.shape[0]
         t_vec, s_vec = torch.full((batch,), t), torch.full((batch,), s)
         x0, eps = self.to_x0_eps(x_t, t_vec, prediction)
+        if known is not None:
+            values, keep = known
+            x0 = keep * values + (1 - keep) * x0
+            alpha_t, sigma_t = (self._expand(a, x_t) for a in self.alpha_sigma(t_vec))
+            eps = (x_t - alpha_t * x0) / sigma_t.clamp_min(1e-4)
         if s <= 0:   # the last step returns the clean estimate
             return x0
         alpha_s, sigma_s = (self._expand(a, x_t) for a in self.alpha_sigma(s_vec))
@@ -90,11 +99,12 @@ class Diffusion:
 
     def sample(self, denoise: Denoiser, shape: Sequence[int], generators: Sequence[torch.Generator],
                steps: int = 20, method: str = "ddim", progress: bool = False, start: torch.Tensor | None = None,
-               strength: float = 1.0) -> torch.Tensor:
+               strength: float = 1.0, known: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """Draw one sample of `shape` per generator: x_1 ~ N(0, I), then `steps` steps from t = 1 to t = 0.
 
         SDEdit: with `start` [b, *shape] (clean videos) and `strength` in (0, 1], sampling begins from `start`
         noised to t = strength and takes `steps` steps from there to 0.
+        Known-pixel replacement: with `known` = (values, keep), see `step`.
         """
         if method not in ("ddim", "ddpm"):
             raise DiffusionConfigError(f"sampler must be 'ddim' or 'ddpm', got {method!r}")
@@ -117,7 +127,7 @@ class Diffusion:
             # DDPM noise comes from each sample's own generator, drawn in the same order whatever the batch
             noise = (torch.stack([torch.randn(tuple(shape), generator=g) for g in generators])
                      if method == "ddpm" and s > 0 else None)
-            x = self.step(x, t, s, prediction, method, noise)
+            x = self.step(x, t, s, prediction, method, noise, known)
         return x
 
 

@@ -61,9 +61,11 @@ def video_denoiser(model: nn.Module) -> Callable[..., torch.Tensor]:
 def sample_videos(model: nn.Module, prompts: Sequence[str], generators: Sequence[torch.Generator],
                   shape: Sequence[int], steps: int, guidance: float, sampler: str,
                   cond: torch.Tensor | None = None, window: int | None = None, overlap: int = 2,
-                  start: torch.Tensor | None = None, strength: float = 1.0) -> torch.Tensor:
+                  start: torch.Tensor | None = None, strength: float = 1.0,
+                  known: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """Sample [b, 3, t, h, w] in [-1, 1] with classifier-free guidance; MultiDiffusion windows if `window`;
-    SDEdit from the clean videos `start` at `strength` (see Diffusion.sample)."""
+    SDEdit from the clean videos `start` at `strength`; known-pixel replacement with `known` (see
+    Diffusion.sample)."""
     net = video_denoiser(model)
     tokenizer = (model.t2i if isinstance(model, STUNet) else model).text.tokenizer
     tokens, null = tokenizer.encode(list(prompts)), tokenizer.encode([""] * len(prompts))
@@ -83,7 +85,7 @@ def sample_videos(model: nn.Module, prompts: Sequence[str], generators: Sequence
             window, overlap)
     with torch.no_grad():
         return Diffusion("v").sample(denoise, shape, generators, steps=steps, method=sampler, start=start,
-                                     strength=strength)
+                                     strength=strength, known=known)
 
 
 class CascadeGenerator(VideoGenerator):
@@ -149,15 +151,17 @@ class CascadeGenerator(VideoGenerator):
         return sample_videos(self.base, prompts, gens, (3, frames, *self.resolution("base")), o["steps"],
                              o["guidance"], o["sampler"])
 
-    def super_resolve(self, low: torch.Tensor, prompts: list[str], seeds: list[int]) -> torch.Tensor:
-        """The SSR stage: `low` [b, 3, t, h, w] -> [b, 3, t, H, W], MultiDiffusion over time for a STUNet."""
+    def super_resolve(self, low: torch.Tensor, prompts: list[str], seeds: list[int],
+                      known: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """The SSR stage: `low` [b, 3, t, h, w] -> [b, 3, t, H, W], MultiDiffusion over time for a STUNet;
+        `known` (values, keep) at [H, W]: known-pixel replacement (Diffusion.sample)."""
         o = self.options
         high_hw = self.resolution("ssr")
         gens = [torch.Generator().manual_seed(int(s) + SSR_SEED_OFFSET) for s in seeds]
         window = o["window"] if isinstance(self.ssr, STUNet) else None
         return sample_videos(self.ssr, prompts, gens, (3, low.shape[2], *high_hw), o["ssr_steps"],
                              o["ssr_guidance"], o["sampler"], cond=upsample(low, *high_hw), window=window,
-                             overlap=o["overlap"])
+                             overlap=o["overlap"], known=known)
 
     def resolution(self, stage: str) -> tuple[int, int]:
         """(height, width) the checkpoint of `stage` was trained at: from its json, else its shipped config."""

@@ -163,17 +163,19 @@ class STUNet(nn.Module):
 
     `temporal_resampling=False` keeps every level at full frame rate (the ablation of the paper's efficiency
     argument, and the super-resolution stages, whose windows are short). `train_input=True` also trains the
-    first layer (a widened one takes a conditioning video: conditioning.py).
+    first layer (a widened one takes a conditioning video: conditioning.py); `train_spatial=True` trains every
+    T2I weight (fine-tuning for conditional generation, where frozen spatial layers learn to copy the known
+    pixels only weakly).
     """
 
     def __init__(self, t2i: dict[str, Any], temporal_resampling: bool = True, heads: int = 4, max_frames: int = 128,
-                 train_input: bool = False):
+                 train_input: bool = False, train_spatial: bool = False):
         super().__init__()
         self.config = dict(t2i=dict(t2i), temporal_resampling=temporal_resampling, heads=heads,
-                           max_frames=max_frames, train_input=train_input)
+                           max_frames=max_frames, train_input=train_input, train_spatial=train_spatial)
         self.t2i = UNet(**t2i)
-        self.t2i.requires_grad_(False)
-        self.t2i.blocks[0].requires_grad_(train_input)
+        self.t2i.requires_grad_(train_spatial)
+        self.t2i.blocks[0].requires_grad_(train_input or train_spatial)
         coarsest = self.t2i.num_levels - 1
         self.temporal = nn.ModuleList([temporal_modules(b, coarsest, temporal_resampling, heads, max_frames,
                                                         t2i.get("text_dim", 64)) for b in self.t2i.blocks])
@@ -187,7 +189,7 @@ class STUNet(nn.Module):
         return model
 
     def trainable_parameters(self) -> list[nn.Parameter]:
-        """The new temporal parameters, and the first layer if `train_input` (other T2I weights stay frozen)."""
+        """The temporal parameters, the first layer if `train_input`, every T2I weight if `train_spatial`."""
         return [p for p in self.parameters() if p.requires_grad]
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, tokens: torch.Tensor,
