@@ -110,6 +110,7 @@ class CascadeGenerator(VideoGenerator):
         self.paths = {"base": shipped_checkpoint(self.base_name, checkpoint_dir),
                       "ssr": shipped_checkpoint(self.ssr_name, checkpoint_dir)}
         self.base, self.ssr = load_model(self.paths["base"]), load_model(self.paths["ssr"])
+        self._resolutions: dict[str, tuple[int, int]] = {}
         if threads:
             torch.set_num_threads(int(threads))
 
@@ -164,14 +165,18 @@ class CascadeGenerator(VideoGenerator):
                              overlap=o["overlap"], known=known)
 
     def resolution(self, stage: str) -> tuple[int, int]:
-        """(height, width) the checkpoint of `stage` was trained at: from its json, else its shipped config."""
-        meta = read_meta(self.paths[stage])
-        data = meta.get("data")
-        if data is None:
-            from lumiere_eval.assets import asset
-            from lumiere_eval.models.lumiere.training import StageConfig
-            data = StageConfig.load(str(asset("models", "lumiere-tiny", "configs", f"{meta['stage']}.json"))).data
-        return int(data["height"]), int(data["width"])
+        """(height, width) the checkpoint of `stage` was trained at: from its json, else its shipped config
+        (read once per stage)."""
+        if stage not in self._resolutions:
+            meta = read_meta(self.paths[stage])
+            data = meta.get("data")
+            if data is None:
+                from lumiere_eval.assets import asset
+                from lumiere_eval.models.lumiere.training import StageConfig
+                config = asset("models", "lumiere-tiny", "configs", f"{meta['stage']}.json")
+                data = StageConfig.load(str(config)).data
+            self._resolutions[stage] = int(data["height"]), int(data["width"])
+        return self._resolutions[stage]
 
     def describe(self) -> dict[str, Any]:
         """Name, options, and the checksum and training steps of each checkpoint."""
