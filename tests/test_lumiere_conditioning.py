@@ -149,6 +149,19 @@ def shipped_tiny(tmp_path_factory):
     return ship
 
 
+def test_styles_are_looked_up_beside_the_checkpoints(shipped_tiny, tmp_path):
+    from lumiere_eval.models.lumiere.style import UnknownStyleError
+
+    for name in shipped_tiny.iterdir():
+        (tmp_path / name.name).write_bytes(name.read_bytes())
+    for ext in (".pt", ".json"):   # a "style" U-Net of the tiny model's own architecture
+        (tmp_path / f"t2i-mine{ext}").write_bytes((shipped_tiny / f"t2i{ext}").read_bytes())
+    styled = create_generator("lumiere", checkpoint_dir=str(tmp_path), style="mine", alpha=0.5)
+    assert styled.paths["style"] == tmp_path / "t2i-mine.pt" and styled.describe()["style"]["file"] == "t2i-mine.pt"
+    with pytest.raises(UnknownStyleError, match="'sketch'.*mine"):
+        create_generator("lumiere", checkpoint_dir=str(tmp_path), style="sketch")
+
+
 def test_cascade_stages_start_from_their_parents(shipped_tiny):
     t2i = load_model(shipped_tiny / "t2i.pt")
     tsr, conditional = load_model(shipped_tiny / "tsr.pt"), load_model(shipped_tiny / "conditional.pt")

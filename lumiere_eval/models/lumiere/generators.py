@@ -190,8 +190,9 @@ class CascadeGenerator(VideoGenerator):
 class LumiereGenerator(CascadeGenerator):
     """The tiny reference Lumiere: STUNet base model + inflated SSR with MultiDiffusion.
 
-    `style` (a shipped style, e.g. "sketch") with `alpha`: the base STUNet's spatial (T2I) weights are
-    interpolated towards the style's fine-tuned T2I weights, the temporal layers unchanged (style.py).
+    `style` (e.g. "sketch": `t2i-<style>.pt` beside the other checkpoints) with `alpha`: the base STUNet's
+    spatial (T2I) weights are interpolated towards the style's fine-tuned T2I weights, the temporal layers
+    unchanged (style.py).
     """
 
     name = "lumiere"
@@ -201,8 +202,9 @@ class LumiereGenerator(CascadeGenerator):
         if style is not None:
             from lumiere_eval.models.lumiere.style import load_style_t2i, style_checkpoint, stylize
 
-            self.base = stylize(self.base, load_style_t2i(style), alpha)
-            self.paths["style"] = style_checkpoint(style)
+            folder = self.options["checkpoint_dir"]
+            self.base = stylize(self.base, load_style_t2i(style, folder), alpha)
+            self.paths["style"] = style_checkpoint(style, folder)
             self.options.update(style=style, alpha=float(alpha))
 
 

@@ -14,6 +14,7 @@ alpha = 1 the style U-Net's spatial weights with the original temporal layers).
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import torch
@@ -24,7 +25,7 @@ from lumiere_eval.models.lumiere.stunet import STUNet
 from lumiere_eval.models.lumiere.unet import UNet
 
 PAPER_ALPHA_RANGE = (0.5, 1.0)   # the range the paper chooses alpha from; [0, 1] is accepted
-STYLE_PREFIX = "t2i-"            # shipped style checkpoints: models/lumiere-tiny/t2i-<style>.pt (+ .json)
+STYLE_PREFIX = "t2i-"            # style checkpoints: t2i-<style>.pt (+ .json) beside the other stages
 
 
 class StyleError(LumiereEvalError):
@@ -40,7 +41,7 @@ class StyleMismatchError(StyleError):
 
 
 class UnknownStyleError(StyleError):
-    """A style name with no shipped checkpoint."""
+    """A style name with no checkpoint in the folder looked in."""
 
 
 def check_alpha(alpha: float) -> float:
@@ -76,28 +77,33 @@ def stylize(stunet: STUNet, style_t2i: UNet, alpha: float) -> STUNet:
     return model.eval()
 
 
-def _shipped_folder() -> Path:
+def _style_folder(folder: str | os.PathLike | None) -> Path:
+    if folder is not None:
+        return Path(folder)
     from lumiere_eval.assets import asset
     return Path(str(asset("models", "lumiere-tiny")))
 
 
-def shipped_styles() -> list[str]:
-    """Names of the shipped style checkpoints (`t2i-<name>.pt` in models/lumiere-tiny), sorted."""
-    return sorted(p.stem[len(STYLE_PREFIX):] for p in _shipped_folder().glob(f"{STYLE_PREFIX}*.pt"))
+def shipped_styles(folder: str | os.PathLike | None = None) -> list[str]:
+    """Names of the style checkpoints (`t2i-<name>.pt`) in `folder` (default: the shipped models/lumiere-tiny),
+    sorted."""
+    return sorted(p.stem[len(STYLE_PREFIX):] for p in _style_folder(folder).glob(f"{STYLE_PREFIX}*.pt"))
 
 
-def style_checkpoint(name: str) -> Path:
-    """Path of the shipped style U-Net `t2i-<name>.pt`; UnknownStyleError listing the known styles."""
-    path = _shipped_folder() / f"{STYLE_PREFIX}{name}.pt"
+def style_checkpoint(name: str, folder: str | os.PathLike | None = None) -> Path:
+    """Path of the style U-Net `t2i-<name>.pt` in `folder` (default: the shipped one); UnknownStyleError
+    listing the styles there."""
+    path = _style_folder(folder) / f"{STYLE_PREFIX}{name}.pt"
     if not isinstance(name, str) or not name or "/" in name or not path.is_file():
-        known = shipped_styles()
-        raise UnknownStyleError(f"unknown style {name!r}; shipped styles: {', '.join(known) if known else 'none'}")
+        known = shipped_styles(folder)
+        raise UnknownStyleError(f"unknown style {name!r}; styles in {path.parent}: "
+                                f"{', '.join(known) if known else 'none'}")
     return path
 
 
-def load_style_t2i(name: str) -> UNet:
-    """The shipped style U-Net `name` (checksum-verified, float32, eval mode)."""
-    path = style_checkpoint(name)
+def load_style_t2i(name: str, folder: str | os.PathLike | None = None) -> UNet:
+    """The style U-Net `name` from `folder` (default: the shipped one), checksum-verified, float32, eval mode."""
+    path = style_checkpoint(name, folder)
     model = load_model(path)
     if not isinstance(model, UNet):
         raise StyleMismatchError(f"{path}: a style checkpoint must hold a UNet, got {type(model).__name__}")
