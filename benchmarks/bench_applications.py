@@ -13,10 +13,13 @@ in the base stage and the SSR, so known pixels come out exact and the measures s
   border, divided by the same on the real video (1 = as smooth as the real video); for the raw output and for the
   output with the known pixels pasted back;
 - cinemagraph (the centre 16x16 animated): mean absolute change from the first frame, outside and inside the
-  animated region, against image-to-video of the same image and the real clip;
+  animated region, against image-to-video of the same image and the real clip; and the seam at the region's
+  border as a ratio of means over clips (mean step / the real clips' mean step: a still real clip can have
+  no step there at all);
 - SDEdit: a clip moving one way edited with the prompt of the opposite direction, at several strengths: distance
   to the input, and how often the classifier sees the new direction or the old one.
-Writes benchmarks/results/applications.{md,json} and models/lumiere-tiny/samples_applications.gif.
+Writes benchmarks/results/applications.{md,json} and models/lumiere-tiny/samples_applications.gif (rows:
+i2v, inpaint, outpaint, cinemagraph alone, cinemagraph with replacement, SDEdit at 0.6).
 """
 from __future__ import annotations
 

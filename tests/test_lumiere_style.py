@@ -13,7 +13,7 @@ from lumiere_eval.models.lumiere.checkpoint import load_model
 from lumiere_eval.models.lumiere.motion_check import DIRECTIONS, direction_of
 from lumiere_eval.models.lumiere.stunet import STUNet
 from lumiere_eval.models.lumiere.style import (StyleAlphaError, StyleMismatchError, UnknownStyleError,
-                                               load_style_t2i, shipped_styles, style_checkpoint, stylize)
+                                               load_style_t2i, available_styles, style_checkpoint, stylize)
 from lumiere_eval.models.lumiere.training import BatchMaker, StageConfig, TrainConfigError, train_stage
 from lumiere_eval.models.lumiere.unet import UNet
 from lumiere_eval.protocols.synthetic import (CLASSES, STYLES, SyntheticDomain, SyntheticDomainError, apply_style,
@@ -105,13 +105,13 @@ def test_mismatched_models_are_refused(models):
 def test_unknown_style_lists_the_shipped_ones():
     with pytest.raises(UnknownStyleError, match="no-such-style.*styles in .*lumiere-tiny") as info:
         style_checkpoint("no-such-style")
-    for name in shipped_styles():
+    for name in available_styles():
         assert name in str(info.value)
     with pytest.raises(UnknownStyleError):
         load_style_t2i("../t2i")
 
 
-@pytest.mark.skipif("sketch" not in shipped_styles(), reason="t2i-sketch.pt is not shipped yet")
+@pytest.mark.skipif("sketch" not in available_styles(), reason="t2i-sketch.pt is not shipped yet")
 def test_shipped_sketch_style_blends_into_the_shipped_stunet():
     from lumiere_eval.assets import asset
 

@@ -75,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="i2v/inpaint/outpaint/cinemagraph: copy the known pixels into the output")
     parser.add_argument("--replace-known", action="store_true", default=False,
                         help="i2v/inpaint/outpaint/cinemagraph: known-pixel replacement while sampling (the model "
-                             "generates the rest around the exact known pixels)")
+                             "generates the rest around the known pixels, exact at the model's 32x32)")
     parser.add_argument("--style", type=str, default=None,
                         help="t2v with lumiere: fine-tuned style whose spatial weights to interpolate towards")
     parser.add_argument("--alpha", type=float, default=1.0,
@@ -189,8 +189,8 @@ def task_options(args: argparse.Namespace, options: dict) -> dict:
     for name, path in files.items():
         if not path.is_file():
             raise GenerateError(f"--{name} {path}: file not found")
-    return {"task": args.task, "strength": args.strength, "border": args.border, "paste": args.paste,
-            "replace_known": args.replace_known,
+    replace = {"replace_known": True} if args.replace_known else {}   # absent = off, as in folders made before it
+    return {"task": args.task, "strength": args.strength, "border": args.border, "paste": args.paste, **replace,
             **{name: {"file": str(path), "sha256": sha256_file(path)} for name, path in files.items()}}
 
 

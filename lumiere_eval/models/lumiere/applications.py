@@ -155,11 +155,11 @@ def _downsample_condition(known: torch.Tensor, keep: torch.Tensor, height: int,
 class ConditionalGenerator(CascadeGenerator):
     """Image-to-video, inpainting, outpainting or cinemagraph with the conditional STUNet, then the SSR.
 
-    `known` [3, T, H, W] and `keep` [1, T, H, W] come from `task_condition` at the output size. Both are off by
-    default, so that the measurements see the model's own output:
+    `known` [3, T, H, W] and `keep` [1, T, H, W] come from `task_condition` at the output size. The two options
+    below are off by default, so that the measurements see the model's own output:
     - `replace_known`: known-pixel replacement while sampling, in the base stage and the SSR: at every step
-      the x_0 estimate takes the known pixels where they are known (the "replacement" method of diffusion
-      inpainting), so the model generates the rest around exact known pixels;
+      the x_0 estimate takes the known pixels where they are known, so the model generates the rest around
+      them (exact at the SSR's size);
     - `paste`: the known pixels copied into the finished output.
     """
 

@@ -75,22 +75,22 @@ class Diffusion:
         """One step from time t to s < t. DDIM is deterministic; DDPM samples the posterior q(x_s | x_t, x_0).
 
         `known` = (values, keep): where keep is 1 the x_0 estimate is replaced by the known values before the
-        step (and eps re-derived from it), so the sample ends exactly on them there.
+        step (DDIM re-derives eps from it), so the sample ends exactly on them there.
         """
         batch = x_t.shape[0]
         t_vec, s_vec = torch.full((batch,), t), torch.full((batch,), s)
+        alpha_t, sigma_t = (self._expand(a, x_t) for a in self.alpha_sigma(t_vec))
         x0, eps = self.to_x0_eps(x_t, t_vec, prediction)
         if known is not None:
             values, keep = known
             x0 = keep * values + (1 - keep) * x0
-            alpha_t, sigma_t = (self._expand(a, x_t) for a in self.alpha_sigma(t_vec))
-            eps = (x_t - alpha_t * x0) / sigma_t.clamp_min(1e-4)
         if s <= 0:   # the last step returns the clean estimate
             return x0
         alpha_s, sigma_s = (self._expand(a, x_t) for a in self.alpha_sigma(s_vec))
         if method == "ddim":
+            if known is not None:
+                eps = (x_t - alpha_t * x0) / sigma_t.clamp_min(1e-4)
             return alpha_s * x0 + sigma_s * eps
-        alpha_t, sigma_t = (self._expand(a, x_t) for a in self.alpha_sigma(t_vec))
         alpha_ts = alpha_t / alpha_s
         var_ts = (sigma_t ** 2 - alpha_ts ** 2 * sigma_s ** 2).clamp_min(0)
         mean = alpha_ts * sigma_s ** 2 / sigma_t ** 2 * x_t + alpha_s * var_ts / sigma_t ** 2 * x0
@@ -104,7 +104,7 @@ class Diffusion:
 
         SDEdit: with `start` [b, *shape] (clean videos) and `strength` in (0, 1], sampling begins from `start`
         noised to t = strength and takes `steps` steps from there to 0.
-        Known-pixel replacement: with `known` = (values, keep), see `step`.
+        Known-pixel replacement: with `known` = (values [b, *shape], keep broadcastable to it), see `step`.
         """
         if method not in ("ddim", "ddpm"):
             raise DiffusionConfigError(f"sampler must be 'ddim' or 'ddpm', got {method!r}")
@@ -117,6 +117,8 @@ class Diffusion:
             if start.shape != x.shape:
                 raise DiffusionConfigError(f"start of shape {tuple(start.shape)}, expected {tuple(x.shape)}")
             x = self.add_noise(start, torch.full((x.shape[0],), strength), x)
+        if known is not None:
+            _check_known(known, x.shape)
         times = torch.linspace(strength, 0.0, steps + 1).tolist()
         pairs = list(zip(times[:-1], times[1:]))
         if progress:
@@ -129,6 +131,18 @@ class Diffusion:
                      if method == "ddpm" and s > 0 else None)
             x = self.step(x, t, s, prediction, method, noise, known)
         return x
+
+
+def _check_known(known: tuple[torch.Tensor, torch.Tensor], shape: torch.Size) -> None:
+    """DiffusionConfigError unless the known values have the samples' shape and the keep mask broadcasts to it."""
+    values, keep = known
+    try:
+        fits = values.shape == shape and torch.broadcast_shapes(keep.shape, shape) == shape
+    except RuntimeError:
+        fits = False
+    if not fits:
+        raise DiffusionConfigError(f"known values {tuple(values.shape)} and keep mask {tuple(keep.shape)} do not "
+                                   f"fit the samples {tuple(shape)}")
 
 
 def guided(denoise_cond: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],

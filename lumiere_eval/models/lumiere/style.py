@@ -84,7 +84,7 @@ def _style_folder(folder: str | os.PathLike | None) -> Path:
     return Path(str(asset("models", "lumiere-tiny")))
 
 
-def shipped_styles(folder: str | os.PathLike | None = None) -> list[str]:
+def available_styles(folder: str | os.PathLike | None = None) -> list[str]:
     """Names of the style checkpoints (`t2i-<name>.pt`) in `folder` (default: the shipped models/lumiere-tiny),
     sorted."""
     return sorted(p.stem[len(STYLE_PREFIX):] for p in _style_folder(folder).glob(f"{STYLE_PREFIX}*.pt"))
@@ -95,7 +95,7 @@ def style_checkpoint(name: str, folder: str | os.PathLike | None = None) -> Path
     listing the styles there."""
     path = _style_folder(folder) / f"{STYLE_PREFIX}{name}.pt"
     if not isinstance(name, str) or not name or "/" in name or not path.is_file():
-        known = shipped_styles(folder)
+        known = available_styles(folder)
         raise UnknownStyleError(f"unknown style {name!r}; styles in {path.parent}: "
                                 f"{', '.join(known) if known else 'none'}")
     return path
