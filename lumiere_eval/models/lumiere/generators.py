@@ -36,12 +36,17 @@ class LumiereOptionError(LumiereEvalError):
     """A generator option out of range."""
 
 
+def checkpoint_folder(folder: str | os.PathLike | None = None) -> Path:
+    """`folder`, or the shipped models/lumiere-tiny (looked up through the package) when it is None."""
+    if folder is not None:
+        return Path(folder)
+    from lumiere_eval.assets import asset
+    return Path(str(asset("models", "lumiere-tiny")))
+
+
 def shipped_checkpoint(name: str, folder: str | os.PathLike | None = None) -> Path:
     """Path of checkpoint `name` (e.g. "stunet.pt") in `folder`, or in the shipped models/lumiere-tiny."""
-    if folder is not None:
-        return Path(folder) / name
-    from lumiere_eval.assets import asset
-    return Path(str(asset("models", "lumiere-tiny", name)))
+    return checkpoint_folder(folder) / name
 
 
 def video_denoiser(model: nn.Module) -> Callable[..., torch.Tensor]:

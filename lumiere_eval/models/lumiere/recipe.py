@@ -24,14 +24,10 @@ SAMPLE_LOOKS = [("red", "square", "dark"), ("green", "circle", "gray"), ("blue",
                 ("yellow", "cross", "dark"), ("white", "square", "teal"), ("magenta", "circle", "dark")]
 
 
-def _shipped_folder() -> Path:
-    from lumiere_eval.assets import asset
-    return Path(str(asset(*SHIPPED)))
-
-
 def shipped_steps(stage: str) -> int | None:
     """Steps of the shipped checkpoint of `stage`, from its json; None if not shipped."""
-    meta = _shipped_folder() / f"{stage}.json"
+    from lumiere_eval.models.lumiere.generators import checkpoint_folder
+    meta = checkpoint_folder() / f"{stage}.json"
     return json.loads(meta.read_text()).get("steps") if meta.is_file() else None
 
 
@@ -139,7 +135,8 @@ def ship(run_root: Path, generators: list[str], direction_stages: list[str], per
     from lumiere_eval.video import write_video
 
     torch.set_num_threads(threads)
-    folder = _shipped_folder()
+    from lumiere_eval.models.lumiere.generators import checkpoint_folder
+    folder = checkpoint_folder()
     for stage in STAGES:
         for ext in (".pt", ".json"):
             source = run_root / stage / f"model{ext}"

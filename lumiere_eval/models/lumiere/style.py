@@ -21,6 +21,7 @@ import torch
 
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.models.lumiere.checkpoint import load_model
+from lumiere_eval.models.lumiere.generators import checkpoint_folder
 from lumiere_eval.models.lumiere.stunet import STUNet
 from lumiere_eval.models.lumiere.unet import UNet
 
@@ -77,23 +78,16 @@ def stylize(stunet: STUNet, style_t2i: UNet, alpha: float) -> STUNet:
     return model.eval()
 
 
-def _style_folder(folder: str | os.PathLike | None) -> Path:
-    if folder is not None:
-        return Path(folder)
-    from lumiere_eval.assets import asset
-    return Path(str(asset("models", "lumiere-tiny")))
-
-
 def available_styles(folder: str | os.PathLike | None = None) -> list[str]:
     """Names of the style checkpoints (`t2i-<name>.pt`) in `folder` (default: the shipped models/lumiere-tiny),
     sorted."""
-    return sorted(p.stem[len(STYLE_PREFIX):] for p in _style_folder(folder).glob(f"{STYLE_PREFIX}*.pt"))
+    return sorted(p.stem[len(STYLE_PREFIX):] for p in checkpoint_folder(folder).glob(f"{STYLE_PREFIX}*.pt"))
 
 
 def style_checkpoint(name: str, folder: str | os.PathLike | None = None) -> Path:
     """Path of the style U-Net `t2i-<name>.pt` in `folder` (default: the shipped one); UnknownStyleError
     listing the styles there."""
-    path = _style_folder(folder) / f"{STYLE_PREFIX}{name}.pt"
+    path = checkpoint_folder(folder) / f"{STYLE_PREFIX}{name}.pt"
     if not isinstance(name, str) or not name or "/" in name or not path.is_file():
         known = available_styles(folder)
         raise UnknownStyleError(f"unknown style {name!r}; styles in {path.parent}: "
