@@ -164,6 +164,7 @@ def main() -> None:
     region = np.zeros((SIZE, SIZE), bool)
     region[8:24, 8:24] = True
     motion: dict[str, list[float]] = {}
+    seams: dict[str, list[float]] = {}
     shown, shown_replaced = [], []
     for i, (clip, _, caption) in enumerate(clips):
         outs = run_task("cinemagraph", caption, i, TaskInputs(image=clip[0], mask=region), options)
@@ -172,15 +173,14 @@ def main() -> None:
             change = np.abs(video.astype(np.float64) - video[:1]).mean(-1)     # [T, H, W]
             motion.setdefault(f"{name}_outside", []).append(float(change[:, ~region].mean()))
             motion.setdefault(f"{name}_inside", []).append(float(change[:, region].mean()))
-            motion.setdefault(f"{name}_seam", []).append(seam(video, ~region))
+            seams.setdefault(name, []).append(seam(video, ~region))
         if i < 4:
             shown.append(np.concatenate([np.repeat(clip[:1], FRAMES, 0), outs["model"]], 2))
             shown_replaced.append(np.concatenate([np.repeat(clip[:1], FRAMES, 0), outs["replaced"]], 2))
     # seam ratio of means: a still real clip can have no step at all across the region's border
-    results["cinemagraph"] = {**{f"mean_abs_change_{k}": float(np.mean(v)) for k, v in motion.items()
-                                 if not k.endswith("_seam")},
-                              **{f"{k}_ratio": float(np.mean(v) / np.mean(motion["real_seam"]))
-                                 for k, v in motion.items() if k.endswith("_seam")}}
+    results["cinemagraph"] = {**{f"mean_abs_change_{k}": float(np.mean(v)) for k, v in motion.items()},
+                              **{f"{k}_seam_ratio": float(np.mean(v) / np.mean(seams["real"]))
+                                 for k, v in seams.items()}}
     samples["cinemagraph"], samples["cinemagraph-replaced"] = shown, shown_replaced
     print("cinemagraph", results["cinemagraph"], flush=True)
 
