@@ -71,7 +71,8 @@ def _measure(kind: str, frames: int, queue) -> None:
         with FlopCounterMode(display=False) as counter:
             run()
     queue.put({"model": kind, "frames": frames, "gflop_per_call": round(counter.get_total_flops() / 1e9, 2),
-               "peak_rss_growth_mb": round((peak - base) / 1024, 1), "seconds_per_call": round(seconds, 3)})
+               "peak_rss_growth_mb": round((peak - base) / 1024, 1), "seconds_per_call": round(seconds, 3),
+               "threads": torch.get_num_threads()})
 
 
 def measure(kind: str, frames: int) -> dict:
@@ -83,6 +84,14 @@ def measure(kind: str, frames: int) -> dict:
     row = queue.get()
     proc.join()
     return row
+
+
+def _threads(rows: list[dict]) -> int:
+    """The one thread count the measuring child processes ran with."""
+    counts = {row["threads"] for row in rows}
+    if len(counts) != 1:
+        raise RuntimeError(f"rows measured at different thread counts: {sorted(counts)}")
+    return counts.pop()
 
 
 def sampling_rows() -> list[dict]:
@@ -112,13 +121,16 @@ def main() -> None:
     parser.add_argument("--skip-sampling", action="store_true", help="skip the sampling-time rows")
     args = parser.parse_args()
     rows = [measure(kind, n) for n in LENGTHS for kind in ("stunet", "no-temporal-down")]
-    record("stunet_efficiency", rows, "One denoiser call (no grad) on one video at 16x16, 1 thread. STUNet: "
-           "temporal down-sampling after each spatial down-sampling (frames 16 -> 8 -> 4 for 16 input frames); "
-           "no-temporal-down: the same inflated U-Net keeping all frames at every level. Peak memory = growth "
-           "of max RSS during the call in a fresh process. Times are on a shared 2-core machine: indicative.")
+    # the rows are measured in child processes: record their thread count, not this process's
+    record("stunet_efficiency", rows, machine_extra={"torch_threads": _threads(rows)},
+           notes="One denoiser call (no grad) on one video at 16x16, 1 thread. STUNet: temporal down-sampling "
+           "after each spatial down-sampling (frames 16 -> 8 -> 4 for 16 input frames); no-temporal-down: the "
+           "same inflated U-Net keeping all frames at every level. Peak memory = growth of max RSS during the "
+           "call in a fresh process. Times are on a shared 2-core machine: indicative.")
     ssr = [measure(kind, n) for n in LENGTHS for kind in ("ssr-whole-video", "ssr-multidiffusion")]
-    record("stunet_ssr_memory", ssr, "One SSR denoiser call (no grad) at 32x32 on one video: the whole video at "
-           "once against MultiDiffusion over windows of 8 frames overlapping by 2 (windows run one after another).")
+    record("stunet_ssr_memory", ssr, machine_extra={"torch_threads": _threads(ssr)},
+           notes="One SSR denoiser call (no grad) at 32x32 on one video: the whole video at once against "
+           "MultiDiffusion over windows of 8 frames overlapping by 2 (windows run one after another).")
     if not args.skip_sampling:
         sampling = sampling_rows()
         if sampling:

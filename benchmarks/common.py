@@ -30,15 +30,19 @@ def machine() -> dict:
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
-def record(name: str, rows: list[dict], notes: str = "") -> Path:
-    """Write the figures as JSON and as a Markdown table under benchmarks/results/, and print the table."""
+def record(name: str, rows: list[dict], notes: str = "", machine_extra: dict | None = None) -> Path:
+    """Write the figures as JSON and as a Markdown table under benchmarks/results/, and print the table.
+
+    `machine_extra` overrides entries of `machine()`, e.g. the thread count of child processes that measured.
+    """
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps({"machine": machine(), "rows": rows, "notes": notes}, indent=2))
+    host = {**machine(), **(machine_extra or {})}
+    (RESULTS / f"{name}.json").write_text(json.dumps({"machine": host, "rows": rows, "notes": notes}, indent=2))
     keys = list(rows[0])
     lines = [f"# {name}", "", notes, "", "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(f"{r[k]:.4g}" if isinstance(r[k], float) else str(r[k]) for k in keys) + " |"
               for r in rows]
-    lines += ["", f"Machine: {json.dumps(machine())}"]
+    lines += ["", f"Machine: {json.dumps(host)}"]
     text = "\n".join(lines) + "\n"
     (RESULTS / f"{name}.md").write_text(text)
     print(text)
