@@ -3,6 +3,8 @@
 MTurk pastes batch CSV values into the layout as they are, so every value is HTML-escaped before it goes into
 the CSV (a prompt `<script>` shows as text). Characters outside the Basic Multilingual Plane (4-byte UTF-8,
 e.g. emoji), which MTurk refuses in CSVs, become numeric character references: the page still shows them.
+A value starting with a spreadsheet formula character (`=`, `+`, `-`, `@`, tab, CR) has that character written
+as a character reference too, so the batch CSV is inert in a spreadsheet (see `spreadsheet`).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import re
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.assets import asset
 from lumiere_eval.human_study.design import QUESTIONS
+from lumiere_eval.human_study.spreadsheet import html_formula_safe
 
 HTML_QUESTION_NS = "http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2011-11-11/HTMLQuestion.xsd"
 MAX_QUESTION_BYTES = 65_535
@@ -23,11 +26,12 @@ class LayoutError(LumiereEvalError):
 
 
 def mturk_safe_html(text: str) -> tuple[str, list[str]]:
-    """`text` escaped for HTML, with `$` and 4-byte characters as character references; also the replaced chars."""
+    """`text` escaped for HTML, with `$`, 4-byte characters and a leading formula character as character
+    references; also the replaced 4-byte characters."""
     replaced = [ch for ch in text if ord(ch) > 0xFFFF]
     escaped = html.escape(text, quote=True).replace("$", "&#36;")
     escaped = "".join(f"&#x{ord(ch):X};" if ord(ch) > 0xFFFF else ch for ch in escaped)
-    return escaped, replaced
+    return html_formula_safe(escaped), replaced
 
 
 def build_layout(questions: list[str]) -> str:

@@ -2,7 +2,12 @@
 
 A run folder holds `samples.jsonl` (one JSON per line: index, class, prompt, seed, path relative to the
 folder, sha256) and optionally `results.json` whose `model.name` names the model. A manifest is a CSV or
-JSONL file with the columns model, prompt, seed, path (paths relative to the manifest's folder).
+JSONL file with the columns model, prompt, seed, path (paths relative to the manifest's folder) and
+optionally sha256.
+
+`study create` copies these files into media/, which users upload to a public server, so a listed file is
+accepted only if it lies inside the run folder or the manifest's own folder once symlinks are resolved,
+decodes as a video, and matches its recorded SHA-256 where the record has one.
 """
 from __future__ import annotations
 
@@ -63,7 +68,7 @@ def load_run_folder(folder: Path, name: str | None = None) -> list[VideoRecord]:
     model = name or _model_name_from_results(folder) or folder.resolve().name
     records = []
     for line_no, row in _read_jsonl(samples):
-        records.append(_record(row, model, folder, samples, f"line {line_no}", check_sha=True))
+        records.append(_record(row, model, folder, samples, f"line {line_no}"))
     if not records:
         raise StudyInputError(f"{samples}: no samples")
     return records
@@ -87,13 +92,13 @@ def load_manifest(path: Path, name: str | None = None) -> list[VideoRecord]:
         model = name or str(row.get("model", "")).strip()
         if not model:
             raise StudyInputError(f"{path} {where}: empty field 'model'")
-        records.append(_record(row, model, path.parent, path, where, check_sha=False))
+        records.append(_record(row, model, path.parent, path, where))
     if not records:
         raise StudyInputError(f"{path}: no videos listed")
     return records
 
 
-def _record(row: dict, model: str, base: Path, source: Path, where: str, check_sha: bool) -> VideoRecord:
+def _record(row: dict, model: str, base: Path, source: Path, where: str) -> VideoRecord:
     for field in ("prompt", "seed", "path"):
         if row.get(field) in (None, ""):
             raise StudyInputError(f"{source} {where}: missing field {field!r}")
@@ -101,14 +106,33 @@ def _record(row: dict, model: str, base: Path, source: Path, where: str, check_s
         seed = int(row["seed"])
     except (TypeError, ValueError):
         raise StudyInputError(f"{source} {where}: field 'seed' is not an integer: {row['seed']!r}") from None
-    video = Path(str(row["path"]))
-    video = video if video.is_absolute() else base / video
-    if not video.is_file():
-        raise StudyInputError(f"{source} {where}: video file {video} does not exist")
-    sha = str(row.get("sha256") or "")
-    if check_sha and sha and file_sha256(video) != sha:
-        raise StudyInputError(f"{source} {where}: {video} does not match its recorded sha256")
+    video = checked_video_path(str(row["path"]), base, f"{source} {where}")
+    sha = str(row.get("sha256") or "").strip().lower()
+    if sha and file_sha256(video) != sha:
+        raise StudyInputError(f"{source} {where}: {video} does not match its recorded sha256 {sha}")
     return VideoRecord(model=model, prompt=str(row["prompt"]), seed=seed, path=video, sha256=sha)
+
+
+def checked_video_path(text: str, base: Path, where: str) -> Path:
+    """`text` (relative to `base`, or absolute) as a file inside `base` after resolving symlinks, that decodes
+    as a video; anything else (outside the folder, a symlink out of it, not a video) is a StudyInputError."""
+    from lumiere_eval.video import VideoReadError, probe_video  # imported here: decoders load native code
+
+    given = Path(text)
+    video = given if given.is_absolute() else base / given
+    if not video.is_file():
+        raise StudyInputError(f"{where}: video file {video} does not exist")
+    folder = base.resolve()
+    real = video.resolve()
+    if not real.is_relative_to(folder):
+        raise StudyInputError(f"{where}: video file {text!r} resolves to {real}, outside {folder}; only files "
+                              "inside the run or manifest folder are accepted (they are copied into media/ "
+                              "for upload)")
+    try:
+        probe_video(real)
+    except VideoReadError as err:
+        raise StudyInputError(f"{where}: {text!r} is not a readable video ({err.reason})") from None
+    return video
 
 
 def _read_jsonl(path: Path):

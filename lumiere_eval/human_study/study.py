@@ -3,9 +3,10 @@
 Layout of STUDY/:
     study.json              the record: options, pairs, HITs with the model on each side, vigilance answers
     layout.html             MTurk layout with ${item_id} ${video_left} ${video_right} ${prompt_html}
-    batch_input*.csv        MTurk batch input, one row per HIT (one file per assignments-per-HIT count)
+    batch_input*.csv        MTurk batch input, one row per HIT (one file per assignments-per-HIT count); HTML
+                            values, a leading formula character as a character reference (see `spreadsheet`)
     media/                  videos to host, named by content hash so a URL reveals neither model nor check
-    media_manifest.csv      file, sha256, url, source: what to upload where (`--base-url`)
+    media_manifest.csv      file, sha256, url, source: what to upload where (`--base-url`); formula-safe cells
     preview/<item_id>.html  each HIT as a local page, videos from ../media/
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 from lumiere_eval.human_study.design import design_study
 from lumiere_eval.human_study.layout import build_layout, fill_layout, mturk_safe_html, preview_page
 from lumiere_eval.human_study.sources import StudyInputError, VideoRecord, file_sha256
+from lumiere_eval.human_study.spreadsheet import neutralise_cell
 
 STUDY_FILE = "study.json"
 BATCH_VARIABLES = ("item_id", "video_left", "video_right", "prompt_html")
@@ -43,10 +45,6 @@ def create_study(records: list[VideoRecord], out: Path, questions: list[str], ra
     vigilance_media = {s["id"]: _vigilance_video(records[s["degraded_from"]].path, s["type"], media, seed)
                        for s in design["vigilance_sources"]}
     base = base_url.rstrip("/")
-
-    def url(name: str) -> str:
-        return f"{base}/{name}" if base else f"media/{name}"
-
     layout = build_layout(questions)
     (out / "layout.html").write_text(layout, encoding="utf-8")
     hits, rows, replaced = [], [], []
@@ -57,11 +55,10 @@ def create_study(records: list[VideoRecord], out: Path, questions: list[str], ra
             info = hit[side]
             name = record_media[info["record"]] if "record" in info else vigilance_media[info["vigilance"]]
             sides[side] = {"model": info["model"], "media": name}
-        prompt_html, chars = mturk_safe_html(hit["prompt"])
+        chars = mturk_safe_html(hit["prompt"])[1]
         if chars:
             replaced.append({"item_id": hit["item_id"], "characters": chars})
-        row = {"item_id": hit["item_id"], "video_left": mturk_safe_html(url(sides["left"]["media"]))[0],
-               "video_right": mturk_safe_html(url(sides["right"]["media"]))[0], "prompt_html": prompt_html}
+        row = batch_row({"item_id": hit["item_id"], "prompt": hit["prompt"], **sides}, base)
         rows.append((hit["max_assignments"], row))
         local = dict(row, video_left=f"../media/{sides['left']['media']}",
                      video_right=f"../media/{sides['right']['media']}")
@@ -114,6 +111,16 @@ def write_json_atomic(path: Path, data) -> None:
         json.dump(data, handle, indent=2, ensure_ascii=False)
         handle.write("\n")
     os.replace(tmp, path)
+
+
+def batch_row(hit: dict, base_url: str) -> dict[str, str]:
+    """The batch input row of a HIT record (MTurk-safe HTML values); results echo it as Input.<var>."""
+    def url(name: str) -> str:
+        return f"{base_url}/{name}" if base_url else f"media/{name}"
+
+    return {"item_id": hit["item_id"], "video_left": mturk_safe_html(url(hit["left"]["media"]))[0],
+            "video_right": mturk_safe_html(url(hit["right"]["media"]))[0],
+            "prompt_html": mturk_safe_html(hit["prompt"])[0]}
 
 
 def _copy_media(source: Path, media: Path) -> str:
@@ -170,8 +177,8 @@ def _write_media_manifest(path: Path, media: Path, base: str, records: list[Vide
         writer = csv.writer(handle)
         writer.writerow(["file", "sha256", "url", "source"])
         for name in sorted(sources):
-            writer.writerow([f"media/{name}", file_sha256(media / name),
-                             f"{base}/{name}" if base else "", sources[name]])
+            writer.writerow([neutralise_cell(cell) for cell in (
+                f"media/{name}", file_sha256(media / name), f"{base}/{name}" if base else "", sources[name])])
 
 
 def read_batch_inputs(folder: Path, study: dict) -> dict[str, dict[str, str]]:
