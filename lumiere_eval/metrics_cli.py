@@ -86,7 +86,7 @@ def load_video_set(source: str | os.PathLike) -> VideoSet:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `lumiere-eval metrics`."""
-    from lumiere_eval.extractors.protocols import FVD_PROTOCOLS, IS_PROTOCOLS
+    from lumiere_eval.metrics.protocols import FVD_PROTOCOLS, IS_PROTOCOLS
 
     parser.add_argument("--real", type=str, required=True, default=None, help="Folder or manifest of real videos.")
     parser.add_argument("--fake", type=str, required=True, default=None,
@@ -159,7 +159,7 @@ def compute(args: argparse.Namespace) -> dict:
     from lumiere_eval.extractors import create_extractor
     from lumiere_eval.extractors.clipsim import uniform_indices
     from lumiere_eval.extractors.pipeline import Request, extract_videos
-    from lumiere_eval.extractors.protocols import get_fvd_protocol, get_is_protocol, protocol_inception_score
+    from lumiere_eval.metrics.protocols import get_fvd_protocol, get_is_protocol, protocol_inception_score
     from lumiere_eval.metrics import FeatureStats, kernel_distance
 
     names = _parse_metrics(args.metrics)

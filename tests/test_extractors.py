@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from lumiere_eval.extractors import create_extractor, extractor_class, UnknownExtractorError
 from lumiere_eval.extractors import weights
 from lumiere_eval.extractors.base import ExtractorInputError
-from lumiere_eval.extractors.protocols import get_is_protocol, protocol_inception_score
+from lumiere_eval.metrics.protocols import get_is_protocol, protocol_inception_score
 
 
 class TinyDetector(nn.Module):
@@ -250,7 +250,7 @@ def test_one_decode_pass_feeds_every_request(tmp_path, monkeypatch):
 def test_real_ucf101_clips_through_the_pipeline(ucf101_shared, tmp_path):
     """The two real XviD clips (320x240) decoded once, cut as fvd2048_16f real clips, through a TorchScript I3D."""
     from lumiere_eval.extractors import pipeline
-    from lumiere_eval.extractors.protocols import get_fvd_protocol
+    from lumiere_eval.metrics.protocols import get_fvd_protocol
 
     save_tiny_detector(tmp_path / "i3d.pt", 400)
     extractor = create_extractor("i3d-torchscript", tmp_path / "i3d.pt", device="cpu")

@@ -32,6 +32,8 @@ def _positive(text: str) -> int:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of `ucf101`."""
+    from lumiere_eval.metrics.protocols import DEFAULT_FVD_PROTOCOL, DEFAULT_IS_PROTOCOL, FVD_PROTOCOLS, IS_PROTOCOLS
+
     env_root = os.environ.get("LUMIERE_EVAL_UCF101")
     data = p.add_argument_group("data")
     data.add_argument("--data-root", type=Path, default=Path(env_root) if env_root else None,
@@ -45,9 +47,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                       help="split the real reference clips come from")
     data.add_argument("--num-real", type=_positive, default=10000,
                       help="real clips (all of the split when it has fewer; a seeded subset otherwise)")
-    data.add_argument("--real-clip", default="random16s1seed0",
-                      help="clip of each real video: first|center|random<frames>s<stride>[seed<n>]")
-    data.add_argument("--fake-clip", default="first16s1", help="clip of each generated video, same syntax")
+    data.add_argument("--real-clip", default=None,
+                      help="clip of each real video: first|center|random<frames>s<stride>[seed<n>] (default: the "
+                           "FVD protocol's)")
+    data.add_argument("--fake-clip", default=None, help="clip of each generated video, same syntax")
     gen = p.add_argument_group("generation")
     gen.add_argument("--model", default=None,
                      help="generator name from the registry (required with a data root; the embedded default "
@@ -62,15 +65,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     gen.add_argument("--width", type=_positive, default=128, help="width of generated videos")
     ev = p.add_argument_group("evaluation")
     ev.add_argument("--metrics", default="fvd,is,clipsim", help="comma-separated: fvd, kvd, is, clipsim")
-    ev.add_argument("--fvd-extractor", default="i3d-torchscript", help="extractor for FVD/KVD features")
-    ev.add_argument("--is-extractor", default="c3d-ucf101", help="classifier for the Inception Score")
+    ev.add_argument("--protocol", dest="fvd_protocol", default=DEFAULT_FVD_PROTOCOL, choices=sorted(FVD_PROTOCOLS),
+                    help="FVD/KVD protocol from the registry (lumiere_eval.metrics.protocols), as in `metrics`")
+    ev.add_argument("--is-protocol", default=DEFAULT_IS_PROTOCOL, choices=sorted(IS_PROTOCOLS),
+                    help="Inception Score protocol from the registry, as in `metrics`")
+    ev.add_argument("--fvd-extractor", default=None, help="extractor for FVD/KVD features (default: the protocol's)")
+    ev.add_argument("--is-extractor", default=None, help="classifier for the Inception Score (default: the protocol's)")
     ev.add_argument("--clip-extractor", default="clip", help="extractor for CLIP similarity")
     ev.add_argument("--i3d", type=Path, default=None, help="local I3D weight file (else the registry cache)")
     ev.add_argument("--c3d", type=Path, default=None, help="local C3D weight file (else the registry cache)")
     ev.add_argument("--clip", type=Path, default=None, help="local CLIP weight file (else the registry cache)")
-    ev.add_argument("--fvd-covariance", choices=("unbiased", "biased"), default="unbiased",
-                    help="unbiased (TF-GAN, pytorch-fid) or biased (StyleGAN-V) covariance")
-    ev.add_argument("--is-splits", type=_positive, default=10, help="Inception Score splits (StyleGAN-V 10, TGAN 1)")
+    ev.add_argument("--fvd-covariance", choices=("unbiased", "biased"), default=None,
+                    help="unbiased (TF-GAN, pytorch-fid) or biased (StyleGAN-V); default: the protocol's")
+    ev.add_argument("--is-splits", type=_positive, default=None,
+                    help="Inception Score splits (StyleGAN-V 10, TGAN 1); default: the IS protocol's")
     ev.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for intervals (0: none)")
     run = p.add_argument_group("run")
     run.add_argument("--out", type=Path, default=None, help="run folder (default runs/<model>-<protocol>)")
@@ -105,6 +113,7 @@ def config_from_args(args: argparse.Namespace):
                      model=args.model, model_args=parse_model_args(args.model_arg), num_frames=args.num_frames,
                      fps=args.fps, height=args.height, width=args.width,
                      metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()),
+                     fvd_protocol=args.fvd_protocol, is_protocol=args.is_protocol,
                      fvd_extractor=args.fvd_extractor, is_extractor=args.is_extractor,
                      clip_extractor=args.clip_extractor, weights=weights, fvd_covariance=args.fvd_covariance,
                      is_splits=args.is_splits, bootstrap=args.bootstrap, seed=args.seed, batch_size=args.batch_size,

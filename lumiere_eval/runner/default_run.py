@@ -79,7 +79,7 @@ def model_config(model: str, root: Path, out: Path, size: dict, args: argparse.N
                      num_frames=DOMAIN["num_frames"], fps=DOMAIN["fps"], height=DOMAIN["height"],
                      width=DOMAIN["width"], metrics=("fvd", "is", "clipsim"), fvd_extractor="synthetic-i3d",
                      is_extractor="synthetic-c3d", clip_extractor="synthetic-clip", fvd_covariance="unbiased",
-                     is_splits=1, bootstrap=size["bootstrap"], seed=args.seed, batch_size=args.batch_size,
+                     is_splits=1, is_shuffle_seed=None, bootstrap=size["bootstrap"], seed=args.seed, batch_size=args.batch_size,
                      cache_dir=args.cache_dir, device=args.device, progress=not args.no_progress)
 
 
@@ -148,8 +148,9 @@ def real_reference(root: Path, config, num: int) -> dict:
     values = evaluate.clipsim_per_sample(test_rows["clipsim"], texts)
     probs = np.stack(test_rows["is"])
     return {
-        "fvd": evaluate.fvd(np.stack(real_rows["fvd"]), np.stack(test_rows["fvd"]), True, config.bootstrap, config.seed),
-        "is": evaluate.inception(probs, config.is_splits, None, config.bootstrap, config.seed),
+        "fvd": evaluate.fvd(np.stack(real_rows["fvd"]), np.stack(test_rows["fvd"]),
+                            config.fvd().unbiased_covariance, config.bootstrap, config.seed),
+        "is": evaluate.inception(probs, config.inception(), config.bootstrap, config.seed),
         "clipsim": evaluate.clipsim(values, config.bootstrap, config.seed),
         "class_accuracy": float(np.mean([proto.read_class_index(splits)[int(p.argmax())] == c
                                          for p, c in zip(probs, test_classes)])),

@@ -9,6 +9,7 @@ import numpy as np
 
 from lumiere_eval.metrics import (FeatureStats, bootstrap_ci, clip_similarity, frechet_distance_from_stats,
                                   frechet_distance_to_features, inception_score, kernel_distance)
+from lumiere_eval.metrics.protocols import ISProtocol, protocol_inception_score
 
 # Whether a larger value is better, read by the summaries and the dashboard.
 HIGHER_IS_BETTER = {"fvd": False, "kvd": False, "is": True, "clipsim": True}
@@ -39,10 +40,11 @@ def kvd(real: np.ndarray, fake: np.ndarray, seed: int) -> dict:
     return {"value": mean, "std_over_subsets": std, **_interval(None, None), "n_real": len(real), "n_fake": len(fake)}
 
 
-def inception(probs: np.ndarray, splits: int, shuffle_seed: int | None, num_resamples: int, seed: int) -> dict:
-    """Inception Score (mean and std over splits) with a bootstrap interval over samples."""
-    splits = min(splits, len(probs))
-    mean, std = inception_score(probs, splits=splits, shuffle_seed=shuffle_seed)
+def inception(probs: np.ndarray, protocol: ISProtocol, num_resamples: int, seed: int) -> dict:
+    """Inception Score under `protocol` (mean and std over its splits) with a bootstrap interval over samples."""
+    probs = np.asarray(probs, dtype=np.float64)[:protocol.num_samples]
+    splits = min(protocol.splits, len(probs))
+    mean, std = protocol_inception_score(protocol, probs)
     low, high = (bootstrap_ci(probs, lambda p: inception_score(p, splits=splits)[0], num_resamples, seed=seed)
                  if num_resamples else (None, None))
     return {"value": mean, "std_over_splits": std, "splits": splits, **_interval(low, high), "n_fake": len(probs)}

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from lumiere_eval import LumiereEvalError, __version__
+from lumiere_eval.metrics.protocols import (DEFAULT_FVD_PROTOCOL, DEFAULT_IS_PROTOCOL, FVDProtocol, ISProtocol,
+                                            get_fvd_protocol, get_is_protocol)
 from lumiere_eval.protocols import ucf101 as proto
 from lumiere_eval.runner import evaluate
 from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
@@ -44,8 +46,8 @@ class RunConfig:
     fold: int = 1
     real_split: str = "train"
     num_real: int = 10000
-    real_clip: str = "random16s1seed0"
-    fake_clip: str = "first16s1"
+    real_clip: str | None = None  # None: the FVD protocol's
+    fake_clip: str | None = None
     num_samples: int = 10000
     prompts: str = "classname-v1"
     model: str = "dummy"
@@ -55,13 +57,15 @@ class RunConfig:
     height: int = 128
     width: int = 128
     metrics: tuple[str, ...] = ("fvd", "is", "clipsim")
-    fvd_extractor: str = "i3d-torchscript"
-    is_extractor: str = "c3d-ucf101"
+    fvd_protocol: str = DEFAULT_FVD_PROTOCOL
+    is_protocol: str = DEFAULT_IS_PROTOCOL
+    fvd_extractor: str | None = None  # None: the protocol's; else overrides it (protocol renamed <name>+custom)
+    is_extractor: str | None = None
     clip_extractor: str = "clip"
     weights: dict = field(default_factory=dict)  # extractor name -> local weight file
-    fvd_covariance: str = "unbiased"
-    is_splits: int = 10
-    is_shuffle_seed: int | None = 42
+    fvd_covariance: str | None = None
+    is_splits: int | None = None
+    is_shuffle_seed: int | None = -1  # -1: the protocol's; None: no shuffle
     bootstrap: int = 200
     seed: int = 0
     batch_size: int = 4
@@ -82,10 +86,35 @@ class RunConfig:
         raise proto.ProtocolDataError(f"no ucfTrainTestlist/ folder in or beside {self.data_root}; "
                                       "pass --splits-dir")
 
+    def fvd(self) -> FVDProtocol:
+        """The FVD protocol of the run: the registered one with this run's overrides and generated-sample count."""
+        base = get_fvd_protocol(self.fvd_protocol)
+        return base.derive(
+            num_samples=self.num_samples, extractor=self.fvd_extractor,
+            real_sampling=parse_clip_sampling(self.real_clip) if self.real_clip else None,
+            fake_sampling=parse_clip_sampling(self.fake_clip) if self.fake_clip else None,
+            unbiased_covariance=None if self.fvd_covariance is None else self.fvd_covariance == "unbiased")
+
+    def inception(self) -> ISProtocol:
+        """The IS protocol of the run, with this run's overrides (the clip is the FVD protocol's generated clip)."""
+        base = get_is_protocol(self.is_protocol)
+        changes = {"num_samples": max(base.num_samples, self.num_samples)}
+        if self.is_extractor is not None:
+            changes["extractor"] = self.is_extractor
+        if self.is_splits is not None:
+            changes["splits"] = self.is_splits
+        if self.is_shuffle_seed != -1:
+            changes["shuffle_seed"] = self.is_shuffle_seed
+        if self.fake_clip:
+            changes["sampling"] = parse_clip_sampling(self.fake_clip)
+        return base.derive(**changes)
+
     def protocol_id(self, suite: proto.PromptSuite) -> str:
-        """A name that changes whenever the numbers can change (extractors are named per metric)."""
-        return (f"{self.domain}-zs-v1_fold{self.fold}{self.real_split}-real{self.num_real}-{self.real_clip}"
-                f"_gen{self.num_samples}-{self.fake_clip}-{suite.name}")
+        """A name that changes whenever the numbers can change: the plan, the FVD and the IS protocol names
+        (their full ids are in results.json `protocols`)."""
+        fvd = self.fvd()
+        return (f"{self.domain}-zs-v1_fold{self.fold}{self.real_split}-real{self.num_real}-{fvd.real_sampling.id}"
+                f"_gen{self.num_samples}-{fvd.fake_sampling.id}-{suite.name}_{fvd.name}_{self.inception().name}")
 
     def to_json(self) -> dict:
         """JSON-ready options (paths as strings)."""
@@ -135,23 +164,26 @@ def make_plan(config: RunConfig) -> Plan:
     return Plan(classes, suite, samples, real, protocol_id, allocation)
 
 
-def _extractor(config: RunConfig, name: str):
+def _extractor(config: RunConfig, name: str, **options):
     from lumiere_eval.extractors import create_extractor
 
+    if options.get("frame_size") is None:
+        options.pop("frame_size", None)
     return create_extractor(name, config.weights.get(name), fetch_missing=False, device=config.device,
-                            batch_size=config.batch_size)
+                            batch_size=config.batch_size, **options)
 
 
 def build_jobs(config: RunConfig) -> tuple[list[FeatureJob], list[FeatureJob]]:
     """Feature jobs for generated and for real videos (real videos need only the FVD/KVD features)."""
-    fake_clip, real_clip = parse_clip_sampling(config.fake_clip), parse_clip_sampling(config.real_clip)
+    fvd, inception = config.fvd(), config.inception()
     fake, real = [], []
     if {"fvd", "kvd"} & set(config.metrics):
-        ex = _extractor(config, config.fvd_extractor)
-        fake.append(FeatureJob("fvd", ex, fake_clip))
-        real.append(FeatureJob("fvd", ex, real_clip))
+        ex = _extractor(config, fvd.extractor)
+        fake.append(FeatureJob("fvd", ex, fvd.fake_sampling))
+        real.append(FeatureJob("fvd", ex, fvd.real_sampling))
     if "is" in config.metrics:
-        fake.append(FeatureJob("is", _extractor(config, config.is_extractor), fake_clip))
+        fake.append(FeatureJob("is", _extractor(config, inception.extractor, frame_size=inception.frame_size),
+                               inception.sampling))
     if "clipsim" in config.metrics:
         fake.append(FeatureJob("clipsim", _extractor(config, config.clip_extractor), None, kind="frames"))
     return fake, real
@@ -168,10 +200,11 @@ def describe_plan(config: RunConfig, plan: Plan) -> str:
              f"{config.num_frames} frames {config.height}x{config.width} at {config.fps} fps)",
              "per-class counts: " + ", ".join(f"{c}={n}" for c, n in top[:8]) + (" ..." if len(top) > 8 else ""),
              f"  min {top[-1][1]} ({top[-1][0]}), max {top[0][1]} ({top[0][0]})",
-             f"real clips: {len(plan.real)} from {config.real_split}list0{config.fold} ({config.real_clip})",
+             f"real clips: {len(plan.real)} from {config.real_split}list0{config.fold} "
+             f"({config.fvd().real_sampling.id})",
              f"prompts: {plan.suite.name} (hash {plan.suite.hash}); e.g. {plan.samples[0].prompt!r}",
-             f"metrics: {', '.join(config.metrics)}; extractors fvd={config.fvd_extractor} "
-             f"is={config.is_extractor} clip={config.clip_extractor}",
+             f"metrics: {', '.join(config.metrics)}; FVD protocol {config.fvd().id}; IS protocol "
+             f"{config.inception().id}; clip={config.clip_extractor}",
              f"work: {len(plan.samples) - done} generations, up to {len(plan.samples) + len(plan.real)} video "
              f"decodes for features (cached features are reused from {config.cache_dir or default_cache_dir()})",
              f"output: {config.out}"]
@@ -307,15 +340,14 @@ def _metrics(config: RunConfig, plan: Plan, records: list[dict], fake_jobs: list
     if "fvd" in jobs:
         fake, _ = _rows(fake_rows["fvd"], "FVD (generated)")
         real, _ = _rows(real_rows["fvd"], "FVD (real)")
-        unbiased = config.fvd_covariance == "unbiased"
+        unbiased = config.fvd().unbiased_covariance
         if "fvd" in config.metrics:
             results["fvd"] = evaluate.fvd(real, fake, unbiased, config.bootstrap, config.seed)
         if "kvd" in config.metrics:
             results["kvd"] = evaluate.kvd(real, fake, config.seed)
     if "is" in jobs:
         probs, keep = _rows(fake_rows["is"], "IS")
-        results["is"] = evaluate.inception(probs, config.is_splits, config.is_shuffle_seed, config.bootstrap,
-                                           config.seed)
+        results["is"] = evaluate.inception(probs, config.inception(), config.bootstrap, config.seed)
         if probs.shape[1] == len(plan.classes):  # classifier labels follow classInd order
             for i, p in zip(keep, probs):
                 record = records[i]
@@ -364,6 +396,7 @@ def _write_results(config: RunConfig, plan: Plan, records: list[dict], missing: 
         "lumiere_eval_version": __version__,
         "domain": config.domain,
         "protocol_id": plan.protocol_id,
+        "protocols": {"fvd": config.fvd().describe(), "is": config.inception().describe()},
         "config": config.to_json(),
         "model": model,
         "metrics": results["metrics"],
@@ -371,7 +404,8 @@ def _write_results(config: RunConfig, plan: Plan, records: list[dict], missing: 
         "samples": {"planned": len(plan.samples), "generated": len(records), "missing": missing,
                     "this_invocation": counts},
         "real_set": {"split": f"{config.real_split}list0{config.fold}", "clips": len(real_items),
-                     "sampling": config.real_clip, "hash": _real_set_hash(real_items, config.real_clip)},
+                     "sampling": config.fvd().real_sampling.id,
+                     "hash": _real_set_hash(real_items, config.fvd().real_sampling.id)},
         "skipped_videos": skipped,
         "prompt_suite": {"name": plan.suite.name, "hash": plan.suite.hash},
         "seeds": {"base_seed": config.seed, "sample_seed_rule": "sha256('<domain>-zs-v1:seed<seed>:<index>')[:4]"},

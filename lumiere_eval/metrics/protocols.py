@@ -1,0 +1,162 @@
+"""The protocol registry: named FVD and IS protocols, one place for both `metrics` and `ucf101`.
+
+A protocol fixes everything that changes the number: the extractor and its weights, the clip sampling
+(frames, stride, offset), the resize and value range, the covariance convention, the network's numeric
+conventions (BatchNorm eps), the sample counts, and for IS the splits and shuffle seed. `FVDProtocol.id` and
+`ISProtocol.id` spell all of it out; results and feature-cache keys carry that id. A protocol changed by a
+command-line option keeps its base name with `+custom`, and its id shows what changed.
+
+Facts from /work/shared/PROTOCOLS.md sections 2-3 and 7 (sources named there).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from lumiere_eval import LumiereEvalError
+from lumiere_eval.video import ClipSampling
+
+# The defaults of both `lumiere-eval metrics` and `lumiere-eval ucf101`: one convention, so both print the same
+# numbers on the same videos.
+DEFAULT_FVD_PROTOCOL = "fvd2048_16f"
+DEFAULT_IS_PROTOCOL = "is10k_10splits_ucf"
+
+# The input conventions of the registered extractors: resize, value range and BatchNorm eps.
+EXTRACTOR_CONVENTIONS: dict[str, dict] = {
+    "i3d-torchscript": {"preprocessing": "uint8-in_detector-resize224_rescale-pm1", "bn_eps": "torchscript"},
+    "i3d-native": {"preprocessing": "videogpt-v1_short224-centercrop_pm1", "bn_eps": 1e-3},
+    "c3d-ucf101": {"preprocessing": "uint8-in_detector", "bn_eps": None},
+}
+
+
+def _conventions(extractor: str) -> dict:
+    """Resize/value range and BatchNorm eps of an extractor; unregistered ones record their own (`describe()`)."""
+    return EXTRACTOR_CONVENTIONS.get(extractor, {"preprocessing": "extractor-recorded", "bn_eps": "extractor-recorded"})
+
+
+@dataclass(frozen=True)
+class FVDProtocol:
+    """How FVD clips are chosen and embedded, and how the covariance is estimated."""
+
+    name: str
+    num_samples: int  # clips per side
+    real_sampling: ClipSampling
+    fake_sampling: ClipSampling
+    extractor: str  # extractor registry name
+    unbiased_covariance: bool
+    source: str
+
+    @property
+    def covariance(self) -> str:
+        """'unbiased' (1/(N-1)) or 'biased' (1/N)."""
+        return "unbiased" if self.unbiased_covariance else "biased"
+
+    @property
+    def id(self) -> str:
+        """Everything that changes the number, e.g.
+        `fvd2048_16f:i3d-torchscript:uint8-in_detector-resize224_rescale-pm1:bn-torchscript:real-random16s1seed0:
+        fake-first16s1:cov-biased:n2048`."""
+        conv = _conventions(self.extractor)
+        return (f"{self.name}:{self.extractor}:{conv['preprocessing']}:bn-{conv['bn_eps']}:real-{self.real_sampling.id}"
+                f":fake-{self.fake_sampling.id}:cov-{self.covariance}:n{self.num_samples}")
+
+    def derive(self, **changes) -> FVDProtocol:
+        """This protocol with some fields changed (by command-line options); renamed `<name>+custom` if any differ."""
+        changed = {k: v for k, v in changes.items() if v is not None and getattr(self, k) != v}
+        if not changed:
+            return self
+        base = self.name.split("+")[0]
+        return dataclasses.replace(self, name=f"{base}+custom", **changed)
+
+    def describe(self) -> dict:
+        """JSON-ready fields of the protocol, with its id."""
+        return {"id": self.id, "name": self.name, "num_samples": self.num_samples,
+                "real_sampling": self.real_sampling.id, "fake_sampling": self.fake_sampling.id,
+                "extractor": self.extractor, "covariance": self.covariance, **_conventions(self.extractor),
+                "source": self.source}
+
+
+@dataclass(frozen=True)
+class ISProtocol:
+    """How the video Inception Score is computed from C3D class probabilities."""
+
+    name: str
+    num_samples: int
+    splits: int
+    shuffle_seed: int | None  # np.random.RandomState(seed).shuffle before splitting, as StyleGAN-V
+    sampling: ClipSampling
+    frame_size: int | None  # frames resized to a square (bicubic) before the detector, or None
+    source: str
+    extractor: str = "c3d-ucf101"
+
+    @property
+    def id(self) -> str:
+        """Everything that changes the number, e.g. `isv2048_ucf:c3d-ucf101:uint8-in_detector:first16s1:n2048:
+        splits10:shuffle42`."""
+        conv = _conventions(self.extractor)
+        resize = f"bicubic{self.frame_size}" if self.frame_size else "noresize"
+        return (f"{self.name}:{self.extractor}:{conv['preprocessing']}:{resize}:{self.sampling.id}:n{self.num_samples}"
+                f":splits{self.splits}:shuffle{self.shuffle_seed}")
+
+    def derive(self, **changes) -> ISProtocol:
+        """This protocol with some fields changed; renamed `<name>+custom` if any differ."""
+        changed = {k: v for k, v in changes.items() if getattr(self, k) != v}
+        if not changed:
+            return self
+        base = self.name.split("+")[0]
+        return dataclasses.replace(self, name=f"{base}+custom", **changed)
+
+    def describe(self) -> dict:
+        """JSON-ready fields of the protocol, with its id."""
+        return {"id": self.id, "name": self.name, "num_samples": self.num_samples, "splits": self.splits,
+                "shuffle_seed": self.shuffle_seed, "sampling": self.sampling.id, "frame_size": self.frame_size,
+                "extractor": self.extractor, "source": self.source}
+
+
+FVD_PROTOCOLS: dict[str, FVDProtocol] = {p.name: p for p in (
+    FVDProtocol("fvd2048_16f", 2048, ClipSampling("random", 16), ClipSampling("first", 16), "i3d-torchscript",
+                False, "StyleGAN-V: real = 16 consecutive frames at a random offset, fake = first 16, biased cov"),
+    FVDProtocol("fvd2048_128f", 2048, ClipSampling("random", 128), ClipSampling("first", 128), "i3d-torchscript",
+                False, "StyleGAN-V: as fvd2048_16f with 128 frames"),
+    FVDProtocol("fvd2048_16f_videogpt", 2048, ClipSampling("random", 16), ClipSampling("first", 16), "i3d-native",
+                True, "VideoGPT/TATS I3D (i3d_pretrained_400.pt), short side 224 + centre crop, unbiased cov"),
+)}
+
+IS_PROTOCOLS: dict[str, ISProtocol] = {p.name: p for p in (
+    ISProtocol("isv2048_ucf", 2048, 10, 42, ClipSampling("first", 16), None,
+               "StyleGAN-V video_inception_score.py: first 16 frames, RandomState(42) shuffle, 10 splits"),
+    ISProtocol("is10k_10splits_ucf", 10000, 10, 42, ClipSampling("first", 16), None,
+               "10 splits of 1,000 over 10k samples after a RandomState(42) shuffle (the ucf101 runner's former "
+               "unnamed convention); equals isv2048_ucf below 2,048 samples"),
+    ISProtocol("is10k_tgan_ucf", 10000, 1, None, ClipSampling("first", 16), 128,
+               "TGAN calc_inception.py: frames resized to 128x128 (cubic), about 10k videos, one split; the "
+               "crop to 112 and mean subtraction are left to the C3D TorchScript (NOT CONFIRMED that it does "
+               "exactly TGAN's)"),
+)}
+
+
+def get_fvd_protocol(name: str) -> FVDProtocol:
+    """The FVD protocol called `name`."""
+    try:
+        return FVD_PROTOCOLS[name]
+    except KeyError:
+        raise LumiereEvalError(f"unknown FVD protocol {name!r}; known: {', '.join(FVD_PROTOCOLS)}") from None
+
+
+def get_is_protocol(name: str) -> ISProtocol:
+    """The IS protocol called `name`."""
+    try:
+        return IS_PROTOCOLS[name]
+    except KeyError:
+        raise LumiereEvalError(f"unknown IS protocol {name!r}; known: {', '.join(IS_PROTOCOLS)}") from None
+
+
+def protocol_inception_score(protocol: ISProtocol, probs: np.ndarray) -> tuple[float, float]:
+    """Mean and std of the IS over the protocol's splits of its first `num_samples` rows (StyleGAN-V's shuffle:
+    RandomState(seed))."""
+    from lumiere_eval.metrics import inception_score
+
+    probs = np.asarray(probs, dtype=np.float64)[:protocol.num_samples]
+    return inception_score(probs, splits=min(protocol.splits, len(probs)), shuffle_seed=protocol.shuffle_seed)
