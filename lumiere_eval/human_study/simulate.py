@@ -82,3 +82,64 @@ def _answer(hit: dict, question: str, worker: str, spam_style: dict, preference:
     prefers_a = rng.random() < preference[(hit["pair_id"], question)]
     side_a = "left" if hit["left"]["model"] == model_a else "right"
     return side_a if prefers_a else ("right" if side_a == "left" else "left")
+
+
+def davidson_probabilities(log_strength: np.ndarray, nu: float, a: int, b: int) -> np.ndarray:
+    """(P(a chosen), P(b chosen), P(tie)) of one vote under Davidson's model."""
+    pa, pb = np.exp(log_strength[a]), np.exp(log_strength[b])
+    tie = nu * np.sqrt(pa * pb)
+    return np.array([pa, pb, tie]) / (pa + pb + tie)
+
+
+class VotePopulation:
+    """Simulated people with known Davidson strengths answering (prompt, model a, model b) units directly.
+
+    Each (prompt, pair) has its own outcome probabilities drawn once from Dirichlet(concentration x Davidson
+    probabilities), so the population's average is exactly Davidson's model and votes on one prompt are
+    correlated. Genuine workers vote from those probabilities; spammers (the last `num_spammers` workers)
+    pick either model at random and never say "same". Used to test the leaderboard and adaptive rounds.
+    """
+
+    def __init__(self, log_strength, nu: float = 0.0, num_prompts: int = 30, num_workers: int = 30,
+                 num_spammers: int = 0, concentration: float = 20.0, seed: int = 0):
+        self.log_strength = np.asarray(log_strength, dtype=np.float64)
+        self.nu = float(nu)
+        self.models = tuple(f"m{k}" for k in range(len(self.log_strength)))
+        self.num_prompts, self.num_workers = num_prompts, num_workers
+        self.spammers = list(range(num_workers - num_spammers, num_workers))
+        self.rng = np.random.default_rng(seed)
+        n = len(self.log_strength)
+        self.outcome = np.zeros((num_prompts, n, n, 3))
+        for a in range(n):
+            for b in range(a + 1, n):
+                mean = davidson_probabilities(self.log_strength, self.nu, a, b)
+                for p in range(num_prompts):
+                    if self.nu > 0:
+                        probs = self.rng.dirichlet(concentration * mean)
+                    else:
+                        first = self.rng.beta(concentration * mean[0], concentration * mean[1])
+                        probs = np.array([first, 1.0 - first, 0.0])
+                    self.outcome[p, a, b] = probs
+                    self.outcome[p, b, a] = probs[[1, 0, 2]]
+
+    def answer(self, units: list[tuple[int, int, int]], raters: int = 1):
+        """Votes of `raters` distinct random workers on each (prompt, a, b) unit, as `PairedVotes`."""
+        from lumiere_eval.human_study.leaderboard import PairedVotes
+
+        first, second, tie, prompt, worker = [], [], [], [], []
+        spam = set(self.spammers)
+        for p, a, b in units:
+            for w in self.rng.choice(self.num_workers, size=raters, replace=False):
+                if int(w) in spam:
+                    outcome = int(self.rng.integers(0, 2))
+                else:
+                    outcome = int(self.rng.choice(3, p=self.outcome[p, a, b]))
+                winner, loser = (b, a) if outcome == 1 else (a, b)
+                first.append(winner)
+                second.append(loser)
+                tie.append(outcome == 2)
+                prompt.append(p)
+                worker.append(int(w))
+        return PairedVotes(models=self.models, first=np.array(first, dtype=np.int64),
+                           second=np.array(second, dtype=np.int64), tie=np.array(tie, dtype=bool),
+                           prompt=np.array(prompt, dtype=np.int64), worker=np.array(worker, dtype=np.int64))

@@ -1,0 +1,339 @@
+"""A leaderboard from paired votes: Bradley-Terry with ties (Davidson 1970) by maximum likelihood.
+
+Model: P(i beats j) = pi_i / D, P(tie) = nu sqrt(pi_i pi_j) / D, D = pi_i + pi_j + nu sqrt(pi_i pi_j), with
+pi = exp(theta) (log-strengths, mean 0) and nu >= 0 the tie parameter; nu = 0 is plain Bradley-Terry. Each
+vote is one draw of a three-way softmax whose logits (theta_i, theta_j, log nu + (theta_i + theta_j) / 2) are
+linear in the parameters, so the negative log-likelihood is convex and Newton's method with a line search
+finds the optimum in a few steps. Intervals come from a two-way bootstrap that resamples prompts and workers
+at once (each vote weighted by how often its prompt and its worker were drawn), since votes are correlated
+within both. Robustness is the fewest votes whose removal puts another model strictly above the leader.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from lumiere_eval.human_study.stats import _strongly_connected
+
+
+@dataclass(frozen=True)
+class PairedVotes:
+    """Votes of one question as index arrays: `first` beat `second`, or tied with it where `tie` is set."""
+
+    models: tuple[str, ...]
+    first: np.ndarray
+    second: np.ndarray
+    tie: np.ndarray
+    prompt: np.ndarray  # cluster index of the vote's prompt
+    worker: np.ndarray  # cluster index of the vote's worker
+
+    def counts(self, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(wins, ties): wins[i, j] votes for i over j; ties[i, j] = ties[j, i] ties between i and j."""
+        n = len(self.models)
+        w = np.ones(len(self.first)) if weights is None else weights
+        wins, ties = np.zeros((n, n)), np.zeros((n, n))
+        decided = ~self.tie
+        np.add.at(wins, (self.first[decided], self.second[decided]), w[decided])
+        np.add.at(ties, (self.first[self.tie], self.second[self.tie]), w[self.tie])
+        return wins, ties + ties.T
+
+
+def concat_votes(parts: Sequence[PairedVotes]) -> PairedVotes:
+    """One `PairedVotes` from several of the same models (e.g. the rounds of a study)."""
+    return PairedVotes(models=parts[0].models, **{
+        name: np.concatenate([getattr(p, name) for p in parts]) for name in ("first", "second", "tie", "prompt",
+                                                                            "worker")})
+
+
+def paired_votes(votes: Sequence, models: Sequence[str]) -> PairedVotes:
+    """Index arrays from study votes (`Vote`: chosen, other, side, prompt, worker_id); side "same" is a tie."""
+    index = {m: i for i, m in enumerate(models)}
+    prompts = {p: k for k, p in enumerate(sorted({v.prompt for v in votes}))}
+    workers = {w: k for k, w in enumerate(sorted({v.worker_id for v in votes}))}
+    return PairedVotes(
+        models=tuple(models),
+        first=np.array([index[v.chosen] for v in votes], dtype=np.int64),
+        second=np.array([index[v.other] for v in votes], dtype=np.int64),
+        tie=np.array([v.side == "same" for v in votes], dtype=bool),
+        prompt=np.array([prompts[v.prompt] for v in votes], dtype=np.int64),
+        worker=np.array([workers[v.worker_id] for v in votes], dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Maximum-likelihood log-strengths (mean 0), log of the tie parameter (None: no ties modelled)."""
+
+    log_strength: np.ndarray
+    log_nu: float | None
+    nll: float
+    hessian: np.ndarray  # of the negative log-likelihood in (theta..., log nu), with the mean-zero penalty
+
+    def win_probability(self) -> np.ndarray:
+        """P[i, j] = probability that i is chosen over j in one vote (ties possible)."""
+        pi = np.exp(self.log_strength)
+        tie = self._tie_term(pi)
+        return pi[:, None] / (pi[:, None] + pi[None, :] + tie)
+
+    def tie_probability(self) -> np.ndarray:
+        """T[i, j] = probability that one vote on (i, j) is a tie."""
+        pi = np.exp(self.log_strength)
+        tie = self._tie_term(pi)
+        return tie / (pi[:, None] + pi[None, :] + tie)
+
+    def _tie_term(self, pi: np.ndarray) -> np.ndarray:
+        if self.log_nu is None:
+            return np.zeros((len(pi), len(pi)))
+        return np.exp(self.log_nu) * np.sqrt(pi[:, None] * pi[None, :])
+
+
+def _pairs(wins: np.ndarray, ties: np.ndarray, prior: float):
+    n = wins.shape[0]
+    i, j = np.triu_indices(n, 1)
+    w_ij, w_ji, t = wins[i, j].astype(np.float64), wins[j, i].astype(np.float64), ties[i, j].astype(np.float64)
+    compared = (w_ij + w_ji + t) > 0
+    i, j, w_ij, w_ji, t = i[compared], j[compared], w_ij[compared] + prior, w_ji[compared] + prior, t[compared]
+    return i, j, np.stack([w_ij, w_ji, t], axis=1)
+
+
+def _objective(phi: np.ndarray, n: int, i: np.ndarray, j: np.ndarray, counts: np.ndarray, with_ties: bool,
+               need: str = "all"):
+    """NLL (+ (sum theta)^2 / 2), gradient and Hessian over phi = (theta_0..theta_{n-1}[, log nu])."""
+    theta = phi[:n]
+    k = 3 if with_ties else 2
+    logits = np.stack([theta[i], theta[j]] + ([phi[n] + 0.5 * (theta[i] + theta[j])] if with_ties else []), axis=1)
+    top = logits.max(axis=1, keepdims=True)
+    log_d = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
+    c = counts[:, :k]
+    total = c.sum(axis=1)
+    nll = float(np.sum(total * log_d) - np.sum(c * logits) + 0.5 * theta.sum() ** 2)
+    if need == "value":
+        return nll
+    q = np.exp(logits - log_d[:, None])
+    dim = n + (1 if with_ties else 0)
+    # d logit_k / d (theta_i, theta_j, log nu): the design rows of the three outcomes
+    design = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.5, 0.5, 1.0]])[:k, :dim - n + 2]
+    resid = total[:, None] * q - c                      # (pairs, k)
+    local_grad = resid @ design                          # (pairs, 2 or 3)
+    grad = np.zeros(dim)
+    np.add.at(grad, i, local_grad[:, 0])
+    np.add.at(grad, j, local_grad[:, 1])
+    if with_ties:
+        grad[n] = local_grad[:, 2].sum()
+    grad[:n] += theta.sum()
+    mean = q @ design
+    cov = np.einsum("pk,ka,kb->pab", q, design, design) - np.einsum("pa,pb->pab", mean, mean)
+    local_h = total[:, None, None] * cov
+    index = [i, j] + ([np.full_like(i, n)] if with_ties else [])
+    hess = np.zeros((dim, dim))
+    for a, rows in enumerate(index):
+        for b, cols in enumerate(index):
+            np.add.at(hess, (rows, cols), local_h[:, a, b])
+    hess[:n, :n] += 1.0
+    return nll, grad, hess
+
+
+def fit(wins: np.ndarray, ties: np.ndarray | None = None, prior: float = 0.0, ties_model: bool | None = None,
+        start: np.ndarray | None = None, tol: float = 1e-10, max_iter: int = 100) -> Fit:
+    """Davidson (Bradley-Terry with ties) maximum likelihood from vote counts.
+
+    `wins[i, j]` counts votes for i over j, `ties[i, j]` (symmetric) ties between them. `prior` adds that many
+    virtual wins each way to every compared pair (0 = plain maximum likelihood, which exists only when the
+    comparisons, ties counting both ways, connect every model to every other in both directions; otherwise a
+    `ValueError` says so). `ties_model` defaults to "model ties if there are any"; without ties this is plain
+    Bradley-Terry. `start` warm-starts Newton's method.
+    """
+    wins = np.asarray(wins, dtype=np.float64)
+    n = wins.shape[0]
+    ties = np.zeros_like(wins) if ties is None else np.asarray(ties, dtype=np.float64)
+    if wins.shape != (n, n) or ties.shape != (n, n):
+        raise ValueError(f"wins and ties must be square and of one size, got {list(wins.shape)}, {list(ties.shape)}")
+    if not np.allclose(ties, ties.T):
+        raise ValueError("ties must be symmetric")
+    wins, ties = wins.copy(), ties.copy()
+    np.fill_diagonal(wins, 0.0)
+    np.fill_diagonal(ties, 0.0)
+    with_ties = bool(ties.sum() > 0) if ties_model is None else ties_model
+    if prior == 0.0:
+        if not _strongly_connected((wins > 0) | (ties > 0)):
+            raise ValueError("Bradley-Terry maximum likelihood does not exist: some model never lost or never won "
+                             "against the rest (use prior > 0)")
+        if with_ties and (wins.sum() == 0 or ties.sum() == 0):
+            raise ValueError("the tie parameter has no finite maximum likelihood: the votes are all ties or have "
+                             "none (fit without the ties model)")
+    i, j, counts = _pairs(wins, ties, prior)
+    dim = n + (1 if with_ties else 0)
+    phi = np.zeros(dim) if start is None else np.asarray(start, dtype=np.float64)[:dim].copy()
+    if start is not None and with_ties and len(start) == n:
+        phi = np.append(phi, 0.0)
+    nll, grad, hess = _objective(phi, n, i, j, counts, with_ties)
+    for _ in range(max_iter):
+        step = np.linalg.lstsq(hess, grad, rcond=None)[0]  # minimum norm where models are not connected
+        size = 1.0
+        while True:  # backtracking: the objective is convex, a shorter Newton step always helps eventually
+            candidate = phi - size * step
+            value = _objective(candidate, n, i, j, counts, with_ties, need="value")
+            if value <= nll + 1e-4 * size * float(grad @ -step) or size < 1e-8:
+                break
+            size *= 0.5
+        phi = candidate
+        nll, grad, hess = _objective(phi, n, i, j, counts, with_ties)
+        if np.max(np.abs(size * step)) < tol:
+            break
+    theta = phi[:n] - phi[:n].mean()
+    return Fit(log_strength=theta, log_nu=float(phi[n]) if with_ties else None, nll=nll, hessian=hess)
+
+
+def two_model_closed_form(wins: int, losses: int, ties: int) -> tuple[float, float]:
+    """Davidson MLE for two models: theta_0 - theta_1 = log(wins / losses), nu = ties / sqrt(wins losses)."""
+    return float(np.log(wins / losses)), float(ties / np.sqrt(wins * losses))
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """Bootstrap fits of log-strengths over prompts and workers; `regularised` resamples needed a prior."""
+
+    samples: np.ndarray  # (resamples, models)
+    regularised: int
+
+    def interval(self, confidence: float = 0.95) -> np.ndarray:
+        """Percentile interval of each log-strength, shape (models, 2)."""
+        alpha = (1.0 - confidence) / 2.0
+        return np.quantile(self.samples, [alpha, 1.0 - alpha], axis=0).T
+
+    def above(self) -> np.ndarray:
+        """A[i, j] = share of resamples in which i is strictly stronger than j."""
+        s = self.samples
+        return (s[:, :, None] > s[:, None, :]).mean(axis=0)
+
+
+def bootstrap(votes: PairedVotes, prior: float = 0.0, num_resamples: int = 200, seed: int = 0,
+              ties_model: bool | None = None, start: np.ndarray | None = None) -> Bootstrap:
+    """Refit on resamples that draw prompts and workers with replacement at once (a vote's weight is the product
+    of its prompt's and its worker's draw counts). A resample without a finite MLE is refit with prior 0.5."""
+    rng = np.random.default_rng(seed)
+    prompt_of = np.unique(votes.prompt, return_inverse=True)[1]   # only prompts and workers that voted
+    worker_of = np.unique(votes.worker, return_inverse=True)[1]
+    num_prompts, num_workers = int(prompt_of.max()) + 1, int(worker_of.max()) + 1
+    _, all_ties = votes.counts()
+    model_ties = bool(all_ties.sum() > 0) if ties_model is None else ties_model
+    samples, regularised = [], 0
+    for _ in range(num_resamples):
+        prompt_draws = np.bincount(rng.integers(0, num_prompts, num_prompts), minlength=num_prompts)
+        worker_draws = np.bincount(rng.integers(0, num_workers, num_workers), minlength=num_workers)
+        wins, ties = votes.counts(prompt_draws[prompt_of] * worker_draws[worker_of].astype(np.float64))
+        try:
+            result = fit(wins, ties, prior, model_ties and ties.sum() > 0, start=start)
+        except ValueError:
+            regularised += 1
+            result = fit(wins, ties, max(prior, 0.5), model_ties and ties.sum() > 0, start=start)
+        samples.append(result.log_strength)
+    return Bootstrap(samples=np.asarray(samples), regularised=regularised)
+
+
+def _margin(theta: np.ndarray, leader: int, challenger: int) -> float:
+    return float(theta[leader] - theta[challenger])
+
+
+def votes_to_change_top(wins: np.ndarray, ties: np.ndarray | None = None, prior: float = 0.0,
+                        ties_model: bool | None = None) -> dict:
+    """The fewest votes whose removal puts another model strictly above the leader (a greedy upper bound).
+
+    For each challenger, votes are removed one at a time, each time the kind of vote (who beat whom, or a tie
+    between whom) whose removal shrinks the leader's margin most by the model's own influence estimate, with
+    an exact refit after every removal. Returns the smallest count over challengers, the challenger and what
+    was removed; `None` counts when no removal of votes can change the top.
+    """
+    wins = np.asarray(wins, dtype=np.float64)
+    ties = np.zeros_like(wins) if ties is None else np.asarray(ties, dtype=np.float64)
+    n = wins.shape[0]
+    with_ties = bool(ties.sum() > 0) if ties_model is None else ties_model
+    base = fit(wins, ties, prior, with_ties)
+    leader = int(np.argmax(base.log_strength))
+    kinds = [("win", a, b) for a in range(n) for b in range(n) if a != b] + \
+            [("tie", a, b) for a in range(n) for b in range(a + 1, n)]
+    best: dict = {"votes": None, "leader": leader, "challenger": None, "removed": []}
+    for challenger in range(n):
+        if challenger == leader:
+            continue
+        w, t, current, removed = wins.copy(), ties.copy(), base, {}
+        while _margin(current.log_strength, leader, challenger) >= 0:
+            available = [k for k in kinds if (w if k[0] == "win" else t)[k[1], k[2]] >= 1]
+            if not available or (best["votes"] is not None and sum(removed.values()) >= best["votes"]):
+                break
+            direction = np.zeros(len(current.hessian))
+            direction[leader], direction[challenger] = 1.0, -1.0
+            sensitivity = np.linalg.solve(current.hessian, direction)
+            kind = min(available, key=lambda k: _influence(current, k, sensitivity, with_ties))
+            (w if kind[0] == "win" else t)[kind[1], kind[2]] -= 1
+            if kind[0] == "tie":
+                t[kind[2], kind[1]] -= 1
+            removed[kind] = removed.get(kind, 0) + 1
+            try:
+                current = fit(w, t, prior, with_ties and t.sum() > 0, start=np.append(current.log_strength, 0.0))
+            except ValueError:  # no finite MLE left: some model won or lost everything; the order is then
+                theta = _unbounded_order(w, t, n)   # decided by who is unbeaten
+                current = Fit(theta, None, float("nan"), current.hessian)
+        if _margin(current.log_strength, leader, challenger) < 0:
+            count = sum(removed.values())
+            if best["votes"] is None or count < best["votes"]:
+                best = {"votes": count, "leader": leader, "challenger": challenger,
+                        "removed": [{"kind": k[0], "first": k[1], "second": k[2], "count": c}
+                                    for k, c in sorted(removed.items())]}
+    return best
+
+
+def _influence(current: Fit, kind: tuple, sensitivity: np.ndarray, with_ties: bool) -> float:
+    """Predicted change of the leader-challenger margin when one vote of `kind` is removed (first order)."""
+    theta = current.log_strength
+    _, a, b = kind
+    tie_term = current._tie_term(np.exp(theta))[a, b] if with_ties and current.log_nu is not None else 0.0
+    d = np.exp(theta[a]) + np.exp(theta[b]) + tie_term
+    q = np.array([np.exp(theta[a]), np.exp(theta[b]), tie_term]) / d
+    design = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.5, 0.5, 1.0]])
+    observed = design[2] if kind[0] == "tie" else design[0]
+    local = q @ design - observed        # gradient of this vote's NLL in (theta_a, theta_b, log nu)
+    grad = np.zeros(len(sensitivity))
+    grad[a] += local[0]
+    grad[b] += local[1]
+    if len(sensitivity) > len(theta):
+        grad[-1] += local[2]
+    return float(sensitivity @ grad)     # removing the vote moves phi by about H^-1 grad
+
+
+def _unbounded_order(wins: np.ndarray, ties: np.ndarray, n: int) -> np.ndarray:
+    """Scores when no finite MLE exists: net wins, a stand-in that only has to order the models."""
+    return (wins.sum(axis=1) - wins.sum(axis=0)).astype(np.float64)
+
+
+def leaderboard(votes: PairedVotes, prior: float = 0.0, num_resamples: int = 200, seed: int = 0,
+                confidence: float = 0.95) -> dict:
+    """Strengths, intervals, win and above-probability matrices, tie parameter and robustness of one question."""
+    wins, ties = votes.counts()
+    point = fit(wins, ties, prior)
+    boot = bootstrap(votes, prior, num_resamples, seed, start=point.log_strength)
+    interval = boot.interval(confidence)
+    order = np.argsort(-point.log_strength, kind="stable")
+    robust = votes_to_change_top(wins, ties, prior)
+    names = list(votes.models)
+    robust_named = dict(robust, leader=names[robust["leader"]],
+                        challenger=None if robust["challenger"] is None else names[robust["challenger"]],
+                        removed=[dict(r, first=names[r["first"]], second=names[r["second"]])
+                                 for r in robust["removed"]])
+    return {
+        "models": names,
+        "ranking": [names[k] for k in order],
+        "log_strength": point.log_strength.tolist(),
+        "interval": interval.tolist(),
+        "confidence": confidence,
+        "tie_parameter": None if point.log_nu is None else float(np.exp(point.log_nu)),
+        "win_probability": point.win_probability().tolist(),
+        "tie_probability": point.tie_probability().tolist(),
+        "probability_above": boot.above().tolist(),
+        "votes": int(len(votes.first)), "ties": int(votes.tie.sum()),
+        "wins": wins.tolist(), "tie_counts": ties.tolist(),
+        "prompts": len(np.unique(votes.prompt)), "workers": len(np.unique(votes.worker)),
+        "prior": prior, "resamples": num_resamples, "resamples_regularised": boot.regularised, "seed": seed,
+        "robustness": robust_named,
+    }
