@@ -17,22 +17,29 @@ from lumiere_eval.human_study.stats import (
 )
 
 
-def analyze_study(study: dict, results_path: Path, vigilance_threshold: float = 0.8,
+def analyze_study(study: dict, results_paths, vigilance_threshold: float = 0.8,
                   num_resamples: int = 1000, bt_prior: float = 0.5, seed: int = 0) -> dict:
-    """The full analysis of a results CSV for `study` as a JSON-ready dict (see `analyze_votes`)."""
-    read = read_results(results_path, study)
+    """The full analysis of one or several results CSVs (or folders of them) for `study` as a JSON-ready
+    dict (see `analyze_votes`); quantities without data (no votes) are None, never NaN."""
+    read = read_results(results_paths, study)
     report = analyze_votes(study, read, vigilance_threshold, num_resamples, bt_prior, seed)
-    report["results_file"] = str(results_path)
-    return report
+    report["results_files"] = read.files
+    report["warnings"] = read.warnings
+    return json_ready(report)
 
 
 def analyze_votes(study: dict, read: ReadResult, vigilance_threshold: float = 0.8, num_resamples: int = 1000,
                   bt_prior: float = 0.5, seed: int = 0) -> dict:
     """Vigilance filter, then per model pair and question: win rate, Wilson and prompt-bootstrap intervals,
-    sign test with Holm correction; per question: position bias, Bradley-Terry with bootstrap, alpha."""
+    sign test with Holm correction; per question: position bias, Bradley-Terry with bootstrap, alpha.
+
+    Workers are judged on all their vigilance answers, rejected assignments included (a requester rejects
+    exactly the failed checks); only then are rejected assignments and failed workers left out.
+    """
     workers = _vigilance_by_worker(read.votes, vigilance_threshold)
     failed = {w for w, info in workers.items() if info["failed"]}
-    votes = [v for v in read.votes if v.kind == "comparison" and v.worker_id not in failed]
+    comparison = [v for v in read.votes if v.kind == "comparison"]
+    votes = [v for v in comparison if v.worker_id not in failed and not v.rejected]
     questions = study["options"]["questions"]
     models = sorted(study["models"])
     comparisons = []
@@ -41,11 +48,13 @@ def analyze_votes(study: dict, read: ReadResult, vigilance_threshold: float = 0.
             comparisons.append(_comparison([v for v in votes if v.question == question
                                             and {v.chosen, v.other} == {model_a, model_b}],
                                            question, model_a, model_b, num_resamples, seed))
-    for comparison, adjusted in zip(comparisons, holm_adjust([c["sign_test_p"] for c in comparisons])):
-        comparison["holm_p"] = adjusted
+    for comparison_row, adjusted in zip(comparisons, holm_adjust([c["sign_test_p"] for c in comparisons])):
+        comparison_row["holm_p"] = adjusted
     return {
         "study_id": study["study_id"],
-        "counts": {"assignments_read": len(read.assignments), "votes_read": len(read.votes),
+        "counts": {"assignments_read": len(read.assignments),
+                   "votes_read": sum(1 for v in read.votes if not v.rejected),
+                   "votes_in_rejected_assignments": sum(1 for v in read.votes if v.rejected),
                    "comparison_votes_used": len(votes), "dropped": dict(read.dropped)},
         "problems": read.problems,
         "vigilance": {
@@ -53,7 +62,7 @@ def analyze_votes(study: dict, read: ReadResult, vigilance_threshold: float = 0.
             "workers": len(workers),
             "workers_checked": sum(1 for info in workers.values() if info["checks"]),
             "failed_workers": sorted(failed),
-            "votes_removed": sum(1 for v in read.votes if v.kind == "comparison" and v.worker_id in failed),
+            "votes_removed": sum(1 for v in comparison if v.worker_id in failed and not v.rejected),
             "by_worker": workers,
         },
         "comparisons": comparisons,
@@ -65,6 +74,19 @@ def analyze_votes(study: dict, read: ReadResult, vigilance_threshold: float = 0.
         "options": {"vigilance_threshold": vigilance_threshold, "num_resamples": num_resamples,
                     "bt_prior": bt_prior, "seed": seed, "confidence": 0.95},
     }
+
+
+def json_ready(value):
+    """`value` with NaN and infinities as None and numpy scalars as Python numbers (valid, strict JSON)."""
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _vigilance_by_worker(votes: list[Vote], threshold: float) -> dict[str, dict]:
@@ -143,21 +165,14 @@ def _alpha(votes: list[Vote]) -> float | None:
 
 
 def write_report(report: dict, out: Path) -> list[Path]:
-    """Write analysis.json, analysis.md and the plots (win rates, Bradley-Terry) into `out`."""
+    """Write analysis.json (strict JSON: no NaN), analysis.md and the plots (win rates, Bradley-Terry) into `out`."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "analysis.json", out / "analysis.md"]
-    written[0].write_text(json.dumps(report, indent=2, default=_json_default, allow_nan=True) + "\n",
-                          encoding="utf-8")
+    written[0].write_text(json.dumps(json_ready(report), indent=2, allow_nan=False) + "\n", encoding="utf-8")
     written[1].write_text(markdown_report(report), encoding="utf-8")
     written += _plots(report, out)
     return written
-
-
-def _json_default(value):
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def _fmt(value, digits: int = 3) -> str:

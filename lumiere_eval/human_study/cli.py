@@ -82,7 +82,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     analyze = sub.add_parser("analyze", formatter_class=fmt, help="Win rates, tests, Bradley-Terry and agreement.")
     analyze.add_argument("study", type=Path, help="Study folder.")
-    analyze.add_argument("results", type=Path, help="MTurk batch results CSV.")
+    analyze.add_argument("results", type=Path, nargs="+",
+                         help="MTurk batch results CSV(s), or folders of them (a study published as several batches).")
     analyze.add_argument("--out", type=Path, default=None, help="Report folder (default STUDY/analysis).")
     analyze.add_argument("--vigilance-threshold", type=_fraction, default=0.8,
                          help="Workers with a lower share of right vigilance answers are removed.")
@@ -191,20 +192,33 @@ def _analyze(args) -> int:
                            args.bt_prior, args.seed)
     out = args.out or args.study / "analysis"
     written = write_report(report, out)
-    for comparison in report["comparisons"]:
-        c = comparison
+    for warning in report["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    for c in report["comparisons"]:
+        low, high = (_num(x) for x in c["wilson_ci"])
         print(f"{c['question']:8s} {c['model_a']} vs {c['model_b']}: {c['wins_a']}/{c['votes']} = "
-              f"{c['win_rate_a']:.3f} Wilson [{c['wilson_ci'][0]:.3f}, {c['wilson_ci'][1]:.3f}] Holm p={c['holm_p']:.3g}")
+              f"{_num(c['win_rate_a'])} Wilson [{low}, {high}] Holm p={_num(c['holm_p'], '.3g')}")
     vig = report["vigilance"]
     print(f"vigilance: removed {len(vig['failed_workers'])} of {vig['workers']} workers "
           f"(below {vig['threshold']:.0%} right)")
     print("wrote " + ", ".join(str(p) for p in written))
+    files = ", ".join(report["results_files"])
     if report["problems"]:
         for kind, rows in report["problems"].items():
-            print(f"{args.results}: {kind} at rows {rows}", file=sys.stderr)
+            print(f"{files}: {kind} at rows {rows}", file=sys.stderr)
         if args.strict:
-            raise ResultsFormatError(f"{args.results}: rows with problems (see above); analysed the valid rows anyway")
+            raise ResultsFormatError(f"{files}: rows with problems (see above); analysed the valid rows anyway")
+    counts = report["counts"]
+    if not counts["comparison_votes_used"]:
+        raise ResultsFormatError(
+            f"{files}: no usable answers ({counts['assignments_read']} assignments, {counts['votes_read']} votes "
+            f"read, {counts['votes_in_rejected_assignments']} in rejected assignments, "
+            f"{vig['votes_removed']} removed by vigilance); the empty analysis is in {out}")
     return 0
+
+
+def _num(value, spec: str = ".3f") -> str:
+    return "n/a" if value is None else format(value, spec)
 
 
 def _simulate(args) -> int:

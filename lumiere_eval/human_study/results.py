@@ -1,17 +1,27 @@
-"""MTurk batch results CSVs: the exact header, writing one, and reading one into checked votes.
+"""MTurk batch results CSVs: the exact header, writing one, and reading one or several into checked votes.
 
 One results row is one assignment. Answers come either as one `Answer.<question>` column per plain form input
-or as a single `Answer.taskAnswers` column holding the JSON array a <crowd-form> submits. Rows numbers in
-problem reports count the header as row 1, as a spreadsheet does.
+or as a single `Answer.taskAnswers` column holding the JSON array a <crowd-form> submits. Row numbers in
+problem reports count the header as row 1, as a spreadsheet does; with several files they read `file:row`.
+
+A study published as several batches comes back as several files: pass them all, or their folder. Each file
+is decoded as UTF-8 (UTF-16 with a byte-order mark, and Windows-1252 for an Excel re-save, with a warning);
+a repeated header row (files joined by hand) is skipped with a warning; an AssignmentId seen twice is kept
+once (the most final status wins: Rejected, then Approved, then Submitted). Every row's inputs (video URLs,
+prompt) must be the ones the study gave that HIT, so results of another study are refused.
 """
 from __future__ import annotations
 
+import codecs
 import csv
+import html
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lumiere_eval import LumiereEvalError
+from lumiere_eval.human_study.spreadsheet import neutralise_cell, restore_cell
 
 RESULTS_FIXED_COLUMNS = (
     "HITId", "HITTypeId", "Title", "Description", "Keywords", "Reward", "CreationTime", "MaxAssignments",
@@ -22,6 +32,9 @@ RESULTS_FIXED_COLUMNS = (
 )
 RESULTS_TRAILING_COLUMNS = ("Approve", "Reject")
 _REQUIRED = ("AssignmentId", "WorkerId", "AssignmentStatus", "Input.item_id")
+_CHECKED_INPUTS = ("video_left", "video_right", "prompt_html")  # tie each row to the study's HIT
+_STATUS_RANK = {"Rejected": 2, "Approved": 1}  # which copy of a repeated assignment is kept
+_MAX_LISTED = 5
 
 
 class ResultsFormatError(LumiereEvalError):
@@ -35,18 +48,19 @@ def results_header(input_variables: list[str], answer_fields: list[str]) -> list
 
 
 def write_results_csv(path: Path, header: list[str], rows: list[dict]) -> None:
-    """Write assignment rows (dicts keyed by header names; absent keys are empty) as a UTF-8 results CSV."""
+    """Write assignment rows (dicts keyed by header names; absent keys are empty) as a UTF-8 results CSV,
+    cells that a spreadsheet would run as formulas neutralised (see `spreadsheet`)."""
     with Path(path).open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=header, restval="", extrasaction="raise")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: neutralise_cell(v) for k, v in row.items()} for row in rows)
 
 
 @dataclass(frozen=True)
 class Vote:
     """One answer to one question by one worker in one assignment, mapped from its side to the model chosen."""
 
-    row: int
+    row: int | str  # row number, or "file:row" when several files were read
     assignment_id: str
     worker_id: str
     item_id: str
@@ -58,16 +72,20 @@ class Vote:
     other: str
     prompt: str
     correct: bool | None  # vigilance answers only: whether the worker chose the obvious answer
+    rejected: bool = False  # from a rejected assignment: judges the worker, never counted as a preference
 
 
 @dataclass
 class ReadResult:
-    """The valid votes of a results CSV, what was dropped and why, and the rows with problems."""
+    """The valid votes of results CSVs (rejected assignments' votes included and flagged), what was dropped
+    and why, the rows with problems, and warnings about the files."""
 
     votes: list[Vote]
     assignments: dict[str, dict] = field(default_factory=dict)  # AssignmentId -> row values (+ "_row")
     problems: dict[str, list] = field(default_factory=dict)  # kind -> rows (or [row, question])
     dropped: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
 
     def problem(self, kind: str, where) -> None:
         self.problems.setdefault(kind, []).append(where)
@@ -96,70 +114,197 @@ def parse_task_answers(text: str) -> dict[str, str]:
     return answers
 
 
-def read_results(path: Path, study: dict) -> ReadResult:
-    """Votes from a batch results CSV for `study`; bad rows are reported by number and the rest is kept.
+def results_files(paths) -> list[Path]:
+    """The results CSVs named by `paths` (a path or a list of them); a folder stands for its *.csv files."""
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    if not paths:
+        raise ResultsFormatError("no results file given")
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(p for p in path.glob("*.csv") if p.is_file())
+            if not found:
+                raise ResultsFormatError(f"{path}: folder holds no results CSV (*.csv)")
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ResultsFormatError(f"{path}: results file does not exist")
+    unique = list(dict.fromkeys(p.resolve() for p in files))
+    return [next(p for p in files if p.resolve() == u) for u in unique]
 
-    Dropped: rejected assignments (AssignmentStatus Rejected or a Reject mark), repeated assignments, and a
-    worker's second vote on the same comparison pair (e.g. after seeing it in both left/right orders).
+
+def decode_results_text(path: Path) -> tuple[str, str | None]:
+    """The text of a results CSV and a warning when it was not UTF-8; binary data is a ResultsFormatError."""
+    data = Path(path).read_bytes()
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16"), f"{path}: decoded as UTF-16 (byte-order mark)"
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise ResultsFormatError(f"{path}: binary data (NUL byte at offset {nul}), not an MTurk batch results CSV")
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as err:
+        bad = f"byte 0x{data[err.start]:02x} at offset {err.start}"
+    for encoding, name in (("cp1252", "Windows-1252"), ("latin-1", "Latin-1")):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return text, f"{path}: not UTF-8 ({bad}); decoded as {name}, as Excel saves CSVs"
+    raise AssertionError("latin-1 decodes every byte")
+
+
+@dataclass
+class _Row:
+    where: int | str
+    values: dict
+    has_plain: bool
+    path: Path
+
+
+def read_results(paths, study: dict) -> ReadResult:
+    """Votes from one or several batch results CSVs (or folders of them) for `study`; bad rows are reported
+    by number and the rest is kept; a file that is not a results CSV, or whose rows carry another study's
+    inputs, is a ResultsFormatError naming the file, row, HIT and field.
+
+    Rejected assignments (AssignmentStatus Rejected or a Reject mark) are read with their votes flagged
+    `rejected`, so vigilance judges a worker on all answers; the analysis then leaves them out. Dropped:
+    repeated assignments, and a worker's second vote on the same comparison pair (e.g. after seeing it in
+    both left/right orders).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ResultsFormatError(f"{path}: results file does not exist")
+    from lumiere_eval.human_study.study import batch_row
+
+    files = results_files(paths)
     questions = study["options"]["questions"]
     hits = {h["item_id"]: h for h in study["hits"]}
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
+    result = ReadResult(votes=[], files=[str(p) for p in files])
+    rows: list[_Row] = []
+    for path in files:
+        rows += _file_rows(path, questions, result, label=None if len(files) == 1 else path.name)
+    expected = {item: batch_row(hit, study["options"].get("base_url", "")) for item, hit in hits.items()}
+    _check_inputs(rows, expected, study)
+    seen_votes: set[tuple[str, str, str]] = set()
+    for row in _unique_assignments(rows, result):
+        _read_row(row, questions, hits, result, seen_votes)
+    return result
+
+
+def _file_rows(path: Path, questions: list[str], result: ReadResult, label: str | None) -> list[_Row]:
+    text, warning = decode_results_text(path)
+    if warning:
+        result.warnings.append(warning)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
         header = next(reader, None)
-        if not header:
+        if not header or not any(c.strip() for c in header):
             raise ResultsFormatError(f"{path}: empty file, expected an MTurk batch results CSV")
-        missing = [c for c in _REQUIRED if c not in header]
+        header = [restore_cell(c) for c in header]
+        missing = [c for c in _REQUIRED + tuple(f"Input.{v}" for v in _CHECKED_INPUTS) if c not in header]
         has_plain = all(f"Answer.{q}" in header for q in questions)
         if not has_plain and "Answer.taskAnswers" not in header:
             missing.append(" or ".join([", ".join(f"Answer.{q}" for q in questions), "Answer.taskAnswers"]))
         if missing:
             raise ResultsFormatError(f"{path}: missing column(s) {'; '.join(missing)}")
-        result = ReadResult(votes=[])
-        seen_votes: set[tuple[str, str, str]] = set()
+        rows = []
         for number, cells in enumerate(reader, start=2):
+            where = number if label is None else f"{label}:{number}"
+            cells = [restore_cell(c) for c in cells]
             if not any(c.strip() for c in cells):
                 continue
-            if len(cells) != len(header):
-                result.problem("malformed_rows", number)
+            if cells == header:
+                result.warnings.append(f"{path} row {number}: repeats the header row (files joined by hand?); "
+                                       "skipped")
                 continue
-            row = dict(zip(header, cells))
-            _read_row(row, number, has_plain, questions, hits, result, seen_votes)
-    return result
+            if "AssignmentId" in cells and "WorkerId" in cells:
+                raise ResultsFormatError(
+                    f"{path} row {number}: a second header row with other columns than row 1 (results of "
+                    "batches with different layouts joined by hand); pass the downloaded files separately: "
+                    "lumiere-eval study analyze STUDY a.csv b.csv")
+            if len(cells) != len(header):
+                result.problem("malformed_rows", where)
+                continue
+            rows.append(_Row(where, dict(zip(header, cells)), has_plain, path))
+    except csv.Error as err:
+        raise ResultsFormatError(f"{path} row {reader.line_num}: not a valid CSV ({err})") from None
+    return rows
 
 
-def _read_row(row: dict, number: int, has_plain: bool, questions: list[str], hits: dict, result: ReadResult,
-              seen_votes: set) -> None:
-    assignment, worker = row["AssignmentId"].strip(), row["WorkerId"].strip()
+def _check_inputs(rows: list[_Row], expected: dict[str, dict], study: dict) -> None:
+    """Refuse rows whose Input.<var> values differ from the batch row the study gave that HIT."""
+    mismatches = []
+    for row in rows:
+        item = row.values["Input.item_id"].strip()
+        if item not in expected:
+            continue  # an unknown item id is a row problem, reported by _read_row
+        for name in _CHECKED_INPUTS:
+            found, wanted = row.values[f"Input.{name}"], expected[item][name]
+            if html.unescape(found) != html.unescape(wanted):
+                mismatches.append(f"{row.path} row {row.where} (HIT {item}): Input.{name} is {found!r}, the study "
+                                  f"has {wanted!r}")
+                break
+    if mismatches:
+        listed = "; ".join(mismatches[:_MAX_LISTED])
+        more = f" (and {len(mismatches) - _MAX_LISTED} more rows)" if len(mismatches) > _MAX_LISTED else ""
+        raise ResultsFormatError(f"these results do not belong to study {study.get('study_id', '?')}: {listed}{more}")
+
+
+def _unique_assignments(rows: list[_Row], result: ReadResult) -> list[_Row]:
+    """One row per AssignmentId (the most final status); repeats are counted, and warned about across files."""
+    kept: dict[str, _Row] = {}
+    order: list[str | _Row] = []
+    for row in rows:
+        assignment = row.values["AssignmentId"].strip()
+        if not assignment:
+            order.append(row)  # reported as malformed by _read_row
+            continue
+        if assignment not in kept:
+            kept[assignment] = row
+            order.append(assignment)
+            continue
+        first = kept[assignment]
+        result.drop("repeated_assignments")
+        if _STATUS_RANK.get(_status(row), 0) > _STATUS_RANK.get(_status(first), 0):
+            kept[assignment] = row
+        if row.path != first.path:
+            chosen = kept[assignment]
+            result.warnings.append(f"AssignmentId {assignment} is in {first.path} row {first.where} and in "
+                                   f"{row.path} row {row.where}; kept the one in {chosen.path} "
+                                   f"({_status(chosen) or 'no status'})")
+    return [kept[item] if isinstance(item, str) else item for item in order]
+
+
+def _status(row: _Row) -> str:
+    return "Rejected" if row.values.get("Reject", "").strip() else row.values["AssignmentStatus"].strip()
+
+
+def _read_row(row: _Row, questions: list[str], hits: dict, result: ReadResult, seen_votes: set) -> None:
+    values, number = row.values, row.where
+    assignment, worker = values["AssignmentId"].strip(), values["WorkerId"].strip()
     if not assignment or not worker:
         result.problem("malformed_rows", number)
         return
-    hit = hits.get(row["Input.item_id"].strip())
+    hit = hits.get(values["Input.item_id"].strip())
     if hit is None:
         result.problem("unknown_item_ids", number)
         return
-    if row["AssignmentStatus"].strip() == "Rejected" or row.get("Reject", "").strip():
-        result.drop("rejected_assignments")
-        return
-    if assignment in result.assignments:
-        result.drop("repeated_assignments")
-        return
-    if has_plain:
-        answers = {q: row[f"Answer.{q}"].strip() for q in questions}
+    rejected = _status(row) == "Rejected"
+    if row.has_plain:
+        answers = {q: values[f"Answer.{q}"].strip() for q in questions}
     else:
         try:
-            answers = parse_task_answers(row["Answer.taskAnswers"])
+            answers = parse_task_answers(values["Answer.taskAnswers"])
         except ValueError:  # json.JSONDecodeError is a ValueError
             result.problem("malformed_rows", number)
             return
-    result.assignments[assignment] = dict(row, _row=number)
+    if rejected:
+        result.drop("rejected_assignments")
+    result.assignments[assignment] = dict(values, _row=number)
     for question in questions:
         side = answers.get(question, "")
         if side not in ("left", "right"):
-            result.problem("missing_answers", [number, question])
+            if not rejected:
+                result.problem("missing_answers", [number, question])
             continue
         key = (worker, hit["pair_id"], question)
         if key in seen_votes and hit["kind"] == "comparison":  # every vigilance answer is a check of its own
@@ -172,4 +317,4 @@ def _read_row(row: dict, number: int, has_plain: bool, questions: list[str], hit
             row=number, assignment_id=assignment, worker_id=worker, item_id=hit["item_id"],
             pair_id=hit["pair_id"], kind=hit["kind"], question=question, side=side,
             chosen=hit[side]["model"], other=hit[other_side]["model"], prompt=hit["prompt"],
-            correct=None if expected is None else side == expected))
+            correct=None if expected is None else side == expected, rejected=rejected))
