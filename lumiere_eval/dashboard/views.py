@@ -1,7 +1,10 @@
 """The dashboard pages, drawn with Streamlit. Page chosen by the `page` query parameter or the sidebar.
 
 Every file is read through `paths.resolve_under`, so nothing outside the results root is served; a bad
-record becomes an error card naming its file, and the rest of the page still renders.
+record becomes an error card naming its file, and the rest of the page still renders. Strings from results
+files are untrusted (a results folder may come from someone else): they are shown with `st.text`,
+`st.dataframe` or `st.json`, or passed through `plain` where Streamlit would render Markdown (alerts,
+captions), so they can neither fetch remote images nor make links.
 """
 from __future__ import annotations
 
@@ -20,6 +23,10 @@ PAGES = {"leaderboard": "Leaderboard", "run": "Run detail", "videos": "Videos", 
          "study": "Human study"}
 SYNTHETIC_BANNER = ("SYNTHETIC DOMAIN — not UCF101. This run used the embedded synthetic action domain with "
                     "in-domain evaluators; its numbers are not comparable with published UCF101 results.")
+# Characters that open Markdown syntax in Streamlit: images and links, autolinks and HTML, emphasis, code,
+# headings, tables, strike-through, entities, `:directive[...]` and `$math$`; ":" only before "/" (URL schemes
+# such as http://, `:material/...:` icons), so paths and messages like "file.json: line 3" stay readable.
+_MARKDOWN_SYNTAX = frozenset("\\`*_{}[]()<>#+!|~$&")
 
 
 def main() -> None:
@@ -28,7 +35,7 @@ def main() -> None:
     root_text = os.environ.get(ROOT_ENV, "")
     root = Path(root_text).resolve() if root_text else None
     if root is None or not root.is_dir():
-        st.error(f"Results root `{root_text or '(not set)'}` is not a folder. Start with "
+        st.error(f"Results root {plain(root_text or '(not set)')} is not a folder. Start with "
                  "`lumiere-eval dashboard RESULTS_ROOT`.")
         return
     slugs = list(PAGES)
@@ -38,15 +45,25 @@ def main() -> None:
     choice = st.sidebar.radio("Page", slugs, index=slugs.index(current), format_func=PAGES.get, key="page_choice")
     if choice != current:
         st.query_params["page"] = choice
-    st.sidebar.caption(f"Results root: {root}")
+    st.sidebar.caption(f"Results root: {plain(str(root))}")
     st.title(PAGES[choice])
     {"leaderboard": leaderboard_page, "run": run_page, "videos": videos_page, "compare": compare_page,
      "study": study_page}[choice](root)
 
 
+def plain(text: str) -> str:
+    """`text` for a Streamlit element that renders Markdown, shown as the same characters: each character that
+    opens Markdown syntax is backslash-escaped (CommonMark allows it for every ASCII punctuation character), so
+    no image, link, HTML, emphasis, `:directive[...]`, `$math$` or scheme autolink (http://...) can form (a
+    bare `www.` name may still become a link, which fetches nothing until clicked)."""
+    text = str(text)
+    return "".join("\\" + ch if ch in _MARKDOWN_SYNTAX or text.startswith(":/", i) else ch
+                   for i, ch in enumerate(text))
+
+
 def error_card(err: Exception) -> None:
-    """A red card with the error message (which names the file)."""
-    st.error(f"Could not read a result file: {err}")
+    """A red card with the error message (which names the file), shown as plain text."""
+    st.error(f"Could not read a result file: {plain(str(err))}")
 
 
 def _stamp(root: Path, relative: str | Path) -> tuple[int, int]:
@@ -116,7 +133,7 @@ def show_video(root: Path, relative: str, autoplay: bool = False) -> None:
 def show_image(root: Path, relative: str | Path, caption: str) -> None:
     """An image from under root with a caption, or an error card."""
     try:
-        st.image(_video_bytes(str(root), str(relative), _stamp(root, relative)), caption=caption)
+        st.image(_video_bytes(str(root), str(relative), _stamp(root, relative)), caption=plain(caption))
     except LumiereEvalError as err:
         error_card(err)
 
@@ -134,7 +151,7 @@ def leaderboard_page(root: Path) -> None:
     show_published = st.checkbox("Show the paper's Table 1 (published, not re-measured)", value=True,
                                  key="published")
     if not runs:
-        st.info(f"No readable run (a folder with {records.RESULTS_FILE}) under {root}.")
+        st.info(f"No readable run (a folder with {records.RESULTS_FILE}) under {plain(str(root))}.")
     st.caption("Cells: value [95% bootstrap interval]. ↓ lower is better, ↑ higher is better. Published rows "
                "are the Lumiere paper's Table 1 (UCF101 zero-shot, about 10k samples): "
                f"{records.PUBLISHED_SOURCE}.")
@@ -160,7 +177,7 @@ def run_page(root: Path) -> None:
         st.warning(SYNTHETIC_BANNER)
     for field, label in (("unverified_weights", "Unverified weights"), ("skipped_videos", "Skipped videos")):
         if run.get(field):
-            st.warning(f"{label}: {', '.join(map(str, run[field]))}")
+            st.warning(f"{label}: {plain(', '.join(map(str, run[field])))}")
     st.text(f"Protocol: {run.get('protocol_id', '?')}")
     metrics = [{"metric": records.metric_column(name, m.get("higher_is_better")), "value": m["value"],
                 "95% low": m.get("ci_low"), "95% high": m.get("ci_high"), "samples": m.get("n_fake"),
@@ -280,8 +297,8 @@ def study_page(root: Path) -> None:
         return
     st.text(f"Study {report['study_id']}")
     counts = report.get("counts", {})
-    st.caption(f"Votes read: {counts.get('votes_read', '?')}; comparison votes used: "
-               f"{counts.get('comparison_votes_used', '?')}. Intervals are 95%.")
+    st.caption(plain(f"Votes read: {counts.get('votes_read', '?')}; comparison votes used: "
+                     f"{counts.get('comparison_votes_used', '?')}. Intervals are 95%."))
     st.subheader("Win rates (model A chosen over model B)")
     st.dataframe(wins, hide_index=True, width="stretch")
     st.subheader("Bradley-Terry ranking (log-strength, bootstrap over prompts)")
