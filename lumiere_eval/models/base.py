@@ -52,6 +52,7 @@ REGISTRY: dict[str, str] = {
     "lumiere": "lumiere_eval.models.lumiere.generators:LumiereGenerator",
     "per-frame-t2i": "lumiere_eval.models.lumiere.generators:PerFrameT2IGenerator",
     "keyframe-cascade": "lumiere_eval.models.lumiere.generators:KeyframeCascadeGenerator",
+    "lumiere-sd": "lumiere_eval.models.lumiere_sd.generator:LumiereSDGenerator",
     "folder": "lumiere_eval.models.folder:FolderGenerator",
     "diffusers": "lumiere_eval.models.diffusers_adapter:DiffusersGenerator",
     "zeroscope": "lumiere_eval.models.diffusers_adapter:TextToVideoSDGenerator",

@@ -52,11 +52,11 @@ def _identity_conv(conv: nn.Conv1d) -> nn.Conv1d:
 class TemporalConv(nn.Module):
     """Residual GN-SiLU-conv1d-SiLU-conv1d over time; the last conv starts at zero."""
 
-    def __init__(self, channels: int, kernel: int = 3):
+    def __init__(self, channels: int, kernel: int = 3, padding_mode: str = "zeros"):
         super().__init__()
         self.norm = nn.GroupNorm(min(8, channels), channels)
-        self.conv1 = nn.Conv1d(channels, channels, kernel, padding=kernel // 2)
-        self.conv2 = nn.Conv1d(channels, channels, kernel, padding=kernel // 2)
+        self.conv1 = nn.Conv1d(channels, channels, kernel, padding=kernel // 2, padding_mode=padding_mode)
+        self.conv2 = nn.Conv1d(channels, channels, kernel, padding=kernel // 2, padding_mode=padding_mode)
         nn.init.zeros_(self.conv2.weight)
         nn.init.zeros_(self.conv2.bias)
 
@@ -83,18 +83,22 @@ class TemporalAttention(nn.Module):
         self.position = nn.Parameter(torch.randn(max_frames, channels) * 0.02)
         self.qkv = nn.Linear(channels, 3 * channels)
         self.out = nn.Linear(channels, channels)
-        self.norm_text = nn.LayerNorm(channels)
-        self.q_text = nn.Linear(channels, channels)
-        self.kv_text = nn.Linear(text_dim, 2 * channels)
-        self.out_text = nn.Linear(channels, channels)
-        for layer in (self.out, self.out_text):
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+        self.text_dim = text_dim
+        if text_dim:   # text_dim=0: no cross-attention (an unconditional U-Net)
+            self.norm_text = nn.LayerNorm(channels)
+            self.q_text = nn.Linear(channels, channels)
+            self.kv_text = nn.Linear(text_dim, 2 * channels)
+            self.out_text = nn.Linear(channels, channels)
+            nn.init.zeros_(self.out_text.weight)
+            nn.init.zeros_(self.out_text.bias)
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:   # n s (heads d) -> n heads s d
         return x.unflatten(-1, (self.heads, -1)).transpose(1, 2)
 
-    def forward(self, x: torch.Tensor, frames: int, text: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, int]:
+    def forward(self, x: torch.Tensor, frames: int,
+                text: tuple[torch.Tensor, torch.Tensor] | None) -> tuple[torch.Tensor, int]:
         if frames > self.position.shape[0]:
             raise FrameCountError(f"{frames} frames at the coarsest level; this model takes at most "
                                   f"{self.position.shape[0]}")
@@ -103,6 +107,8 @@ class TemporalAttention(nn.Module):
         seq = _to_time(x, frames).transpose(1, 2)                                  # (b h w) t c
         q, k, v = (self._split(p) for p in self.qkv(self.norm(seq) + self.position[:frames]).chunk(3, dim=-1))
         seq = seq + self.out(F.scaled_dot_product_attention(q, k, v).transpose(1, 2).flatten(2))
+        if not self.text_dim:
+            return _from_time(seq.transpose(1, 2), batch, h, w), frames
         context, mask = (c.repeat_interleave(h * w, 0) for c in text)             # b l d -> (b h w) l d
         k, v = (self._split(p) for p in self.kv_text(context).chunk(2, dim=-1))
         y = F.scaled_dot_product_attention(self._split(self.q_text(self.norm_text(seq))), k, v,
@@ -114,9 +120,10 @@ class TemporalAttention(nn.Module):
 class TemporalDown(nn.Module):
     """1D temporal conv initialised to identity with stride 2: keeps frames 0, 2, 4, ... at initialisation."""
 
-    def __init__(self, channels: int, kernel: int = 3):
+    def __init__(self, channels: int, kernel: int = 3, padding_mode: str = "zeros"):
         super().__init__()
-        self.conv = _identity_conv(nn.Conv1d(channels, channels, kernel, stride=2, padding=kernel // 2))
+        self.conv = _identity_conv(nn.Conv1d(channels, channels, kernel, stride=2, padding=kernel // 2,
+                                             padding_mode=padding_mode))
 
     def forward(self, x: torch.Tensor, frames: int, text: object = None) -> tuple[torch.Tensor, int]:
         if frames % 2:
@@ -128,9 +135,10 @@ class TemporalDown(nn.Module):
 class TemporalUp(nn.Module):
     """Frame duplication, then a 1D temporal conv initialised to identity."""
 
-    def __init__(self, channels: int, kernel: int = 3):
+    def __init__(self, channels: int, kernel: int = 3, padding_mode: str = "zeros"):
         super().__init__()
-        self.conv = _identity_conv(nn.Conv1d(channels, channels, kernel, padding=kernel // 2))
+        self.conv = _identity_conv(nn.Conv1d(channels, channels, kernel, padding=kernel // 2,
+                                             padding_mode=padding_mode))
 
     def forward(self, x: torch.Tensor, frames: int, text: object = None) -> tuple[torch.Tensor, int]:
         h, w = x.shape[-2:]
