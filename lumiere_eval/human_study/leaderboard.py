@@ -88,48 +88,42 @@ class Fit:
         return np.exp(self.log_nu) * np.sqrt(pi[:, None] * pi[None, :])
 
 
-def _pairs(wins: np.ndarray, ties: np.ndarray, prior: float):
+def _design(wins: np.ndarray, ties: np.ndarray, prior: float, with_ties: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per compared pair (i, j): the outcome counts (i chosen, j chosen[, tie]) and d logit / d phi, where
+    phi = (theta_0..theta_{n-1}[, log nu]) and the logits are theta_i, theta_j[, log nu + (theta_i + theta_j)/2]."""
     n = wins.shape[0]
     i, j = np.triu_indices(n, 1)
-    w_ij, w_ji, t = wins[i, j].astype(np.float64), wins[j, i].astype(np.float64), ties[i, j].astype(np.float64)
-    compared = (w_ij + w_ji + t) > 0
-    i, j, w_ij, w_ji, t = i[compared], j[compared], w_ij[compared] + prior, w_ji[compared] + prior, t[compared]
-    return i, j, np.stack([w_ij, w_ji, t], axis=1)
-
-
-def _objective(phi: np.ndarray, n: int, i: np.ndarray, j: np.ndarray, counts: np.ndarray, with_ties: bool,
-               need: str = "all"):
-    """NLL (+ (sum theta)^2 / 2), gradient and Hessian over phi = (theta_0..theta_{n-1}[, log nu])."""
-    theta = phi[:n]
+    counts = np.stack([wins[i, j], wins[j, i], ties[i, j]], axis=1)
+    compared = counts.sum(axis=1) > 0
+    i, j, counts = i[compared], j[compared], counts[compared]
+    counts[:, :2] += prior
     k = 3 if with_ties else 2
-    logits = np.stack([theta[i], theta[j]] + ([phi[n] + 0.5 * (theta[i] + theta[j])] if with_ties else []), axis=1)
+    jacobian = np.zeros((len(i), k, n + (1 if with_ties else 0)))
+    rows = np.arange(len(i))
+    jacobian[rows, 0, i] = 1.0
+    jacobian[rows, 1, j] = 1.0
+    if with_ties:
+        jacobian[rows, 2, i] = jacobian[rows, 2, j] = 0.5
+        jacobian[:, 2, n] = 1.0
+    return counts[:, :k], jacobian
+
+
+def _objective(phi: np.ndarray, n: int, counts: np.ndarray, jacobian: np.ndarray, need: str = "all"):
+    """NLL + (sum theta)^2 / 2 (which fixes the mean), its gradient and Hessian in phi."""
+    logits = jacobian @ phi                                    # (pairs, outcomes)
     top = logits.max(axis=1, keepdims=True)
     log_d = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
-    c = counts[:, :k]
-    total = c.sum(axis=1)
-    nll = float(np.sum(total * log_d) - np.sum(c * logits) + 0.5 * theta.sum() ** 2)
+    total = counts.sum(axis=1)
+    centre = phi[:n].sum()
+    nll = float(total @ log_d - np.sum(counts * logits) + 0.5 * centre ** 2)
     if need == "value":
         return nll
     q = np.exp(logits - log_d[:, None])
-    dim = n + (1 if with_ties else 0)
-    # d logit_k / d (theta_i, theta_j, log nu): the design rows of the three outcomes
-    design = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.5, 0.5, 1.0]])[:k, :dim - n + 2]
-    resid = total[:, None] * q - c                      # (pairs, k)
-    local_grad = resid @ design                          # (pairs, 2 or 3)
-    grad = np.zeros(dim)
-    np.add.at(grad, i, local_grad[:, 0])
-    np.add.at(grad, j, local_grad[:, 1])
-    if with_ties:
-        grad[n] = local_grad[:, 2].sum()
-    grad[:n] += theta.sum()
-    mean = q @ design
-    cov = np.einsum("pk,ka,kb->pab", q, design, design) - np.einsum("pa,pb->pab", mean, mean)
-    local_h = total[:, None, None] * cov
-    index = [i, j] + ([np.full_like(i, n)] if with_ties else [])
-    hess = np.zeros((dim, dim))
-    for a, rows in enumerate(index):
-        for b, cols in enumerate(index):
-            np.add.at(hess, (rows, cols), local_h[:, a, b])
+    mean = np.einsum("pk,pka->pa", q, jacobian)
+    grad = np.einsum("pk,pka->a", total[:, None] * q - counts, jacobian)
+    hess = (np.einsum("pk,pka,pkb->ab", total[:, None] * q, jacobian, jacobian)
+            - np.einsum("p,pa,pb->ab", total, mean, mean))
+    grad[:n] += centre
     hess[:n, :n] += 1.0
     return nll, grad, hess
 
@@ -162,23 +156,26 @@ def fit(wins: np.ndarray, ties: np.ndarray | None = None, prior: float = 0.0, ti
         if with_ties and (wins.sum() == 0 or ties.sum() == 0):
             raise ValueError("the tie parameter has no finite maximum likelihood: the votes are all ties or have "
                              "none (fit without the ties model)")
-    i, j, counts = _pairs(wins, ties, prior)
+    counts, jacobian = _design(wins, ties, prior, with_ties)
     dim = n + (1 if with_ties else 0)
     phi = np.zeros(dim) if start is None else np.asarray(start, dtype=np.float64)[:dim].copy()
     if start is not None and with_ties and len(start) == n:
         phi = np.append(phi, 0.0)
-    nll, grad, hess = _objective(phi, n, i, j, counts, with_ties)
+    nll, grad, hess = _objective(phi, n, counts, jacobian)
     for _ in range(max_iter):
-        step = np.linalg.lstsq(hess, grad, rcond=None)[0]  # minimum norm where models are not connected
+        try:
+            step = np.linalg.solve(hess, grad)
+        except np.linalg.LinAlgError:  # models not connected to each other: the minimum-norm step
+            step = np.linalg.lstsq(hess, grad, rcond=None)[0]
         size = 1.0
         while True:  # backtracking: the objective is convex, a shorter Newton step always helps eventually
             candidate = phi - size * step
-            value = _objective(candidate, n, i, j, counts, with_ties, need="value")
+            value = _objective(candidate, n, counts, jacobian, need="value")
             if value <= nll + 1e-4 * size * float(grad @ -step) or size < 1e-8:
                 break
             size *= 0.5
         phi = candidate
-        nll, grad, hess = _objective(phi, n, i, j, counts, with_ties)
+        nll, grad, hess = _objective(phi, n, counts, jacobian)
         if np.max(np.abs(size * step)) < tol:
             break
     theta = phi[:n] - phi[:n].mean()
@@ -192,44 +189,96 @@ def two_model_closed_form(wins: int, losses: int, ties: int) -> tuple[float, flo
 
 @dataclass(frozen=True)
 class Bootstrap:
-    """Bootstrap fits of log-strengths over prompts and workers; `regularised` resamples needed a prior."""
+    """Bootstrap fits of log-strengths; with `covariance` (two-way) the intervals are normal around `centre`."""
 
     samples: np.ndarray  # (resamples, models)
-    regularised: int
+    regularised: int     # resamples without a finite MLE, refit with prior 0.5
+    centre: np.ndarray | None = None
+    covariance: np.ndarray | None = None
 
     def interval(self, confidence: float = 0.95) -> np.ndarray:
-        """Percentile interval of each log-strength, shape (models, 2)."""
+        """Interval of each log-strength, shape (models, 2): percentile, or normal for the two-way variance."""
         alpha = (1.0 - confidence) / 2.0
+        if self.covariance is not None:
+            from scipy.stats import norm
+
+            half = norm.ppf(1.0 - alpha) * np.sqrt(np.diag(self.covariance))
+            return np.stack([self.centre - half, self.centre + half], axis=1)
         return np.quantile(self.samples, [alpha, 1.0 - alpha], axis=0).T
 
     def above(self) -> np.ndarray:
-        """A[i, j] = share of resamples in which i is strictly stronger than j."""
+        """A[i, j] = probability that i is stronger than j: share of resamples, or normal for the two-way variance."""
+        if self.covariance is not None:
+            from scipy.stats import norm
+
+            c, v = self.centre, self.covariance
+            var = np.diag(v)[:, None] + np.diag(v)[None, :] - 2.0 * v
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out = norm.cdf((c[:, None] - c[None, :]) / np.sqrt(np.maximum(var, 0.0)))
+            np.fill_diagonal(out, 0.0)
+            return np.nan_to_num(out, nan=0.5)
         s = self.samples
         return (s[:, :, None] > s[:, None, :]).mean(axis=0)
 
 
+CLUSTERS = ("two-way", "prompts", "workers", "prompts+workers")
+
+
 def bootstrap(votes: PairedVotes, prior: float = 0.0, num_resamples: int = 200, seed: int = 0,
-              ties_model: bool | None = None, start: np.ndarray | None = None) -> Bootstrap:
-    """Refit on resamples that draw prompts and workers with replacement at once (a vote's weight is the product
-    of its prompt's and its worker's draw counts). A resample without a finite MLE is refit with prior 0.5."""
+              ties_model: bool | None = None, start: np.ndarray | None = None,
+              clusters: str = "two-way") -> Bootstrap:
+    """Refit on resamples of clusters of votes drawn with replacement.
+
+    "prompts" or "workers": one-way cluster bootstrap, percentile intervals. "prompts+workers": both drawn at
+    once, a vote weighted by the product of the draw counts (Owen's pigeonhole bootstrap; conservative).
+    "two-way": the covariance V_prompts + V_workers - V_(prompt, worker) cells of three one-way bootstraps
+    (Cameron, Gelbach and Miller's two-way clustering), normal intervals around `start` (the point fit).
+    """
+    if clusters not in CLUSTERS:
+        raise ValueError(f"clusters must be one of {', '.join(CLUSTERS)}, got {clusters!r}")
+    if clusters == "two-way":
+        centre = fit(*votes.counts(), prior, ties_model).log_strength if start is None else np.asarray(start)
+        cell = votes.prompt * (int(votes.worker.max()) + 1) + votes.worker
+        parts = [_resample(votes, groups, prior, num_resamples, seed + k, ties_model, centre)
+                 for k, groups in enumerate((votes.prompt, votes.worker, cell))]
+        cov = sum(sign * np.cov(samples, rowvar=False) for sign, (samples, _) in zip((1, 1, -1), parts))
+        values, vectors = np.linalg.eigh(cov)
+        cov = (vectors * np.maximum(values, 0.0)) @ vectors.T   # a negative part is estimation noise
+        return Bootstrap(samples=parts[0][0], regularised=sum(r for _, r in parts), centre=centre, covariance=cov)
+    if clusters == "prompts+workers":
+        samples, regularised = _resample(votes, (votes.prompt, votes.worker), prior, num_resamples, seed,
+                                         ties_model, start)
+    else:
+        samples, regularised = _resample(votes, votes.prompt if clusters == "prompts" else votes.worker, prior,
+                                         num_resamples, seed, ties_model, start)
+    return Bootstrap(samples=samples, regularised=regularised)
+
+
+def _resample(votes: PairedVotes, groups, prior: float, num_resamples: int, seed: int, ties_model: bool | None,
+              start: np.ndarray | None) -> tuple[np.ndarray, int]:
+    """Fits on `num_resamples` resamples; `groups` is one cluster index per vote, or a tuple of them drawn at
+    once (weights multiply)."""
     rng = np.random.default_rng(seed)
-    prompt_of = np.unique(votes.prompt, return_inverse=True)[1]   # only prompts and workers that voted
-    worker_of = np.unique(votes.worker, return_inverse=True)[1]
-    num_prompts, num_workers = int(prompt_of.max()) + 1, int(worker_of.max()) + 1
+    codes = [np.unique(g, return_inverse=True)[1] for g in (groups if isinstance(groups, tuple) else (groups,))]
     _, all_ties = votes.counts()
     model_ties = bool(all_ties.sum() > 0) if ties_model is None else ties_model
     samples, regularised = [], 0
     for _ in range(num_resamples):
-        prompt_draws = np.bincount(rng.integers(0, num_prompts, num_prompts), minlength=num_prompts)
-        worker_draws = np.bincount(rng.integers(0, num_workers, num_workers), minlength=num_workers)
-        wins, ties = votes.counts(prompt_draws[prompt_of] * worker_draws[worker_of].astype(np.float64))
+        weight = np.ones(len(votes.first))
+        for code in codes:
+            size = int(code.max()) + 1
+            weight = weight * np.bincount(rng.integers(0, size, size), minlength=size)[code]
+        wins, ties = votes.counts(weight)
         try:
-            result = fit(wins, ties, prior, model_ties and ties.sum() > 0, start=start)
+            result = fit(wins, ties, prior, model_ties and ties.sum() > 0, start=start, tol=1e-8)
         except ValueError:
             regularised += 1
-            result = fit(wins, ties, max(prior, 0.5), model_ties and ties.sum() > 0, start=start)
+            result = fit(wins, ties, max(prior, 0.5), model_ties and ties.sum() > 0, start=start, tol=1e-8)
         samples.append(result.log_strength)
-    return Bootstrap(samples=np.asarray(samples), regularised=regularised)
+    return np.asarray(samples), regularised
+
+
+_TIE_MARGIN = 1e-9  # strengths closer than this are equal: the top changes only when a model is strictly above
 
 
 def _margin(theta: np.ndarray, leader: int, challenger: int) -> float:
@@ -258,7 +307,7 @@ def votes_to_change_top(wins: np.ndarray, ties: np.ndarray | None = None, prior:
         if challenger == leader:
             continue
         w, t, current, removed = wins.copy(), ties.copy(), base, {}
-        while _margin(current.log_strength, leader, challenger) >= 0:
+        while _margin(current.log_strength, leader, challenger) > -_TIE_MARGIN:
             available = [k for k in kinds if (w if k[0] == "win" else t)[k[1], k[2]] >= 1]
             if not available or (best["votes"] is not None and sum(removed.values()) >= best["votes"]):
                 break
@@ -275,7 +324,7 @@ def votes_to_change_top(wins: np.ndarray, ties: np.ndarray | None = None, prior:
             except ValueError:  # no finite MLE left: some model won or lost everything; the order is then
                 theta = _unbounded_order(w, t, n)   # decided by who is unbeaten
                 current = Fit(theta, None, float("nan"), current.hessian)
-        if _margin(current.log_strength, leader, challenger) < 0:
+        if _margin(current.log_strength, leader, challenger) <= -_TIE_MARGIN:
             count = sum(removed.values())
             if best["votes"] is None or count < best["votes"]:
                 best = {"votes": count, "leader": leader, "challenger": challenger,
@@ -308,11 +357,11 @@ def _unbounded_order(wins: np.ndarray, ties: np.ndarray, n: int) -> np.ndarray:
 
 
 def leaderboard(votes: PairedVotes, prior: float = 0.0, num_resamples: int = 200, seed: int = 0,
-                confidence: float = 0.95) -> dict:
+                confidence: float = 0.95, clusters: str = "two-way") -> dict:
     """Strengths, intervals, win and above-probability matrices, tie parameter and robustness of one question."""
     wins, ties = votes.counts()
     point = fit(wins, ties, prior)
-    boot = bootstrap(votes, prior, num_resamples, seed, start=point.log_strength)
+    boot = bootstrap(votes, prior, num_resamples, seed, start=point.log_strength, clusters=clusters)
     interval = boot.interval(confidence)
     order = np.argsort(-point.log_strength, kind="stable")
     robust = votes_to_change_top(wins, ties, prior)
@@ -334,6 +383,6 @@ def leaderboard(votes: PairedVotes, prior: float = 0.0, num_resamples: int = 200
         "votes": int(len(votes.first)), "ties": int(votes.tie.sum()),
         "wins": wins.tolist(), "tie_counts": ties.tolist(),
         "prompts": len(np.unique(votes.prompt)), "workers": len(np.unique(votes.worker)),
-        "prior": prior, "resamples": num_resamples, "resamples_regularised": boot.regularised, "seed": seed,
+        "prior": prior, "resamples": num_resamples, "bootstrap_over": clusters, "resamples_regularised": boot.regularised, "seed": seed,
         "robustness": robust_named,
     }
