@@ -12,14 +12,28 @@ import hashlib
 import json
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from lumiere_eval import LumiereEvalError
+from lumiere_eval.path_checks import why_missing
 
 
 class ProtocolDataError(LumiereEvalError):
     """A split file, class folder, video path or prompt file that does not fit the protocol."""
+
+
+class MissingVideoError(ProtocolDataError):
+    """A video listed in a split file that cannot be found or opened; `.path` and `.reason` name it."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        self.path, self.reason = str(path), reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class SplitFileWarning(UserWarning):
+    """A split file that is used after a repair, such as a repeated line counted once."""
 
 
 @dataclass(frozen=True)
@@ -42,9 +56,17 @@ class SampleSpec:
 
 
 def _lines(path: Path) -> list[tuple[int, str]]:
+    problem = why_missing(path)
+    if problem:
+        raise ProtocolDataError(f"{path}: split file {'not found' if problem == 'does not exist' else problem}")
     if not path.is_file():
-        raise ProtocolDataError(f"{path}: split file not found")
-    text = path.read_text(encoding="utf-8-sig", errors="strict")
+        raise ProtocolDataError(f"{path}: split file is not a file")
+    try:
+        text = path.read_text(encoding="utf-8-sig", errors="strict")
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[:err.start].count(b"\n") + 1
+        raise ProtocolDataError(f"{path}, line {line}: not UTF-8 text (byte 0x{err.object[err.start]:02x} at "
+                                f"offset {err.start}); split files are plain text") from None
     return [(n, line.strip()) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
 
 
@@ -73,6 +95,8 @@ def read_split(splits_dir: str | os.PathLike, split: str = "train", fold: int = 
     by_lower = {c.lower(): i for i, c in enumerate(classes)}
     path = Path(splits_dir) / f"{split}list0{fold}.txt"
     entries = []
+    first_line: dict[str, int] = {}
+    repeated = []
     for number, line in _lines(path):
         parts = line.split()
         relpath = parts[0]
@@ -84,9 +108,16 @@ def read_split(splits_dir: str | os.PathLike, split: str = "train", fold: int = 
         if len(parts) > 1 and (not parts[1].isdigit() or int(parts[1]) != label + 1):
             raise ProtocolDataError(f"{path}, line {number}: label {parts[1]!r} does not match class "
                                     f"{classes[label]} (id {label + 1})")
+        if relpath.lower() in first_line:
+            repeated.append(f"line {number} repeats line {first_line[relpath.lower()]} ({relpath})")
+            continue
+        first_line[relpath.lower()] = number
         entries.append(SplitEntry(relpath, classes[label], label))
     if not entries:
         raise ProtocolDataError(f"{path}: no entries")
+    if repeated:
+        warnings.warn(f"{path}: {len(repeated)} repeated line(s) counted once: " + "; ".join(repeated[:5])
+                      + (" ..." if len(repeated) > 5 else ""), SplitFileWarning, stacklevel=2)
     return entries
 
 
@@ -95,27 +126,45 @@ class VideoIndex:
 
     def __init__(self, data_root: str | os.PathLike):
         root = Path(data_root)
-        if not root.is_dir():
-            raise ProtocolDataError(f"{root}: data root is not a folder")
+        problem = why_missing(root)
+        if problem or not root.is_dir():
+            raise ProtocolDataError(f"{root}: data root {problem or 'is not a folder'}")
         self.root = root / "UCF-101" if (root / "UCF-101").is_dir() else root
-        self._folders = {p.name.lower(): p for p in self.root.iterdir() if p.is_dir()}
+        entries = list(self.root.iterdir())
+        self._folders = {p.name.lower(): p for p in entries if p.is_dir()}
+        self._broken = {p.name.lower(): f"{p} {why_missing(p)}" for p in entries if why_missing(p)}
         self._files: dict[str, dict[str, Path]] = {}
 
     def class_folder(self, class_name: str) -> Path:
         """The folder of `class_name`; a missing one is an error naming it and the root."""
         folder = self._folders.get(class_name.lower())
         if folder is None:
+            if class_name.lower() in self._broken:
+                raise ProtocolDataError(f"class folder {self._broken[class_name.lower()]}")
             raise ProtocolDataError(f"{self.root}: class folder {class_name!r} is missing")
         return folder
 
+    def _files_in(self, folder: Path) -> dict[str, Path]:
+        return self._files.setdefault(folder.name.lower(), {p.name.lower(): p for p in folder.iterdir()})
+
     def resolve(self, entry: SplitEntry) -> Path:
-        """The file for `entry`, matched case-insensitively (HandstandPushups / v_HandStandPushups_...)."""
+        """The file for `entry`, matched case-insensitively (HandstandPushups / v_HandStandPushups_...).
+
+        A file that is missing, in another class folder, a dangling symbolic link or a link loop is an error
+        naming it.
+        """
         folder = self.class_folder(entry.relpath.split("/")[0])
-        files = self._files.setdefault(folder.name.lower(), {p.name.lower(): p for p in folder.iterdir()})
-        name = entry.relpath.split("/")[-1].lower()
-        if name not in files:
-            raise ProtocolDataError(f"{folder / entry.relpath.split('/')[-1]}: listed in the split file but missing")
-        return files[name]
+        name = entry.relpath.split("/")[-1]
+        path = self._files_in(folder).get(name.lower())
+        if path is None:
+            elsewhere = [other.name for other in self._folders.values()
+                         if other != folder and name.lower() in self._files_in(other)]
+            where = f" (found in the wrong class folder {', '.join(elsewhere)}/)" if elsewhere else ""
+            raise MissingVideoError(folder / name, f"listed in the split file but missing{where}")
+        problem = why_missing(path)
+        if problem:
+            raise MissingVideoError(path, f"listed in the split file but {problem}")
+        return path
 
 
 # --- prompt suites ---------------------------------------------------------------------------------------

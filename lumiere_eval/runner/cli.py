@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 from lumiere_eval import LumiereEvalError
+from lumiere_eval.cli_types import float_range, int_range
+from lumiere_eval.limits import DEFAULT_MAX_SKIPPED_FRACTION, DEFAULT_MAX_VIDEO_MB
 
 
 def _num_samples(text: str) -> int:
@@ -60,7 +62,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     gen.add_argument("--prompts", default="classname-v1",
                      help="prompt suite: classname-v1, person-template-v1, or a CSV/JSON file class -> prompt")
     gen.add_argument("--num-frames", type=_positive, default=16, help="frames per generated video")
-    gen.add_argument("--fps", type=float, default=16.0, help="frame rate of generated videos")
+    gen.add_argument("--fps", type=float_range(0, low_open=True), default=16.0, help="frame rate of generated videos")
     gen.add_argument("--height", type=_positive, default=128, help="height of generated videos")
     gen.add_argument("--width", type=_positive, default=128, help="width of generated videos")
     ev = p.add_argument_group("evaluation")
@@ -79,17 +81,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                     help="unbiased (TF-GAN, pytorch-fid) or biased (StyleGAN-V); default: the protocol's")
     ev.add_argument("--is-splits", type=_positive, default=None,
                     help="Inception Score splits (StyleGAN-V 10, TGAN 1); default: the IS protocol's")
-    ev.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for intervals (0: none)")
+    ev.add_argument("--bootstrap", type=int_range(0), default=200, help="bootstrap resamples for intervals (0: none)")
     run = p.add_argument_group("run")
     run.add_argument("--out", type=Path, default=None, help="run folder (default runs/<model>-<protocol>)")
     run.add_argument("--cache-dir", type=Path, default=None,
                      help="feature cache (default $LUMIERE_EVAL_HOME/features)")
-    run.add_argument("--seed", type=int, default=0, help="base seed of sample seeds and real-clip selection")
+    run.add_argument("--seed", type=int_range(0), default=0, help="base seed of sample seeds and real-clip selection")
     run.add_argument("--batch-size", type=_positive, default=4, help="videos per generator / extractor call")
     run.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     run.add_argument("--shard", default=None, help="i/n: do shard i of n (cluster job arrays); then --merge")
     run.add_argument("--merge", action="store_true", help="compute the metrics of a sharded run (nothing generated)")
-    run.add_argument("--strict", action="store_true", help="fail on an unreadable or missing real video")
+    run.add_argument("--strict", action="store_true",
+                     help="fail on any unusable video (missing, unreadable, truncated, too short, NaN features) "
+                          "instead of listing it in skipped.json")
+    run.add_argument("--max-video-mb", type=float_range(0, low_open=True), default=DEFAULT_MAX_VIDEO_MB,
+                     help="decoded frames kept per video, in MB; a video needing more is skipped (or fails with "
+                          "--strict)")
+    run.add_argument("--max-skipped-fraction", type=float_range(0, 1), default=DEFAULT_MAX_SKIPPED_FRACTION,
+                     help="skipped videos above this fraction make results.json and summary.md warn loudly")
     run.add_argument("--dry-run", action="store_true", help="print the resolved plan and exit")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--synthetic-size", choices=("full", "tiny"), default="full",
@@ -117,7 +126,8 @@ def config_from_args(args: argparse.Namespace):
                      fvd_extractor=args.fvd_extractor, is_extractor=args.is_extractor,
                      clip_extractor=args.clip_extractor, weights=weights, fvd_covariance=args.fvd_covariance,
                      is_splits=args.is_splits, bootstrap=args.bootstrap, seed=args.seed, batch_size=args.batch_size,
-                     cache_dir=args.cache_dir, device=args.device, strict=args.strict, shard=args.shard,
+                     cache_dir=args.cache_dir, device=args.device, strict=args.strict,
+                     max_video_mb=args.max_video_mb, max_skipped_fraction=args.max_skipped_fraction, shard=args.shard,
                      merge=args.merge, progress=not args.no_progress)
 
 

@@ -11,8 +11,11 @@ from typing import Callable
 
 import numpy as np
 
+from lumiere_eval import LumiereEvalError
 from lumiere_eval.runner.cache import FeatureCache
-from lumiere_eval.video import ClipSampling, VideoReadError, read_video
+from lumiere_eval.video import ClipSampling, VideoReadError
+from lumiere_eval.video.clips import read_clips
+from lumiere_eval.limits import DEFAULT_MAX_VIDEO_MB
 
 
 @dataclass
@@ -54,8 +57,12 @@ class VideoItem:
 def compute_features(items: list[VideoItem], jobs: list[FeatureJob], cache: FeatureCache, block_size: int,
                      owns_block: Callable[[int], bool] = lambda block: True, strict: bool = False,
                      progress: bool = True, desc: str = "features",
-                     on_skip: Callable[[VideoItem, str], None] | None = None) -> dict[str, list[np.ndarray | None]]:
-    """Per job, one row block per item (None where the video was unreadable or the block is not ours).
+                     on_skip: Callable[[VideoItem, str], None] | None = None,
+                     max_video_mb: float = DEFAULT_MAX_VIDEO_MB) -> dict[str, list[np.ndarray | None]]:
+    """Per job, one row block per item (None where the video was unusable or the block is not ours).
+
+    A video that is unreadable, truncated, too short for a clip, above `max_video_mb` of decoded frames, or
+    whose features come out NaN/infinite is passed to `on_skip` with the reason, or stops the run when `strict`.
 
     Items are processed in fixed blocks `[k * block_size, (k + 1) * block_size)` of the item list, and a block
     with any missing row is recomputed whole. A row is therefore always computed in the same batch, so
@@ -70,27 +77,66 @@ def compute_features(items: list[VideoItem], jobs: list[FeatureJob], cache: Feat
             any(out[job.name][i] is None for job in jobs for i in block)]
     bar = tqdm(total=sum(len(b) for _, b in todo), desc=desc, unit="video", disable=not progress or not todo)
     for _, block in todo:
-        decoded: dict[int, np.ndarray] = {}
+        decoded: dict[int, dict[str, np.ndarray]] = {}
         for i in block:
             try:
-                decoded[i] = read_video(items[i].path)[0]
+                decoded[i] = read_clips(items[i].path, {job.name: job.sampling for job in jobs}, items[i].key,
+                                        max_bytes=int(max_video_mb * 10**6))
             except VideoReadError as err:
                 if strict:
                     raise
                 if on_skip is not None:
                     on_skip(items[i], err.reason)
+
+        def skip(i: int, reason: str) -> None:
+            if strict:
+                raise LumiereEvalError(f"{items[i].path}: {reason}")
+            if on_skip is not None:
+                on_skip(items[i], reason)
+
         for job in jobs:
             if all(out[job.name][i] is not None for i in decoded):
                 continue
-            clips = {i: frames if job.sampling is None else
-                     frames[job.sampling.indices(len(frames), items[i].path, items[i].key)]
-                     for i, frames in decoded.items()}
+            clips = {i: parts[job.name] for i, parts in decoded.items()}
             for shape in dict.fromkeys(c.shape for c in clips.values()):  # clips of one batch must stack
                 members = [i for i, c in clips.items() if c.shape == shape]
-                rows = job.compute(np.stack([clips[i] for i in members]))
+                members, rows = finite_rows(job, members, clips, skip)
                 for i, row in zip(members, rows, strict=True):
                     cache.put(keys[job.name][i], row)
                     out[job.name][i] = row
         bar.update(len(block))
     bar.close()
     return out
+
+
+def finite_rows(job: FeatureJob, members: list[int], clips: dict[int, np.ndarray],
+                skip: Callable[[int, str], None]) -> tuple[list[int], np.ndarray]:
+    """Rows of `members` computed as one batch; a clip whose features are NaN or infinite is found by itself,
+    passed to `skip` and the batch recomputed without it (so the other rows never depend on it)."""
+    from lumiere_eval.extractors.base import ExtractorInputError
+
+    try:
+        rows = job.compute(np.stack([clips[i] for i in members]))
+        bad = [i for i, row in zip(members, rows, strict=True) if not np.isfinite(row).all()]
+    except ExtractorInputError as err:
+        if "NaN" not in str(err):
+            raise
+        if len(members) == 1:
+            bad = members
+        else:
+            bad = [i for i in members if not _finite_alone(job, clips[i])]
+    if not bad:
+        return members, rows
+    for i in bad:
+        skip(i, f"{job.name}: extractor {job.extractor.id} gave NaN or infinite features")
+    good = [i for i in members if i not in bad]
+    return finite_rows(job, good, clips, skip) if good else ([], np.zeros((0,)))
+
+
+def _finite_alone(job: FeatureJob, clip: np.ndarray) -> bool:
+    from lumiere_eval.extractors.base import ExtractorInputError
+
+    try:
+        return bool(np.isfinite(job.compute(clip[None])).all())
+    except ExtractorInputError:
+        return False

@@ -1,8 +1,17 @@
-"""Decoding and encoding videos: decord first, PyAV where decord cannot, one error type for bad files."""
+"""Decoding and encoding videos: decord first, PyAV where decord cannot, one error type for bad files.
+
+Memory is bounded per video: only the frames a caller asks for are kept, frames above `MAX_DECODE_PIXELS`
+(about one megapixel: 1024x1024, or 1280x720 untouched) are downscaled with an area filter as each one is
+decoded (decode-downscale, before any resize protocol; every extractor works at 299 px or less), and a
+request whose kept frames would exceed `max_bytes` is refused with the numbers. Where the container
+declares a frame count, fewer decodable frames mean a truncated file: an error under `strict`, a
+`VideoWarning` with the numbers otherwise.
+"""
 from __future__ import annotations
 
+import math
 import os
-import tempfile
+import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -10,13 +19,17 @@ from pathlib import Path
 import numpy as np
 
 from lumiere_eval import LumiereEvalError
+from lumiere_eval.limits import DEFAULT_MAX_VIDEO_MB
+from lumiere_eval.output_files import atomic_output
+from lumiere_eval.path_checks import why_missing
 
 # Containers decord does not read (or reads wrongly); PyAV decodes these directly.
 _PYAV_ONLY_SUFFIXES = {".gif", ".webm", ".mkv", ".webp"}
+MAX_DECODE_PIXELS = 1024 * 1024  # larger frames are area-downscaled at decode to this many pixels at most
 
 
 class VideoReadError(LumiereEvalError):
-    """A video that cannot be used: missing, empty, corrupt, truncated, or too short for a clip."""
+    """A video that cannot be used: missing, empty, corrupt, truncated, too large, or too short for a clip."""
 
     def __init__(self, path: str | os.PathLike, reason: str):
         self.path = str(path)
@@ -24,19 +37,51 @@ class VideoReadError(LumiereEvalError):
         super().__init__(f"{self.path}: {reason}")
 
 
+class VideoWarning(UserWarning):
+    """A video that is used but is suspect: truncated, decode-downscaled, heavily repeated frames."""
+
+
 @dataclass(frozen=True)
 class VideoInfo:
-    """What a container says about its video stream (frame count as decoded by `read_video`)."""
+    """What a container says about its video stream.
+
+    `num_frames` counts the frames that can be decoded; `declared_frames` is the count the container header
+    states (None where it states none); `height`, `width` are the source size before any decode-downscale.
+    """
 
     num_frames: int
     fps: float
     height: int
     width: int
+    declared_frames: int | None = None
+
+    @property
+    def truncated(self) -> bool:
+        """Fewer decodable frames than declared (by more than one frame and 1%)."""
+        if not self.declared_frames:
+            return False
+        return self.declared_frames - self.num_frames > max(1, self.declared_frames // 100)
+
+    @property
+    def decode_size(self) -> tuple[int, int]:
+        """(height, width) of decoded frames: the source size, area-downscaled above MAX_DECODE_PIXELS."""
+        return decode_size(self.height, self.width)
+
+
+def decode_size(height: int, width: int) -> tuple[int, int]:
+    """The size frames of `height` x `width` are decoded at (aspect ratio kept, at most MAX_DECODE_PIXELS)."""
+    if height * width <= MAX_DECODE_PIXELS:
+        return height, width
+    scale = math.sqrt(MAX_DECODE_PIXELS / (height * width))
+    return max(1, int(height * scale)), max(1, int(width * scale))
 
 
 def _check_file(path: Path) -> None:
-    if not path.exists():
+    problem = why_missing(path)
+    if problem == "does not exist":
         raise VideoReadError(path, "file does not exist")
+    if problem:
+        raise VideoReadError(path, problem)
     if path.is_dir():
         raise VideoReadError(path, "is a directory, not a video file")
     if path.stat().st_size == 0:
@@ -49,28 +94,66 @@ def _decord_reader(path: Path):
     return decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
 
 
-def _pyav_decode(path: Path, indices: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+def _open_stream(path: Path):
     import av
 
     try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise VideoReadError(path, "no video stream in the container")
-            stream = container.streams.video[0]
-            rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-            fps = float(rate) if rate else 0.0
-            frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+        container = av.open(str(path))
+    except Exception as err:  # PyAV raises many error types (InvalidDataError, EOFError, ...)
+        raise VideoReadError(path, f"cannot decode ({type(err).__name__}: {err})") from err
+    if not container.streams.video:
+        container.close()
+        raise VideoReadError(path, "no video stream in the container")
+    return container, container.streams.video[0]
+
+
+def _stream_fps(stream) -> float:
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    return float(rate) if rate else 0.0
+
+
+def _pyav_decode(path: Path, indices: np.ndarray | None = None, max_bytes: int | None = None,
+                 count_only: bool = False) -> tuple[np.ndarray | int, float]:
+    """Decode frame by frame, keeping only `indices` (all when None), each area-downscaled to `decode_size`."""
+    wanted = None if indices is None else set(int(i) for i in indices)
+    last = None if indices is None else (int(np.max(indices)) if len(indices) else -1)
+    kept: dict[int, np.ndarray] = {}
+    count = 0
+    container, stream = _open_stream(path)
+    try:
+        with container:
+            fps = _stream_fps(stream)
+            for frame in container.decode(stream):
+                if last is not None and count > last:
+                    break
+                if not count_only and (wanted is None or count in wanted):
+                    height, width = decode_size(frame.height, frame.width)
+                    if max_bytes is not None and (len(kept) + 1) * height * width * 3 > max_bytes:
+                        raise VideoReadError(path, _too_large(len(kept) + 1, height, width, max_bytes))
+                    if (frame.height, frame.width) == (height, width):
+                        kept[count] = frame.to_ndarray(format="rgb24")
+                    else:
+                        kept[count] = frame.to_ndarray(format="rgb24", width=width, height=height,
+                                                       interpolation="AREA")
+                count += 1
     except VideoReadError:
         raise
     except Exception as err:  # PyAV raises many error types (InvalidDataError, EOFError, ...)
         raise VideoReadError(path, f"cannot decode ({type(err).__name__}: {err})") from err
-    if not frames:
+    if count == 0:
         raise VideoReadError(path, "no frames could be decoded (corrupt or truncated file)")
-    video = np.stack(frames)
-    if indices is not None:
-        _check_indices(path, indices, len(video))
-        video = video[indices]
-    return video, fps
+    if count_only:
+        return count, fps
+    if indices is None:
+        return np.stack([kept[i] for i in range(count)]), fps
+    _check_indices(path, np.asarray(indices), count)
+    return np.stack([kept[int(i)] for i in indices]), fps
+
+
+def _too_large(num_frames: int, height: int, width: int, max_bytes: int) -> str:
+    need = num_frames * height * width * 3
+    return (f"{num_frames} decoded frames of {width}x{height} need {need / 1e6:.0f} MB, more than the "
+            f"{max_bytes / 1e6:.0f} MB allowed per video (raise --max-video-mb, or use a shorter clip)")
 
 
 def _check_indices(path: Path, indices: np.ndarray, length: int) -> None:
@@ -78,55 +161,79 @@ def _check_indices(path: Path, indices: np.ndarray, length: int) -> None:
         raise VideoReadError(path, f"frame index {int(indices.max())} out of range for a video of {length} frames")
 
 
-def _decode(path: Path, indices: np.ndarray | None) -> tuple[np.ndarray, float]:
-    _check_file(path)
-    if path.suffix.lower() in _PYAV_ONLY_SUFFIXES:
-        return _pyav_decode(path, indices)
-    try:
-        reader = _decord_reader(path)
-        length, fps = len(reader), float(reader.get_avg_fps())
-        if length == 0:
-            raise RuntimeError("decord found no frames")
-        wanted = np.arange(length) if indices is None else np.asarray(indices, dtype=np.int64)
-        _check_indices(path, wanted, length)
-        frames = reader.get_batch(wanted.tolist()).asnumpy()
-        return np.ascontiguousarray(frames), fps
-    except VideoReadError:
-        raise
-    except Exception:  # decord cannot: fall back to PyAV, whose error (if any) names the reason
-        return _pyav_decode(path, indices)
+def _check_truncation(path: Path, info: VideoInfo, strict: bool) -> None:
+    if not info.truncated:
+        return
+    message = (f"truncated file: the container declares {info.declared_frames} frames, only {info.num_frames} "
+               "can be decoded")
+    if strict:
+        raise VideoReadError(path, message)
+    warnings.warn(f"{path}: {message}", VideoWarning, stacklevel=3)
 
 
-def read_video(path: str | os.PathLike) -> tuple[np.ndarray, float]:
-    """Decode a whole video: frames uint8 `[T, H, W, 3]` RGB and frames per second."""
-    return _decode(Path(path), None)
+def _decode(path: Path, indices: np.ndarray | None, strict: bool, max_bytes: int | None) -> tuple[np.ndarray, float]:
+    info = probe_video(path)
+    _check_truncation(path, info, strict)
+    height, width = info.decode_size
+    wanted = np.arange(info.num_frames) if indices is None else np.asarray(indices, dtype=np.int64)
+    _check_indices(path, wanted, info.num_frames)
+    if max_bytes is not None and len(wanted) * height * width * 3 > max_bytes:
+        raise VideoReadError(path, _too_large(len(wanted), height, width, max_bytes))
+    if (height, width) != (info.height, info.width):
+        warnings.warn(f"{path}: {info.width}x{info.height} frames decoded at {width}x{height} (area filter; "
+                      f"frames above {MAX_DECODE_PIXELS} pixels are downscaled at decode)", VideoWarning, stacklevel=3)
+    if path.suffix.lower() not in _PYAV_ONLY_SUFFIXES and (height, width) == (info.height, info.width):
+        try:
+            frames = _decord_reader(path).get_batch(wanted.tolist()).asnumpy()
+            return np.ascontiguousarray(frames), info.fps
+        except Exception:  # noqa: BLE001 - decord cannot: PyAV's error (if any) names the reason
+            pass
+    frames, fps = _pyav_decode(path, indices, max_bytes)
+    return frames, fps
 
 
-def read_frames(path: str | os.PathLike, indices: np.ndarray) -> np.ndarray:
+def read_video(path: str | os.PathLike, strict: bool = False,
+               max_bytes: int | None = DEFAULT_MAX_VIDEO_MB * 10**6) -> tuple[np.ndarray, float]:
+    """Decode a whole video: frames uint8 `[T, H, W, 3]` RGB and frames per second.
+
+    A truncated file (fewer frames than the container declares) is an error under `strict`, otherwise a
+    VideoWarning with the numbers. More than `max_bytes` of decoded frames is refused (None: no bound).
+    """
+    return _decode(Path(path), None, strict, max_bytes)
+
+
+def read_frames(path: str | os.PathLike, indices: np.ndarray, strict: bool = False,
+                max_bytes: int | None = DEFAULT_MAX_VIDEO_MB * 10**6) -> np.ndarray:
     """Decode only the frames at `indices` (frame-accurate), uint8 `[len(indices), H, W, 3]`."""
-    return _decode(Path(path), np.asarray(indices, dtype=np.int64))[0]
+    return _decode(Path(path), np.asarray(indices, dtype=np.int64), strict, max_bytes)[0]
 
 
 def probe_video(path: str | os.PathLike) -> VideoInfo:
-    """Frame count, fps and size of a video, reading the index rather than every frame where possible."""
+    """Decodable frame count, declared frame count, fps and size, from the header and index (no pixels kept)."""
     path = Path(path)
     _check_file(path)
+    container, stream = _open_stream(path)
+    with container:
+        fps = _stream_fps(stream)
+        height, width = stream.codec_context.height, stream.codec_context.width
+        declared = int(stream.frames) or None
     if path.suffix.lower() not in _PYAV_ONLY_SUFFIXES:
         try:
-            reader = _decord_reader(path)
-            height, width = reader[0].shape[:2]
-            return VideoInfo(len(reader), float(reader.get_avg_fps()), int(height), int(width))
-        except Exception:
+            length = len(_decord_reader(path))
+            if length > 0:
+                return VideoInfo(length, fps or 0.0, height, width, declared)
+        except Exception:  # noqa: BLE001 - decord cannot: count by decoding with PyAV
             pass
-    frames, fps = _pyav_decode(path)
-    return VideoInfo(len(frames), fps, frames.shape[1], frames.shape[2])
+    count, fps = _pyav_decode(path, count_only=True)
+    return VideoInfo(int(count), fps, height, width, declared)
 
 
 def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, crf: int = 17) -> Path:
     """Encode uint8 `[T, H, W, 3]` RGB frames to .mp4 (H.264, yuv420p), .gif or .avi (MPEG-4 Part 2).
 
-    The file appears atomically (written beside it under a temporary name, then renamed), so a killed
-    process never leaves a half-written video under the final name. `crf` sets H.264 quality (0 = lossless).
+    The file appears atomically (written beside it under a `.lumiere-tmp-` name, then renamed) with the
+    usual permissions, so a killed process never leaves a half-written video under the final name; a full
+    disk or read-only folder raises OutputWriteError naming the path. `crf` sets H.264 quality (0 = lossless).
     """
     import av
 
@@ -143,15 +250,11 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, crf: in
     height, width = frames.shape[1:3]
     if pix_fmt == "yuv420p" and (height % 2 or width % 2):
         raise LumiereEvalError(f"{path}: {codec} with yuv420p needs an even width and height, got {width}x{height}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         if suffix == ".gif":
-            _write_gif(tmp_name, frames, fps)
-            os.replace(tmp_name, path)
+            _write_gif(str(tmp), frames, fps)
             return path
-        with av.open(tmp_name, mode="w", format={".mp4": "mp4", ".avi": "avi"}[suffix]) as out:
+        with av.open(str(tmp), mode="w", format={".mp4": "mp4", ".avi": "avi"}[suffix]) as out:
             stream = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
             stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
             if codec == "libx264":
@@ -163,10 +266,6 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, crf: in
                     out.mux(packet)
             for packet in stream.encode():
                 out.mux(packet)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
     return path
 
 
