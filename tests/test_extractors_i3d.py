@@ -60,13 +60,13 @@ def _tf_same(x, kernel, stride):
     return F.pad(x, [p for pair in reversed(pads) for p in pair])
 
 
-def _unit(sd, prefix, x, stride=(1, 1, 1), bn=True):
+def _unit(sd, prefix, x, stride=(1, 1, 1), bn=True, eps=1e-3):
     w = sd[f"{prefix}.conv3d.weight"]
     x = F.conv3d(_tf_same(x, w.shape[2:], stride), w, sd.get(f"{prefix}.conv3d.bias"), stride)
     if not bn:
         return x
     x = F.batch_norm(x, sd[f"{prefix}.bn.running_mean"], sd[f"{prefix}.bn.running_var"], sd[f"{prefix}.bn.weight"],
-                     sd[f"{prefix}.bn.bias"], training=False, eps=1e-3)
+                     sd[f"{prefix}.bn.bias"], training=False, eps=eps)
     return torch.relu(x)
 
 
@@ -74,20 +74,20 @@ def _pool(x, kernel, stride):
     return F.max_pool3d(_tf_same(x, kernel, stride), kernel, stride)
 
 
-def reference_i3d(sd, x, pool_kernel=(2, 7, 7)):
-    x = _unit(sd, "Conv3d_1a_7x7", x, (2, 2, 2))
+def reference_i3d(sd, x, pool_kernel=(2, 7, 7), eps=1e-3):
+    x = _unit(sd, "Conv3d_1a_7x7", x, (2, 2, 2), eps=eps)
     x = _pool(x, (1, 3, 3), (1, 2, 2))
-    x = _unit(sd, "Conv3d_2c_3x3", _unit(sd, "Conv3d_2b_1x1", x))
+    x = _unit(sd, "Conv3d_2c_3x3", _unit(sd, "Conv3d_2b_1x1", x, eps=eps), eps=eps)
     x = _pool(x, (1, 3, 3), (1, 2, 2))
     for name in MIXED:
         if name == "Mixed_4b":
             x = _pool(x, (3, 3, 3), (2, 2, 2))
         if name == "Mixed_5b":
             x = _pool(x, (2, 2, 2), (2, 2, 2))
-        x = torch.cat([_unit(sd, f"{name}.b0", x),
-                       _unit(sd, f"{name}.b1b", _unit(sd, f"{name}.b1a", x)),
-                       _unit(sd, f"{name}.b2b", _unit(sd, f"{name}.b2a", x)),
-                       _unit(sd, f"{name}.b3b", _pool(x, (3, 3, 3), (1, 1, 1)))], dim=1)
+        x = torch.cat([_unit(sd, f"{name}.b0", x, eps=eps),
+                       _unit(sd, f"{name}.b1b", _unit(sd, f"{name}.b1a", x, eps=eps), eps=eps),
+                       _unit(sd, f"{name}.b2b", _unit(sd, f"{name}.b2a", x, eps=eps), eps=eps),
+                       _unit(sd, f"{name}.b3b", _pool(x, (3, 3, 3), (1, 1, 1)), eps=eps)], dim=1)
     x = F.avg_pool3d(x, pool_kernel, stride=1)
     x = _unit(sd, "logits", x, bn=False)
     return x.squeeze(3).squeeze(3).mean(dim=2)
@@ -127,26 +127,47 @@ def test_plain_and_fused_match_independent_reference(size):
     assert not torch.allclose(plain[0], plain[1])  # different clips give different logits
 
 
-def test_extractor_loads_official_layout_file_end_to_end(tmp_path):
+@pytest.mark.parametrize("name,resize,eps", [("i3d-native", "tf-fvd-v1", 1e-3),
+                                             ("i3d-videogpt", "videogpt-v1", 1e-5),
+                                             ("i3d-cdfvd", "cdfvd-v1", 1e-5)])
+def test_extractor_loads_official_layout_file_end_to_end(tmp_path, name, resize, eps):
+    from lumiere_eval.extractors import create_extractor
+
     path = tmp_path / "i3d_pretrained_400.pt"
     torch.save(random_official_state_dict(), path)
     with pytest.warns(weights.UnverifiedWeightsWarning):
-        resolved = weights.resolve("i3d_pretrained_400", local_path=path)
-    assert resolved.status == "format checked, no published checksum"
-    extractor = NativeI3DExtractor(resolved, device="cpu", batch_size=1)
-    clip = np.random.default_rng(0).integers(0, 256, (1, 16, 48, 64, 3), dtype=np.uint8)
+        extractor = create_extractor(name, path, device="cpu", batch_size=1)
+    assert extractor.weights.status == "format checked, no published checksum"
+    assert extractor.protocol == resize and extractor.describe()["bn_eps"] == eps
+    clip = np.random.default_rng(0).integers(0, 256, (1, 9, 48, 64, 3), dtype=np.uint8)  # 9: the fewest frames
     features = extractor.extract(clip)
     assert features.shape == (1, 400) and features.dtype == np.float32
-    # the same clip through the videogpt-v1 resize and the independent reference at full size (224)
+    # the same clip through the extractor's resize and the independent reference at full size (224)
     from lumiere_eval.video import get_resize_protocol
 
-    x = get_resize_protocol("videogpt-v1").apply(torch.from_numpy(clip))
-    assert tuple(x.shape) == (1, 3, 16, 224, 224)
+    x = get_resize_protocol(resize).apply(torch.from_numpy(clip))
+    assert tuple(x.shape) == (1, 3, 9, 224, 224)
     with torch.inference_mode():
-        expected = reference_i3d(torch.load(path, weights_only=True), x)
+        expected = reference_i3d(torch.load(path, weights_only=True), x, eps=eps)
     np.testing.assert_allclose(features, expected.numpy(), atol=1e-4 * float(expected.abs().max()), rtol=1e-4)
-    assert extractor.describe()["weights"]["sha256"] == resolved.sha256
     assert not extractor.model.training
+
+
+def test_converted_state_dict_without_batch_counters_loads(tmp_path):
+    """The public conversion scripts save 287 entries (no num_batches_tracked); the full dict has 344."""
+    full = random_official_state_dict()
+    converted = {k: v for k, v in full.items() if not k.endswith("num_batches_tracked")}
+    assert (len(full), len(converted)) == (344, 287)
+    paths = {}
+    for label, sd in (("full", full), ("converted", converted)):
+        paths[label] = tmp_path / f"{label}.pt"
+        torch.save(sd, paths[label])
+    with pytest.warns(weights.UnverifiedWeightsWarning):
+        weights.resolve("i3d_pretrained_400", local_path=paths["converted"])
+    x = torch.rand(1, 3, 9, 32, 32, generator=torch.Generator().manual_seed(2)) * 2 - 1
+    with torch.inference_mode():
+        outputs = [load_i3d(paths[label], pool_kernel=(1, 1, 1))(x) for label in ("full", "converted")]
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=0, atol=0)
 
 
 def test_wrong_or_unsafe_state_dicts_are_refused(tmp_path):

@@ -13,6 +13,8 @@ from lumiere_eval import LumiereEvalError
 EXTRACTORS: dict[str, str] = {
     "i3d-torchscript": "lumiere_eval.extractors.torchscript:I3DTorchScriptExtractor",
     "i3d-native": "lumiere_eval.extractors.i3d:NativeI3DExtractor",
+    "i3d-videogpt": "lumiere_eval.extractors.i3d:VideoGPTI3DExtractor",
+    "i3d-cdfvd": "lumiere_eval.extractors.i3d:CdFvdI3DExtractor",
     "c3d-ucf101": "lumiere_eval.extractors.torchscript:C3DTorchScriptExtractor",
     "clip": "lumiere_eval.extractors.clipsim:ClipExtractor",
     "inception-fid": "lumiere_eval.extractors.inception:InceptionFrameExtractor",

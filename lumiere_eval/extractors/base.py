@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from lumiere_eval import LumiereEvalError
-from lumiere_eval.extractors.weights import ResolvedWeights
+from lumiere_eval.extractors.weight_files import ResolvedWeights
 
 
 class ExtractorInputError(LumiereEvalError):

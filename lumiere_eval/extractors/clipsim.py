@@ -7,13 +7,15 @@ Prompts longer than the context (77 tokens) are truncated, and how many were is 
 """
 from __future__ import annotations
 
+import os
 import warnings
+import zipfile
 
 import numpy as np
 import torch
 
 from lumiere_eval.extractors.base import Extractor, ExtractorInputError, as_uint8_batch
-from lumiere_eval.extractors.weights import ResolvedWeights, WeightsError
+from lumiere_eval.extractors.weight_files import ResolvedWeights, WeightsError, load_state_dict
 
 
 class PromptTruncatedWarning(UserWarning):
@@ -25,16 +27,44 @@ def uniform_indices(length: int, count: int) -> np.ndarray:
     return np.unique(np.linspace(0, length - 1, num=min(count, length)).round().astype(int))
 
 
-def load_clip(weights: ResolvedWeights, device: torch.device):
-    """`clip.load(path, device, jit=False)` in fp32 and eval mode; returns (model, PIL preprocess)."""
+def _import_clip():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # clip imports the deprecated pkg_resources
         import clip
+        import clip.model
+    return clip
+
+
+def clip_state_dict(path: str | os.PathLike) -> dict:
+    """The tensors of a CLIP checkpoint, read without unpickling Python objects.
+
+    OpenAI's files are TorchScript archives, read with `torch.jit.load` (TorchScript's own loader, which
+    rebuilds tensors and TorchScript code, never Python callables); any other file must be a state dict that
+    `torch.load(weights_only=True)` accepts. Never clip.load's fallback `torch.load(path)`, whose
+    `weights_only` default TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 turns off.
+    """
+    if zipfile.is_zipfile(path) and any("/code/" in n for n in zipfile.ZipFile(path).namelist()):
+        try:
+            return dict(torch.jit.load(str(path), map_location="cpu").state_dict())
+        except Exception as err:  # a damaged archive
+            raise WeightsError(f"{path}: cannot be loaded as a CLIP TorchScript archive ({err})") from err
+    return load_state_dict(path)
+
+
+def load_clip(weights: ResolvedWeights, device: torch.device):
+    """A CLIP model built by clip-anytorch's `build_model` from the checkpoint's tensors (`clip_state_dict`),
+    fp32, eval mode, on `device`; returns (model, CLIP's PIL preprocess), as `clip.load(path, jit=False)`."""
+    clip = _import_clip()
+    state_dict = clip_state_dict(weights.path)
+    if not isinstance(state_dict, dict):
+        raise WeightsError(f"{weights.path}: cannot be loaded as a CLIP checkpoint (not a state dict)")
     try:
-        model, preprocess = clip.load(str(weights.path), device=device, jit=False)
-    except Exception as err:  # clip raises RuntimeError/KeyError for files that are not CLIP checkpoints
-        raise WeightsError(f"{weights.path}: cannot be loaded as a CLIP checkpoint ({err})") from err
-    return model.float().eval().requires_grad_(False), preprocess
+        model = clip.model.build_model(state_dict)
+    except Exception as err:  # clip raises KeyError/RuntimeError/IndexError for tensors that are not CLIP's
+        raise WeightsError(f"{weights.path}: cannot be loaded as a CLIP checkpoint ({type(err).__name__}: "
+                           f"{err})") from err
+    model = model.to(device).float().eval().requires_grad_(False)
+    return model, clip.clip._transform(model.visual.input_resolution)
 
 
 class ClipExtractor(Extractor):
@@ -68,7 +98,7 @@ class ClipExtractor(Extractor):
 
     def text_embeddings(self, prompts: list[str]) -> np.ndarray:
         """Unit-normalised prompt embeddings `[N, D]`; prompts over the context length are truncated (warned)."""
-        import clip
+        clip = _import_clip()
 
         too_long = sum(len(clip.clip._tokenizer.encode(p)) + 2 > self.context_length for p in prompts)
         if too_long:

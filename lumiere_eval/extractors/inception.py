@@ -12,8 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lumiere_eval.extractors.base import Extractor
-from lumiere_eval.extractors.i3d import load_state_dict
-from lumiere_eval.extractors.weights import ResolvedWeights, WeightsError
+from lumiere_eval.extractors.weight_files import ResolvedWeights, WeightsError, load_state_dict
 
 
 def build_fid_inception() -> nn.Module:

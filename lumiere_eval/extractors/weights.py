@@ -14,12 +14,12 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from lumiere_eval import LumiereEvalError
 from lumiere_eval.extractors.download import DownloadError, download, sha256_file
+from lumiere_eval.extractors.in_domain import shipped
+from lumiere_eval.extractors.weight_files import ResolvedWeights, WeightsError
 
-
-class WeightsError(LumiereEvalError):
-    """A weight file that is missing, unknown, or not what it claims to be."""
+__all__ = ["ResolvedWeights", "UnverifiedWeightsWarning", "WEIGHTS", "WeightSpec", "WeightsError", "cache_dir",
+           "cached_path", "check_format", "fetch", "get_spec", "missing_message", "resolve", "verify"]
 
 
 class UnverifiedWeightsWarning(UserWarning):
@@ -99,22 +99,6 @@ WEIGHTS: dict[str, WeightSpec] = {spec.name: spec for spec in (
 )}
 
 
-@dataclass(frozen=True)
-class ResolvedWeights:
-    """A weight file ready to load, with what is known about it (goes into every result)."""
-
-    name: str
-    path: Path
-    sha256: str
-    verified: bool  # True only when the SHA-256 equals the published one
-    status: str  # "sha256 matches published" | "format checked, no published checksum" | "unverified: ..."
-
-    def describe(self) -> dict:
-        """JSON-ready summary for result records."""
-        return {"name": self.name, "path": str(self.path), "sha256": self.sha256, "verified": self.verified,
-                "status": self.status}
-
-
 def cache_dir() -> Path:
     """Folder holding downloaded weights: `$LUMIERE_EVAL_HOME/weights`, default ~/.cache/lumiere-eval/weights."""
     home = os.environ.get("LUMIERE_EVAL_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "lumiere-eval")
@@ -144,7 +128,8 @@ def check_format(spec: WeightSpec, path: Path) -> None:
         if not zipfile.is_zipfile(path) or not any("/code/" in n for n in zipfile.ZipFile(path).namelist()):
             raise WeightsError(f"{path}: not a TorchScript archive (expected for {spec.name})")
     elif spec.file_format == "i3d_state_dict":
-        from lumiere_eval.extractors.i3d import check_i3d_state_dict, load_state_dict
+        from lumiere_eval.extractors.i3d import check_i3d_state_dict
+        from lumiere_eval.extractors.weight_files import load_state_dict
 
         check_i3d_state_dict(load_state_dict(path), str(path))
 
@@ -221,11 +206,14 @@ def verify(name: str) -> ResolvedWeights:
     return resolve(name, fetch_missing=False)
 
 
-def _register_shipped() -> None:
-    """The in-domain checkpoints shipped in the package join the registry (for `weights list` and `resolve`)."""
-    from lumiere_eval.extractors.in_domain import shipped
+def _shipped_spec(name: str, filename: str, sha256: str, flag: str, description: str) -> WeightSpec:
+    """The registry entry of a checkpoint shipped in the package (its file name is its absolute location)."""
+    path = shipped.shipped_path(filename)
+    return WeightSpec(name=name, filename=str(path), urls=(path.as_uri(),), sha256=sha256,
+                      checksum_source=f"shipped with lumiere-eval; {shipped.CARD}", file_format="state_dict",
+                      flag=flag, licence="lumiere-eval's own training on its synthetic domain (same licence as "
+                                         "lumiere-eval)", description=description)
 
-    shipped.register()
 
-
-_register_shipped()
+# The in-domain checkpoints shipped in the package join the registry (for `weights list` and `resolve`).
+WEIGHTS.update({name: _shipped_spec(name, *entry) for name, entry in shipped.SHIPPED.items()})

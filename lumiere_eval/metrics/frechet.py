@@ -6,9 +6,15 @@ tr((S1 S2)^(1/2)) is the sum of the square roots of the eigenvalues of S1 S2, wh
 symmetric positive semi-definite matrix L^T S2 L where S1 = L L^T. One Cholesky factorisation and one
 symmetric eigenvalue solve replace the Schur-based `scipy.linalg.sqrtm` used by pytorch-fid and StyleGAN-V.
 
-Singular covariances (fewer samples than dimensions): if neither covariance admits a Cholesky factor, the
-PSD square root of S1 comes from its eigendecomposition with round-off eigenvalues (below numpy's rank
-tolerance) set to 0.
+Rank: a covariance has full rank here when its Cholesky factor exists and no pivot is below the round-off
+level of a rank decision (numpy's matrix_rank tolerance, D * eps * the largest diagonal entry; a pivot
+squared is never below the smallest eigenvalue, so every numerically full-rank matrix passes). When both
+sides have full rank every eigenvalue of L^T S2 L is genuine and enters the sum as computed (negatives
+from round-off become 0): no cut, so ill-conditioned spectra lose nothing. When a side is rank-deficient
+(fewer samples than dimensions), L^T S2 L has as many round-off eigenvalues as the missing rank, and only
+then are eigenvalues below that tolerance set to 0 (their square roots, about 3e-7 each, would otherwise
+add up to a visible error); if neither side has full rank, the PSD square root of S1 comes from its
+eigendecomposition with the same cut.
 The trace identity tr((S1 S2)^(1/2)) = tr((S1^(1/2) S2 S1^(1/2))^(1/2)) holds for any PSD S1, so the
 result is the exact distance of the singular Gaussians; no eps*I is added (pytorch-fid adds 1e-6*I to both
 covariances when S1 S2 is singular, which moves its number by about 2e-6 * D relative to ours).
@@ -32,14 +38,24 @@ def _as_gaussian(mu, sigma, name: str) -> tuple[np.ndarray, np.ndarray]:
     return mu, sigma
 
 
-def _nonnegative_part(eigenvalues: np.ndarray) -> np.ndarray:
-    """Eigenvalues below the round-off level of a rank decision (numpy's matrix_rank tolerance) become 0.
+def _rank_tolerance(values: np.ndarray, size: int) -> float:
+    """Round-off level of a rank decision (numpy's matrix_rank tolerance): size * eps * the largest value."""
+    return size * np.finfo(np.float64).eps * max(float(np.abs(values).max()), 0.0)
 
-    Without this, the square roots of 1e-14-sized round-off eigenvalues of a singular matrix (about 3e-7
-    each) would add up to a visible error.
-    """
-    tolerance = eigenvalues.size * np.finfo(np.float64).eps * max(np.abs(eigenvalues).max(), 0.0)
-    return np.where(eigenvalues > tolerance, eigenvalues, 0.0)
+
+def _nonnegative_part(eigenvalues: np.ndarray) -> np.ndarray:
+    """Eigenvalues at or below the round-off level of a rank decision become 0 (rank-deficient sides only)."""
+    return np.where(eigenvalues > _rank_tolerance(eigenvalues, eigenvalues.size), eigenvalues, 0.0)
+
+
+def _full_rank_cholesky(sigma: np.ndarray) -> np.ndarray | None:
+    """Lower Cholesky factor of `sigma` if it has full rank (every pivot above the rank tolerance), else None."""
+    try:
+        factor = scipy.linalg.cholesky(sigma, lower=True, check_finite=False)
+    except np.linalg.LinAlgError:
+        return None
+    pivots = np.diag(factor) ** 2
+    return factor if pivots.min() > _rank_tolerance(np.diag(sigma), len(sigma)) else None
 
 
 def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
@@ -48,18 +64,19 @@ def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
 
 
 def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
-    """tr((S1 S2)^(1/2)) for symmetric PSD S1, S2."""
-    for a, b in ((sigma1, sigma2), (sigma2, sigma1)):
-        try:
-            factor = scipy.linalg.cholesky(a, lower=True, check_finite=False)
-            break
-        except np.linalg.LinAlgError:
-            continue
+    """tr((S1 S2)^(1/2)) for symmetric PSD S1, S2 (round-off cut only where a side is rank-deficient)."""
+    factor1, factor2 = _full_rank_cholesky(sigma1), _full_rank_cholesky(sigma2)
+    if factor1 is not None:
+        factor, other = factor1, sigma2
+    elif factor2 is not None:
+        factor, other = factor2, sigma1
     else:
-        factor, b = _psd_sqrt(sigma1), sigma2
-    inner = factor.T @ b @ factor
+        factor, other = _psd_sqrt(sigma1), sigma2
+    inner = factor.T @ other @ factor
     inner = (inner + inner.T) / 2  # symmetric up to round-off; symmetrise before the symmetric solver
     eigenvalues = scipy.linalg.eigvalsh(inner, check_finite=False)
+    if factor1 is not None and factor2 is not None:
+        return float(np.sqrt(np.maximum(eigenvalues, 0.0)).sum())
     return float(np.sqrt(_nonnegative_part(eigenvalues)).sum())
 
 

@@ -26,7 +26,9 @@ DEFAULT_IS_PROTOCOL = "is10k_10splits_ucf"
 # The input conventions of the registered extractors: resize, value range and BatchNorm eps.
 EXTRACTOR_CONVENTIONS: dict[str, dict] = {
     "i3d-torchscript": {"preprocessing": "uint8-in_detector-resize224_rescale-pm1", "bn_eps": "torchscript"},
-    "i3d-native": {"preprocessing": "videogpt-v1_short224-centercrop_pm1", "bn_eps": 1e-3},
+    "i3d-native": {"preprocessing": "tf-fvd-v1_stretch224-tf1bilinear_pm1", "bn_eps": 1e-3},
+    "i3d-videogpt": {"preprocessing": "videogpt-v1_short224-centercrop_pm1", "bn_eps": 1e-5},
+    "i3d-cdfvd": {"preprocessing": "cdfvd-v1_stretch224-bilinear_pm1", "bn_eps": 1e-5},
     "c3d-ucf101": {"preprocessing": "uint8-in_detector", "bn_eps": None},
 }
 
@@ -120,8 +122,16 @@ FVD_PROTOCOLS: dict[str, FVDProtocol] = {p.name: p for p in (
                 False, "StyleGAN-V: real = 16 consecutive frames at a random offset, fake = first 16, biased cov"),
     FVDProtocol("fvd2048_128f", 2048, ClipSampling("random", 128), ClipSampling("first", 128), "i3d-torchscript",
                 False, "StyleGAN-V: as fvd2048_16f with 128 frames"),
-    FVDProtocol("fvd2048_16f_videogpt", 2048, ClipSampling("random", 16), ClipSampling("first", 16), "i3d-native",
-                True, "VideoGPT/TATS I3D (i3d_pretrained_400.pt), short side 224 + centre crop, unbiased cov"),
+    FVDProtocol("fvd2048_16f_videogpt", 2048, ClipSampling("random", 16), ClipSampling("first", 16), "i3d-videogpt",
+                True, "VideoGPT/TATS I3D (i3d_pretrained_400.pt, BatchNorm eps 1e-5 as their pytorch_i3d.py), "
+                      "short side 224 + centre crop, [-1, 1], unbiased cov"),
+    FVDProtocol("fvd2048_16f_cdfvd", 2048, ClipSampling("random", 16), ClipSampling("first", 16), "i3d-cdfvd",
+                False, "cd-fvd 0.1.1 cdfvd('i3d'): i3d_pretrained_400.pt with BatchNorm eps 1e-5, every frame "
+                       "stretched to 224x224 (bilinear, align_corners=False, no crop), [-1, 1], float64 biased "
+                       "cov; clips as StyleGAN-V's fvd2048_16f (cd-fvd's compute_fvd takes the clips it is given)"),
+    FVDProtocol("fvd2048_16f_tf", 2048, ClipSampling("random", 16), ClipSampling("first", 16), "i3d-native",
+                True, "google-research frechet_video_distance conventions on i3d_pretrained_400.pt: TF1 bilinear "
+                      "stretch to 224x224, [-1, 1], BatchNorm eps 1e-3, unbiased cov (TF-GAN)"),
 )}
 
 IS_PROTOCOLS: dict[str, ISProtocol] = {p.name: p for p in (

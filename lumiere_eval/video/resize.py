@@ -3,8 +3,10 @@
 - `tf-fvd-v1`: the original TF FVD (google-research frechet_video_distance): every frame stretched to
   224x224 with TF1 `tf.image.resize_bilinear` (align_corners=False, half_pixel_centers=False, i.e. source
   coordinate = destination * in/out), then 2*x/255 - 1. No crop, aspect ratio not kept.
-- `videogpt-v1`: VideoGPT / TATS / cd-fvd: shorter side to 224 with bilinear (align_corners=False,
+- `videogpt-v1`: VideoGPT / TATS: shorter side to 224 with bilinear (align_corners=False,
   half-pixel centres, no antialias), centre crop 224x224, then 2*x/255 - 1.
+- `cdfvd-v1`: cd-fvd 0.1.1 (`cdfvd/third_party/i3d/utils.py` preprocess_i3d): every frame stretched to
+  224x224 with torch bilinear (align_corners=False, no antialias, no crop), then 2*x/255 - 1.
 - `none-uint8`: no resize; values stay 0..255 (for TorchScript detectors that resize and rescale
   themselves, such as StyleGAN-V's I3D called with rescale=True, resize=True).
 """
@@ -25,7 +27,7 @@ class ResizeProtocol:
 
     name: str
     size: int | None
-    mode: str  # "stretch-tf1" | "short-side-crop" | "none"
+    mode: str  # "stretch-tf1" | "stretch-torch" | "short-side-crop" | "none"
     value_range: tuple[float, float]
 
     def apply(self, video: torch.Tensor) -> torch.Tensor:
@@ -37,6 +39,8 @@ class ResizeProtocol:
         frames = video.reshape(b * t, h, w, 3).permute(0, 3, 1, 2).float()  # (b t) c h w
         if self.mode == "stretch-tf1":
             frames = tf1_resize_bilinear(frames, self.size, self.size)
+        elif self.mode == "stretch-torch":
+            frames = F.interpolate(frames, size=(self.size, self.size), mode="bilinear", align_corners=False)
         elif self.mode == "short-side-crop":
             frames = short_side_resize_center_crop(frames, self.size)
         out = frames.reshape(b, t, 3, *frames.shape[-2:]).permute(0, 2, 1, 3, 4).contiguous()
@@ -80,6 +84,7 @@ RESIZE_PROTOCOLS: dict[str, ResizeProtocol] = {
     p.name: p for p in (
         ResizeProtocol("tf-fvd-v1", 224, "stretch-tf1", (-1.0, 1.0)),
         ResizeProtocol("videogpt-v1", 224, "short-side-crop", (-1.0, 1.0)),
+        ResizeProtocol("cdfvd-v1", 224, "stretch-torch", (-1.0, 1.0)),
         ResizeProtocol("none-uint8", None, "none", (0.0, 255.0)),
     )
 }

@@ -16,12 +16,10 @@ import torch
 import torch.nn.functional as F
 
 from lumiere_eval.extractors.base import Extractor, ExtractorInputError, as_uint8_batch
-from lumiere_eval.extractors.in_domain import shipped
 from lumiere_eval.extractors.in_domain.networks import protocol_name, to_model_input
 from lumiere_eval.extractors.in_domain.train import TrainingError, load_checkpoint
 from lumiere_eval.extractors.weights import ResolvedWeights, WeightsError
 
-shipped.register()
 
 
 class UnknownWordsWarning(UserWarning):

@@ -1,4 +1,4 @@
-"""The shipped in-domain checkpoints, registered as weights.
+"""The shipped in-domain checkpoints, which the weight registry (`lumiere_eval.extractors.weights`) lists.
 
 The SHA-256 of each file is listed here (and in the model card, from the training run's results.json), so
 `lumiere_eval.extractors.weights.resolve` verifies it as it does for downloaded weights. The registered
@@ -30,15 +30,3 @@ def shipped_path(filename: str) -> Path:
     """Path of a shipped checkpoint inside the installed package."""
     return Path(str(asset(*FOLDER, filename)))
 
-
-def register() -> None:
-    """Add the shipped checkpoints to the weight registry (idempotent)."""
-    from lumiere_eval.extractors.weights import WEIGHTS, WeightSpec
-
-    for name, (filename, sha256, flag, description) in SHIPPED.items():
-        path = shipped_path(filename)
-        WEIGHTS.setdefault(name, WeightSpec(
-            name=name, filename=str(path), urls=(path.as_uri(),),
-            sha256=sha256, checksum_source=f"shipped with lumiere-eval; {CARD}", file_format="state_dict",
-            flag=flag, licence="lumiere-eval's own training on its synthetic domain (same licence as lumiere-eval)",
-            description=description))
