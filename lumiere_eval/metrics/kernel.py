@@ -1,6 +1,12 @@
-"""Kernel distance (KID / KVD): unbiased MMD^2 with the cubic polynomial kernel, averaged over subsets.
+"""Kernel distances between feature sets.
 
-k(x, y) = (x.y / d + 1)^3, as in Binkowski et al. and StyleGAN's and clean-fid's KID.
+- KID / KVD: unbiased MMD^2 with the cubic polynomial kernel k(x, y) = (x.y / d + 1)^3, averaged over subsets
+  (Binkowski et al.; StyleGAN's and clean-fid's KID).
+- JEDi (Luo et al., ICLR 2025; the videojedi package's `mmd_poly`): 100 x the biased MMD^2 with the polynomial
+  kernel k(x, y) = (gamma x.y + coef0)^degree, degree 2, coef0 0, gamma 1/d: all kernel means, diagonal included
+  (mean K_XX + mean K_YY - 2 mean K_XY). With degree 2 and coef0 0 the mean of (gamma x.y)^2 over pairs is
+  gamma^2 <S_X, S_Y>_F with S the second-moment matrix E[x x^T], so JEDi = 100 gamma^2 |S_X - S_Y|_F^2: it
+  needs only the streaming FeatureStats (count, sum of outer products), never the features themselves.
 """
 from __future__ import annotations
 
@@ -29,3 +35,35 @@ def kernel_distance(x, y, num_subsets: int = 100, subset_size: int = 1000, seed:
     values = [_mmd2_unbiased(x[rng.choice(len(x), m, replace=False)], y[rng.choice(len(y), m, replace=False)])
               for _ in range(num_subsets)]
     return float(np.mean(values)), float(np.std(values))
+
+
+def mmd_polynomial(x, y, degree: int = 2, gamma: float | None = None, coef0: float = 0.0) -> float:
+    """Biased MMD^2 with k(x, y) = (gamma x.y + coef0)^degree, gamma 1/d by default: mean K_XX + mean K_YY
+    - 2 mean K_XY, diagonals included (videojedi's `mmd_poly`, sklearn's `polynomial_kernel`), in float64."""
+    x = as_float64_matrix(x, "first feature set")
+    y = as_float64_matrix(y, "second feature set")
+    if x.shape[1] != y.shape[1]:
+        raise MetricInputError(f"feature dimensions differ: {x.shape[1]} and {y.shape[1]}")
+    gamma = 1.0 / x.shape[1] if gamma is None else float(gamma)
+
+    def kernel_mean(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.mean((gamma * (a @ b.T) + coef0) ** degree))
+
+    return kernel_mean(x, x) + kernel_mean(y, y) - 2 * kernel_mean(x, y)
+
+
+def jedi(x, y) -> float:
+    """JEDi of two feature sets `[N, D]`, `[M, D]`: 100 x mmd_polynomial(degree 2, gamma 1/D, coef0 0)."""
+    return 100.0 * mmd_polynomial(x, y, degree=2, gamma=None, coef0=0.0)
+
+
+def jedi_from_stats(a, b) -> float:
+    """JEDi from two FeatureStats (streaming, mergeable): 100 |S_a - S_b|_F^2 / D^2 with S = sum_outer / count.
+    Equals `jedi` on the features the statistics were built from, up to float64 round-off."""
+    if a.dim != b.dim:
+        raise MetricInputError(f"feature dimensions differ: {a.dim} and {b.dim}")
+    for stats, name in ((a, "first"), (b, "second")):
+        if stats.count < 1:
+            raise MetricInputError(f"{name} feature statistics hold no sample")
+    diff = a.sum_outer / a.count - b.sum_outer / b.count
+    return float(100.0 * np.sum(diff * diff) / a.dim ** 2)
