@@ -18,6 +18,12 @@ EXTRACTORS: dict[str, str] = {
     "c3d-ucf101": "lumiere_eval.extractors.torchscript:C3DTorchScriptExtractor",
     "clip": "lumiere_eval.extractors.clipsim:ClipExtractor",
     "inception-fid": "lumiere_eval.extractors.inception:InceptionFrameExtractor",
+    "videomae-v2-g-ssv2": "lumiere_eval.extractors.videomae:VideoMAEv2Extractor",
+    "videomae-v2-g-ssv2-fp16": "lumiere_eval.extractors.videomae:VideoMAEv2FP16Extractor",
+    "videomae-v2-g-ssv2-bf16": "lumiere_eval.extractors.videomae:VideoMAEv2BF16Extractor",
+    "vjepa-h16-ssv2": "lumiere_eval.extractors.vjepa:VJEPAExtractor",
+    "vjepa-h16-ssv2-fp16": "lumiere_eval.extractors.vjepa:VJEPAFP16Extractor",
+    "vjepa-h16-ssv2-bf16": "lumiere_eval.extractors.vjepa:VJEPABF16Extractor",
 }
 
 # In-domain extractors (trained on the evaluation domain): name -> "module:Class". Add one line per extractor.

@@ -35,7 +35,8 @@ class WeightSpec:
     urls: tuple[str, ...]
     sha256: str | None  # only when a public source states it
     checksum_source: str  # where the SHA-256 comes from, or why there is none
-    file_format: str  # "torchscript" | "i3d_state_dict" | "clip" | "state_dict"
+    # "torchscript" | "i3d_state_dict" | "clip" | "state_dict" | "videomae_v2" | "vjepa_encoder" | "vjepa_probe"
+    file_format: str
     flag: str  # the `lumiere-eval metrics` option that takes a local copy
     licence: str
     description: str
@@ -96,6 +97,41 @@ WEIGHTS: dict[str, WeightSpec] = {spec.name: spec for spec in (
         file_format="state_dict", flag="--inception",
         licence="pytorch-fid port of TF inception-2015-12-05 (pytorch-fid: Apache-2.0)",
         description="InceptionV3 of pytorch-fid / TF FID (per-frame FID)"),
+    WeightSpec(
+        name="videomae_v2_g_ssv2", filename="vit_g_hybrid_pt_1200e_ssv2_ft.pth",
+        # the URL cd-fvd 0.1.1 cdfvd/third_party/VideoMAEv2/utils.py (load_videomae_model) downloads
+        urls=("https://pjlab-gvm-data.oss-cn-shanghai.aliyuncs.com/internvideo/videomaev2/"
+              "vit_g_hybrid_pt_1200e_ssv2_ft.pth",),
+        sha256=None,
+        checksum_source="no published checksum found (cd-fvd gives only the URL; OpenGVLab/VideoMAEv2 "
+                        "docs/MODEL_ZOO.md puts the link behind a request form); checked as a state dict with the "
+                        "526 keys and shapes of VideoMAE-v2 ViT-g/14 (174 SSv2 classes)",
+        file_format="videomae_v2", flag="--videomae",
+        licence="VideoMAE-v2 (OpenGVLab, code MIT); the weights are given out through a request form: check "
+                "its terms before redistributing",
+        description="VideoMAE-v2 ViT-g/14 fine-tuned on SSv2 (cd-FVD features, 1408-d)"),
+    WeightSpec(
+        name="vjepa_vith16", filename="vith16.pth.tar",
+        # facebookresearch/jepa README.md (pretrained models) and videojedi 1.1.0 V_JEPA.py download_vjepa
+        urls=("https://dl.fbaipublicfiles.com/jepa/vith16/vith16.pth.tar",),
+        sha256=None,
+        checksum_source="no published checksum found (facebookresearch/jepa README and videojedi give only the "
+                        "URL); checked as a checkpoint whose target_encoder has the 389 keys and shapes of "
+                        "V-JEPA ViT-H/16",
+        file_format="vjepa_encoder", flag="--vjepa",
+        licence="V-JEPA (facebookresearch/jepa), CC BY-NC 4.0: non-commercial use only",
+        description="V-JEPA ViT-H/16 encoder (JEDi features, with the SSv2 probe's pooler)"),
+    WeightSpec(
+        name="vjepa_vith16_ssv2_probe", filename="vith16-ssv2-probe.pth.tar",
+        # facebookresearch/jepa README.md (SSv2 attentive probes) and videojedi 1.1.0 V_JEPA.py download_vjepa
+        urls=("https://dl.fbaipublicfiles.com/jepa/vith16/ssv2-probe.pth.tar",),
+        sha256=None,
+        checksum_source="no published checksum found (facebookresearch/jepa README and videojedi give only the "
+                        "URL); checked as a checkpoint whose classifier has the 17 keys and shapes of the "
+                        "ViT-H/16 SSv2 attentive probe",
+        file_format="vjepa_probe", flag="--vjepa-probe",
+        licence="V-JEPA (facebookresearch/jepa), CC BY-NC 4.0: non-commercial use only",
+        description="V-JEPA ViT-H/16 SSv2 attentive probe (its pooler makes the JEDi features)"),
 )}
 
 
@@ -132,6 +168,9 @@ def check_format(spec: WeightSpec, path: Path) -> None:
         from lumiere_eval.extractors.weight_files import load_state_dict
 
         check_i3d_state_dict(load_state_dict(path), str(path))
+    elif spec.file_format == "videomae_v2":
+        from lumiere_eval.extractors.videomae import check_videomae_state_dict, videomae_state_dict
+        from lumiere_eval.extractors.vit import load_checkpoint
 
 
 def _status(spec: WeightSpec, path: Path, digest: str) -> tuple[bool, str]:
