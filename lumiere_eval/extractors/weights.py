@@ -172,6 +172,15 @@ def check_format(spec: WeightSpec, path: Path) -> None:
         from lumiere_eval.extractors.videomae import check_videomae_state_dict, videomae_state_dict
         from lumiere_eval.extractors.vit import load_checkpoint
 
+        check_videomae_state_dict(videomae_state_dict(load_checkpoint(path)), str(path))
+    elif spec.file_format in ("vjepa_encoder", "vjepa_probe"):
+        from lumiere_eval.extractors.vit import load_checkpoint
+        from lumiere_eval.extractors.vjepa import check_vjepa_state_dict, encoder_state_dict, probe_state_dict
+
+        part, extract = (("encoder", encoder_state_dict) if spec.file_format == "vjepa_encoder"
+                         else ("probe", probe_state_dict))
+        check_vjepa_state_dict(extract(load_checkpoint(path), str(path)), part, str(path))
+
 
 def _status(spec: WeightSpec, path: Path, digest: str) -> tuple[bool, str]:
     if spec.sha256 is not None:
