@@ -146,11 +146,11 @@ def _frechet(real_stats, fake_rows: np.ndarray, unbiased: bool) -> float:
 
 def save_features(out: Path, real_rows: dict, fake_rows: dict) -> Path:
     """Keep every extracted row (`<out>.features.npz`, keys real_<x> / fake_<x>) before any metric runs."""
+    from lumiere_eval.files import atomic_path
+
     path = out.with_name(out.name + ".features.npz")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, **{f"real_{k}": v for k, v in real_rows.items()}, **{f"fake_{k}": v for k, v in fake_rows.items()})
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        np.savez(tmp, **{f"real_{k}": v for k, v in real_rows.items()}, **{f"fake_{k}": v for k, v in fake_rows.items()})
     return path
 
 
@@ -281,10 +281,8 @@ def run(args: argparse.Namespace) -> int:
     """Compute, print the table, write the JSON record atomically."""
     record = compute(args)
     print(format_table(record))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(record, indent=2))
-    os.replace(tmp, out)
+    from lumiere_eval.files import atomic_write_json
+
+    out = atomic_write_json(args.out, record)
     print(f"wrote {out}")
     return 0

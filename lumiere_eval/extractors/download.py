@@ -2,7 +2,6 @@
 check the SHA-256, then rename atomically. A half-downloaded file never takes the final name."""
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import socket
@@ -11,6 +10,7 @@ import urllib.request
 from pathlib import Path
 
 from lumiere_eval import LumiereEvalError
+from lumiere_eval.files import sha256_file
 
 CHUNK_BYTES = 1 << 20
 
@@ -21,15 +21,6 @@ class DownloadError(LumiereEvalError):
 
 class ChecksumMismatchError(LumiereEvalError):
     """A file whose SHA-256 is not the published one."""
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK_BYTES), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _part_path(dest: Path) -> Path:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lumiere_eval import LumiereEvalError
+from lumiere_eval.files import sha256_file
 from lumiere_eval.jsonl import JsonlLineError, iter_jsonl_objects
 
 
@@ -108,7 +109,7 @@ def _record(row: dict, model: str, base: Path, source: Path, where: str) -> Vide
         raise StudyInputError(f"{source} {where}: field 'seed' is not an integer: {row['seed']!r}") from None
     video = checked_video_path(str(row["path"]), base, f"{source} {where}")
     sha = str(row.get("sha256") or "").strip().lower()
-    if sha and file_sha256(video) != sha:
+    if sha and sha256_file(video) != sha:
         raise StudyInputError(f"{source} {where}: {video} does not match its recorded sha256 {sha}")
     return VideoRecord(model=model, prompt=str(row["prompt"]), seed=seed, path=video, sha256=sha)
 
@@ -155,14 +156,3 @@ def _model_name_from_results(folder: Path) -> str | None:
     model = data.get("model") if isinstance(data, dict) else None
     name = model.get("name") if isinstance(model, dict) else None
     return str(name) if name else None
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

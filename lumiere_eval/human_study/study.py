@@ -16,14 +16,14 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from lumiere_eval.human_study.design import design_study
 from lumiere_eval.human_study.layout import build_layout, fill_layout, mturk_safe_html, preview_page
-from lumiere_eval.human_study.sources import StudyInputError, VideoRecord, file_sha256
+from lumiere_eval.files import atomic_write_text, sha256_file
+from lumiere_eval.human_study.sources import StudyInputError, VideoRecord
 from lumiere_eval.human_study.spreadsheet import neutralise_cell
 
 STUDY_FILE = "study.json"
@@ -104,13 +104,8 @@ def load_study(folder: Path) -> dict:
 
 
 def write_json_atomic(path: Path, data) -> None:
-    """Write JSON beside `path` under a temporary name, then rename, so a crash never leaves half a file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, ensure_ascii=False)
-        handle.write("\n")
-    os.replace(tmp, path)
+    """Write JSON (indented, non-ASCII kept) atomically with the usual file permissions."""
+    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def batch_row(hit: dict, base_url: str) -> dict[str, str]:
@@ -124,7 +119,7 @@ def batch_row(hit: dict, base_url: str) -> dict[str, str]:
 
 
 def _copy_media(source: Path, media: Path) -> str:
-    name = file_sha256(source)[:20] + source.suffix.lower()
+    name = sha256_file(source)[:20] + source.suffix.lower()
     if not (media / name).exists():
         shutil.copyfile(source, media / name)
     return name
@@ -138,7 +133,7 @@ def _vigilance_video(source: Path, kind: str, media: Path, seed: int) -> str:
     if kind == "frozen":
         degraded = np.repeat(frames[:1], len(frames), axis=0)
     else:
-        rng = np.random.default_rng([seed, int(file_sha256(source)[:8], 16)])
+        rng = np.random.default_rng([seed, int(sha256_file(source)[:8], 16)])
         order = rng.permutation(len(frames))
         if len(frames) > 1 and np.array_equal(order, np.arange(len(frames))):
             order = np.roll(order, 1)
@@ -146,7 +141,7 @@ def _vigilance_video(source: Path, kind: str, media: Path, seed: int) -> str:
     suffix = source.suffix.lower() if source.suffix.lower() in _WRITABLE_SUFFIXES else ".mp4"
     tmp = media / f".vigilance-tmp{suffix}"
     write_video(tmp, degraded, fps or 8.0)
-    name = file_sha256(tmp)[:20] + suffix
+    name = sha256_file(tmp)[:20] + suffix
     os.replace(tmp, media / name)
     return name
 
@@ -178,7 +173,7 @@ def _write_media_manifest(path: Path, media: Path, base: str, records: list[Vide
         writer.writerow(["file", "sha256", "url", "source"])
         for name in sorted(sources):
             writer.writerow([neutralise_cell(cell) for cell in (
-                f"media/{name}", file_sha256(media / name), f"{base}/{name}" if base else "", sources[name])])
+                f"media/{name}", sha256_file(media / name), f"{base}/{name}" if base else "", sources[name])])
 
 
 def read_batch_inputs(folder: Path, study: dict) -> dict[str, dict[str, str]]:

@@ -63,12 +63,12 @@ class FeatureStats:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write to a .npz file atomically (temporary name, then rename)."""
+        from lumiere_eval.files import atomic_path
+
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, dim=self.dim, count=self.count, sum=self.sum, sum_outer=self.sum_outer,
-                 meta=np.array(json.dumps(self.meta, sort_keys=True)))
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            np.savez(tmp, dim=self.dim, count=self.count, sum=self.sum, sum_outer=self.sum_outer,
+                     meta=np.array(json.dumps(self.meta, sort_keys=True)))
         return path
 
     @classmethod

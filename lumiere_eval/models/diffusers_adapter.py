@@ -18,7 +18,6 @@ so a video depends on its prompt and seed only, not on the batch it is in or the
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Sequence
@@ -26,6 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from lumiere_eval import LumiereEvalError
+from lumiere_eval.files import sha256_file
 from lumiere_eval.models.base import GeneratedVideo, VideoGenerator
 from lumiere_eval.models.manifest import slugify
 
@@ -60,11 +60,7 @@ def weight_checksums(folder: Path) -> dict[str, str]:
     """sha256 of every weight file under `folder`, by path relative to it."""
     sums = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES):
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 22), b""):
-                digest.update(block)
-        sums[str(path.relative_to(folder))] = digest.hexdigest()
+        sums[str(path.relative_to(folder))] = sha256_file(path, chunk=1 << 22)
     return sums
 
 

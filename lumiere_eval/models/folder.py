@@ -31,6 +31,7 @@ import hashlib
 import math
 import os
 import re
+import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,9 +40,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from lumiere_eval import LumiereEvalError
+from lumiere_eval.files import sha256_file
 from lumiere_eval.models.base import GeneratedVideo, VideoGenerator
 from lumiere_eval.models.manifest import MANIFEST_NAMES, fill_seeds, read_manifest, read_prompt_list, slugify
-from lumiere_eval.video import VideoInfo, VideoReadError, probe_video, read_frames
+from lumiere_eval.video import VideoInfo, VideoReadError, VideoWarning, probe_video, read_frames
+from lumiere_eval.video.clips import heavy_repetition
 
 SCHEMES = ("auto", "manifest", "prompt-index", "prompt-order")
 TEMPORAL_MODES = ("fps", "first", "center", "uniform")
@@ -108,12 +111,13 @@ def resize_frames(frames: np.ndarray, height: int, width: int, mode: str) -> np.
     return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _utf8_name(path: Path) -> bool:
+    """False for a file name that is not valid UTF-8 (Python holds its bytes as surrogate escapes)."""
+    try:
+        path.name.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 class FolderGenerator(VideoGenerator):
@@ -260,14 +264,16 @@ class FolderGenerator(VideoGenerator):
         if self.check_fps and self.temporal != "fps" and abs(info.fps - fps) > 0.01 * fps:
             problems.append(f"{name}: {info.fps:g} fps but the protocol wants {fps:g} fps; use temporal=fps to "
                             "re-time, or check_fps=false to keep the source timing")
+        if info.truncated:
+            problems.append(f"{name}: truncated file: the container declares {info.declared_frames} frames, only "
+                            f"{info.num_frames} can be decoded")
         if self.spatial == "none" and (info.height, info.width) != (height, width):
             problems.append(f"{name}: {info.width}x{info.height} but the protocol wants {width}x{height} "
                             "(spatial=none does not resize)")
         return problems
 
-    def validate(self, prompts: Sequence[str], seeds: Sequence[int], num_frames: int, fps: float, height: int,
-                 width: int) -> list[str]:
-        """Every problem that stops these videos from being used, as one line each (empty list: all fine)."""
+    def _problems(self, prompts: Sequence[str], seeds: Sequence[int], num_frames: int, fps: float, height: int,
+                  width: int) -> list[str]:
         if len(prompts) != len(seeds):
             return [f"{len(prompts)} prompts but {len(seeds)} seeds"]
         problems = list(self.problems)
@@ -281,6 +287,9 @@ class FolderGenerator(VideoGenerator):
                 continue
             seen[key] = prompt
             source = self.index.get(key)
+            if source is not None and not _utf8_name(source.path):
+                problems.append(f"{os.fsencode(source.path.name)!r}: file name is not valid UTF-8; rename the file")
+                continue
             if key in self.duplicates:
                 problems.append(f"duplicate video for prompt {key[0]!r} seed {key[1]}: "
                                 + " and ".join(self.duplicates[key]))
@@ -297,11 +306,36 @@ class FolderGenerator(VideoGenerator):
                                f"(folder has {len(self.index)}, scheme {self.scheme})")
         return problems + missing + unreadable
 
+    def validate(self, prompts: Sequence[str], seeds: Sequence[int], num_frames: int, fps: float, height: int,
+                 width: int) -> list[str]:
+        """Every problem that stops these videos from being used, as one line each (empty list: all fine).
+
+        When there is none, one VideoWarning names the videos whose clips repeat source frames heavily.
+        """
+        problems = self._problems(prompts, seeds, num_frames, fps, height, width)
+        if not problems:
+            self._warn_repetition(prompts, seeds, num_frames, fps)
+        return problems
+
+    def _warn_repetition(self, prompts: Sequence[str], seeds: Sequence[int], num_frames: int, fps: float) -> None:
+        """One VideoWarning for the requested videos whose clips repeat source frames heavily (slow sources)."""
+        repeated = []
+        for prompt, seed in dict.fromkeys(zip(prompts, seeds)):
+            source = self.index.get(self._key(prompt, seed))
+            info = self._probes.get(source.path) if source is not None else None
+            if isinstance(info, VideoInfo) and (self.temporal != "fps" or info.fps > 0):
+                how = heavy_repetition(temporal_indices(self.temporal, num_frames, info.num_frames, info.fps, fps))
+                if how:
+                    repeated.append(f"{source.path.name}: {how} ({info.fps:g} fps source, protocol {fps:g} fps)")
+        if repeated:
+            warnings.warn(f"{self.root}: heavy frame repetition in {len(repeated)} of {len(set(zip(prompts, seeds)))} "
+                          f"requested video(s), e.g. {repeated[0]}", VideoWarning, stacklevel=3)
+
     # ---- generation -----------------------------------------------------------------------------------
     def generate(self, prompts: Sequence[str], seeds: Sequence[int], num_frames: int, fps: float,
                  height: int, width: int) -> list[GeneratedVideo]:
         """Validate every requested video first (all problems in one error), then decode and resample each."""
-        problems = self.validate(prompts, seeds, num_frames, fps, height, width)
+        problems = self._problems(prompts, seeds, num_frames, fps, height, width)
         if problems:
             raise FolderValidationError(self.root, problems)
         videos = []
@@ -313,7 +347,7 @@ class FolderGenerator(VideoGenerator):
             frames = resize_frames(read_frames(source.path, indices), height, width, self.spatial)
             videos.append(GeneratedVideo(frames=frames, fps=fps, meta={
                 "prompt": prompt, "seed": int(seed), "source": os.path.relpath(source.path, self.root),
-                "source_sha256": _sha256(source.path), "source_frames": info.num_frames,
+                "source_sha256": sha256_file(source.path), "source_frames": info.num_frames,
                 "source_fps": info.fps, "source_size": [info.height, info.width],
                 "resample": self.resample_id}))
         return videos
@@ -330,7 +364,7 @@ class FolderGenerator(VideoGenerator):
         for key in sorted(self.index):
             source = self.index[key]
             size = source.path.stat().st_size if source.path.is_file() else -1
-            digest.update(f"{key[0]}\0{key[1]}\0{source.path.name}\0{size}\n".encode())
+            digest.update(f"{key[0]}\0{key[1]}\0{source.path.name}\0{size}\n".encode("utf-8", "surrogateescape"))
         return {"name": self.name, "path": str(self.root.resolve()), "scheme": self.scheme,
                 "manifest": str(self.manifest_path) if self.scheme == "manifest" else None,
                 "prompts": str(self.prompts_path) if self.scheme == "prompt-order" else None,

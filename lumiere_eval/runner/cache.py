@@ -14,21 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from lumiere_eval import LumiereEvalError
+from lumiere_eval.files import atomic_path, atomic_write_json, lumiere_home, sha256_file
 
 
 def default_cache_dir() -> Path:
     """`$LUMIERE_EVAL_HOME/features` (default ~/.cache/lumiere-eval/features); never inside the package."""
-    home = Path(os.environ.get("LUMIERE_EVAL_HOME", Path.home() / ".cache" / "lumiere-eval"))
-    return home / "features"
-
-
-def sha256_of_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+    return lumiere_home() / "features"
 
 
 class FileHashes:
@@ -48,15 +39,12 @@ class FileHashes:
         stat = os.stat(file)
         key = f"{os.path.abspath(file)}|{stat.st_size}|{stat.st_mtime_ns}"
         if key not in self._known:
-            self._known[key] = sha256_of_file(file)
+            self._known[key] = sha256_file(file)
         return self._known[key]
 
     def save(self) -> None:
         """Write the memo atomically."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self._known))
-        os.replace(tmp, self.path)
+        atomic_write_json(self.path, self._known, indent=None)
 
 
 class FeatureCache:
@@ -89,8 +77,5 @@ class FeatureCache:
         rows = np.asarray(rows)
         if not np.isfinite(rows).all():
             raise LumiereEvalError(f"refusing to cache non-finite features under {key[:12]}")
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npy")
-        np.save(tmp, rows)
-        os.replace(tmp, path)
+        with atomic_path(self._path(key)) as tmp:
+            np.save(tmp, rows)

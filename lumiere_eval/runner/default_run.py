@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lumiere_eval.files import COMPARISON_FILE, SAMPLES_FILE, atomic_write_json, atomic_write_text, lumiere_home
 from lumiere_eval.runner.cache import default_cache_dir
 
 MODELS = ("lumiere", "keyframe-cascade", "per-frame-t2i")
@@ -40,8 +41,7 @@ BANNER = """\
 
 def synthetic_root(size: dict) -> Path:
     """Where the rendered synthetic domain lives, e.g. $LUMIERE_EVAL_HOME/synthetic-ucf-v2-32x32x16-g25c4."""
-    home = Path(os.environ.get("LUMIERE_EVAL_HOME", Path.home() / ".cache" / "lumiere-eval"))
-    return home / (f"synthetic-ucf-v2-{DOMAIN['height']}x{DOMAIN['width']}x{DOMAIN['num_frames']}"
+    return lumiere_home() / (f"synthetic-ucf-v2-{DOMAIN['height']}x{DOMAIN['width']}x{DOMAIN['num_frames']}"
                    f"-g{size['groups']}c{size['clips_per_group']}")
 
 
@@ -60,7 +60,7 @@ def ensure_synthetic_data(size: dict, progress: bool = True) -> Path:
     # H.264 rather than UCF101's MPEG-4 Part 2: at 32x32, MPEG-4 artefacts cost the in-domain classifier
     # about 10 points of accuracy (measured: 0.89 on AVI against 1.00 on MP4 for the same 96 test clips).
     write_ucf_layout(tmp, domain, extension=".mp4", progress=progress)
-    (tmp / "prompts.json").write_text(json.dumps({c: class_prompt(c) for c in CLASSES}, indent=1))
+    atomic_write_json(tmp / "prompts.json", {c: class_prompt(c) for c in CLASSES}, indent=1)
     (tmp / ".complete").write_text("ok\n")
     shutil.rmtree(root, ignore_errors=True)
     os.replace(tmp, root)
@@ -168,8 +168,8 @@ def _cell(metric: dict) -> str:
 
 def write_comparison(out: Path, rows: dict[str, dict], reference: dict, elapsed: float) -> str:
     """comparison.json and comparison.md: one row per model, plus held-out real clips as the reference."""
-    (out / "comparison.json").write_text(json.dumps({"domain": "synthetic", "models": rows, "real_test": reference,
-                                                     "elapsed_s": elapsed}, indent=2, default=str))
+    atomic_write_json(out / COMPARISON_FILE, {"domain": "synthetic", "models": rows, "real_test": reference,
+                                              "elapsed_s": elapsed})
     lines = ["# SYNTHETIC DOMAIN (not UCF101): the embedded default of `lumiere-eval ucf101`", "",
              "Zero-shot protocol on the synthetic action domain; evaluators trained in-domain; IS over one split (TGAN convention); 95% bootstrap "
              "intervals over generated samples. FVD lower is better; IS, CLIPSIM and class accuracy higher is "
@@ -188,7 +188,7 @@ def write_comparison(out: Path, rows: dict[str, dict], reference: dict, elapsed:
     lines += ["", f"Wall time: {elapsed:.0f} s ({per_model}; {next(iter(rows.values()))['workers']} worker "
                   f"process(es), cached work excluded)."]
     text = "\n".join(lines) + "\n"
-    (out / "comparison.md").write_text(text)
+    atomic_write_text(out / "comparison.md", text)
     return text
 
 
@@ -230,7 +230,7 @@ def write_grid(out: Path, models: list[str], columns: int = 6, scale: int = 3) -
     """samples_grid.gif: one row per model, the same prompts and seeds in each column."""
     from lumiere_eval.video import read_video, write_video
 
-    records = {m: [json.loads(line) for line in (out / m / "samples.jsonl").read_text().splitlines()] for m in models}
+    records = {m: [json.loads(line) for line in (out / m / SAMPLES_FILE).read_text().splitlines()] for m in models}
     first = records[models[0]]
     picks, seen = [], set()
     for r in first:  # one sample per class, left to right
@@ -246,7 +246,7 @@ def write_grid(out: Path, models: list[str], columns: int = 6, scale: int = 3) -
     grid = np.concatenate(rows, axis=1)
     grid = grid.repeat(scale, axis=1).repeat(scale, axis=2)
     path = write_video(out / "samples_grid.gif", grid, DOMAIN["fps"])
-    (out / "samples_grid.txt").write_text("rows: " + ", ".join(models) + "\ncolumns: " + ", ".join(
+    atomic_write_text(out / "samples_grid.txt", "rows: " + ", ".join(models) + "\ncolumns: " + ", ".join(
         f"{r['class']} (seed {r['seed']})" for r in first if r["index"] in picks) + "\n")
     return path
 
@@ -276,7 +276,7 @@ def run_default(args: argparse.Namespace) -> int:
         results = run_model(config, args.workers, args.dry_run)
         if results is None:
             continue
-        records = [json.loads(line) for line in (config.out / "samples.jsonl").read_text().splitlines()]
+        records = [json.loads(line) for line in (config.out / SAMPLES_FILE).read_text().splitlines()]
         rows[model] = {"metrics": results["metrics"], "samples": len(records),
                        "temporal": _consistency([config.out / r["path"] for r in records]),
                        "timings": results["timings"], "wall_s": time.perf_counter() - model_start,

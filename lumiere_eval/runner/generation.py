@@ -3,20 +3,22 @@
 A sample is done when its video and record are both on disk and the record's SHA-256 matches the video;
 done samples are never regenerated. A killed run therefore resumes where it stopped. A generator error is
 retried once for that sample alone; a second failure is recorded in `RUN/errors/` and the run goes on.
+A write that fails (disk full, read-only folder) is not a generator failure: it stops the run with
+OutputWriteError naming the file, keeping every finished sample; temporaries it left are removed next start.
 """
 from __future__ import annotations
 
 import json
-import os
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from lumiere_eval.files import ERRORS_DIR, SAMPLES_DIR, atomic_write_json, sha256_file
 from lumiere_eval.models.base import VideoGenerator
+from lumiere_eval.output_files import OutputWriteError, clean_stale_temporaries
 from lumiere_eval.protocols.ucf101 import SampleSpec
-from lumiere_eval.runner.cache import sha256_of_file
 from lumiere_eval.runner.distributed import Shard
 from lumiere_eval.video import write_video
 
@@ -31,16 +33,9 @@ class VideoSpec:
     width: int
 
 
-def write_json_atomic(path: Path, payload, indent: int | None = None) -> None:
-    """Write JSON under a temporary name, then rename: readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=indent, sort_keys=True, default=str))
-    os.replace(tmp, path)
-
-
 def sample_paths(run_dir: Path, index: int) -> tuple[Path, Path]:
     """The video and record paths of sample `index`."""
-    stem = run_dir / "samples" / f"{index:06d}"
+    stem = run_dir / SAMPLES_DIR / f"{index:06d}"
     return stem.with_suffix(".mp4"), stem.with_suffix(".json")
 
 
@@ -55,7 +50,7 @@ def load_record(run_dir: Path, spec: SampleSpec, check_hash: bool = True) -> dic
         return None
     if record.get("prompt") != spec.prompt or record.get("seed") != spec.seed:
         return None
-    if check_hash and record.get("sha256") != sha256_of_file(video):
+    if check_hash and record.get("sha256") != sha256_file(video):
         return None
     return record
 
@@ -67,8 +62,11 @@ def _save_sample(run_dir: Path, spec: SampleSpec, frames: np.ndarray, fps: float
     video, record_path = sample_paths(run_dir, spec.index)
     write_video(video, frames, fps)
     record = {"index": spec.index, "class": spec.class_name, "prompt": spec.prompt, "seed": spec.seed,
-              "path": str(video.relative_to(run_dir)), "sha256": sha256_of_file(video)}
-    write_json_atomic(record_path, record)
+              "path": str(video.relative_to(run_dir)), "sha256": sha256_file(video)}
+    try:
+        atomic_write_json(record_path, record, indent=None)
+    except OSError as err:  # disk full, read-only folder: the run stops, it is no generator failure
+        raise OutputWriteError(record_path, err) from err
     return record
 
 
@@ -77,7 +75,8 @@ def generate_samples(run_dir: Path, plan: list[SampleSpec], generator: VideoGene
     """Generate this shard's missing samples; returns counts of done, generated and failed samples."""
     from tqdm import tqdm
 
-    (run_dir / "samples").mkdir(parents=True, exist_ok=True)
+    (run_dir / SAMPLES_DIR).mkdir(parents=True, exist_ok=True)
+    clean_stale_temporaries(run_dir / SAMPLES_DIR)  # left by a killed run or a full disk
     mine = [s for s in plan if shard.mine(s.index)]
     todo = [s for s in mine if load_record(run_dir, s) is None]
     counts = {"already_done": len(mine) - len(todo), "generated": 0, "failed": 0}
@@ -90,6 +89,8 @@ def generate_samples(run_dir: Path, plan: list[SampleSpec], generator: VideoGene
             for spec, video in zip(batch, videos, strict=True):
                 _save_sample(run_dir, spec, video.frames, video.fps, video_spec)
             counts["generated"] += len(batch)
+        except OutputWriteError:
+            raise
         except Exception:  # noqa: BLE001 - retried one by one, then recorded
             for spec in batch:
                 counts["generated" if _retry_one(run_dir, spec, generator, video_spec) else "failed"] += 1
@@ -101,7 +102,7 @@ def generate_samples(run_dir: Path, plan: list[SampleSpec], generator: VideoGene
 def _retry_one(run_dir: Path, spec: SampleSpec, generator: VideoGenerator, video_spec: VideoSpec) -> bool:
     if load_record(run_dir, spec) is not None:
         return True  # written before the batch failed
-    error_path = run_dir / "errors" / f"{spec.index:06d}.json"
+    error_path = run_dir / ERRORS_DIR / f"{spec.index:06d}.json"
     last_error = ""
     for attempt in (1, 2):
         try:
@@ -110,10 +111,12 @@ def _retry_one(run_dir: Path, spec: SampleSpec, generator: VideoGenerator, video
             _save_sample(run_dir, spec, video.frames, video.fps, video_spec)
             error_path.unlink(missing_ok=True)
             return True
+        except OutputWriteError:
+            raise
         except Exception as err:  # noqa: BLE001
             last_error = f"attempt {attempt}: {type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}"
     error_path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(error_path, {"index": spec.index, "prompt": spec.prompt, "seed": spec.seed,
+    atomic_write_json(error_path, {"index": spec.index, "prompt": spec.prompt, "seed": spec.seed,
                                     "error": last_error})
     return False
 

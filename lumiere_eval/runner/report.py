@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lumiere_eval.files import atomic_write_text
+from lumiere_eval.runner.skips import warning_text
+
 # Lumiere (Bar-Tal et al. 2024), Table 1: zero-shot UCF101. FVD lower is better, IS higher is better.
 PUBLISHED_TABLE_1 = [
     ("MagicVideo", 655.00, None), ("Emu Video", 606.20, 42.70), ("Video LDM", 550.61, 33.45),
@@ -44,6 +47,8 @@ def write_summary(path: Path, results: dict) -> None:
                   f"({results['prompt_suite']['hash']}); commit {results['provenance']['git_commit']}.", ""]
     if results["skipped_videos"]:
         lines += [f"Skipped {len(results['skipped_videos'])} unreadable video(s): see skipped.json.", ""]
+    if warning_text(results.get("skipped_fraction", {})):
+        lines += [f"> **{warning_text(results['skipped_fraction'])}.**", ""]
     lines += ["## Published zero-shot UCF101 results (Lumiere paper, Table 1; published, not re-measured)", "",
               "| method | FVD (lower is better) | IS (higher is better) |", "|---|---|---|"]
     lines += [f"| {name} | {fvd:.2f} | {'-' if is_ is None else f'{is_:.2f}'} |" for name, fvd, is_ in
@@ -52,4 +57,4 @@ def write_summary(path: Path, results: dict) -> None:
         lines.append(f"| **this run: {results['model']['name']}** | {_fmt(m.get('fvd'))} | {_fmt(m.get('is'))} |")
     lines += ["", "Published numbers used about 10k generated videos, FVD on I3D (16 frames), IS on C3D; a run "
                   "with fewer samples has a larger FVD (FVD is biased upward at small N)."]
-    path.write_text("\n".join(lines) + "\n")
+    atomic_write_text(path, "\n".join(lines) + "\n")

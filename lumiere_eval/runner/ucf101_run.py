@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import shutil
 import time
 from collections import Counter
@@ -19,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from lumiere_eval import LumiereEvalError, __version__
+from lumiere_eval import files
+from lumiere_eval.files import atomic_write_json, atomic_write_text
 from lumiere_eval.metrics.protocols import (DEFAULT_FVD_PROTOCOL, DEFAULT_IS_PROTOCOL, FVDProtocol, ISProtocol,
                                             get_fvd_protocol, get_is_protocol)
 from lumiere_eval.protocols import ucf101 as proto
@@ -26,9 +27,11 @@ from lumiere_eval.runner import evaluate
 from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
 from lumiere_eval.runner.distributed import Shard, current_shard, finish
 from lumiere_eval.runner.features import FeatureJob, VideoItem, compute_features
-from lumiere_eval.runner.generation import VideoSpec, collect_records, generate_samples, write_json_atomic
+from lumiere_eval.runner.generation import VideoSpec, collect_records, generate_samples
 from lumiere_eval.runner.provenance import git_commit, machine, package_versions
 from lumiere_eval.runner.report import write_summary
+from lumiere_eval.limits import DEFAULT_MAX_SKIPPED_FRACTION, DEFAULT_MAX_VIDEO_MB
+from lumiere_eval.runner.skips import skip_report, warn_if_exceeded
 from lumiere_eval.video import parse_clip_sampling
 
 METRICS = ("fvd", "kvd", "is", "clipsim")
@@ -72,6 +75,8 @@ class RunConfig:
     cache_dir: Path | None = None
     device: str | None = None
     strict: bool = False
+    max_video_mb: float = DEFAULT_MAX_VIDEO_MB  # decoded frames kept per video; more is refused (skipped)
+    max_skipped_fraction: float = DEFAULT_MAX_SKIPPED_FRACTION  # above it, results and summary warn loudly
     shard: str | None = None
     merge: bool = False
     progress: bool = True
@@ -131,6 +136,7 @@ class Plan:
     real: list[tuple[proto.SplitEntry, Path]]
     protocol_id: str
     allocation: dict[str, int]
+    unavailable: list[dict] = field(default_factory=list)  # listed real videos missing or unopenable: path, reason
 
 
 def make_plan(config: RunConfig) -> Plan:
@@ -157,11 +163,12 @@ def make_plan(config: RunConfig) -> Plan:
     for entry in chosen:
         try:
             real.append((entry, index.resolve(entry)))
-        except proto.ProtocolDataError as err:
-            missing.append(str(err))
+        except proto.MissingVideoError as err:
+            missing.append({"path": err.path, "reason": err.reason})
     if missing and config.strict:
-        raise proto.ProtocolDataError(f"{len(missing)} listed video(s) missing, first: {missing[0]}")
-    return Plan(classes, suite, samples, real, protocol_id, allocation)
+        raise proto.ProtocolDataError(f"{len(missing)} listed video(s) missing, first: {missing[0]['path']}: "
+                                      f"{missing[0]['reason']}")
+    return Plan(classes, suite, samples, real, protocol_id, allocation, missing)
 
 
 def _extractor(config: RunConfig, name: str, **options):
@@ -191,7 +198,7 @@ def build_jobs(config: RunConfig) -> tuple[list[FeatureJob], list[FeatureJob]]:
 
 def describe_plan(config: RunConfig, plan: Plan) -> str:
     """The `--dry-run` text: counts per class, real set, and the work still to do."""
-    done = sum((config.out / "samples" / f"{s.index:06d}.json").is_file() for s in plan.samples)
+    done = sum((config.out / files.SAMPLES_DIR / f"{s.index:06d}.json").is_file() for s in plan.samples)
     top = sorted(plan.allocation.items(), key=lambda kv: -kv[1])
     lines = [f"protocol: {plan.protocol_id}",
              f"model: {config.model} {config.model_args or ''}",
@@ -238,7 +245,7 @@ def run(config: RunConfig, dry_run: bool = False) -> dict | None:
         if hasattr(generator, "validate"):
             _match_folder(generator, plan, config)
     if shard.is_main:
-        (config.out / "config.json").write_text(json.dumps(config.to_json(), indent=2, sort_keys=True))
+        atomic_write_json(config.out / files.CONFIG_FILE, config.to_json())
     timings["preflight_s"] = time.perf_counter() - start
 
     t0 = time.perf_counter()
@@ -260,7 +267,7 @@ def run(config: RunConfig, dry_run: bool = False) -> dict | None:
     fake_items = [VideoItem(config.out / r["path"], r["sha256"], f"sample{r['index']}") for r in records]
     real_items = [VideoItem(path, hashes.sha256(path), entry.relpath) for entry, path in plan.real]
     hashes.save()
-    skipped_by_path: dict[str, str] = {}
+    skipped_by_path: dict[str, str] = {m["path"]: m["reason"] for m in plan.unavailable}
 
     def on_skip(item: VideoItem, reason: str) -> None:
         skipped_by_path[str(item.path)] = reason
@@ -268,9 +275,9 @@ def run(config: RunConfig, dry_run: bool = False) -> dict | None:
     block = config.batch_size
     mine = lambda k: shard.mine(k)  # noqa: E731 - blocks of `batch_size` items are dealt round-robin
     compute_features(fake_items, fake_jobs, cache, block, mine, config.strict, config.progress,
-                     "features [generated]", on_skip)
+                     "features [generated]", on_skip, max_video_mb=config.max_video_mb)
     compute_features(real_items, real_jobs, cache, block, mine, config.strict, config.progress,
-                     "features [real]", on_skip)
+                     "features [real]", on_skip, max_video_mb=config.max_video_mb)
     shard.barrier()
     timings["features_s"] = time.perf_counter() - t0
     if not shard.is_main or config.shard:
@@ -280,9 +287,9 @@ def run(config: RunConfig, dry_run: bool = False) -> dict | None:
 
     t0 = time.perf_counter()
     fake_rows = compute_features(fake_items, fake_jobs, cache, block, strict=config.strict, progress=False,
-                                 on_skip=on_skip)
+                                 on_skip=on_skip, max_video_mb=config.max_video_mb)
     real_rows = compute_features(real_items, real_jobs, cache, block, strict=config.strict, progress=False,
-                                 on_skip=on_skip)
+                                 on_skip=on_skip, max_video_mb=config.max_video_mb)
     results = _metrics(config, plan, records, fake_jobs, fake_rows, real_rows)
     timings["metrics_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - start
@@ -294,7 +301,7 @@ def run(config: RunConfig, dry_run: bool = False) -> dict | None:
 
 def _check_same_generator(out: Path, description: dict, shard: Shard) -> None:
     """Refuse to resume a run folder whose samples came from another model, options or checkpoint."""
-    path = out / "generator.json"
+    path = out / files.GENERATOR_FILE
     current = json.loads(json.dumps(description, sort_keys=True, default=str))
     if path.is_file():
         recorded = json.loads(path.read_text())
@@ -304,7 +311,7 @@ def _check_same_generator(out: Path, description: dict, shard: Shard) -> None:
                                    f"(differs in: {', '.join(changed)}); use a new --out, or delete the folder")
     elif shard.is_main:
         out.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(path, current, indent=2)
+        atomic_write_json(path, current)
 
 
 def _match_folder(generator, plan: Plan, config: RunConfig) -> None:
@@ -377,9 +384,8 @@ def _real_set_hash(items: list[VideoItem], real_clip: str) -> str:
 
 
 def _write_shard_report(config: RunConfig, shard: Shard, counts: dict, skipped: list[dict]) -> None:
-    shards = config.out / "shards"
-    shards.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(shards / f"shard{shard.rank}of{shard.world}.json", {"counts": counts, "skipped": skipped}, 2)
+    atomic_write_json(config.out / files.SHARDS_DIR / f"shard{shard.rank}of{shard.world}.json",
+                      {"counts": counts, "skipped": skipped})
 
 
 def _write_results(config: RunConfig, plan: Plan, records: list[dict], missing: list[int], jobs: list[FeatureJob],
@@ -407,6 +413,8 @@ def _write_results(config: RunConfig, plan: Plan, records: list[dict], missing: 
                      "sampling": config.fvd().real_sampling.id,
                      "hash": _real_set_hash(real_items, config.fvd().real_sampling.id)},
         "skipped_videos": skipped,
+        "skipped_fraction": skip_report(skipped, len(records) + len(plan.real) + len(plan.unavailable),
+                                        config.max_skipped_fraction),
         "prompt_suite": {"name": plan.suite.name, "hash": plan.suite.hash},
         "seeds": {"base_seed": config.seed, "sample_seed_rule": "sha256('<domain>-zs-v1:seed<seed>:<index>')[:4]"},
         "provenance": {"versions": package_versions(), "git_commit": git_commit(),
@@ -414,12 +422,12 @@ def _write_results(config: RunConfig, plan: Plan, records: list[dict], missing: 
                        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
         "timings": timings,
     }
-    write_json_atomic(config.out / "results.json", out, indent=2)
-    with open(config.out / ".samples.jsonl.tmp", "w") as handle:
-        for record in records:
-            handle.write(json.dumps(record | results["per_sample"].get(record["index"], {}), sort_keys=True) + "\n")
-    os.replace(config.out / ".samples.jsonl.tmp", config.out / "samples.jsonl")
+    atomic_write_json(config.out / files.RESULTS_FILE, out)
+    atomic_write_text(config.out / files.SAMPLES_FILE, "".join(
+        json.dumps(record | results["per_sample"].get(record["index"], {}), sort_keys=True) + "\n"
+        for record in records))
     if skipped:
-        write_json_atomic(config.out / "skipped.json", skipped, indent=2)
-    write_summary(config.out / "summary.md", out)
+        atomic_write_json(config.out / files.SKIPPED_FILE, skipped)
+    write_summary(config.out / files.SUMMARY_FILE, out)
+    warn_if_exceeded(out["skipped_fraction"])
     return out

@@ -10,7 +10,6 @@ layout) or in the run layout (`../<stage>/model.pt`), checks its checksum, and f
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -20,6 +19,7 @@ import torch
 from torch import nn
 
 from lumiere_eval import LumiereEvalError
+from lumiere_eval.files import sha256_file
 
 
 class CheckpointError(LumiereEvalError):
@@ -30,15 +30,6 @@ def _classes() -> dict[str, type[nn.Module]]:
     from lumiere_eval.models.lumiere.stunet import STUNet
     from lumiere_eval.models.lumiere.unet import UNet
     return {"UNet": UNet, "STUNet": STUNet}
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _parent_state(model: nn.Module, parent: nn.Module) -> tuple[str, dict[str, torch.Tensor]]:
