@@ -118,10 +118,12 @@ def _follow(rows: torch.Tensor, batch: int, needed: int) -> torch.Tensor:
 
 class SpaceTimeUNet(nn.Module):
     """A frozen diffusers 2D U-Net with temporal modules hooked in by `plan`:
-    `forward(sample [b, c, t, h, w], timestep [b] or scalar, encoder_hidden_states [b, l, d]) -> [b, c', t, h, w]`.
+    `forward(sample [b, c, t, h, w], timestep [b], [b, t] or scalar, encoder_hidden_states [b, l, d])
+    -> [b, c', t, h, w]`.
 
     `temporal` holds only the new modules (a ModuleDict keyed by module name, dots as "__"); the U-Net's own
-    weights are frozen (its first convolution trains too when `train_input`, e.g. after widening).
+    weights are frozen (its first convolution trains too when `train_input`, e.g. after widening). The hooks
+    live in `unet` itself: until `remove_hooks()`, calling `unet` directly runs the temporal modules too.
     """
 
     def __init__(self, unet: nn.Module, plan: Sequence[dict[str, Any]], heads: int = 4, max_frames: int = 128,
@@ -169,6 +171,12 @@ class SpaceTimeUNet(nn.Module):
                    if isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape[0] != rows}
         return (args, {**kwargs, **changed}) if changed else None
 
+    def remove_hooks(self) -> None:
+        """Detach the temporal modules from the U-Net (it computes as the plain T2I model again)."""
+        for handle in self._hooks:
+            handle.remove()
+        self._hooks = []
+
     def trainable_parameters(self) -> list[nn.Parameter]:
         """The temporal parameters (and the first convolution if `train_input`)."""
         return [p for p in self.parameters() if p.requires_grad]
@@ -193,7 +201,7 @@ class SpaceTimeUNet(nn.Module):
         self.check_frames(frames)
         x = sample.transpose(1, 2).reshape(b * frames, -1, h, w)                # b c t h w -> (b t) c h w
         t = torch.as_tensor(timestep, device=sample.device)
-        t = (t.expand(b) if t.dim() == 0 else t).repeat_interleave(frames)
+        t = t.flatten() if t.dim() == 2 else (t.expand(b) if t.dim() == 0 else t).repeat_interleave(frames)
         self._batch = b
         if self.text_dim:
             if encoder_hidden_states is None:
