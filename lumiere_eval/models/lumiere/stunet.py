@@ -152,17 +152,17 @@ def block_width(block: Block) -> int:
 
 
 def temporal_modules(block: Block, coarsest: int, resample: bool, heads: int, max_frames: int,
-                     text_dim: int) -> nn.ModuleList:
+                     text_dim: int, padding_mode: str = "zeros") -> nn.ModuleList:
     """The temporal modules inserted after `block`, chosen by its kind and level (see the module docstring)."""
     width = block_width(block)
     if block.kind == "down":
-        return nn.ModuleList([TemporalDown(width)] if resample else [])
+        return nn.ModuleList([TemporalDown(width, padding_mode=padding_mode)] if resample else [])
     if block.kind == "up":
-        return nn.ModuleList([TemporalUp(width)] if resample else [])
+        return nn.ModuleList([TemporalUp(width, padding_mode=padding_mode)] if resample else [])
     if block.kind in ("res", "mid"):
         if block.level == coarsest:
             return nn.ModuleList([TemporalAttention(width, heads, max_frames, text_dim)])
-        return nn.ModuleList([TemporalConv(width)])
+        return nn.ModuleList([TemporalConv(width, padding_mode=padding_mode)])
     return nn.ModuleList()
 
 
@@ -173,20 +173,25 @@ class STUNet(nn.Module):
     argument, and the super-resolution stages, whose windows are short). `train_input=True` also trains the
     first layer (a widened one takes a conditioning video: conditioning.py); `train_spatial=True` trains every
     T2I weight (fine-tuning for conditional generation, where frozen spatial layers learn to copy the known
-    pixels only weakly).
+    pixels only weakly). `padding_mode` pads the temporal convolutions at the clip's ends: "zeros" (the
+    shipped tiny checkpoints were trained so; an end frame sees a black neighbour) or "replicate" (an end
+    frame sees itself, so a still clip stays still up to its ends).
     """
 
     def __init__(self, t2i: dict[str, Any], temporal_resampling: bool = True, heads: int = 4, max_frames: int = 128,
-                 train_input: bool = False, train_spatial: bool = False):
+                 train_input: bool = False, train_spatial: bool = False, padding_mode: str = "zeros"):
         super().__init__()
         self.config = dict(t2i=dict(t2i), temporal_resampling=temporal_resampling, heads=heads,
                            max_frames=max_frames, train_input=train_input, train_spatial=train_spatial)
+        if padding_mode != "zeros":   # older configs have no entry: zeros
+            self.config["padding_mode"] = padding_mode
         self.t2i = UNet(**t2i)
         self.t2i.requires_grad_(train_spatial)
         self.t2i.blocks[0].requires_grad_(train_input or train_spatial)
         coarsest = self.t2i.num_levels - 1
         self.temporal = nn.ModuleList([temporal_modules(b, coarsest, temporal_resampling, heads, max_frames,
-                                                        t2i.get("text_dim", 64)) for b in self.t2i.blocks])
+                                                        t2i.get("text_dim", 64), padding_mode)
+                                       for b in self.t2i.blocks])
         self.frame_multiple = 2 ** (coarsest if temporal_resampling else 0)
 
     @classmethod
