@@ -39,9 +39,12 @@ def parse_questions(text: str) -> list[str]:
 
 
 def design_study(records: list[VideoRecord], questions: list[str], raters: int, vigilance: float,
-                 seed: int) -> dict:
+                 seed: int, budget: int | None = None) -> dict:
     """Pairs, HITs (with sides and assignment counts) and vigilance specs for `records`; seeded and recorded.
 
+    Every two models that share a (prompt, seed) are compared there (`budget=None`), or only `budget`
+    comparison pairs are chosen, spread evenly over the model pairs and, within each, over the prompts (the
+    first round of an adaptive study; `study next` proposes the following rounds).
     Returns {"pairs": [...], "hits": [...], "vigilance_sources": [...]} where a HIT's sides name a record
     index (`record`) or a vigilance source (`vigilance`), to be turned into media files by the caller.
     """
@@ -58,16 +61,20 @@ def design_study(records: list[VideoRecord], questions: list[str], raters: int, 
                                   f"{record.prompt!r} seed {record.seed}")
         slot[record.model] = index
 
-    pairs = []
-    for (prompt, video_seed), by_model in sorted(groups.items()):
-        for model_a, model_b in itertools.combinations(sorted(by_model), 2):
-            pairs.append({"pair_id": f"p{len(pairs) + 1:04d}", "kind": "comparison", "prompt": prompt,
-                          "seed": video_seed, "models": [model_a, model_b],
-                          "records": [by_model[model_a], by_model[model_b]]})
-    if not pairs:
+    candidates = [((prompt, video_seed), model_a, model_b) for (prompt, video_seed), by_model in sorted(groups.items())
+                  for model_a, model_b in itertools.combinations(sorted(by_model), 2)]
+    if not candidates:
         models = sorted({r.model for r in records})
         raise StudyInputError(f"no (prompt, seed) is shared by two models (models: {', '.join(models)}); "
                               f"a 2AFC study needs the same prompt and seed from at least two models")
+    if budget is not None:
+        candidates = spread_pairs(candidates, budget, rng)
+    pairs = []
+    for (prompt, video_seed), model_a, model_b in candidates:
+        by_model = groups[(prompt, video_seed)]
+        pairs.append({"pair_id": f"p{len(pairs) + 1:04d}", "kind": "comparison", "prompt": prompt,
+                      "seed": video_seed, "models": [model_a, model_b],
+                      "records": [by_model[model_a], by_model[model_b]]})
 
     sources = _vigilance_sources(records, pairs, questions, vigilance, rng)
     for source in sources:
@@ -75,6 +82,40 @@ def design_study(records: list[VideoRecord], questions: list[str], raters: int, 
                       "seed": source["seed"], "models": ["real", f"vigilance:{source['type']}"],
                       "records": [source["original"], None], "source": source["id"]})
 
+    hits = pair_hits(pairs, sources, raters, rng, first_number=1)
+    return {"pairs": pairs, "hits": hits, "vigilance_sources": sources}
+
+
+def spread_pairs(candidates: list[tuple], budget: int, rng: np.random.Generator) -> list[tuple]:
+    """`budget` of the (group, model_a, model_b) candidates: model pairs taken in turn (a seeded order, so
+    each gets budget / pairs, the rest drawn), each at the group it has been given least, groups at random."""
+    if budget < 1 or budget > len(candidates):
+        raise StudyInputError(f"--budget must be between 1 and the {len(candidates)} possible comparison pairs, "
+                              f"got {budget}")
+    by_models: dict[tuple[str, str], list[tuple]] = defaultdict(list)
+    for candidate in candidates:
+        by_models[candidate[1:]].append(candidate)
+    for options in by_models.values():
+        rng.shuffle(options)
+    model_pairs = sorted(by_models)
+    order = [model_pairs[i] for i in rng.permutation(len(model_pairs))]
+    used: dict[tuple, int] = defaultdict(int)
+    chosen: list[tuple] = []
+    while len(chosen) < budget:
+        for models in order:
+            if len(chosen) == budget or not by_models[models]:
+                continue
+            options = by_models[models]
+            pick = min(range(len(options)), key=lambda k: used[options[k][0]])  # the least used prompt first
+            used[options[pick][0]] += 1
+            chosen.append(options.pop(pick))
+    return sorted(chosen)
+
+
+def pair_hits(pairs: list[dict], sources: list[dict], raters: int, rng: np.random.Generator,
+              first_number: int) -> list[dict]:
+    """Two HITs per pair, one per left/right order, the raters split between them (which order gets the odd
+    rater is drawn); shuffled and numbered from `first_number`. Vigilance HITs carry their expected answers."""
     hits = []
     for pair in pairs:
         more_first = bool(rng.integers(0, 2))
@@ -92,9 +133,9 @@ def design_study(records: list[VideoRecord], questions: list[str], raters: int, 
             hits.append(hit)
     order = rng.permutation(len(hits))
     hits = [hits[i] for i in order]
-    for number, hit in enumerate(hits, start=1):
+    for number, hit in enumerate(hits, start=first_number):
         hit["item_id"] = f"h{number:04d}"
-    return {"pairs": pairs, "hits": hits, "vigilance_sources": sources}
+    return hits
 
 
 def _side(pair: dict, slot: int) -> dict:
