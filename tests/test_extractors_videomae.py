@@ -130,8 +130,8 @@ def test_fvd_matches_cd_fvd_compute_fvd(tmp_path):
         reference, cdfvd_module.get_videomae_features, "cpu", torch.float32)
     scorer.real_stats = ReferenceStats(capture_mean_cov=True)
     scorer.fake_stats = ReferenceStats(capture_mean_cov=True)
-    real = random_videos(40, height=12, width=12, seed=2)
-    fake = random_videos(40, height=12, width=12, seed=3) // 3  # darker, lower contrast
+    real = random_videos(36, height=12, width=12, seed=2)
+    fake = random_videos(36, height=12, width=12, seed=3) // 3  # darker, lower contrast
     expected = float(scorer.compute_fvd(real, fake))
 
     extractor = VideoMAEv2Extractor(save_checkpoint(tmp_path, reference.state_dict(), key="model"), device="cpu",
@@ -161,3 +161,36 @@ def test_checkpoint_without_the_model_is_refused(tmp_path):
     weights = ResolvedWeights("videomae_v2_g_ssv2", path, "0" * 64, False, "test weights")
     with pytest.raises(WeightsError, match="optimizer_only.pth: not a VideoMAE-v2"):
         VideoMAEv2Extractor(weights, device="cpu", config=TINY)
+
+
+def test_registry_accepts_the_full_layout_and_refuses_others(tmp_path):
+    """`resolve` checks a local ViT-g file key by key (no checksum is published). The full-size file is written
+    with every tensor a stride-0 view of one value, so it is a few kilobytes on disk."""
+    from lumiere_eval.extractors.weights import UnverifiedWeightsWarning, get_spec, resolve
+
+    assert get_spec("videomae_v2_g_ssv2").sha256 is None  # stated: no published checksum
+    zero = torch.zeros(1)
+    full = tmp_path / "vit_g.pth"
+    torch.save({"module": {k: zero.expand(s) for k, s in reference_shapes(VIT_G_SSV2).items()}}, full)
+    assert full.stat().st_size < 1_000_000
+    with pytest.warns(UnverifiedWeightsWarning, match="format checked, no published checksum"):
+        resolved = resolve("videomae_v2_g_ssv2", full, fetch_missing=False)
+    assert not resolved.verified
+    tiny = tmp_path / "tiny.pth"
+    torch.save({"model": VideoMAEv2(TINY).state_dict()}, tiny)
+    with pytest.raises(WeightsError, match="tiny.pth: not a VideoMAE-v2 ViT-g/14 SSv2 state dict"):
+        resolve("videomae_v2_g_ssv2", tiny, fetch_missing=False)
+
+
+def test_cdfvd_protocols_name_the_precision():
+    from lumiere_eval.extractors import extractor_class
+    from lumiere_eval.metrics.protocols import get_fvd_protocol
+
+    ids = {}
+    for name, dtype in (("cdfvd2048_16f", "fp32"), ("cdfvd2048_16f_fp16", "fp16"), ("cdfvd2048_16f_bf16", "bf16")):
+        protocol = get_fvd_protocol(name)
+        cls = extractor_class(protocol.extractor)
+        assert cls.id == protocol.extractor and cls.weights_name == "videomae_v2_g_ssv2"
+        assert f"{cls.protocol}_{dtype}:" in protocol.id and not protocol.unbiased_covariance
+        ids[name] = protocol.id
+    assert len(set(ids.values())) == 3

@@ -187,3 +187,33 @@ def test_jedi_properties():
     assert jedi(x, x[::-1] * 1.0) == pytest.approx(0.0, abs=1e-12)  # a set, not a sequence
     with pytest.raises(MetricInputError, match="dimensions differ"):
         jedi(x, x[:, :8])
+
+
+def test_registry_checks_both_checkpoints(tmp_path):
+    """Local copies of vith16.pth.tar and the SSv2 probe are checked key by key (no checksum is published); the
+    full-size files are written with stride-0 views of one value (a few kilobytes)."""
+    from lumiere_eval.extractors.weights import UnverifiedWeightsWarning, get_spec, resolve
+
+    zero = torch.zeros(1)
+    encoder = {f"module.{k}": zero.expand(s) for k, s in reference_shapes("encoder", VIT_H16).items()}
+    probe = {f"module.{k}": zero.expand(s) for k, s in reference_shapes("probe", VIT_H16).items()}
+    torch.save({"target_encoder": encoder, "epoch": 300}, tmp_path / "vith16.pth.tar")
+    torch.save({"classifier": probe, "epoch": 20}, tmp_path / "probe.pth.tar")
+    for name, file in (("vjepa_vith16", "vith16.pth.tar"), ("vjepa_vith16_ssv2_probe", "probe.pth.tar")):
+        assert get_spec(name).sha256 is None
+        with pytest.warns(UnverifiedWeightsWarning, match="format checked, no published checksum"):
+            assert not resolve(name, tmp_path / file, fetch_missing=False).verified
+    with pytest.raises(WeightsError, match="no 'target_encoder'"):
+        resolve("vjepa_vith16", tmp_path / "probe.pth.tar", fetch_missing=False)
+
+
+def test_jedi_protocols_name_the_precision():
+    from lumiere_eval.extractors import extractor_class
+    from lumiere_eval.metrics.protocols import JEDI_PROTOCOLS, get_jedi_protocol
+
+    assert sorted(JEDI_PROTOCOLS) == ["jedi5000_16f", "jedi5000_16f_bf16", "jedi5000_16f_fp16"]
+    for name, dtype in (("jedi5000_16f", "fp32"), ("jedi5000_16f_fp16", "fp16"), ("jedi5000_16f_bf16", "bf16")):
+        protocol = get_jedi_protocol(name)
+        cls = extractor_class(protocol.extractor)
+        assert cls.id == protocol.extractor and f"{cls.protocol}_{dtype}:" in protocol.id
+        assert protocol.describe()["id"] == protocol.id

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from lumiere_eval.extractors.base import Extractor, ExtractorInputError
 from lumiere_eval.extractors.vit import Mlp, attend, check_layout, load_checkpoint, precision, unit_frames
-from lumiere_eval.extractors.weights import ResolvedWeights
+from lumiere_eval.extractors.weight_files import ResolvedWeights
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,7 @@ class VideoMAEv2Extractor(Extractor):
 
     id = "videomae-v2-g-ssv2"
     weights_name = "videomae_v2_g_ssv2"
-    protocol = "cdfvd-resize224-bilinear_unit"
+    protocol = "cdfvd-v1_stretch224-bilinear_unit"
     dim = VIT_G_SSV2.embed_dim
     precision = "float32"
 

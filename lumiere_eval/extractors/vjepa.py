@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from lumiere_eval.extractors.base import Extractor, ExtractorInputError
 from lumiere_eval.extractors.vit import Mlp, attend, check_layout, load_checkpoint, precision, strip_prefix, unit_frames
-from lumiere_eval.extractors.weights import ResolvedWeights, WeightsError
+from lumiere_eval.extractors.weight_files import ResolvedWeights, WeightsError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -282,7 +282,7 @@ class VJEPAExtractor(Extractor):
     id = "vjepa-h16-ssv2"
     weights_name = "vjepa_vith16"
     probe_weights_name = "vjepa_vith16_ssv2_probe"
-    protocol = "resize224-bilinear_unit_imagenet-norm"
+    protocol = "stretch224-bilinear_unit_imagenet-norm"
     dim = VIT_H16.embed_dim
     precision = "float32"
 

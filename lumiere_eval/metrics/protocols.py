@@ -30,6 +30,10 @@ EXTRACTOR_CONVENTIONS: dict[str, dict] = {
     "i3d-videogpt": {"preprocessing": "videogpt-v1_short224-centercrop_pm1", "bn_eps": 1e-5},
     "i3d-cdfvd": {"preprocessing": "cdfvd-v1_stretch224-bilinear_pm1", "bn_eps": 1e-5},
     "c3d-ucf101": {"preprocessing": "uint8-in_detector", "bn_eps": None},
+    **{f"videomae-v2-g-ssv2{suffix}": {"preprocessing": f"cdfvd-v1_stretch224-bilinear_unit_{dtype}", "bn_eps": None}
+       for suffix, dtype in (("", "fp32"), ("-fp16", "fp16"), ("-bf16", "bf16"))},
+    **{f"vjepa-h16-ssv2{suffix}": {"preprocessing": f"stretch224-bilinear_unit_imagenet-norm_{dtype}", "bn_eps": None}
+       for suffix, dtype in (("", "fp32"), ("-fp16", "fp16"), ("-bf16", "bf16"))},
 }
 
 
@@ -132,6 +136,13 @@ FVD_PROTOCOLS: dict[str, FVDProtocol] = {p.name: p for p in (
     FVDProtocol("fvd2048_16f_tf", 2048, ClipSampling("random", 16), ClipSampling("first", 16), "i3d-native",
                 True, "google-research frechet_video_distance conventions on i3d_pretrained_400.pt: TF1 bilinear "
                       "stretch to 224x224, [-1, 1], BatchNorm eps 1e-3, unbiased cov (TF-GAN)"),
+    *(FVDProtocol(f"cdfvd2048_16f{suffix}", 2048, ClipSampling("random", 16), ClipSampling("first", 16),
+                  f"videomae-v2-g-ssv2{suffix.replace('_', '-')}", False,
+                  f"cd-FVD (Ge et al. CVPR 2024; cd-fvd 0.1.1 cdfvd('videomae'{half})): VideoMAE-v2 ViT-g/14 SSv2 "
+                  "fc_norm features (1408-d), frames stretched to 224x224 (bilinear, align_corners=False) in "
+                  f"[0, 1], network in {dtype}, float64 biased cov; clips as fvd2048_16f")
+      for suffix, dtype, half in (("", "float32", ""), ("_fp16", "float16", ", half_precision=True"),
+                                  ("_bf16", "bfloat16", "; bfloat16 is ours"))),
 )}
 
 IS_PROTOCOLS: dict[str, ISProtocol] = {p.name: p for p in (
@@ -145,6 +156,52 @@ IS_PROTOCOLS: dict[str, ISProtocol] = {p.name: p for p in (
                "crop to 112 and mean subtraction are left to the C3D TorchScript (NOT CONFIRMED that it does "
                "exactly TGAN's)"),
 )}
+
+
+@dataclass(frozen=True)
+class JEDiProtocol:
+    """How JEDi clips are chosen and embedded (V-JEPA + the SSv2 probe's pooler), and the kernel MMD taken:
+    100 x biased MMD^2, polynomial kernel degree 2, gamma 1/dim, coef0 0 (videojedi's JEDiMetric)."""
+
+    name: str
+    num_samples: int  # clips per side
+    real_sampling: ClipSampling
+    fake_sampling: ClipSampling
+    extractor: str
+    source: str
+
+    @property
+    def id(self) -> str:
+        """Everything that changes the number, e.g. `jedi5000_16f:vjepa-h16-ssv2:stretch224-bilinear_unit_
+        imagenet-norm_fp32:real-random16s1seed0:fake-first16s1:mmd2-poly2-gamma1/d-coef0-biased-x100:n5000`."""
+        return (f"{self.name}:{self.extractor}:{_conventions(self.extractor)['preprocessing']}:"
+                f"real-{self.real_sampling.id}:fake-{self.fake_sampling.id}:mmd2-poly2-gamma1/d-coef0-biased-x100:"
+                f"n{self.num_samples}")
+
+    def describe(self) -> dict:
+        """JSON-ready fields of the protocol, with its id."""
+        return {"id": self.id, "name": self.name, "num_samples": self.num_samples,
+                "real_sampling": self.real_sampling.id, "fake_sampling": self.fake_sampling.id,
+                "extractor": self.extractor, **_conventions(self.extractor), "source": self.source}
+
+
+JEDI_PROTOCOLS: dict[str, JEDiProtocol] = {p.name: p for p in (
+    JEDiProtocol(f"jedi5000_16f{suffix}", 5000, ClipSampling("random", 16), ClipSampling("first", 16),
+                 f"vjepa-h16-ssv2{suffix.replace('_', '-')}",
+                 "JEDi (Luo et al. ICLR 2025; videojedi 1.1.0): V-JEPA ViT-H/16 tokens pooled by the SSv2 probe's "
+                 "attentive pooler (1280-d), frames in [0, 1] with ImageNet mean/std; 5000 samples per side as "
+                 "videojedi's load_features default. Ours, not videojedi's (which leaves both to the data loader): "
+                 f"16 frames (V-JEPA's clip length) as fvd2048_16f, stretched to 224x224 bilinear; network in {dtype}")
+    for suffix, dtype in (("", "float32"), ("_fp16", "float16"), ("_bf16", "bfloat16"))
+)}
+
+
+def get_jedi_protocol(name: str) -> JEDiProtocol:
+    """The JEDi protocol called `name`."""
+    try:
+        return JEDI_PROTOCOLS[name]
+    except KeyError:
+        raise LumiereEvalError(f"unknown JEDi protocol {name!r}; known: {', '.join(JEDI_PROTOCOLS)}") from None
 
 
 def get_fvd_protocol(name: str) -> FVDProtocol:
