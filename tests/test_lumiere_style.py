@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from lumiere_eval.models.lumiere.checkpoint import load_model
-from lumiere_eval.models.lumiere.motion_check import DIRECTIONS, direction_of
+from lumiere_eval.training.motion_check import DIRECTIONS, direction_of
 from lumiere_eval.models.lumiere.stunet import STUNet
 from lumiere_eval.models.lumiere.style import (StyleAlphaError, StyleMismatchError, UnknownStyleError,
                                                load_style_t2i, available_styles, style_checkpoint, stylize)
-from lumiere_eval.models.lumiere.training import BatchMaker, StageConfig, TrainConfigError, train_stage
+from lumiere_eval.training.lumiere_stages import BatchMaker, StageConfig, TrainConfigError, train_stage
 from lumiere_eval.models.lumiere.unet import UNet
 from lumiere_eval.protocols.synthetic import (CLASSES, STYLES, SyntheticDomain, SyntheticDomainError, apply_style,
                                               clip_spec, render)
@@ -61,11 +61,13 @@ def test_alpha_zero_is_the_original_stunet_and_inputs_are_untouched(models):
         assert torch.equal(value, before[name]) and torch.equal(styled.state_dict()[name], value), name
 
 
-def test_alpha_one_is_the_style_spatial_weights_with_the_original_temporal_weights(models):
+def test_alpha_one_is_the_style_spatial_weights_with_the_original_text_encoder_and_temporal_weights(models):
     stunet, style = models
     styled = stylize(stunet, style, 1.0)
     for name, value in style.state_dict().items():
-        assert torch.equal(styled.t2i.state_dict()[name], value), name
+        kept = stunet.t2i.state_dict()[name] if name.startswith("text.") else value
+        assert torch.equal(styled.t2i.state_dict()[name], kept), name
+    assert any(n.startswith("text.") for n in style.state_dict())
     for name, value in stunet.temporal.state_dict().items():
         assert torch.equal(styled.temporal.state_dict()[name], value), name
     assert not torch.allclose(run(styled), run(stunet))
@@ -76,6 +78,9 @@ def test_interpolation_is_linear_in_alpha_on_the_weights(models):
     original, target = stunet.t2i.state_dict(), style.state_dict()
     blends = {a: stylize(stunet, style, a).t2i.state_dict() for a in (0.25, 0.5, 0.75)}
     for name in original:
+        if name.startswith("text."):   # the text encoder is not interpolated
+            assert all(torch.equal(blend[name], original[name]) for blend in blends.values()), name
+            continue
         for alpha, blend in blends.items():
             expected = alpha * target[name] + (1 - alpha) * original[name]
             assert torch.allclose(blend[name], expected, atol=1e-6, rtol=0), (name, alpha)

@@ -3,10 +3,11 @@
     W = alpha * W_style + (1 - alpha) * W_orig
 
 for every weight of the STUNet's T2I U-Net (`stunet.t2i`: input/output convolutions, residual and attention
-blocks, the time-embedding MLP and the text encoder, i.e. everything the style fine-tuning trained, which
-started from these same weights); the temporal modules (`stunet.temporal`) are copied unchanged. The paper
+blocks, the time-embedding MLP), which the style fine-tuning started from; the text encoder
+(`stunet.t2i.text`) and the temporal modules (`stunet.temporal`) are copied unchanged: the frozen text
+encoder is not part of the paper's interpolation, and the temporal layers were trained on its states. The paper
 picks alpha per style in [0.5, 1]; any alpha in [0, 1] is accepted here (alpha = 0 is the original model,
-alpha = 1 the style U-Net's spatial weights with the original temporal layers).
+alpha = 1 the style U-Net's spatial weights with the original text encoder and temporal layers).
 
     base = load_model(asset("models", "lumiere-tiny", "stunet.pt"))
     styled = stylize(base, load_style_t2i("sketch"), alpha=0.75)
@@ -20,13 +21,13 @@ from pathlib import Path
 import torch
 
 from lumiere_eval import LumiereEvalError
-from lumiere_eval.models.lumiere.checkpoint import load_model
-from lumiere_eval.models.lumiere.generators import checkpoint_folder
+from lumiere_eval.models.lumiere.checkpoint import checkpoint_folder, load_model
 from lumiere_eval.models.lumiere.stunet import STUNet
 from lumiere_eval.models.lumiere.unet import UNet
 
 PAPER_ALPHA_RANGE = (0.5, 1.0)   # the range the paper chooses alpha from; [0, 1] is accepted
 STYLE_PREFIX = "t2i-"            # style checkpoints: t2i-<style>.pt (+ .json) beside the other stages
+TEXT_ENCODER_PREFIX = "text."    # the U-Net's text encoder: kept as it is
 
 
 class StyleError(LumiereEvalError):
@@ -59,7 +60,7 @@ def check_alpha(alpha: float) -> float:
 
 def stylize(stunet: STUNet, style_t2i: UNet, alpha: float) -> STUNet:
     """A new STUNet (eval mode; inputs untouched) whose T2I weights are alpha * style + (1 - alpha) * original
-    and whose temporal weights are the original ones."""
+    and whose text encoder and temporal weights are the original ones."""
     alpha = check_alpha(alpha)
     if not isinstance(stunet, STUNet) or not isinstance(style_t2i, UNet):
         raise StyleMismatchError(f"stylize takes a STUNet and a UNet, got {type(stunet).__name__} and "
@@ -74,7 +75,8 @@ def stylize(stunet: STUNet, style_t2i: UNet, alpha: float) -> STUNet:
     style = style_t2i.state_dict()
     with torch.no_grad():
         for name, weight in model.t2i.state_dict().items():   # all float tensors (a U-Net has no int buffers)
-            weight.copy_(alpha * style[name].to(weight.dtype) + (1.0 - alpha) * weight)
+            if not name.startswith(TEXT_ENCODER_PREFIX):
+                weight.copy_(alpha * style[name].to(weight.dtype) + (1.0 - alpha) * weight)
     return model.eval()
 
 
