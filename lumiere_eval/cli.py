@@ -20,7 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "video-info": ("lumiere_eval.video.cli", "Decode a video and print its frames, size and fps."),
     "study": ("lumiere_eval.human_study.cli", "2AFC human studies on Mechanical Turk: create, publish, fetch, review, analyze."),
     "train": ("lumiere_eval.models.train_cli", "Train or resume one stage of the tiny reference Lumiere."),
-    "train-sd": ("lumiere_eval.models.lumiere_sd.cli", "Train or resume the temporal layers of a diffusers T2I model inflated into a Space-Time U-Net (lumiere-sd)."),
+    "train-sd": ("lumiere_eval.training.lumiere_sd_cli", "Train or resume the temporal layers of a diffusers T2I model inflated into a Space-Time U-Net (lumiere-sd)."),
     "synthetic": ("lumiere_eval.protocols.synthetic_cli", "Write the synthetic action domain to disk in the UCF101 layout."),
     "generate": ("lumiere_eval.models.generate_cli", "Generate videos for a prompt list with any model; writes a manifest, resumes."),
     "train-evaluators": ("lumiere_eval.extractors.in_domain.train", "Train the in-domain evaluators (classifier for FVD/IS, video-text model for CLIPSIM) on the synthetic domain."),

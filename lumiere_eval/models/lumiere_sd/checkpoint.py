@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from lumiere_eval import LumiereEvalError
-from lumiere_eval.models.lumiere.checkpoint import sha256_file
+from lumiere_eval.files import sha256_file
 from lumiere_eval.models.lumiere_sd.inflate import SpaceTimeUNet
 
 FORMAT = "lumiere-sd-temporal/1"

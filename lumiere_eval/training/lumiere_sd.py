@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from lumiere_eval import LumiereEvalError
-from lumiere_eval.models.lumiere.checkpoint import sha256_file
+from lumiere_eval.files import sha256_file
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".webm", ".gif", ".mov")
 PRECISIONS = ("no", "fp16", "bf16")

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     """Make the example, or train; prints where the temporal weights are."""
     import torch
 
-    from lumiere_eval.models.lumiere_sd.train import SDTrainConfig, train
+    from lumiere_eval.training.lumiere_sd import SDTrainConfig, train
 
     if args.threads:
         torch.set_num_threads(args.threads)
