@@ -64,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     except LumiereEvalError as err:
         print(f"lumiere-eval {name}: error: {err}", file=sys.stderr)
         return 1
+    except OSError as err:  # a file fault (disk full, read-only folder) not caught closer: path and cause
+        if err.filename is None:
+            raise
+        print(f"lumiere-eval {name}: error: {err.filename}: {err.strerror}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

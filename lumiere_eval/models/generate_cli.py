@@ -21,9 +21,11 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from lumiere_eval import LumiereEvalError
+from lumiere_eval.cli_types import float_range, int_range
 from lumiere_eval.models.base import VideoGenerator, create_generator, parse_model_args
 from lumiere_eval.models.lumiere.applications import TASKS
 from lumiere_eval.models.manifest import ManifestEntry, read_prompt_list, slugify, write_manifest
+from lumiere_eval.output_files import atomic_output, clean_stale_temporaries
 from lumiere_eval.video import VideoReadError, probe_video, write_video
 
 CONFIG_NAME = "generate_config.json"
@@ -36,20 +38,6 @@ TASK_MODEL = "lumiere"   # the model whose checkpoints the tasks other than t2v 
 
 class GenerateError(LumiereEvalError):
     """Bad `generate` options, a seed list that cannot be read, or outputs from another configuration."""
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,8 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--video", type=Path, default=None, help="input video (inpaint, outpaint, edit)")
     parser.add_argument("--mask", type=Path, default=None,
                         help="mask image, light = region to generate (inpaint, outpaint) or animate (cinemagraph)")
-    parser.add_argument("--border", type=int, default=0, help="outpaint: border width in output pixels to generate")
-    parser.add_argument("--strength", type=float, default=0.6,
+    parser.add_argument("--border", type=int_range(0), default=0, help="outpaint: border width in output pixels to generate")
+    parser.add_argument("--strength", type=float_range(0, 1, low_open=True), default=0.6,
                         help="edit: SDEdit strength in (0, 1], how far the input is noised (1 = ignore it)")
     parser.add_argument("--paste", action="store_true", default=False,
                         help="i2v/inpaint/outpaint/cinemagraph: copy the known pixels into the output")
@@ -78,20 +66,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "generates the rest around the known pixels, exact at the model's 32x32)")
     parser.add_argument("--style", type=str, default=None,
                         help="t2v with lumiere: fine-tuned style whose spatial weights to interpolate towards")
-    parser.add_argument("--alpha", type=float, default=1.0,
+    parser.add_argument("--alpha", type=float_range(0, 1), default=1.0,
                         help="with --style: weight of the style's spatial weights, in [0, 1] (paper: 0.5-1)")
     parser.add_argument("--seeds", type=str, default="0",
                         help="seeds for each prompt without its own seed: '0', '0-4' or '0,3,7' (>= 0)")
-    parser.add_argument("--num-frames", type=_positive_int, default=16, help="frames per video (>= 1)")
-    parser.add_argument("--fps", type=_positive_float, default=16.0, help="frame rate of the videos (> 0)")
-    parser.add_argument("--height", type=_positive_int, default=128, help="frame height in pixels (>= 1)")
-    parser.add_argument("--width", type=_positive_int, default=128, help="frame width in pixels (>= 1)")
+    parser.add_argument("--num-frames", type=int_range(1), default=16, help="frames per video (>= 1)")
+    parser.add_argument("--fps", type=float_range(0, low_open=True), default=16.0, help="frame rate of the videos (> 0)")
+    parser.add_argument("--height", type=int_range(1), default=128, help="frame height in pixels (>= 1)")
+    parser.add_argument("--width", type=int_range(1), default=128, help="frame width in pixels (>= 1)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (created; reused to resume)")
-    parser.add_argument("--batch-size", type=_positive_int, default=1,
+    parser.add_argument("--batch-size", type=int_range(1), default=1,
                         help="videos per generator call (outputs do not depend on it)")
     parser.add_argument("--format", type=str, default="mp4", choices=("mp4", "avi", "gif"),
                         help="video container (mp4 = H.264 yuv420p, needs even sizes)")
-    parser.add_argument("--num-threads", type=int, default=0,
+    parser.add_argument("--num-threads", type=int_range(0), default=0,
                         help="torch CPU threads (0: torch's default; 1 is fastest for small models on busy machines)")
     parser.add_argument("--overwrite", action="store_true", default=False,
                         help="regenerate every video, even ones already in --out")
@@ -206,6 +194,19 @@ def make_generator(args: argparse.Namespace, options: dict) -> VideoGenerator:
                                  **options)
 
 
+def validate_plan(generator: VideoGenerator, jobs: list[tuple[str, int]], args: argparse.Namespace) -> None:
+    """A generator that can check its inputs first (the `folder` generator) checks the whole plan at once, so
+    every problem (missing files, prompts sharing a file name, unreadable videos) is reported together."""
+    if not hasattr(generator, "validate"):
+        return
+    from lumiere_eval.models.folder import FolderValidationError
+
+    problems = generator.validate([p for p, _ in jobs], [s for _, s in jobs], args.num_frames, args.fps,
+                                  args.height, args.width)
+    if problems:
+        raise FolderValidationError(generator.root, problems)
+
+
 def run(args: argparse.Namespace) -> int:
     """Generate the missing videos of the plan, batch by batch, keeping the manifest current after each batch."""
     from tqdm import tqdm
@@ -240,8 +241,10 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.num_threads)
     generator = make_generator(args, options)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / CONFIG_NAME).write_text(json.dumps({**config, "generator": generator.describe()}, indent=2, default=str))
+    validate_plan(generator, [jobs[i] for i in pending], args)
+    clean_stale_temporaries(out)  # left by a killed run or a full disk
+    with atomic_output(out / CONFIG_NAME) as tmp:
+        tmp.write_text(json.dumps({**config, "generator": generator.describe()}, indent=2, default=str))
     write_current_manifest()
     with tqdm(total=len(jobs), initial=skipped, desc=f"generate {args.model}", unit="video") as bar:
         for start in range(0, len(pending), args.batch_size):

@@ -15,7 +15,6 @@ import io
 import json
 import os
 import re
-import tempfile
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any, Iterable, Sequence
 
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.jsonl import JsonlLineError, iter_jsonl_objects
+from lumiere_eval.output_files import atomic_output
 
 MANIFEST_NAMES = ("manifest.jsonl", "manifest.csv")
 
@@ -147,11 +147,8 @@ def write_manifest(path: str | os.PathLike, entries: Sequence[ManifestEntry]) ->
         text = buffer.getvalue()
     else:
         raise ManifestError(f"{path}: unknown manifest format {suffix!r}; use .csv or .jsonl")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return path
 
 

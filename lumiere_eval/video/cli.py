@@ -1,21 +1,36 @@
-"""`lumiere-eval video-info`: decode videos and print what the harness sees in them."""
+"""`lumiere-eval video-info`: what the harness sees in videos, read from their headers and index."""
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 
-from lumiere_eval.video.io import read_video
+from lumiere_eval.video.io import VideoReadError, probe_video
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `video-info`."""
-    parser.add_argument("paths", nargs="+", help="video files to decode")
+    parser.add_argument("paths", nargs="+", help="video files to inspect")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print one JSON line per video: path, frames, height, width, fps (a bad file stops with its reason)."""
+    """One JSON line per video: path, decodable frames, declared frames, truncated, size, decode size, fps.
+
+    A video that cannot be read prints its reason on stderr; the exit code is 1 if any could not be read.
+    Nothing is decoded at full size: memory stays small whatever the frame size.
+    """
+    failed = 0
     for path in args.paths:
-        frames, fps = read_video(path)
-        print(json.dumps({"path": path, "frames": int(frames.shape[0]), "height": int(frames.shape[1]),
-                          "width": int(frames.shape[2]), "fps": round(fps, 4)}))
-    return 0
+        try:
+            info = probe_video(path)
+        except VideoReadError as err:
+            print(f"lumiere-eval video-info: error: {err}", file=sys.stderr)
+            failed += 1
+            continue
+        if info.truncated:
+            print(f"lumiere-eval video-info: warning: {path}: truncated file: the container declares "
+                  f"{info.declared_frames} frames, only {info.num_frames} can be decoded", file=sys.stderr)
+        print(json.dumps({"path": path, "frames": info.num_frames, "declared_frames": info.declared_frames,
+                          "truncated": info.truncated, "height": info.height, "width": info.width,
+                          "decode_size": list(info.decode_size), "fps": round(info.fps, 4)}))
+    return 1 if failed else 0

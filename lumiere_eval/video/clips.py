@@ -7,12 +7,11 @@ can list it in skipped.json and go on.
 from __future__ import annotations
 
 import os
-import warnings
 
 import numpy as np
 
 from lumiere_eval.limits import DEFAULT_MAX_VIDEO_MB
-from lumiere_eval.video.io import VideoWarning, probe_video, read_frames, read_video
+from lumiere_eval.video.io import probe_video, read_frames, read_video
 from lumiere_eval.video.sampling import ClipSampling
 
 
@@ -36,16 +35,14 @@ def read_clips(path: str | os.PathLike, samplings: dict[str, ClipSampling | None
     return {name: frames[[position[int(i)] for i in idx]] for name, idx in indices.items()}
 
 
-def warn_repetition(indices: np.ndarray, path: str | os.PathLike, what: str = "") -> bool:
-    """Warn (VideoWarning) when fewer than half of a clip's frames are distinct source frames; True if so.
+def heavy_repetition(indices: np.ndarray) -> str | None:
+    """How a clip repeats its source frames, when fewer than half of its frames are distinct; else None.
 
     A 0.5 fps source re-timed to 16 fps repeats each source frame 32 times: the clip is then a still.
     """
     indices = np.asarray(indices)
     distinct = len(np.unique(indices))
     if len(indices) < 2 or 2 * distinct >= len(indices):
-        return False
+        return None
     top = int(np.bincount(indices - indices.min()).max())
-    warnings.warn(f"{path}: heavy frame repetition{' ' + what if what else ''}: {len(indices)} frames from only "
-                  f"{distinct} source frame(s), one repeated {top} times", VideoWarning, stacklevel=2)
-    return True
+    return f"{len(indices)} frames from only {distinct} source frame(s), one repeated {top} times"
