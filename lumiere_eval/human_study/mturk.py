@@ -250,11 +250,12 @@ def _result_row(hit: dict, assignment: dict, inputs: dict, answers: dict) -> dic
 
 def plan_review(study: dict, results: Path, threshold: float, reject_workers: bool) -> list[dict]:
     """Approve or reject each Submitted assignment: reject a vigilance assignment answered below `threshold`
-    correct, and with `reject_workers` every assignment of a worker whose vigilance accuracy is below it."""
+    correct, and with `reject_workers` every assignment of a worker whose vigilance accuracy (over all their
+    answers, already rejected assignments included) is below it."""
     read = read_results(results, study)
     by_assignment: dict[str, list[bool]] = {}
     by_worker: dict[str, list[bool]] = {}
-    for vote in read.votes:
+    for vote in read.votes + read.rejected_votes:
         if vote.correct is not None:
             by_assignment.setdefault(vote.assignment_id, []).append(vote.correct)
             by_worker.setdefault(vote.worker_id, []).append(vote.correct)
