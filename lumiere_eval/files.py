@@ -29,6 +29,7 @@ SAMPLES_DIR = "samples"
 ERRORS_DIR = "errors"
 SHARDS_DIR = "shards"
 COMPARISON_FILE = "comparison.json"
+METRICS_FILE = "metrics.json"  # default --out of `lumiere-eval metrics`
 
 
 def lumiere_home() -> Path:

@@ -10,6 +10,10 @@ class OutsideResultsRootError(LumiereEvalError):
     """A requested path resolves outside the dashboard's results root."""
 
 
+class ResultFileError(LumiereEvalError):
+    """A result file is missing, malformed or partial."""
+
+
 def resolve_under(root: Path, path: str | Path) -> Path:
     """`path` (relative to `root`, or absolute) resolved with symlinks followed; raises
     `OutsideResultsRootError` unless the result lies inside the resolved `root`."""
@@ -25,8 +29,6 @@ def resolve_under(root: Path, path: str | Path) -> Path:
 
 def read_bytes_under(root: Path, path: str | Path) -> bytes:
     """The bytes of a file under `root` (see `resolve_under`); a missing file raises `ResultFileError`."""
-    from lumiere_eval.dashboard.records import ResultFileError
-
     resolved = resolve_under(root, path)
     try:
         return resolved.read_bytes()

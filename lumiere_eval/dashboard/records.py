@@ -1,7 +1,9 @@
 """Read the records the runner and the human study write, for the dashboard (no Streamlit here).
 
-A run folder holds `results.json` and `samples.jsonl`; a study analysis folder holds `analysis.json`.
-Every reader raises `ResultFileError` naming the file (and line) when a record is malformed or partial.
+A run folder holds `results.json` and `samples.jsonl`; a `lumiere-eval metrics` result is a `metrics.json`
+(no samples); both are result records read through `lumiere_eval.metrics.record`. A study analysis folder
+holds `analysis.json`. Every reader raises `ResultFileError` naming the file (and line, or field) when a
+record is malformed or partial.
 """
 from __future__ import annotations
 
@@ -12,30 +14,27 @@ from pathlib import Path
 
 import pandas as pd
 
-from lumiere_eval import LumiereEvalError
+from lumiere_eval.dashboard.paths import OutsideResultsRootError, ResultFileError, resolve_under
+from lumiere_eval.files import COMPARISON_FILE, METRICS_FILE, RESULTS_FILE, SAMPLES_FILE
 from lumiere_eval.jsonl import JsonlLineError, iter_jsonl_objects
-from lumiere_eval.dashboard.paths import OutsideResultsRootError, resolve_under
+from lumiere_eval.metrics.record import ResultRecordError, validate_record
 
-RESULTS_FILE = "results.json"
-SAMPLES_FILE = "samples.jsonl"
 ANALYSIS_FILE = "analysis.json"
-COMPARISON_FILE = "comparison.json"
+RESULT_NAMES = (RESULTS_FILE, METRICS_FILE)  # run folders' records and `lumiere-eval metrics` records
 PUBLISHED_SOURCE = "published, not re-measured"
 
 
-class ResultFileError(LumiereEvalError):
-    """A result file is missing, malformed or partial."""
-
-
-def find_files(root: Path, name: str) -> list[Path]:
-    """Every file called `name` under `root` (symlinks leading outside skipped), sorted, relative to root."""
+def find_files(root: Path, name: str | tuple[str, ...]) -> list[Path]:
+    """Every file called `name` (or any of the names) under `root` (symlinks leading outside skipped), sorted,
+    relative to root."""
+    names = {name} if isinstance(name, str) else set(name)
     root = Path(root).resolve()
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        if name in filenames:
+        for match in sorted(names & set(filenames)):
             try:
-                found.append(resolve_under(root, Path(dirpath) / name).relative_to(root))
+                found.append(resolve_under(root, Path(dirpath) / match).relative_to(root))
             except OutsideResultsRootError:
                 continue
     return sorted(found)
@@ -58,17 +57,12 @@ def load_json(root: Path, relative: str | Path) -> dict:
 
 
 def load_run(root: Path, results_file: str | Path) -> dict:
-    """One run's `results.json`, checked for the fields the dashboard shows (model.name, metrics with values)."""
-    results = load_json(root, results_file)
-    model = results.get("model")
-    if not isinstance(model, dict) or not isinstance(model.get("name"), str):
-        raise ResultFileError(f"{results_file}: field 'model.name' is missing")
-    metrics = results.get("metrics")
-    if not isinstance(metrics, dict):
-        raise ResultFileError(f"{results_file}: field 'metrics' is missing or not an object")
-    for name, metric in metrics.items():
-        if not isinstance(metric, dict) or not isinstance(metric.get("value"), (int, float)):
-            raise ResultFileError(f"{results_file}: field 'metrics.{name}.value' is missing or not a number")
+    """One result record (a run's `results.json` or a `metrics.json`), validated against the record schema;
+    `_path` is its folder relative to root."""
+    try:
+        results = dict(validate_record(load_json(root, results_file), str(results_file)))
+    except ResultRecordError as err:
+        raise ResultFileError(str(err)) from err
     results["_path"] = str(Path(results_file).parent.as_posix())
     return results
 

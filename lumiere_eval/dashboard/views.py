@@ -96,9 +96,9 @@ def _video_bytes(root: str, relative: str, stamp: tuple[int, int]) -> bytes:
 
 
 def load_runs(root: Path) -> list[dict]:
-    """Every readable run under root; an error card for each unreadable `results.json`."""
+    """Every readable result record under root (runs, `metrics` results); an error card for each unreadable one."""
     runs = []
-    for relative in _find(str(root), records.RESULTS_FILE):
+    for relative in _find(str(root), records.RESULT_NAMES):
         try:
             runs.append(_run(str(root), relative, _stamp(root, relative)))
         except LumiereEvalError as err:
@@ -107,7 +107,10 @@ def load_runs(root: Path) -> list[dict]:
 
 
 def samples_of(root: Path, run: dict) -> pd.DataFrame | None:
-    """The run's samples table (cached on the file's mtime), or None after an error card."""
+    """The run's samples table (cached on the file's mtime), or None (a `metrics` result has none, else after an
+    error card)."""
+    if run.get("kind") == "metrics":
+        return None
     relative = Path(run["_path"]) / records.SAMPLES_FILE
     try:
         return _samples(str(root), run["_path"], _stamp(root, relative))
@@ -180,7 +183,7 @@ def run_page(root: Path) -> None:
             st.warning(f"{label}: {plain(', '.join(map(str, run[field])))}")
     st.text(f"Protocol: {run.get('protocol_id', '?')}")
     metrics = [{"metric": records.metric_column(name, m.get("higher_is_better")), "value": m["value"],
-                "95% low": m.get("ci_low"), "95% high": m.get("ci_high"), "samples": m.get("n_fake"),
+                "95% low": m.get("ci_low"), "95% high": m.get("ci_high"), "samples": m.get("n"),
                 "extractor": (m.get("extractor") or {}).get("id"), "clip": m.get("clip")}
                for name, m in run["metrics"].items()]
     st.dataframe(pd.DataFrame(metrics), hide_index=True, width="stretch")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lumiere_eval import LumiereEvalError
-from lumiere_eval.files import sha256_file
+from lumiere_eval.files import RESULTS_FILE, sha256_file
 from lumiere_eval.jsonl import JsonlLineError, iter_jsonl_objects
 
 
@@ -146,7 +146,7 @@ def _read_jsonl(path: Path):
 
 
 def _model_name_from_results(folder: Path) -> str | None:
-    results = folder / "results.json"
+    results = folder / RESULTS_FILE
     if not results.is_file():
         return None
     try:

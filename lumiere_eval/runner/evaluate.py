@@ -11,10 +11,6 @@ from lumiere_eval.metrics import (FeatureStats, bootstrap_ci, clip_similarity, f
                                   frechet_distance_to_features, inception_score, kernel_distance)
 from lumiere_eval.metrics.protocols import ISProtocol, protocol_inception_score
 
-# Whether a larger value is better, read by the summaries and the dashboard.
-HIGHER_IS_BETTER = {"fvd": False, "kvd": False, "is": True, "clipsim": True}
-
-
 def _interval(low: float, high: float) -> dict:
     return {"ci_low": low, "ci_high": high}
 

@@ -22,6 +22,7 @@ from lumiere_eval import files
 from lumiere_eval.files import atomic_write_json, atomic_write_text
 from lumiere_eval.metrics.protocols import (DEFAULT_FVD_PROTOCOL, DEFAULT_IS_PROTOCOL, FVDProtocol, ISProtocol,
                                             get_fvd_protocol, get_is_protocol)
+from lumiere_eval.metrics.record import HIGHER_IS_BETTER, SCHEMA_VERSION, write_record
 from lumiere_eval.protocols import ucf101 as proto
 from lumiere_eval.runner import evaluate
 from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
@@ -370,11 +371,14 @@ def _metrics(config: RunConfig, plan: Plan, records: list[dict], fake_jobs: list
         for i, v in zip(keep, values):
             per_sample[records[i]["index"]]["clipsim"] = float(v)
         results["clipsim"] = evaluate.clipsim(values, config.bootstrap, config.seed)
+    protocols = {"fvd": config.fvd().id, "kvd": config.fvd().id, "is": config.inception().id,
+                 "clipsim": f"clipsim:{config.clip_extractor}"}
     for name, job in jobs.items():
         for metric in ((name,) if name != "fvd" else ("fvd", "kvd")):
             if metric in results:
-                results[metric].update({"higher_is_better": evaluate.HIGHER_IS_BETTER[metric],
-                                        "extractor": job.extractor.describe(), "clip": job.config["clip"]})
+                results[metric].update({"higher_is_better": HIGHER_IS_BETTER[metric], "n": results[metric]["n_fake"],
+                                        "protocol": protocols[metric], "extractor": job.extractor.describe(),
+                                        "clip": job.config["clip"]})
     return {"metrics": results, "per_sample": per_sample}
 
 
@@ -399,6 +403,8 @@ def _write_results(config: RunConfig, plan: Plan, records: list[dict], missing: 
         model = create_generator(config.model, **config.model_args).describe() | {"name": config.model}
     unverified = sorted(name for name, w in weights.items() if not w.get("verified"))
     out = {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "run",
         "lumiere_eval_version": __version__,
         "domain": config.domain,
         "protocol_id": plan.protocol_id,
@@ -422,7 +428,7 @@ def _write_results(config: RunConfig, plan: Plan, records: list[dict], missing: 
                        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
         "timings": timings,
     }
-    atomic_write_json(config.out / files.RESULTS_FILE, out)
+    write_record(config.out / files.RESULTS_FILE, out)
     atomic_write_text(config.out / files.SAMPLES_FILE, "".join(
         json.dumps(record | results["per_sample"].get(record["index"], {}), sort_keys=True) + "\n"
         for record in records))

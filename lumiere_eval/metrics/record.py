@@ -1,0 +1,151 @@
+"""The result record: one versioned schema for what `metrics`, `ucf101` and the default run write and what the
+human study and the dashboard read (`results.json` of a run folder, the `--out` JSON of `metrics`).
+
+The schema is the TypedDicts below (documented in docs/results.md). `write_record` validates before writing
+and `read_record` after reading; a record that does not fit raises `ResultRecordError` naming the file and the
+field (for example `metrics.fvd.ci_low`). Records written before the schema had a version (no
+`schema_version`) are read as version 0: checked for the fields the readers use, and brought to version 1's
+shape in memory (`kind` "run", `n` and `protocol` filled where they can be derived).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal, TypedDict
+
+from lumiere_eval import LumiereEvalError
+
+SCHEMA_VERSION = 1
+KINDS = ("run", "metrics")
+# Whether a larger value is better, for every metric the harness computes.
+HIGHER_IS_BETTER = {"fvd": False, "kvd": False, "is": True, "clipsim": True, "fid": False}
+
+
+class ResultRecordError(LumiereEvalError):
+    """A result record that is missing a field, has a field of the wrong type, or is not JSON."""
+
+
+class MetricEntry(TypedDict, total=False):
+    """One number with its interval. Required: value, ci_low, ci_high (null when no interval), higher_is_better,
+    n (generated samples used), protocol (the protocol id the number is computed under). Optional extras:
+    n_real, std_over_splits, splits, std_over_subsets, covariance, extractor, clip, interval."""
+
+    value: float
+    ci_low: float | None
+    ci_high: float | None
+    higher_is_better: bool
+    n: int
+    protocol: str
+
+
+class ResultRecord(TypedDict, total=False):
+    """A result. Required: schema_version, kind, lumiere_eval_version, model (with `name`), domain, protocol_id,
+    protocols, metrics, unverified_weights, provenance. A run adds config, identity, samples, real_set,
+    skipped_videos, prompt_suite, seeds, timings; a `metrics` result adds real and fake (source, videos)."""
+
+    schema_version: int
+    kind: Literal["run", "metrics"]
+    lumiere_eval_version: str
+    model: dict
+    domain: str
+    protocol_id: str
+    protocols: dict
+    metrics: dict[str, MetricEntry]
+    unverified_weights: list[str]
+    provenance: dict
+
+
+_NUMBER = (int, float)
+_RECORD_FIELDS: dict[str, tuple] = {
+    "schema_version": (int,), "kind": (str,), "lumiere_eval_version": (str,), "model": (dict,), "domain": (str,),
+    "protocol_id": (str,), "protocols": (dict,), "metrics": (dict,), "unverified_weights": (list,),
+    "provenance": (dict,),
+}
+_METRIC_FIELDS: dict[str, tuple] = {
+    "value": _NUMBER, "ci_low": (*_NUMBER, type(None)), "ci_high": (*_NUMBER, type(None)),
+    "higher_is_better": (bool,), "n": (int,), "protocol": (str,),
+}
+
+
+def metric_entry(name: str, value: float, n: int, protocol: str, ci_low: float | None = None,
+                 ci_high: float | None = None, **extra: Any) -> MetricEntry:
+    """A metric entry for `name` (its better direction from HIGHER_IS_BETTER); `extra` keeps further fields."""
+    return {"value": float(value), "ci_low": None if ci_low is None else float(ci_low),
+            "ci_high": None if ci_high is None else float(ci_high), "higher_is_better": HIGHER_IS_BETTER[name],
+            "n": int(n), "protocol": protocol, **extra}
+
+
+def _check(where: str, data: dict, fields: dict[str, tuple], prefix: str) -> None:
+    for key, types in fields.items():
+        if key not in data:
+            raise ResultRecordError(f"{where}: field '{prefix}{key}' is missing")
+        value = data[key]
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            names = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            raise ResultRecordError(f"{where}: field '{prefix}{key}' should be {names}, found {type(value).__name__}")
+
+
+def _upgrade_v0(record: dict, where: str) -> dict:
+    """A record written before schema_version existed, brought to version 1's shape."""
+    model = record.get("model")
+    if not isinstance(model, dict) or not isinstance(model.get("name"), str):
+        raise ResultRecordError(f"{where}: field 'model.name' is missing")
+    if not isinstance(record.get("metrics"), dict):
+        raise ResultRecordError(f"{where}: field 'metrics' is missing or not an object")
+    protocol = record.get("protocol_id", "")
+    metrics = {}
+    for name, metric in record["metrics"].items():
+        if not isinstance(metric, dict):
+            raise ResultRecordError(f"{where}: field 'metrics.{name}' is not an object")
+        n = metric.get("n", metric.get("n_fake", 0))
+        metrics[name] = {"ci_low": None, "ci_high": None, "protocol": protocol, **metric,
+                         "n": n if isinstance(n, int) else 0,
+                         "higher_is_better": metric.get("higher_is_better", HIGHER_IS_BETTER.get(name, False))}
+    return {"kind": "run", "lumiere_eval_version": "unknown", "domain": "unknown", "protocol_id": protocol,
+            "protocols": {}, "unverified_weights": [], "provenance": {}, **record, "metrics": metrics,
+            "schema_version": SCHEMA_VERSION}
+
+
+def validate_record(record: Any, where: str = "result record") -> ResultRecord:
+    """The record checked against the schema (a version-0 record upgraded); raises ResultRecordError naming
+    `where` and the first field that does not fit."""
+    if not isinstance(record, dict):
+        raise ResultRecordError(f"{where}: expected a JSON object, found {type(record).__name__}")
+    if "schema_version" not in record:
+        record = _upgrade_v0(record, where)
+    _check(where, record, _RECORD_FIELDS, "")
+    if record["schema_version"] != SCHEMA_VERSION:
+        raise ResultRecordError(f"{where}: field 'schema_version' is {record['schema_version']}; this version of "
+                                f"lumiere-eval reads version {SCHEMA_VERSION}")
+    if record["kind"] not in KINDS:
+        raise ResultRecordError(f"{where}: field 'kind' is {record['kind']!r}, expected one of {', '.join(KINDS)}")
+    if not isinstance(record["model"].get("name"), str):
+        raise ResultRecordError(f"{where}: field 'model.name' is missing")
+    for name, metric in record["metrics"].items():
+        if not isinstance(metric, dict):
+            raise ResultRecordError(f"{where}: field 'metrics.{name}' is not an object")
+        _check(where, metric, _METRIC_FIELDS, f"metrics.{name}.")
+    return record
+
+
+def write_record(path: str | os.PathLike, record: dict) -> Path:
+    """Validate `record` and write it atomically as JSON."""
+    from lumiere_eval.files import atomic_write_json
+
+    validate_record(record, str(path))
+    return atomic_write_json(path, record)
+
+
+def read_record(path: str | os.PathLike, where: str | None = None) -> ResultRecord:
+    """A record read from `path` and validated; errors name `where` (default: the path)."""
+    where = where or str(path)
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise ResultRecordError(f"{where}: file not found") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise ResultRecordError(f"{where}: cannot read ({err})") from err
+    except json.JSONDecodeError as err:
+        raise ResultRecordError(f"{where}: malformed or partial JSON (line {err.lineno}: {err.msg})") from err
+    return validate_record(data, where)
