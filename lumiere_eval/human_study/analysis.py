@@ -36,10 +36,10 @@ def analyze_votes(study: dict, read: ReadResult, vigilance_threshold: float = 0.
     Workers are judged on all their vigilance answers, rejected assignments included (a requester rejects
     exactly the failed checks); only then are rejected assignments and failed workers left out.
     """
-    workers = _vigilance_by_worker(read.votes + read.rejected_votes, vigilance_threshold)
+    workers = _vigilance_by_worker(read.votes, vigilance_threshold)
     failed = {w for w, info in workers.items() if info["failed"]}
     comparison = [v for v in read.votes if v.kind == "comparison"]
-    votes = [v for v in comparison if v.worker_id not in failed]
+    votes = [v for v in comparison if v.worker_id not in failed and not v.rejected]
     questions = study["options"]["questions"]
     models = sorted(study["models"])
     comparisons = []
@@ -53,7 +53,8 @@ def analyze_votes(study: dict, read: ReadResult, vigilance_threshold: float = 0.
     return {
         "study_id": study["study_id"],
         "counts": {"assignments_read": len(read.assignments),
-                   "votes_read": len(read.votes), "votes_in_rejected_assignments": len(read.rejected_votes),
+                   "votes_read": sum(1 for v in read.votes if not v.rejected),
+                   "votes_in_rejected_assignments": sum(1 for v in read.votes if v.rejected),
                    "comparison_votes_used": len(votes), "dropped": dict(read.dropped)},
         "problems": read.problems,
         "vigilance": {
@@ -61,7 +62,7 @@ def analyze_votes(study: dict, read: ReadResult, vigilance_threshold: float = 0.
             "workers": len(workers),
             "workers_checked": sum(1 for info in workers.values() if info["checks"]),
             "failed_workers": sorted(failed),
-            "votes_removed": sum(1 for v in comparison if v.worker_id in failed),
+            "votes_removed": sum(1 for v in comparison if v.worker_id in failed and not v.rejected),
             "by_worker": workers,
         },
         "comparisons": comparisons,
@@ -212,6 +213,8 @@ def markdown_report(report: dict) -> str:
             lines.append(f"| {bt['question']} | {model} | {_fmt(score)} | [{_fmt(ci[0])}, {_fmt(ci[1])}] |")
     lines += ["", "## Agreement (Krippendorff's alpha, nominal, over raters of the same pair)", ""]
     lines += [f"- {a['question']}: {_fmt(a['krippendorff_alpha'])}" for a in report["agreement"]]
+    if report.get("warnings"):
+        lines += ["", "## Warnings about the results files", ""] + [f"- {w}" for w in report["warnings"]]
     if report["problems"]:
         lines += ["", "## Rows with problems (header is row 1)", ""]
         lines += [f"- {kind}: {values}" for kind, values in report["problems"].items()]

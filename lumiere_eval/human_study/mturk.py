@@ -255,7 +255,7 @@ def plan_review(study: dict, results: Path, threshold: float, reject_workers: bo
     read = read_results(results, study)
     by_assignment: dict[str, list[bool]] = {}
     by_worker: dict[str, list[bool]] = {}
-    for vote in read.votes + read.rejected_votes:
+    for vote in read.votes:  # rejected assignments' votes included
         if vote.correct is not None:
             by_assignment.setdefault(vote.assignment_id, []).append(vote.correct)
             by_worker.setdefault(vote.worker_id, []).append(vote.correct)

@@ -72,15 +72,15 @@ class Vote:
     other: str
     prompt: str
     correct: bool | None  # vigilance answers only: whether the worker chose the obvious answer
+    rejected: bool = False  # from a rejected assignment: judges the worker, never counted as a preference
 
 
 @dataclass
 class ReadResult:
-    """The valid votes of results CSVs, the votes of rejected assignments apart (they judge a worker's
-    attention, never count as preferences), what was dropped and why, rows with problems, file warnings."""
+    """The valid votes of results CSVs (rejected assignments' votes included and flagged), what was dropped
+    and why, the rows with problems, and warnings about the files."""
 
     votes: list[Vote]
-    rejected_votes: list[Vote] = field(default_factory=list)
     assignments: dict[str, dict] = field(default_factory=dict)  # AssignmentId -> row values (+ "_row")
     problems: dict[str, list] = field(default_factory=dict)  # kind -> rows (or [row, question])
     dropped: dict[str, int] = field(default_factory=dict)
@@ -168,8 +168,8 @@ def read_results(paths, study: dict) -> ReadResult:
     by number and the rest is kept; a file that is not a results CSV, or whose rows carry another study's
     inputs, is a ResultsFormatError naming the file, row, HIT and field.
 
-    Rejected assignments (AssignmentStatus Rejected or a Reject mark) are read into `rejected_votes`, so
-    vigilance can judge a worker on all answers; `votes` holds the others. Dropped:
+    Rejected assignments (AssignmentStatus Rejected or a Reject mark) are read with their votes flagged
+    `rejected`, so vigilance judges a worker on all answers; the analysis then leaves them out. Dropped:
     repeated assignments, and a worker's second vote on the same comparison pair (e.g. after seeing it in
     both left/right orders).
     """
@@ -313,8 +313,8 @@ def _read_row(row: _Row, questions: list[str], hits: dict, result: ReadResult, s
         seen_votes.add(key)
         other_side = "right" if side == "left" else "left"
         expected = hit.get("expected", {}).get(question)
-        (result.rejected_votes if rejected else result.votes).append(Vote(
+        result.votes.append(Vote(
             row=number, assignment_id=assignment, worker_id=worker, item_id=hit["item_id"],
             pair_id=hit["pair_id"], kind=hit["kind"], question=question, side=side,
             chosen=hit[side]["model"], other=hit[other_side]["model"], prompt=hit["prompt"],
-            correct=None if expected is None else side == expected))
+            correct=None if expected is None else side == expected, rejected=rejected))
