@@ -65,6 +65,13 @@ def test_sign_test_and_holm():
     s = paired.sign_test(a, b)
     assert (s["a_better_count"], s["b_better_count"], s["ties"]) == (4, 0, 1)
     assert s["p_sign"] == pytest.approx(2 * 0.5 ** 4)
+    from scipy.stats import binomtest
+
+    rng = np.random.default_rng(2)
+    for n in (7, 30):
+        x, y = rng.normal(0.3, 1, n), rng.normal(0, 1, n)
+        ours = paired.sign_test(x, y)
+        assert ours["p_sign"] == pytest.approx(binomtest(ours["a_better_count"], n, 0.5).pvalue, rel=1e-12)
     # Holm by hand: sorted 0.01, 0.02, 0.04 -> 3*0.01, max(0.03, 2*0.02), max(0.04, 1*0.04)
     assert paired.holm({"x": 0.04, "y": 0.01, "z": 0.02}) == pytest.approx({"y": 0.03, "z": 0.04, "x": 0.04})
 

@@ -256,6 +256,15 @@ def _blank(value) -> bool:
 
 
 def compare_page(root: Path) -> None:
+    """Two or more runs on the same prompt and seed, side by side, playing together; then the paired
+    differences and sample-size curves found under the root."""
+    from lumiere_eval.dashboard.compare_view import statistics_section
+
+    side_by_side(root)
+    statistics_section(root)
+
+
+def side_by_side(root: Path) -> None:
     """Two or more runs on the same prompt and seed, side by side, playing together."""
     runs = load_runs(root)
     labels = [records.run_label(r) for r in runs]

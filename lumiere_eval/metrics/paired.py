@@ -14,6 +14,7 @@ prompt-to-prompt spread that an unpaired interval would include.
 """
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
@@ -70,11 +71,10 @@ def _differences(a, b) -> np.ndarray:
 
 def sign_test(a, b) -> dict:
     """Exact two-sided binomial test of P(A > B) = 1/2 over the pairs that differ (ties dropped)."""
-    from scipy.stats import binomtest
-
     d = _differences(a, b)
     wins, losses = int((d > 0).sum()), int((d < 0).sum())
-    p = binomtest(wins, wins + losses, 0.5).pvalue if wins + losses else 1.0
+    n = wins + losses
+    p = min(1.0, 2 * sum(math.comb(n, k) for k in range(min(wins, losses) + 1)) / 2 ** n) if n else 1.0
     return {"a_better_count": wins, "b_better_count": losses, "ties": len(d) - wins - losses, "p_sign": float(p)}
 
 

@@ -1,0 +1,235 @@
+"""`lumiere-eval compare RUN_A RUN_B`: paired differences of every metric, and sample-size curves of a run.
+
+Two runs are paired when they hold the same sample indices with the same prompts and seeds (the UCF101
+runner gives sample i the same prompt and seed for every model); a comparison of unpaired runs is
+refused. Set metrics (FVD, KVD, IS) are recomputed on the same resampled sample indices for both runs
+from the cached per-sample features, against the shared real set; per-sample scores (CLIPSIM, the
+motion tier) also get a sign test and a permutation test. p-values are adjusted over all metrics (Holm
+by default) and a difference is called significant when its adjusted p-value is at most `alpha`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from lumiere_eval import LumiereEvalError
+from lumiere_eval.metrics import curves, paired
+from lumiere_eval.runner.run_features import RunFeatures, load_records, run_features
+
+COMPARE_FILE = "compare.json"
+CURVES_FILE = "sample_size.json"
+# Per-sample scores the UCF101 runner writes into samples.jsonl, with whether higher is better.
+RECORD_SCORES = {"clipsim": True, "is_prob_of_prompted_class": True}
+
+
+def check_paired(records_a: list[dict], records_b: list[dict], name_a: str, name_b: str) -> None:
+    """Refuse runs whose samples are not the same (index, prompt, seed) triples."""
+    key = lambda r: (r["index"], r["prompt"], r["seed"])  # noqa: E731
+    a, b = {r["index"]: key(r) for r in records_a}, {r["index"]: key(r) for r in records_b}
+    if set(a) != set(b):
+        only = sorted(set(a) ^ set(b))
+        raise LumiereEvalError(f"{name_a} and {name_b} are not paired: they hold different samples "
+                               f"({len(set(a) - set(b))} only in the first, {len(set(b) - set(a))} only in the "
+                               f"second, first index {only[0]}); run both with the same protocol, seed and "
+                               "--num-samples")
+    for index in sorted(a):
+        if a[index] != b[index]:
+            raise LumiereEvalError(f"{name_a} and {name_b} are not paired: sample {index} has prompt "
+                                   f"{a[index][1]!r} seed {a[index][2]} in the first and prompt {b[index][1]!r} "
+                                   f"seed {b[index][2]} in the second")
+
+
+def _stack(blocks: list, keep: np.ndarray) -> np.ndarray:
+    return np.stack([blocks[i] for i in keep]).astype(np.float64)
+
+
+def set_statistics(run: RunFeatures, keep: np.ndarray) -> dict[str, Callable[[np.ndarray], float]]:
+    """Per set metric of the run, a function of sample positions (into `keep`) giving the metric's value."""
+    from lumiere_eval.metrics import FeatureStats, frechet_distance_to_features, inception_score
+    from lumiere_eval.metrics.kernel import kernel_distance
+
+    stats: dict[str, Callable[[np.ndarray], float]] = {}
+    metrics = run.results.get("metrics", {})
+    if "fvd" in run.fake and any(m in metrics for m in ("fvd", "kvd")):
+        fake = _stack(run.fake["fvd"], keep)
+        real = np.stack([r for r in run.real["fvd"] if r is not None]).astype(np.float64)
+        if "fvd" in metrics:
+            unbiased = metrics["fvd"].get("covariance", "unbiased") == "unbiased"
+            real_stats = FeatureStats.from_features(real)
+            mu, sigma = real_stats.mean, real_stats.covariance(unbiased)
+            stats["fvd"] = lambda idx: frechet_distance_to_features(mu, sigma, fake[idx], unbiased)
+        if "kvd" in metrics:
+            stats["kvd"] = lambda idx: kernel_distance(real, fake[idx], num_subsets=1, subset_size=len(idx))[0]
+    if "is" in run.fake and "is" in metrics:
+        probs = _stack(run.fake["is"], keep)
+        splits = int(metrics["is"].get("splits", 1))
+        stats["is"] = lambda idx: inception_score(probs[idx], splits=min(splits, len(idx)))[0]
+    return stats
+
+
+def _usable(run: RunFeatures) -> np.ndarray:
+    ok = np.ones(len(run.records), bool)
+    for blocks in run.fake.values():
+        ok &= np.array([b is not None for b in blocks])
+    return ok
+
+
+def _higher_is_better(results: dict, name: str) -> bool | None:
+    from lumiere_eval.metrics.motion import HIGHER_IS_BETTER
+
+    metric = results.get("metrics", {}).get(name, {})
+    return metric.get("higher_is_better", RECORD_SCORES.get(name, HIGHER_IS_BETTER.get(name)))
+
+
+def per_sample_scores(folder: Path, records: list[dict], motion: bool,
+                      features: RunFeatures | None = None) -> dict[str, np.ndarray]:
+    """Per-sample score arrays in record order (NaN where a sample has none): the records' own and the
+    motion tier's (computed and cached on first use)."""
+    from lumiere_eval.runner.motion_tier import load_or_run_motion
+
+    scores = {name: np.array([r.get(name, np.nan) for r in records], dtype=np.float64)
+              for name in RECORD_SCORES if any(name in r for r in records)}
+    if motion:
+        embeddings = features.fake.get("clipsim") if features is not None else None
+        per_sample = load_or_run_motion(folder, frame_embeddings=embeddings)["per_sample"]
+        rows = [per_sample.get(str(r["index"])) or {} for r in records]
+        for name in dict.fromkeys(k for row in rows for k in row):
+            metric = "dynamic_degree_dis" if name == "dynamic_dis" else name
+            scores[metric] = np.array([row.get(name, np.nan) for row in rows], dtype=np.float64)
+    return scores
+
+
+def compare_runs(run_a: Path, run_b: Path, alpha: float = 0.05, num_resamples: int = 1000, seed: int = 0,
+                 motion: bool = True, correction: str = "holm", set_metrics: bool = True) -> dict:
+    """Paired difference (A - B) of every metric the two runs share, with intervals and adjusted p-values."""
+    run_a, run_b = Path(run_a), Path(run_b)
+    records_a, records_b = load_records(run_a), load_records(run_b)
+    check_paired(records_a, records_b, str(run_a), str(run_b))
+    rows: dict[str, dict] = {}
+    notes = []
+    a = b = None
+    if set_metrics:
+        a, b = run_features(run_a), run_features(run_b)
+        hash_a = a.results.get("real_set", {}).get("hash")
+        if hash_a != b.results.get("real_set", {}).get("hash"):
+            notes.append("set metrics not compared: the runs used different real sets (real_set.hash differs)")
+        else:
+            keep = np.flatnonzero(_usable(a) & _usable(b))
+            stats_a, stats_b = set_statistics(a, keep), set_statistics(b, keep)
+            for name in sorted(set(stats_a) & set(stats_b)):
+                row = paired.paired_bootstrap(len(keep), stats_a[name], stats_b[name], num_resamples, seed=seed)
+                rows[name] = row | {"kind": "set", "n_pairs": int(len(keep)), "a": stats_a[name](np.arange(len(keep))),
+                                    "b": stats_b[name](np.arange(len(keep))), "p": row["p_bootstrap"],
+                                    "higher_is_better": _higher_is_better(a.results, name)}
+    scores_a = per_sample_scores(run_a, records_a, motion, a)
+    scores_b = per_sample_scores(run_b, records_b, motion, b)
+    for name in sorted(set(scores_a) & set(scores_b)):
+        x, y = scores_a[name], scores_b[name]
+        ok = np.isfinite(x) & np.isfinite(y)
+        if ok.sum() < 2:
+            continue
+        x, y = x[ok], y[ok]
+        row = paired.paired_mean_bootstrap(x, y, num_resamples, seed=seed)
+        row |= paired.sign_test(x, y)
+        row["p_permutation"] = paired.permutation_test(x, y, seed=seed)
+        rows[name] = row | {"kind": "per-sample", "n_pairs": int(ok.sum()), "a": float(x.mean()), "b": float(y.mean()),
+                            "p": row["p_permutation"], "higher_is_better": _higher_is_better({}, name)}
+    if not rows:
+        raise LumiereEvalError(f"{run_a} and {run_b} share no metric to compare")
+    adjusted = adjust({name: row["p"] for name, row in rows.items()}, correction)
+    for name, row in rows.items():
+        row["p_adjusted"] = adjusted[name]
+        row["significant"] = bool(adjusted[name] <= alpha)
+        row["better"] = _better(row)
+    return {"run_a": str(run_a), "run_b": str(run_b), "alpha": alpha, "correction": correction,
+            "num_resamples": num_resamples, "seed": seed, "metrics": rows, "notes": notes}
+
+
+def adjust(p_values: dict[str, float], correction: str) -> dict[str, float]:
+    """Holm, Benjamini-Hochberg ("bh") or no ("none") adjustment."""
+    if correction == "holm":
+        return paired.holm(p_values)
+    if correction == "bh":
+        names = sorted(p_values, key=p_values.get, reverse=True)
+        m, running, out = len(names), 1.0, {}
+        for rank, name in zip(range(len(names), 0, -1), names):
+            running = min(running, p_values[name] * m / rank)
+            out[name] = running
+        return out
+    if correction == "none":
+        return dict(p_values)
+    raise LumiereEvalError(f"unknown correction {correction!r}; known: holm, bh, none")
+
+
+def _better(row: dict) -> str:
+    if not row["significant"] or row["higher_is_better"] is None:
+        return "neither (not significant)" if not row["significant"] else "-"
+    a_larger = row["difference"] > 0
+    return "A" if a_larger == row["higher_is_better"] else "B"
+
+
+def compare_markdown(result: dict) -> str:
+    """The comparison as a Markdown table."""
+    lines = [f"# Paired comparison: A = {result['run_a']}, B = {result['run_b']}", "",
+             f"Difference A - B with a {100 * (1 - 0.05):.0f}% paired bootstrap interval ({result['num_resamples']} "
+             f"resamples of the same sample indices on both sides); p-values adjusted by {result['correction']}; "
+             f"significant at alpha = {result['alpha']}.", "",
+             "| metric | kind | pairs | A | B | A - B [95% CI] | p | p adjusted | better |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, r in result["metrics"].items():
+        lines.append(f"| {name} | {r['kind']} | {r['n_pairs']} | {r['a']:.4g} | {r['b']:.4g} | {r['difference']:.4g} "
+                     f"[{r['ci_low']:.4g}, {r['ci_high']:.4g}] | {r['p']:.3g} | {r['p_adjusted']:.3g} | "
+                     f"{r['better']} |")
+    lines += [""] + [f"Note: {n}" for n in result["notes"]]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def run_curves(folder: Path, num_resamples: int = 50, seed: int = 0, start: int = 64) -> dict:
+    """Sample-size curves of every set metric of a run; writes `sample_size.json` and `sample_size.png`."""
+    from lumiere_eval.files import atomic_write_json
+
+    folder = Path(folder)
+    run = run_features(folder)
+    keep = np.flatnonzero(_usable(run))
+    result = {"rule": "settled when the value moved from N/2 to N by at most the interval half-width at N",
+              "metrics": {}, "warnings": []}
+    for name, statistic in set_statistics(run, keep).items():
+        points = curves.sample_size_curve(len(keep), statistic, curves.curve_sizes(len(keep), start),
+                                          num_resamples, seed=seed)
+        check = curves.settled(points)
+        result["metrics"][name] = {"points": points, **check}
+        if check["settled"] is False:
+            result["warnings"].append(f"{name} has not settled at N={points[-1]['n']}: {check['reason']}")
+    atomic_write_json(folder / CURVES_FILE, result)
+    plot_curves(result, folder / "sample_size.png", title=str(folder.name))
+    return result
+
+
+def plot_curves(result: dict, path: Path, title: str = "") -> Path:
+    """One panel per metric: value against N with its interval band; a red title when not settled."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(result["metrics"])
+    fig, axes = plt.subplots(1, max(1, len(names)), figsize=(4 * max(1, len(names)), 3.2), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        m = result["metrics"][name]
+        n = [p["n"] for p in m["points"]]
+        ax.fill_between(n, [p["ci_low"] for p in m["points"]], [p["ci_high"] for p in m["points"]], alpha=0.25)
+        ax.plot(n, [p["value"] for p in m["points"]], marker="o")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("generated samples N")
+        ax.set_title(f"{name}: {'settled' if m['settled'] else 'NOT settled'}", fontsize=10,
+                     color="black" if m["settled"] else "#b00000")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    from lumiere_eval.files import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    return path

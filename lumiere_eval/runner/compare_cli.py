@@ -1,0 +1,49 @@
+"""`lumiere-eval compare RUN_A RUN_B`: paired differences of every metric, significance with a correction."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {text}")
+    return value
+
+
+def _resamples(text: str) -> int:
+    value = int(text)
+    if not 100 <= value <= 100000:
+        raise argparse.ArgumentTypeError(f"must be in [100, 100000], got {text}")
+    return value
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of `lumiere-eval compare`."""
+    p.add_argument("run_a", type=Path, help="first run folder (A); differences are A - B")
+    p.add_argument("run_b", type=Path, help="second run folder (B), same prompts and seeds as A")
+    p.add_argument("--alpha", type=_fraction, default=0.05, help="significance level after the correction, in (0, 1)")
+    p.add_argument("--correction", choices=("holm", "bh", "none"), default="holm",
+                   help="multiple-comparison adjustment over all metrics (Holm, Benjamini-Hochberg, none)")
+    p.add_argument("--bootstrap", type=_resamples, default=1000, help="paired bootstrap resamples, 100..100000")
+    p.add_argument("--seed", type=int, default=0, help="seed of the resampling")
+    p.add_argument("--no-motion", action="store_true", help="leave out the motion tier (computed on first use)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="folder for compare.json and compare.md (default: print only)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Compare, print the table, and write it when --out is given."""
+    from lumiere_eval.files import atomic_write_json, atomic_write_text
+    from lumiere_eval.runner.compare import COMPARE_FILE, compare_markdown, compare_runs
+
+    result = compare_runs(args.run_a, args.run_b, args.alpha, args.bootstrap, args.seed,
+                          motion=not args.no_motion, correction=args.correction)
+    text = compare_markdown(result)
+    print(text)
+    if args.out:
+        atomic_write_json(args.out / COMPARE_FILE, result)
+        atomic_write_text(args.out / "compare.md", text)
+        print(f"written: {args.out / COMPARE_FILE}, {args.out / 'compare.md'}")
+    return 0

@@ -1,0 +1,34 @@
+"""`lumiere-eval curves RUN`: each set metric at increasing sample counts, with intervals and a settled check."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 4:
+        raise argparse.ArgumentTypeError(f"must be at least 4, got {text}")
+    return value
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of `lumiere-eval curves`."""
+    p.add_argument("run", type=Path, help="a finished run folder")
+    p.add_argument("--bootstrap", type=_positive, default=50, help="bootstrap draws per sample size (>= 4)")
+    p.add_argument("--start", type=_positive, default=64, help="smallest sample size (then doubled up to all)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the subsets and draws")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write RUN/sample_size.json and RUN/sample_size.png and print the warnings; exit 0 either way."""
+    from lumiere_eval.runner.compare import CURVES_FILE, run_curves
+
+    result = run_curves(args.run, args.bootstrap, args.seed, args.start)
+    for name, m in result["metrics"].items():
+        points = ", ".join(f"N={p['n']}: {p['value']:.4g} [{p['ci_low']:.4g}, {p['ci_high']:.4g}]" for p in m["points"])
+        print(f"{name}: {points}")
+    for warning in result["warnings"]:
+        print(f"WARNING: {warning}")
+    print(f"written: {args.run / CURVES_FILE}, {args.run / 'sample_size.png'}")
+    return 0

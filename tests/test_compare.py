@@ -1,0 +1,110 @@
+"""`lumiere-eval compare`, `curves` and `motion` on real run folders of the UCF101 runner (tiny extractors),
+and the dashboard's statistics section reading what they write."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lumiere_eval.cli import main
+from lumiere_eval.video import write_video
+from test_runner_ucf101 import args_for, build_tree
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    """Finished runs on one tree: `clean` and `noisy` (same prompts and seeds), `reseeded` (one seed differs)."""
+    from test_extractors import save_tiny_clip, save_tiny_detector
+
+    tmp = tmp_path_factory.mktemp("compare")
+    w = tmp / "weights"
+    w.mkdir()
+    save_tiny_detector(w / "i3d.pt", 400, seed=1)
+    save_tiny_detector(w / "c3d.pt", 3, seed=2)
+    save_tiny_clip(w / "clip.pt")
+    ws = {"i3d": w / "i3d.pt", "c3d": w / "c3d.pt", "clip": w / "clip.pt"}
+    root = build_tree(tmp / "data")
+    out = {}
+    for name, noise in {"clean": "noise=4", "noisy": "noise=60"}.items():
+        out[name] = tmp / "results" / name
+        assert main(args_for(root, out[name], ws, "--model-arg", noise)) == 0
+    out["reseeded"] = tmp / "results" / "reseeded"  # the clean run with sample 3 made under another seed
+    shutil.copytree(out["clean"], out["reseeded"])
+    records = [json.loads(line) for line in (out["clean"] / "samples.jsonl").read_text().splitlines()]
+    records[3]["seed"] += 1
+    (out["reseeded"] / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return out
+
+
+def test_compare_pairs_runs_and_finds_the_flicker_difference(runs, capsys):
+    report = runs["clean"].parent / "paired"
+    # 9 pairs: the smallest permutation p-value is about 2 / 2^9, too large to survive Holm over ~15
+    # metrics, so this test reads unadjusted p-values (Holm itself is tested in test_paired.py)
+    assert main(["compare", str(runs["clean"]), str(runs["noisy"]), "--bootstrap", "200", "--correction", "none",
+                 "--out", str(report)]) == 0
+    assert "temporal_flickering" in capsys.readouterr().out
+    result = json.loads((report / "compare.json").read_text())
+    metrics = result["metrics"]
+    assert {"fvd", "kvd", "is", "clipsim", "temporal_flickering", "motion_magnitude_dis"} <= set(metrics)
+    # the set metrics on all pairs are the runs' own numbers (same features, same real set)
+    for side, run in (("a", "clean"), ("b", "noisy")):
+        own = json.loads((runs[run] / "results.json").read_text())["metrics"]
+        assert metrics["fvd"][side] == pytest.approx(own["fvd"]["value"], rel=1e-9)
+    flicker = metrics["temporal_flickering"]  # noise 4 against 60: far steadier frames in A
+    assert flicker["difference"] > 0 and flicker["ci_low"] > 0 and flicker["better"] == "A"
+    assert flicker["a_better_count"] == 9 and flicker["significant"]
+    assert all(m["p_adjusted"] == m["p"] for m in metrics.values())
+    assert (report / "compare.md").read_text().count("|") > 20
+
+
+def test_unpaired_runs_are_refused(runs, capsys):
+    assert main(["compare", str(runs["clean"]), str(runs["reseeded"]), "--no-motion"]) == 1
+    assert "not paired: sample 3 has prompt" in capsys.readouterr().err
+
+
+def test_curves_cli_writes_the_curve_and_its_settled_check(runs, capsys):
+    assert main(["curves", str(runs["clean"]), "--bootstrap", "10"]) == 0
+    result = json.loads((runs["clean"] / "sample_size.json").read_text())
+    own = json.loads((runs["clean"] / "results.json").read_text())["metrics"]
+    fvd = result["metrics"]["fvd"]
+    assert [p["n"] for p in fvd["points"]] == [2, 4, 8, 9]
+    assert fvd["points"][-1]["value"] == pytest.approx(own["fvd"]["value"], rel=1e-9)
+    assert isinstance(fvd["settled"], bool) and (runs["clean"] / "sample_size.png").stat().st_size > 1000
+    assert len(result["warnings"]) == sum(not m["settled"] for m in result["metrics"].values())
+
+
+def test_motion_cli_on_a_run_and_on_files(runs, tmp_path, capsys):
+    assert main(["motion", str(runs["noisy"]), "--no-progress"]) == 0
+    motion = json.loads((runs["noisy"] / "motion.json").read_text())
+    assert len(motion["per_sample"]) == 9 and motion["summary"]["temporal_flickering"]["n"] == 9
+    frozen = np.full((8, 32, 32, 3), 90, np.uint8)
+    write_video(tmp_path / "frozen.mp4", frozen, fps=8)
+    assert main(["motion", str(tmp_path / "frozen.mp4"), "--out", str(tmp_path / "m.json"), "--no-progress"]) == 0
+    scores = json.loads((tmp_path / "m.json").read_text())["summary"]
+    assert scores["temporal_flickering"]["value"] == 1.0 and scores["dynamic_degree_dis"]["value"] == 0.0
+    assert main(["motion", str(tmp_path / "missing.mp4")]) == 1
+    assert "not a video file" in capsys.readouterr().err
+
+
+def test_dashboard_compare_page_shows_differences_and_curves(runs, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from lumiere_eval.dashboard import app as app_module
+
+    root = runs["clean"].parent
+    if not (root / "paired" / "compare.json").is_file():
+        assert main(["compare", str(runs["clean"]), str(runs["noisy"]), "--bootstrap", "100", "--out",
+                     str(root / "paired")]) == 0
+    if not (runs["clean"] / "sample_size.json").is_file():
+        assert main(["curves", str(runs["clean"]), "--bootstrap", "5"]) == 0
+    monkeypatch.setenv("LUMIERE_EVAL_DASHBOARD_ROOT", str(root))
+    at = AppTest.from_file(str(Path(app_module.__file__)), default_timeout=60)
+    at.query_params["page"] = "compare"
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert "temporal_flickering" in set(table["metric"]) and "p adjusted" in table.columns
+    assert len(at.get("arrow_line_chart")) + len(at.get("vega_lite_chart")) >= 1
