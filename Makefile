@@ -31,8 +31,8 @@ test: $(STAMP) browser
 
 # Recipes of the shipped weights (resumable; see each model card for steps and wall time).
 train-lumiere: $(STAMP)
-	$(PY) -m lumiere_eval.models.lumiere.recipe train
-	$(PY) -m lumiere_eval.models.lumiere.recipe ship
+	$(PY) -m lumiere_eval.training.lumiere_recipe train
+	$(PY) -m lumiere_eval.training.lumiere_recipe ship
 
 train-evaluators: $(STAMP)
 	$(VENV)/bin/lumiere-eval train-evaluators

@@ -95,7 +95,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from lumiere_eval.extractors import create_extractor
-    from lumiere_eval.models.lumiere.recipe import grid
+    from lumiere_eval.training.lumiere_recipe import grid
     from lumiere_eval.video import write_video
 
     classifier = create_extractor("synthetic-c3d", fetch_missing=False, device="cpu", batch_size=32)

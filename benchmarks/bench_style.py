@@ -142,7 +142,7 @@ def measure(videos: np.ndarray, labels: list[int], style_model: nn.Module, shipp
     """Style score, styled share, mean pixel, action accuracies (shipped plain-trained classifier; classifier
     trained on both looks) and direction accuracy of uint8 videos [n, t, h, w, 3]."""
     from lumiere_eval.extractors.in_domain.networks import to_model_input
-    from lumiere_eval.models.lumiere.motion_check import DIRECTIONS, direction_of
+    from lumiere_eval.training.motion_check import DIRECTIONS, direction_of
 
     with torch.no_grad():
         p = torch.sigmoid(style_model(frames_tensor(videos))[:, 0]).reshape(len(videos), -1).mean(1).numpy()
@@ -170,9 +170,9 @@ def main() -> None:
     from lumiere_eval.extractors import create_extractor
     from lumiere_eval.models.lumiere.checkpoint import load_model, read_meta
     from lumiere_eval.models.lumiere.generators import sample_videos
-    from lumiere_eval.models.lumiere.recipe import grid
+    from lumiere_eval.training.lumiere_recipe import grid
     from lumiere_eval.models.lumiere.style import load_style_t2i, style_checkpoint, stylize
-    from lumiere_eval.models.lumiere.training import to_uint8
+    from lumiere_eval.models.lumiere.frames import to_uint8
     from lumiere_eval.protocols.synthetic import render
     from lumiere_eval.video import write_video
 

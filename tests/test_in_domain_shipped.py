@@ -10,8 +10,9 @@ import torch
 
 from lumiere_eval.extractors import create_extractor
 from lumiere_eval.extractors.base import ExtractorInputError
-from lumiere_eval.extractors.in_domain import sanity, shipped
-from lumiere_eval.extractors.in_domain.data import attributes
+from lumiere_eval.extractors.in_domain import shipped
+from lumiere_eval.training import evaluator_sanity as sanity
+from lumiere_eval.training.evaluator_data import attributes
 from lumiere_eval.extractors.in_domain.extractors import UnknownWordsWarning
 from lumiere_eval.extractors.weights import resolve
 from lumiere_eval.metrics import inception_score

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from lumiere_eval.extractors.in_domain import data, sanity
-from lumiere_eval.extractors.in_domain.networks import Tokenizer, to_model_input, InDomainInputError
-from lumiere_eval.extractors.in_domain.train import TrainingError, export, load_checkpoint, train
+from lumiere_eval.extractors.in_domain.networks import InDomainInputError, Tokenizer, load_checkpoint, to_model_input
+from lumiere_eval.extractors.weight_files import WeightsError
 from lumiere_eval.protocols.synthetic import CLASSES, SyntheticDomain, class_prompt
+from lumiere_eval.training import evaluator_data as data
+from lumiere_eval.training import evaluator_sanity as sanity
+from lumiere_eval.training.evaluators import TrainingError, export, train
 
 TINY_CLASSIFIER = {"num_classes": len(CLASSES), "widths": [4, 4, 8, 8], "feature_dim": 8, "num_frames": 8, "size": 16}
 
@@ -99,8 +101,8 @@ def test_training_is_deterministic_and_resumes_exactly(tmp_path, tiny_set, kind)
 def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path):
     bad = tmp_path / "bad.pt"
     torch.save({"weights": torch.zeros(3)}, bad)
-    with pytest.raises(TrainingError, match="bad.pt"):
+    with pytest.raises(WeightsError, match="bad.pt"):
         load_checkpoint(bad, "classifier")
     (tmp_path / "text.pt").write_text("not a checkpoint")
-    with pytest.raises(TrainingError, match="text.pt"):
+    with pytest.raises(WeightsError, match="text.pt"):
         load_checkpoint(tmp_path / "text.pt", "video_text")

@@ -17,7 +17,7 @@ from lumiere_eval.models.lumiere.conditioning import (MASK_KINDS, ConditioningEr
                                                       condition_input, keyframe_indices, training_mask, widen_input)
 from lumiere_eval.models.lumiere.diffusion import Diffusion, DiffusionConfigError
 from lumiere_eval.models.lumiere.stunet import STUNet
-from lumiere_eval.models.lumiere.training import BatchMaker, StageConfig, TrainConfigError, build_model, train_stage
+from lumiere_eval.training.lumiere_stages import BatchMaker, StageConfig, TrainConfigError, build_model, train_stage
 from lumiere_eval.models.lumiere.unet import UNet
 from test_lumiere_training import TINY_MODEL, TRAIN, write_configs
 

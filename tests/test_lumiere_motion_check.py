@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lumiere_eval.models.lumiere.motion_check import direction_accuracy, direction_clips
+from lumiere_eval.training.motion_check import direction_accuracy, direction_clips
 from lumiere_eval.protocols.synthetic import SyntheticDomain
 
 

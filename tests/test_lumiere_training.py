@@ -10,7 +10,7 @@ import torch
 from lumiere_eval.models.base import create_generator
 from lumiere_eval.models.lumiere.checkpoint import load_model
 from lumiere_eval.models.lumiere.stunet import STUNet
-from lumiere_eval.models.lumiere.training import StageConfig, TrainConfigError, train_stage
+from lumiere_eval.training.lumiere_stages import StageConfig, TrainConfigError, train_stage
 
 TINY_MODEL = {"channels": [8, 16], "attention_levels": [1], "text_dim": 16, "text_depth": 1, "heads": 2}
 TRAIN = {"batch": 2, "save_every_s": 1000, "lr": 1e-3}
@@ -89,7 +89,7 @@ def test_shipped_checkpoints_match_their_checksums_configs_and_card():
     from lumiere_eval.assets import asset
     from lumiere_eval.models.lumiere.checkpoint import read_meta
 
-    from lumiere_eval.models.lumiere.recipe import STAGES
+    from lumiere_eval.training.lumiere_recipe import STAGES
 
     folder = asset("models", "lumiere-tiny")
     total = 0

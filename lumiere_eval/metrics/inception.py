@@ -1,4 +1,8 @@
-"""Inception Score: exp(E_x KL(p(y|x) || p(y))), averaged over splits (StyleGAN-V: 10, TGAN: 1)."""
+"""Inception Score: exp(E_x KL(p(y|x) || p(y))), averaged over splits (StyleGAN-V: 10, TGAN: 1).
+
+The KL term is exact by default (0 log 0 = 0, as StyleGAN-V's `p * (log p - log p_bar)` on strictly positive
+softmax outputs); TGAN's calc_inception.py adds 1e-7 inside both logarithms (`log_eps=1e-7`).
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -6,11 +10,14 @@ import numpy as np
 from lumiere_eval.metrics.checks import MetricInputError, as_float64_matrix
 
 
-def inception_score(probs, splits: int = 10, shuffle_seed: int | None = None) -> tuple[float, float]:
+def inception_score(probs, splits: int = 10, shuffle_seed: int | None = None,
+                    log_eps: float = 0.0) -> tuple[float, float]:
     """Mean and standard deviation over `splits` equal parts of the IS of class probabilities `[N, C]`.
 
     Parts are contiguous, as in StyleGAN-V (`i*N//splits : (i+1)*N//splits`); `shuffle_seed` first permutes
-    the rows as StyleGAN-V does (`np.random.RandomState(seed)`), so its splits are reproduced exactly. Rows must be probabilities (softmax already applied): non-negative and summing to 1.
+    the rows as StyleGAN-V does (`np.random.RandomState(seed)`), so its splits are reproduced exactly.
+    `log_eps` is added inside both logarithms (TGAN: 1e-7). Rows must be probabilities (softmax already
+    applied): non-negative and summing to 1.
     """
     p = as_float64_matrix(probs, "class probabilities")
     if splits < 1 or splits > len(p):
@@ -26,7 +33,10 @@ def inception_score(probs, splits: int = 10, shuffle_seed: int | None = None) ->
     for i in range(splits):
         part = p[i * n // splits:(i + 1) * n // splits]
         marginal = part.mean(axis=0, keepdims=True)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            kl = np.where(part > 0, part * (np.log(part) - np.log(marginal)), 0.0).sum(axis=1)
+        if log_eps:
+            kl = (part * (np.log(part + log_eps) - np.log(marginal + log_eps))).sum(axis=1)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                kl = np.where(part > 0, part * (np.log(part) - np.log(marginal)), 0.0).sum(axis=1)
         scores.append(np.exp(kl.mean()))
     return float(np.mean(scores)), float(np.std(scores))

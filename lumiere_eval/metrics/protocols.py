@@ -20,8 +20,10 @@ from lumiere_eval.video import ClipSampling
 
 # The defaults of both `lumiere-eval metrics` and `lumiere-eval ucf101`: one convention, so both print the same
 # numbers on the same videos.
+# IS: the zero-shot UCF101 text-to-video papers (Make-A-Video, Video LDM, PYoCo, Lumiere) report IS on about
+# 10k generated videos with the C3D of TGAN/TGANv2 and cite TGAN's protocol: one split over all samples.
 DEFAULT_FVD_PROTOCOL = "fvd2048_16f"
-DEFAULT_IS_PROTOCOL = "is10k_10splits_ucf"
+DEFAULT_IS_PROTOCOL = "is10k_tgan_ucf"
 
 # The input conventions of the registered extractors: resize, value range and BatchNorm eps.
 EXTRACTOR_CONVENTIONS: dict[str, dict] = {
@@ -96,6 +98,7 @@ class ISProtocol:
     frame_size: int | None  # frames resized to a square (bicubic) before the detector, or None
     source: str
     extractor: str = "c3d-ucf101"
+    log_eps: float = 0.0  # added inside both logarithms of the KL term (TGAN: 1e-7)
 
     @property
     def id(self) -> str:
@@ -104,7 +107,7 @@ class ISProtocol:
         conv = _conventions(self.extractor)
         resize = f"bicubic{self.frame_size}" if self.frame_size else "noresize"
         return (f"{self.name}:{self.extractor}:{conv['preprocessing']}:{resize}:{self.sampling.id}:n{self.num_samples}"
-                f":splits{self.splits}:shuffle{self.shuffle_seed}")
+                f":splits{self.splits}:shuffle{self.shuffle_seed}" + (f":logeps{self.log_eps:g}" if self.log_eps else ""))
 
     def derive(self, **changes) -> ISProtocol:
         """This protocol with some fields changed; renamed `<name>+custom` if any differ."""
@@ -117,7 +120,8 @@ class ISProtocol:
     def describe(self) -> dict:
         """JSON-ready fields of the protocol, with its id."""
         return {"id": self.id, "name": self.name, "num_samples": self.num_samples, "splits": self.splits,
-                "shuffle_seed": self.shuffle_seed, "sampling": self.sampling.id, "frame_size": self.frame_size,
+                "shuffle_seed": self.shuffle_seed, "log_eps": self.log_eps, "sampling": self.sampling.id,
+                "frame_size": self.frame_size,
                 "extractor": self.extractor, "source": self.source}
 
 
@@ -150,11 +154,12 @@ IS_PROTOCOLS: dict[str, ISProtocol] = {p.name: p for p in (
                "StyleGAN-V video_inception_score.py: first 16 frames, RandomState(42) shuffle, 10 splits"),
     ISProtocol("is10k_10splits_ucf", 10000, 10, 42, ClipSampling("first", 16), None,
                "10 splits of 1,000 over 10k samples after a RandomState(42) shuffle (the ucf101 runner's former "
-               "unnamed convention); equals isv2048_ucf below 2,048 samples"),
+               "unnamed convention; matches no published reference, kept to compare with older results); "
+               "equals isv2048_ucf below 2,048 samples"),
     ISProtocol("is10k_tgan_ucf", 10000, 1, None, ClipSampling("first", 16), 128,
-               "TGAN calc_inception.py: frames resized to 128x128 (cubic), about 10k videos, one split; the "
-               "crop to 112 and mean subtraction are left to the C3D TorchScript (NOT CONFIRMED that it does "
-               "exactly TGAN's)"),
+               "TGAN calc_inception.py (the zero-shot UCF101 default): all ~10k videos in one split, 1e-7 inside "
+               "both logs, frames resized to 128x128 (cubic); the crop to 112 and mean subtraction are left to "
+               "the C3D TorchScript (NOT CONFIRMED that it does exactly TGAN's)", log_eps=1e-7),
 )}
 
 
@@ -226,4 +231,5 @@ def protocol_inception_score(protocol: ISProtocol, probs: np.ndarray) -> tuple[f
     from lumiere_eval.metrics import inception_score
 
     probs = np.asarray(probs, dtype=np.float64)[:protocol.num_samples]
-    return inception_score(probs, splits=min(protocol.splits, len(probs)), shuffle_seed=protocol.shuffle_seed)
+    return inception_score(probs, splits=min(protocol.splits, len(probs)), shuffle_seed=protocol.shuffle_seed,
+                           log_eps=protocol.log_eps)

@@ -4,8 +4,10 @@ the Inception Score of real clips is close to the number of classes."""
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from lumiere_eval import LumiereEvalError
+from lumiere_eval.extractors.in_domain.networks import VideoClassifier, to_model_input
 
 # Corruption -> strengths, weakest first: fraction of frames shuffled / frozen, noise sigma in 0..255 units.
 CORRUPTIONS: dict[str, tuple[float, ...]] = {
@@ -42,6 +44,18 @@ def corrupt(clips: np.ndarray, kind: str, strength: float, seed: int = 0) -> np.
     return out
 
 
+@torch.inference_mode()
+def classifier_outputs(model: VideoClassifier, clips: np.ndarray, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """(features `[N, feature_dim]`, softmax probabilities `[N, classes]`) of uint8 clips."""
+    feats, probs = [], []
+    for start in range(0, len(clips), batch):
+        x = to_model_input(torch.from_numpy(clips[start:start + batch]), model.num_frames, model.size)
+        f, logits = model.features_and_logits(x)
+        feats.append(f.numpy())
+        probs.append(logits.softmax(-1).numpy())
+    return np.concatenate(feats).astype(np.float64), np.concatenate(probs).astype(np.float64)
+
+
 def frechet(a: np.ndarray, b: np.ndarray) -> float:
     """Frechet distance between the Gaussians of two feature sets (unbiased covariances)."""
     from lumiere_eval.metrics import FeatureStats, frechet_distance_from_stats
@@ -65,12 +79,8 @@ def measure(classifier, video_text, domain, seed: int = 0) -> dict:
     """Sanity figures of the trained models on `domain`: FVD (train split vs test split, and corrupted
     test split), IS of real test and train clips (1 and 10 splits), and the mean in-domain CLIPSIM of
     test clips with their own caption against a caption of another class."""
-    import torch
-
-    from lumiere_eval.extractors.in_domain.data import attributes, render_split
-    from lumiere_eval.extractors.in_domain.networks import to_model_input
-    from lumiere_eval.extractors.in_domain.train import classifier_outputs
     from lumiere_eval.metrics import clip_similarity, inception_score
+    from lumiere_eval.training.evaluator_data import attributes, render_split
 
     train_clips, _ = render_split(domain, "train")
     test_clips, test_specs = render_split(domain, "test")

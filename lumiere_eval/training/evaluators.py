@@ -1,6 +1,6 @@
 """Train the in-domain evaluators on the synthetic domain: one deterministic, resumable command.
 
-    lumiere-eval train-evaluators            # = python -m lumiere_eval.extractors.in_domain.train
+    lumiere-eval train-evaluators            # = python -m lumiere_eval.training.evaluators
 
 Trains the classifier (cross-entropy on the train split) and then the video-text model (InfoNCE with every
 consistent caption a positive), saving a resumable state to `--work` every `--save-every` seconds; a rerun
@@ -14,7 +14,6 @@ import argparse
 import json
 import math
 import os
-import pickle
 import time
 from pathlib import Path
 from typing import Callable
@@ -24,9 +23,11 @@ import torch
 import torch.nn.functional as F
 
 from lumiere_eval import LumiereEvalError
-from lumiere_eval.extractors.in_domain import data
-from lumiere_eval.extractors.in_domain.networks import VideoClassifier, VideoTextModel, to_model_input
+from lumiere_eval.extractors.in_domain.networks import LOAD_ERRORS, VideoTextModel, build_model, to_model_input
 from lumiere_eval.protocols.synthetic import CLASSES, SyntheticDomain, class_prompt
+from lumiere_eval.training import evaluator_data as data
+from lumiere_eval.training import evaluator_sanity as sanity
+from lumiere_eval.training.evaluator_sanity import classifier_outputs
 
 CHECKPOINTS = {"classifier": "synthetic-classifier.pt", "video_text": "synthetic-video-text.pt"}
 
@@ -39,30 +40,6 @@ def _save_atomic(obj: dict, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
-
-
-def build_model(kind: str, config: dict) -> torch.nn.Module:
-    """A fresh model of `kind` ("classifier" | "video_text") from its constructor config."""
-    if kind == "classifier":
-        return VideoClassifier(**config)
-    if kind == "video_text":
-        return VideoTextModel(**config)
-    raise TrainingError(f"unknown model kind {kind!r}; expected one of {', '.join(CHECKPOINTS)}")
-
-
-LOAD_ERRORS = (KeyError, TypeError, ValueError, RuntimeError, OSError, EOFError, pickle.UnpicklingError)
-
-
-def load_checkpoint(path: str | os.PathLike, kind: str) -> torch.nn.Module:
-    """Load an exported checkpoint (`{"config", "state_dict"}`) with `weights_only=True`, in eval mode."""
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-        model = build_model(kind, blob["config"])
-        model.load_state_dict(blob["state_dict"])
-    except LOAD_ERRORS as err:
-        first_line = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise TrainingError(f"{path}: not a {kind} checkpoint of the in-domain evaluators ({first_line})") from err
-    return model.eval().requires_grad_(False)
 
 
 def export(model: torch.nn.Module, path: Path) -> None:
@@ -140,18 +117,6 @@ def train(kind: str, config: dict, clips: np.ndarray, attrs: np.ndarray, steps: 
 
 
 @torch.inference_mode()
-def classifier_outputs(model: VideoClassifier, clips: np.ndarray, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """(features `[N, feature_dim]`, softmax probabilities `[N, classes]`) of uint8 clips."""
-    feats, probs = [], []
-    for start in range(0, len(clips), batch):
-        x = to_model_input(torch.from_numpy(clips[start:start + batch]), model.num_frames, model.size)
-        f, logits = model.features_and_logits(x)
-        feats.append(f.numpy())
-        probs.append(logits.softmax(-1).numpy())
-    return np.concatenate(feats).astype(np.float64), np.concatenate(probs).astype(np.float64)
-
-
-@torch.inference_mode()
 def video_text_scores(model: VideoTextModel, clips: np.ndarray, attrs: np.ndarray, batch: int = 64) -> dict:
     """Text->video retrieval top-1 (full captions; a hit is a clip with every named attribute) and
     zero-shot class accuracy from the class prompts (`class_prompt`), on the given clips."""
@@ -191,7 +156,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Train (or resume) both models, evaluate them, export checkpoints and results.json."""
     from lumiere_eval.extractors.download import sha256_file
-    from lumiere_eval.extractors.in_domain import sanity
 
     torch.set_num_threads(args.threads)
     out, work = Path(args.out), Path(args.work)
@@ -231,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    """`python -m lumiere_eval.extractors.in_domain.train`."""
+    """`python -m lumiere_eval.training.evaluators`."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_arguments(parser)

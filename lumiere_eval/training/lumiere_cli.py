@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from lumiere_eval.models.lumiere.recipe import STAGES
+from lumiere_eval.training.lumiere_recipe import STAGES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from lumiere_eval.assets import asset
-    from lumiere_eval.models.lumiere.training import StageConfig, train_stage
+    from lumiere_eval.training.lumiere_stages import StageConfig, train_stage
 
     torch.set_num_threads(args.threads)
     path = args.config or str(asset("models", "lumiere-tiny", "configs", f"{args.stage}.json"))

@@ -1,7 +1,7 @@
 """The recipe behind the shipped `models/lumiere-tiny` checkpoints: train every stage, then ship.
 
-    python -m lumiere_eval.models.lumiere.recipe train   # t2i -> stunet, ssr -> ssr-stunet, to the shipped steps
-    python -m lumiere_eval.models.lumiere.recipe ship    # copy exports, loss curve, sample GIFs, training.json
+    python -m lumiere_eval.training.lumiere_recipe train   # t2i -> stunet, ssr -> ssr-stunet, to the shipped steps
+    python -m lumiere_eval.training.lumiere_recipe ship    # copy exports, loss curve, sample GIFs, training.json
 
 `train` trains each stage to the step count recorded in the shipped checkpoint's json (or `--steps`), so
 rerunning it reproduces the shipped weights (training is deterministic given the config and the step count;
@@ -26,7 +26,7 @@ SAMPLE_LOOKS = [("red", "square", "dark"), ("green", "circle", "gray"), ("blue",
 
 def shipped_steps(stage: str) -> int | None:
     """Steps of the shipped checkpoint of `stage`, from its json; None if not shipped."""
-    from lumiere_eval.models.lumiere.generators import checkpoint_folder
+    from lumiere_eval.models.lumiere.checkpoint import checkpoint_folder
     meta = checkpoint_folder() / f"{stage}.json"
     return json.loads(meta.read_text()).get("steps") if meta.is_file() else None
 
@@ -36,7 +36,7 @@ def train_all(run_root: Path, steps: int | None, threads: int) -> None:
     import torch
 
     from lumiere_eval.assets import asset
-    from lumiere_eval.models.lumiere.training import StageConfig, train_stage
+    from lumiere_eval.training.lumiere_stages import StageConfig, train_stage
 
     torch.set_num_threads(threads)
     for stage in STAGES:
@@ -105,8 +105,8 @@ def direction_scores(folder: Path, names: list[str], per_class: int) -> dict[str
     from lumiere_eval.models.base import create_generator
     from lumiere_eval.models.lumiere.checkpoint import load_model
     from lumiere_eval.models.lumiere.generators import sample_videos
-    from lumiere_eval.models.lumiere.motion_check import direction_accuracy
-    from lumiere_eval.models.lumiere.training import to_uint8
+    from lumiere_eval.training.motion_check import direction_accuracy
+    from lumiere_eval.models.lumiere.frames import to_uint8
 
     scores = {"real_clips": direction_accuracy(None, per_class), "chance": 0.25, "videos_per_model": 4 * per_class}
     for name in names:
@@ -135,7 +135,7 @@ def ship(run_root: Path, generators: list[str], direction_stages: list[str], per
     from lumiere_eval.video import write_video
 
     torch.set_num_threads(threads)
-    from lumiere_eval.models.lumiere.generators import checkpoint_folder
+    from lumiere_eval.models.lumiere.checkpoint import checkpoint_folder
     folder = checkpoint_folder()
     for stage in STAGES:
         for ext in (".pt", ".json"):
@@ -166,7 +166,7 @@ def ship(run_root: Path, generators: list[str], direction_stages: list[str], per
 
 def main(argv: list[str] | None = None) -> int:
     """`train` or `ship`."""
-    parser = argparse.ArgumentParser(prog="python -m lumiere_eval.models.lumiere.recipe", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m lumiere_eval.training.lumiere_recipe", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=("train", "ship"), help="train all stages, or ship the exports")
     parser.add_argument("--run-root", type=Path, default=Path("runs/lumiere-tiny"), help="training runs folder")

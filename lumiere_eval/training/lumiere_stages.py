@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from lumiere_eval import LumiereEvalError
@@ -40,6 +39,7 @@ from lumiere_eval.models.lumiere.conditioning import (
     widen_input,
 )
 from lumiere_eval.models.lumiere.diffusion import Diffusion
+from lumiere_eval.models.lumiere.frames import upsample
 from lumiere_eval.models.lumiere.stunet import STUNet
 from lumiere_eval.models.lumiere.unet import UNet
 from lumiere_eval.protocols.synthetic import STYLES, SyntheticDomain, render
@@ -160,19 +160,6 @@ class BatchMaker:
 def to_tensor(frames: np.ndarray) -> torch.Tensor:
     """uint8 [b, t, h, w, 3] -> float [b, 3, t, h, w] in [-1, 1]."""
     return torch.from_numpy(frames).float().permute(0, 4, 1, 2, 3) / 127.5 - 1
-
-
-def to_uint8(video: torch.Tensor) -> np.ndarray:
-    """float [b, 3, t, h, w] in [-1, 1] -> uint8 [b, t, h, w, 3]."""
-    return ((video.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 4, 1).numpy()
-
-
-def upsample(video: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Bilinear spatial resize of [b, c, t, h, w] (the SSR stage's condition)."""
-    b, c, t, h, w = video.shape
-    frames = video.transpose(1, 2).reshape(b * t, c, h, w)
-    frames = F.interpolate(frames, size=(height, width), mode="bilinear", align_corners=False)
-    return frames.reshape(b, t, c, height, width).transpose(1, 2)
 
 
 def build_model(config: StageConfig, run_root: Path, vocab: list[str]) -> nn.Module:

@@ -16,9 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from lumiere_eval.extractors.base import Extractor, ExtractorInputError, as_uint8_batch
-from lumiere_eval.extractors.in_domain.networks import protocol_name, to_model_input
-from lumiere_eval.extractors.in_domain.train import TrainingError, load_checkpoint
-from lumiere_eval.extractors.weights import ResolvedWeights, WeightsError
+from lumiere_eval.extractors.in_domain.networks import load_checkpoint, protocol_name, to_model_input
+from lumiere_eval.extractors.weight_files import ResolvedWeights
 
 
 
@@ -27,10 +26,7 @@ class UnknownWordsWarning(UserWarning):
 
 
 def _load(weights: ResolvedWeights, kind: str, device: torch.device) -> torch.nn.Module:
-    try:
-        return load_checkpoint(weights.path, kind).to(device)
-    except TrainingError as err:
-        raise WeightsError(str(err)) from err
+    return load_checkpoint(weights.path, kind).to(device)
 
 
 class _ClassifierExtractor(Extractor):

@@ -1,10 +1,12 @@
-"""The in-domain networks: a small 3D-conv video classifier, a video-text contrastive model, and the input
-protocol they share (uint8 clips of any size -> 16 frames of 32x32 in [-1, 1]).
+"""The in-domain networks: a small 3D-conv video classifier, a video-text contrastive model, the input
+protocol they share (uint8 clips of any size -> 16 frames of 32x32 in [-1, 1]), and their checkpoint loader.
 
 Axis legend: b batch, c channels, t frames, h height, w width, n tokens, d embedding.
 """
 from __future__ import annotations
 
+import os
+import pickle
 import re
 
 import numpy as np
@@ -13,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lumiere_eval import LumiereEvalError
+from lumiere_eval.extractors.weight_files import WeightsError
 
 UNKNOWN = "<unk>"
 PAD = "<pad>"
@@ -157,3 +160,29 @@ class VideoTextModel(nn.Module):
     def encode_text(self, ids: torch.Tensor) -> torch.Tensor:
         """Token ids `[n, l]` -> unit embeddings `[n, dim]`."""
         return F.normalize(self.text_proj(self.text_encoder(ids)), dim=-1)
+
+
+MODEL_KINDS = ("classifier", "video_text")
+LOAD_ERRORS = (KeyError, TypeError, ValueError, RuntimeError, OSError, EOFError, pickle.UnpicklingError)
+
+
+def build_model(kind: str, config: dict) -> nn.Module:
+    """A fresh model of `kind` ("classifier" | "video_text") from its constructor config."""
+    if kind == "classifier":
+        return VideoClassifier(**config)
+    if kind == "video_text":
+        return VideoTextModel(**config)
+    raise LumiereEvalError(f"unknown model kind {kind!r}; expected one of {', '.join(MODEL_KINDS)}")
+
+
+def load_checkpoint(path: str | os.PathLike, kind: str) -> nn.Module:
+    """Load an exported checkpoint (`{"config", "state_dict"}`) with `weights_only=True`, in eval mode;
+    WeightsError naming the file if it is not one."""
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        model = build_model(kind, blob["config"])
+        model.load_state_dict(blob["state_dict"])
+    except LOAD_ERRORS as err:
+        first_line = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise WeightsError(f"{path}: not a {kind} checkpoint of the in-domain evaluators ({first_line})") from err
+    return model.eval().requires_grad_(False)

@@ -26,6 +26,14 @@ class CheckpointError(LumiereEvalError):
     """A missing, corrupt or mismatched checkpoint file."""
 
 
+def checkpoint_folder(folder: str | os.PathLike | None = None) -> Path:
+    """`folder`, or the shipped models/lumiere-tiny (looked up through the package) when it is None."""
+    if folder is not None:
+        return Path(folder)
+    from lumiere_eval.assets import asset
+    return Path(str(asset("models", "lumiere-tiny")))
+
+
 def _classes() -> dict[str, type[nn.Module]]:
     from lumiere_eval.models.lumiere.stunet import STUNet
     from lumiere_eval.models.lumiere.unet import UNet

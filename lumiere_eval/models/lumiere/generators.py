@@ -11,6 +11,7 @@ Axes: b batch, c channels, t frames, h w space.
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -21,12 +22,12 @@ from torch import nn
 
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.models.base import GeneratedVideo, VideoGenerator
-from lumiere_eval.models.lumiere.checkpoint import load_model, read_meta
+from lumiere_eval.models.lumiere.checkpoint import checkpoint_folder, load_model, read_meta
 from lumiere_eval.models.lumiere.conditioning import condition_input, keyframe_indices
 from lumiere_eval.models.lumiere.diffusion import Diffusion, guided
 from lumiere_eval.models.lumiere.multidiffusion import multidiffusion
 from lumiere_eval.models.lumiere.stunet import STUNet
-from lumiere_eval.models.lumiere.training import to_uint8, upsample
+from lumiere_eval.models.lumiere.frames import to_uint8, upsample
 
 SSR_SEED_OFFSET = 2 ** 32
 TSR_SEED_OFFSET = 2 ** 33
@@ -34,14 +35,6 @@ TSR_SEED_OFFSET = 2 ** 33
 
 class LumiereOptionError(LumiereEvalError):
     """A generator option out of range."""
-
-
-def checkpoint_folder(folder: str | os.PathLike | None = None) -> Path:
-    """`folder`, or the shipped models/lumiere-tiny (looked up through the package) when it is None."""
-    if folder is not None:
-        return Path(folder)
-    from lumiere_eval.assets import asset
-    return Path(str(asset("models", "lumiere-tiny")))
 
 
 def shipped_checkpoint(name: str, folder: str | os.PathLike | None = None) -> Path:
@@ -176,10 +169,8 @@ class CascadeGenerator(VideoGenerator):
             meta = read_meta(self.paths[stage])
             data = meta.get("data")
             if data is None:
-                from lumiere_eval.assets import asset
-                from lumiere_eval.models.lumiere.training import StageConfig
-                config = asset("models", "lumiere-tiny", "configs", f"{meta['stage']}.json")
-                data = StageConfig.load(str(config)).data
+                config = checkpoint_folder() / "configs" / f"{meta['stage']}.json"
+                data = json.loads(config.read_text()).get("data", {})
             self._resolutions[stage] = int(data["height"]), int(data["width"])
         return self._resolutions[stage]
 
