@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml
 	# torch 2.14.1 / torchvision 0.29.1 are the builds that import together on the CPU here (see README).
 	$(PY) -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
 	$(PY) -m pip install -q -e ".[dev,mturk,diffusers]"
+	# videojedi 1.1.0 needs vjepa 0.1.2, which pins torchvision<0.20: both installed without dependencies
+	# (what they import is in the dev extra); they are only references for tests/test_extractors_vjepa.py.
+	$(PY) -m pip install -q --no-deps "videojedi==1.1.0" "vjepa==0.1.2"
 	touch $(STAMP)
 
 install: $(STAMP)
