@@ -176,8 +176,16 @@ def load_videomae(path: str | os.PathLike, config: VideoMAEConfig = VIT_G_SSV2) 
     """A VideoMAEv2 in eval mode holding the weights of checkpoint `path` (checked key by key)."""
     state_dict = videomae_state_dict(load_checkpoint(path))
     check_videomae_state_dict(state_dict, str(path), config)
-    model = VideoMAEv2(config)
-    model.load_state_dict(state_dict, strict=True)
+    return from_state_dict(state_dict, config)
+
+
+def from_state_dict(state_dict: dict, config: VideoMAEConfig = VIT_G_SSV2) -> VideoMAEv2:
+    """A VideoMAEv2 in eval mode whose parameters are the tensors of `state_dict` (no copy, no random
+    initialisation: ViT-g is 4 GB in fp32)."""
+    with torch.device("meta"):
+        model = VideoMAEv2(config)
+    model.load_state_dict(state_dict, strict=True, assign=True)
+    model.pos_embed = sinusoid_table(config.tokens, config.embed_dim)
     return model.eval().requires_grad_(False)
 
 

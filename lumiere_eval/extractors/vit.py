@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lumiere_eval.extractors.weights import WeightsError
+from lumiere_eval.extractors.weight_files import WeightsError
 
 # Precision option -> (torch dtype, the short name that goes into protocol ids).
 PRECISIONS: dict[str, tuple[torch.dtype, str]] = {

@@ -251,13 +251,21 @@ def load_vjepa(encoder_path: str | os.PathLike, probe_path: str | os.PathLike,
                config: VJEPAConfig = VIT_H16) -> tuple[VJEPAEncoder, AttentiveProbe]:
     """Encoder and probe in eval mode holding the weights of the two checkpoints (checked key by key)."""
     modules = []
-    for part, path, extract, module in (("encoder", encoder_path, encoder_state_dict, VJEPAEncoder(config)),
-                                        ("probe", probe_path, probe_state_dict, AttentiveProbe(config))):
+    for part, path, extract, cls in (("encoder", encoder_path, encoder_state_dict, VJEPAEncoder),
+                                     ("probe", probe_path, probe_state_dict, AttentiveProbe)):
         state_dict = extract(load_checkpoint(path), str(path))
         check_vjepa_state_dict(state_dict, part, str(path), config)
-        module.load_state_dict(state_dict, strict=True)
-        modules.append(module.eval().requires_grad_(False))
+        modules.append(from_state_dict(cls, state_dict, config))
     return modules[0], modules[1]
+
+
+def from_state_dict(cls: type, state_dict: dict, config: VJEPAConfig = VIT_H16) -> nn.Module:
+    """A VJEPAEncoder or AttentiveProbe in eval mode whose parameters are the tensors of `state_dict` (no copy,
+    no random initialisation: ViT-H is 2.5 GB in fp32)."""
+    with torch.device("meta"):
+        module = cls(config)
+    module.load_state_dict(state_dict, strict=True, assign=True)
+    return module.eval().requires_grad_(False)
 
 
 class VJEPAFeatures(nn.Module):
