@@ -123,7 +123,7 @@ def _pyav_decode(path: Path, indices: np.ndarray | None = None, max_bytes: int |
     try:
         with container:
             fps = _stream_fps(stream)
-            for frame in container.decode(stream):
+            for frame in _frames_until_damage(container, stream):
                 if last is not None and count > last:
                     break
                 if not count_only and (wanted is None or count in wanted):
@@ -150,6 +150,27 @@ def _pyav_decode(path: Path, indices: np.ndarray | None = None, max_bytes: int |
     return np.stack([kept[int(i)] for i in indices]), fps
 
 
+def _frames_until_damage(container, stream):
+    """Decoded frames, packet by packet; at the first undecodable packet (once some frames came out) the
+    decoder is flushed and decoding stops: the decodable start of a truncated or damaged file (the caller
+    compares the count with what the container declares)."""
+    count = 0
+    try:
+        for packet in container.demux(stream):
+            for frame in packet.decode():
+                count += 1
+                yield frame
+    except Exception:  # noqa: BLE001 - PyAV raises many error types (InvalidDataError, EOFError, ...)
+        try:
+            for frame in stream.codec_context.decode(None):  # the frames the decoder still holds
+                count += 1
+                yield frame
+        except Exception:  # noqa: BLE001
+            pass
+        if count == 0:
+            raise
+
+
 def _too_large(num_frames: int, height: int, width: int, max_bytes: int) -> str:
     need = num_frames * height * width * 3
     return (f"{num_frames} decoded frames of {width}x{height} need {need / 1e6:.0f} MB, more than the "
@@ -164,7 +185,7 @@ def _check_indices(path: Path, indices: np.ndarray, length: int) -> None:
 def _check_truncation(path: Path, info: VideoInfo, strict: bool) -> None:
     if not info.truncated:
         return
-    message = (f"truncated file: the container declares {info.declared_frames} frames, only {info.num_frames} "
+    message = (f"truncated or damaged file: the container declares {info.declared_frames} frames, only {info.num_frames} "
                "can be decoded")
     if strict:
         raise VideoReadError(path, message)
