@@ -126,9 +126,9 @@ def _cells(path: Path) -> list[str]:
 
 
 def test_prompts_starting_with_formula_characters_are_inert_in_every_csv(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # a relative manifest folder named "@evil" puts a formula into media_manifest.csv
-    make_manifest(Path("@evil"), FORMULA_PROMPTS)
-    study = create_study(load_runs(["@evil/manifest.jsonl"]), Path("study"), ["quality", "text"], raters=2,
+    monkeypatch.chdir(tmp_path)  # a relative manifest folder named "=evil" puts a formula into media_manifest.csv
+    make_manifest(Path("=evil"), FORMULA_PROMPTS)
+    study = create_study(load_runs(["=evil/manifest.jsonl"]), Path("study"), ["quality", "text"], raters=2,
                          vigilance=0.2, seed=0)
     sim = simulate_results(study, read_batch_inputs(Path("study"), study), STRENGTHS, 6, 1, seed=0)
     for row in sim.rows[:3]:
@@ -137,7 +137,7 @@ def test_prompts_starting_with_formula_characters_are_inert_in_every_csv(tmp_pat
     for name in list(study["batch_files"]) + ["media_manifest.csv", "results.csv"]:
         cells = _cells(Path("study") / name if name != "results.csv" else Path(name))
         assert cells and not [c for c in cells if c.startswith(FORMULA_START)], name
-    assert any(c.startswith("'@evil") for c in _cells(Path("study/media_manifest.csv")))
+    assert any(c.startswith("'=evil") for c in _cells(Path("study/media_manifest.csv")))
     # the MTurk input keeps HTML: the leading character is a character reference, and the HIT shows the prompt
     inputs = read_batch_inputs(Path("study"), study)
     for hit in study["hits"]:

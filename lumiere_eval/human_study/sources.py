@@ -44,7 +44,8 @@ def load_runs(specs: list[str]) -> list[VideoRecord]:
     records: list[VideoRecord] = []
     seen_models: dict[str, str] = {}
     for spec in specs:
-        name, _, path_text = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        # an existing path is a path even with "=" in it; else NAME is up to the first "="
+        name, _, path_text = ("", "", spec) if Path(spec).exists() or "=" not in spec else spec.partition("=")
         path = Path(path_text)
         if path.is_dir():
             loaded = load_run_folder(path, name or None)
