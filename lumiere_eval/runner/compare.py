@@ -102,8 +102,10 @@ def per_sample_scores(folder: Path, records: list[dict], motion: bool,
 
 
 def compare_runs(run_a: Path, run_b: Path, alpha: float = 0.05, num_resamples: int = 1000, seed: int = 0,
-                 motion: bool = True, correction: str = "holm", set_metrics: bool = True) -> dict:
-    """Paired difference (A - B) of every metric the two runs share, with intervals and adjusted p-values."""
+                 motion: bool = True, correction: str = "holm", set_metrics: bool = True,
+                 features: tuple[RunFeatures, RunFeatures] | None = None) -> dict:
+    """Paired difference (A - B) of every metric the two runs share, with intervals and adjusted p-values
+    (`features`: the two runs' features when the caller has read them already)."""
     run_a, run_b = Path(run_a), Path(run_b)
     records_a, records_b = load_records(run_a), load_records(run_b)
     check_paired(records_a, records_b, str(run_a), str(run_b))
@@ -111,7 +113,7 @@ def compare_runs(run_a: Path, run_b: Path, alpha: float = 0.05, num_resamples: i
     notes = []
     a = b = None
     if set_metrics:
-        a, b = run_features(run_a), run_features(run_b)
+        a, b = features or (run_features(run_a), run_features(run_b))
         hash_a = a.results.get("real_set", {}).get("hash")
         if hash_a != b.results.get("real_set", {}).get("hash"):
             notes.append("set metrics not compared: the runs used different real sets (real_set.hash differs)")
@@ -186,12 +188,13 @@ def compare_markdown(result: dict) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def run_curves(folder: Path, num_resamples: int = 50, seed: int = 0, start: int = 64) -> dict:
+def run_curves(folder: Path, num_resamples: int = 50, seed: int = 0, start: int = 64,
+               features: RunFeatures | None = None) -> dict:
     """Sample-size curves of every set metric of a run; writes `sample_size.json` and `sample_size.png`."""
     from lumiere_eval.files import atomic_write_json
 
     folder = Path(folder)
-    run = run_features(folder)
+    run = features or run_features(folder)
     keep = np.flatnonzero(_usable(run))
     result = {"rule": "settled when the value moved from N/2 to N by at most the interval half-width at N",
               "metrics": {}, "warnings": []}

@@ -34,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
             atomic_write_json(args.out, result)
     for name, m in result["summary"].items():
         interval = "" if m["ci_low"] is None else f" [{m['ci_low']:.4f}, {m['ci_high']:.4f}]"
-        print(f"{name}: {m['value']:.4f}{interval} ({'higher' if m['higher_is_better'] else 'lower'} is better, n={m['n']})")
+        reading = {True: "higher is better", False: "lower is better", None: "compare with real clips"}
+        print(f"{name}: {m['value']:.4f}{interval} ({reading[m['higher_is_better']]}, n={m['n']})")
     for path in result.get("unreadable", []):
         print(f"unreadable, left out: {path}")
     if written:
