@@ -66,16 +66,17 @@ def main() -> None:
     curves = adaptive_against_random(args.seeds_adaptive, args.rounds, 20)
     for target in (0.85, 0.9, 0.95):
         needed = {s: votes_to_reach(c, target) for s, c in curves.items()}
-        saved = (None if None in needed.values() else round(1 - needed["adaptive"] / needed["random"], 3))
-        rows.append({"figure": f"votes to mean Kendall tau {target}", "seeds": args.seeds_adaptive,
-                     "random": needed["random"], "adaptive": needed["adaptive"], "share saved": saved,
-                     "random USD at $0.10": None if needed["random"] is None else str(cost_of_votes(needed["random"], 3, "0.10")),
-                     "adaptive USD at $0.10": None if needed["adaptive"] is None else str(cost_of_votes(needed["adaptive"], 3, "0.10"))})
+        text = ", ".join(f"{s} {'not within ' + str(args.rounds * 60) if v is None else v} votes"
+                         + ("" if v is None else f" (${cost_of_votes(v, 3, '0.10')} at $0.10 a vote)")
+                         for s, v in needed.items())
+        if None not in needed.values():
+            text += f"; adaptive saves {1 - needed['adaptive'] / needed['random']:.0%}"
+        rows.append({"figure": f"votes to mean Kendall tau {target}", "seeds": args.seeds_adaptive, "value": text})
         print(rows[-1], flush=True)
     for strategy, c in curves.items():
-        rows.append({"figure": f"mean Kendall tau per round ({strategy})", "seeds": args.seeds_adaptive,
-                     "value": [round(float(np.mean([x[k]["kendall_tau"] for x in c])), 3) for k in range(args.rounds)],
-                     "votes": [c[0][k]["votes"] for k in range(args.rounds)]})
+        taus = [round(float(np.mean([x[k]["kendall_tau"] for x in c])), 3) for k in range(args.rounds)]
+        rows.append({"figure": f"mean Kendall tau after each round of 60 votes ({strategy})",
+                     "seeds": args.seeds_adaptive, "value": " ".join(map(str, taus))})
     record("study_adaptive", rows, notes=__doc__.split("Run:")[0].strip())
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from lumiere_eval.video import write_video
 
-COLORS = {"alpha": (220, 40, 40), "beta": (40, 200, 60), "gamma": (40, 60, 220)}
+COLORS = {"alpha": (220, 40, 40), "beta": (40, 200, 60), "gamma": (40, 60, 220), "delta": (200, 200, 40)}
 
 
 def tiny_video(path: Path, color: tuple[int, int, int], variant: int, frames: int = 8, size: int = 16) -> Path:

@@ -174,3 +174,26 @@ def votes_to_reach(curves: list[list[dict]], target: float) -> int | None:
 def cost_of_votes(votes: int, raters: int, reward: str) -> Decimal:
     """USD for `votes` comparison votes in HITs of `raters` assignments (fees included)."""
     return Decimal(round_cost([{"max_assignments": raters}] * (votes // raters), reward)["total"])
+
+
+def study_units(study: dict, model_pairs: list[tuple[str, str]], rng: np.random.Generator
+                ) -> list[tuple[str, int, str, str]]:
+    """(prompt, seed, model_a, model_b) for each proposed model pair: the (prompt, seed) with videos of both
+    models that this pair has been compared on least so far (ties at random)."""
+    have: dict[str, set] = {}
+    for video in study["videos"]:
+        have.setdefault(video["model"], set()).add((video["prompt"], int(video["seed"])))
+    used: Counter = Counter((p["prompt"], int(p["seed"]), *sorted(p["models"])) for p in study["pairs"]
+                            if p["kind"] == "comparison")
+    units = []
+    for a, b in model_pairs:
+        shared = sorted(have.get(a, set()) & have.get(b, set()))
+        if not shared:
+            raise ValueError(f"models {a!r} and {b!r} share no (prompt, seed)")
+        load = np.array([used[(p, s, *sorted((a, b)))] for p, s in shared])
+        least = np.flatnonzero(load == load.min())
+        prompt, video_seed = shared[int(least[rng.integers(0, len(least))])]
+        used[(prompt, video_seed, *sorted((a, b)))] += 1
+        first, second = (a, b) if rng.random() < 0.5 else (b, a)
+        units.append((prompt, video_seed, first, second))
+    return units

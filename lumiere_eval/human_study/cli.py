@@ -39,9 +39,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Raters per pair, split across the two left/right orders.")
     create.add_argument("--vigilance", type=_fraction, default=0.1,
                         help="Fraction of all pairs that are vigilance (attention-check) pairs.")
+    create.add_argument("--budget", type=_positive_int, default=None,
+                        help="Comparison pairs in the first round, spread over model pairs and prompts "
+                             "(default: every model pair on every shared prompt and seed).")
     create.add_argument("--seed", type=int, default=0, help="Seed of the side assignment, order and vigilance picks.")
     create.add_argument("--base-url", type=str, default="",
                         help="https URL where the files of STUDY/media/ will be hosted (needed to publish).")
+    create.add_argument("--reward", type=str, default="0.10",
+                        help="USD per assignment for the printed cost estimate (publish --reward sets the real one).")
     create.add_argument("--out", type=Path, required=True, default=None, help="New study folder to write.")
 
     publish = sub.add_parser("publish", formatter_class=fmt, help="Create the HITs through the MTurk API.")
@@ -93,6 +98,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     analyze.add_argument("--seed", type=int, default=0, help="Bootstrap seed.")
     analyze.add_argument("--strict", action="store_true", help="Exit with an error if any row has a problem.")
 
+    board = sub.add_parser("leaderboard", formatter_class=fmt,
+                           help="Bradley-Terry with ties (Davidson) per question: ranking, intervals, pair "
+                                "matrix, robustness.")
+    board.add_argument("study", type=Path, help="Study folder.")
+    board.add_argument("results", type=Path, nargs="+", help="MTurk batch results CSV(s) or folders of them.")
+    _add_fit_options(board)
+    board.add_argument("--out", type=Path, default=None, help="Report folder (default STUDY/leaderboard).")
+
+    nxt = sub.add_parser("next", formatter_class=fmt,
+                         help="After a round: stop, or add the next round's most informative pairs (with its cost).")
+    nxt.add_argument("study", type=Path, help="Study folder (rounds are added to it).")
+    nxt.add_argument("results", type=Path, nargs="+", help="Results CSV(s) of every round so far, or folders.")
+    _add_fit_options(nxt)
+    nxt.add_argument("--question", type=str, default=None, help="Question that drives the pairs (default: the first).")
+    nxt.add_argument("--units", type=_positive_int, default=None,
+                     help="Comparison pairs in the next round (default: as many as in round 1).")
+    nxt.add_argument("--level", type=_fraction, default=0.95,
+                     help="Stop when every adjacent pair has P(upper stronger) at least this.")
+    nxt.add_argument("--patience", type=_positive_int, default=3,
+                     help="Stop when the ranking is unchanged over this many rounds.")
+    nxt.add_argument("--reward", type=str, default="0.10", help="USD per assignment, for the cost of the next round.")
+    nxt.add_argument("--dry-run", action="store_true", help="Print the decision and the proposal; change nothing.")
+
+    agree = sub.add_parser("agreement", formatter_class=fmt,
+                           help="How well each automatic metric agrees with the people: pairwise accuracy and "
+                                "Kendall's tau with intervals.")
+    agree.add_argument("study", type=Path, help="Study folder.")
+    agree.add_argument("results", type=Path, nargs="+", help="MTurk batch results CSV(s) or folders of them.")
+    agree.add_argument("--runs", nargs="+", required=True, type=str, default=None,
+                       help="The studied run folders as NAME=PATH (samples.jsonl per-video scores, results.json).")
+    agree.add_argument("--metric", nargs="*", type=str, default=[],
+                       help="NAME=higher|lower for per-sample fields whose direction is not known (e.g. motion).")
+    _add_fit_options(agree)
+    agree.add_argument("--out", type=Path, default=None, help="Report folder (default STUDY/agreement).")
+
     simulate = sub.add_parser("simulate", formatter_class=fmt,
                               help="Answer a study with simulated raters (known preferences + spammers).")
     simulate.add_argument("study", type=Path, help="Study folder.")
@@ -106,19 +146,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     simulate.add_argument("--out", type=Path, required=True, default=None, help="Results CSV to write.")
 
 
+def _add_fit_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--vigilance-threshold", type=_fraction, default=0.8,
+                        help="Workers with a lower share of right vigilance answers are removed.")
+    parser.add_argument("--resamples", type=_positive_int, default=200, help="Bootstrap resamples.")
+    parser.add_argument("--prior", type=float, default=0.5,
+                        help="Virtual wins each way per compared model pair (0 = plain maximum likelihood).")
+    parser.add_argument("--bootstrap-over", choices=["two-way", "prompts", "workers", "prompts+workers"],
+                        default="two-way", type=str,
+                        help="Clusters resampled: two-way = prompts and workers (variance V_p + V_w - V_cells).")
+    parser.add_argument("--seed", type=int, default=0, help="Bootstrap seed (and the next round's sides).")
+
+
 def run(args: argparse.Namespace) -> int:
     """Dispatch to the chosen study action."""
     return {"create": _create, "publish": _publish, "fetch": _fetch, "review": _review, "analyze": _analyze,
-            "simulate": _simulate}[args.action](args)
+            "simulate": _simulate, "leaderboard": _leaderboard, "next": _next, "agreement": _agreement}[args.action](args)
 
 
 def _create(args) -> int:
+    from lumiere_eval.human_study.adaptive import round_cost
     from lumiere_eval.human_study.design import parse_questions
     from lumiere_eval.human_study.sources import load_runs
     from lumiere_eval.human_study.study import create_study
 
     study = create_study(load_runs(args.runs), args.out, parse_questions(args.questions), args.raters,
-                         args.vigilance, args.seed, args.base_url)
+                         args.vigilance, args.seed, args.base_url, args.budget)
     kinds = [h["kind"] for h in study["hits"]]
     print(f"{args.out}: {len(study['pairs'])} pairs of {', '.join(study['models'])} -> {kinds.count('comparison')} "
           f"comparison + {kinds.count('vigilance')} vigilance HITs; batch files: "
@@ -128,6 +181,9 @@ def _create(args) -> int:
               "character references (MTurk refuses them in CSVs)")
     if not study["options"]["base_url"]:
         print("  no --base-url: the batch CSV points at media/...; host media/ and create again with --base-url")
+    cost = round_cost(study["hits"], args.reward)
+    print(f"  cost at ${cost['reward_per_assignment']} per assignment: {cost['assignments']} assignments, rewards "
+          f"${cost['rewards']} + MTurk fees ${cost['fees']} = ${cost['total']}")
     return 0
 
 
@@ -238,4 +294,126 @@ def _simulate(args) -> int:
                            answer_format=args.answer_format, seed=args.seed)
     write_results_csv(args.out, sim.header, sim.rows)
     print(f"{args.out}: {len(sim.rows)} assignments; spammers: {json.dumps(sim.spammers)}")
+    return 0
+
+
+def _boards(args, study: dict) -> tuple[dict[str, dict | None], dict[str, list], dict]:
+    from lumiere_eval.human_study.leaderboard import leaderboard, paired_votes, question_votes
+
+    votes, vigilance = question_votes(study, args.results, args.vigilance_threshold)
+    boards = {q: leaderboard(paired_votes(v, study["models"]), args.prior, args.resamples, args.seed,
+                             clusters=args.bootstrap_over) if v else None for q, v in votes.items()}
+    return boards, votes, vigilance
+
+
+def _leaderboard(args) -> int:
+    from lumiere_eval.human_study.leaderboard import markdown
+    from lumiere_eval.human_study.study import load_study, write_json_atomic
+
+    study = load_study(args.study)
+    boards, _, vigilance = _boards(args, study)
+    out = args.out or args.study / "leaderboard"
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "leaderboard.json", {"study_id": study["study_id"], "vigilance": vigilance,
+                                                 "questions": boards})
+    text = markdown(boards)
+    (out / "leaderboard.md").write_text(text, encoding="utf-8")
+    print(text + f"vigilance: removed {len(vigilance['failed_workers'])} of {vigilance['workers']} workers\n"
+          f"wrote {out / 'leaderboard.json'}, {out / 'leaderboard.md'}")
+    return 0
+
+
+def _next(args) -> int:
+    import hashlib
+
+    import numpy as np
+
+    from lumiere_eval.human_study.adaptive import propose_pairs, round_cost, stop_decision, study_units
+    from lumiere_eval.human_study.leaderboard import fit, paired_votes
+    from lumiere_eval.human_study.results import results_files
+    from lumiere_eval.human_study.sources import StudyInputError
+    from lumiere_eval.human_study.study import add_round, load_study, write_json_atomic
+
+    study = load_study(args.study)
+    question = args.question or study["options"]["questions"][0]
+    if question not in study["options"]["questions"]:
+        raise StudyInputError(f"--question: {question!r} is not asked in this study "
+                              f"({', '.join(study['options']['questions'])})")
+    boards, votes, _ = _boards(args, study)
+    board = boards[question]
+    if board is None:
+        raise StudyInputError(f"{', '.join(map(str, args.results))}: no counted votes on {question!r}")
+    digest = hashlib.sha256()
+    for path in results_files(args.results):
+        digest.update(path.read_bytes())
+    history_path = args.study / "rounds.json"
+    history = json.loads(history_path.read_text(encoding="utf-8")) if history_path.is_file() else []
+    entry = {"results_sha256": digest.hexdigest(), "question": question, "votes": board["votes"],
+             "ranking": board["ranking"], "log_strength": board["log_strength"], "rounds_published": len(study["rounds"])}
+    history = [h for h in history if h["results_sha256"] != entry["results_sha256"]] + [entry]
+    decision = stop_decision([h["ranking"] for h in history if h["question"] == question],
+                             np.asarray(board["probability_above"]), board["models"], args.level, args.patience)
+    print(f"{question}: {' > '.join(board['ranking'])} after {board['votes']} votes")
+    for adjacent in decision["adjacent"]:
+        print(f"  P({adjacent['upper']} stronger than {adjacent['lower']}) = {adjacent['probability_above']:.3f}")
+    if not args.dry_run:
+        write_json_atomic(history_path, history)
+    if decision["stop"]:
+        print(f"stop: {decision['reason']}")
+        return 0
+    wins, ties = paired_votes(votes[question], study["models"]).counts()
+    result = fit(wins, ties, args.prior)
+    first_round = sum(1 for p in study["pairs"] if p["kind"] == "comparison" and p.get("round", 1) == 1)
+    proposal = propose_pairs(result, args.units or first_round, study["options"]["raters"])
+    names = [(board["models"][a], board["models"][b]) for a, b in proposal]
+    units = study_units(study, names, np.random.default_rng([args.seed, len(study["rounds"]) + 1]))
+    counts = {}
+    for a, b in names:
+        counts[f"{a} vs {b}"] = counts.get(f"{a} vs {b}", 0) + 1
+    print("continue: next round asks " + ", ".join(f"{k} x{v}" for k, v in sorted(counts.items())))
+    if args.dry_run:
+        return 0
+    before = len(study["hits"])
+    study = add_round(args.study, study, units, args.seed)
+    cost = round_cost(study["hits"][before:], args.reward)
+    number = study["rounds"][-1]["round"]
+    print(f"round {number}: {cost['hits']} HITs, {cost['assignments']} assignments: rewards ${cost['rewards']} + "
+          f"MTurk fees ${cost['fees']} = ${cost['total']}; batch files: "
+          + ", ".join(study["rounds"][-1]["batch_files"]))
+    return 0
+
+
+def _agreement(args) -> int:
+    from lumiere_eval.human_study.agreement import agreement, load_metrics, markdown_table, study_votes
+    from lumiere_eval.human_study.leaderboard import question_votes
+    from lumiere_eval.human_study.sources import StudyInputError
+    from lumiere_eval.human_study.study import load_study, write_json_atomic
+
+    directions = {}
+    for spec in args.metric:
+        name, _, direction = spec.partition("=")
+        if direction not in ("higher", "lower"):
+            raise StudyInputError(f"--metric {spec!r}: write NAME=higher or NAME=lower")
+        directions[name] = direction == "higher"
+    study = load_study(args.study)
+    metrics = load_metrics(args.runs, directions)
+    unknown = sorted({m for values in metrics.per_model.values() for m in values} - set(study["models"]))
+    if unknown:
+        raise StudyInputError(f"--runs: model(s) {', '.join(unknown)} are not in the study "
+                              f"({', '.join(study['models'])}); name them with NAME=PATH")
+    votes, _ = question_votes(study, args.results, args.vigilance_threshold)
+    results, lines = {}, ["# Metric-human agreement", ""]
+    for question, question_list in votes.items():
+        if not question_list:
+            continue
+        results[question] = agreement(study_votes(question_list, study["models"], study), metrics, args.prior,
+                                      args.resamples, args.seed)
+        lines += [f"## {question}", ""] + markdown_table(results[question], question) + [""]
+    if metrics.skipped:
+        lines.append(f"Not compared (direction unknown; pass --metric NAME=higher|lower): {', '.join(metrics.skipped)}.")
+    out = args.out or args.study / "agreement"
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "agreement.json", {"study_id": study["study_id"], "questions": results})
+    (out / "agreement.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines) + f"\nwrote {out / 'agreement.json'}, {out / 'agreement.md'}")
     return 0

@@ -232,7 +232,8 @@ def bootstrap(votes: PairedVotes, prior: float = 0.0, num_resamples: int = 200, 
     "prompts" or "workers": one-way cluster bootstrap, percentile intervals. "prompts+workers": both drawn at
     once, a vote weighted by the product of the draw counts (Owen's pigeonhole bootstrap; conservative).
     "two-way": the covariance V_prompts + V_workers - V_(prompt, worker) cells of three one-way bootstraps
-    (Cameron, Gelbach and Miller's two-way clustering), normal intervals around `start` (the point fit).
+    (Cameron, Gelbach and Miller's two-way clustering, each term times G / (G - 1) for its G clusters), normal
+    intervals around `start` (the point fit).
     """
     if clusters not in CLUSTERS:
         raise ValueError(f"clusters must be one of {', '.join(CLUSTERS)}, got {clusters!r}")
@@ -241,9 +242,13 @@ def bootstrap(votes: PairedVotes, prior: float = 0.0, num_resamples: int = 200, 
         cell = votes.prompt * (int(votes.worker.max()) + 1) + votes.worker
         parts = [_resample(votes, groups, prior, num_resamples, seed + k, ties_model, centre)
                  for k, groups in enumerate((votes.prompt, votes.worker, cell))]
-        cov = sum(sign * np.cov(samples, rowvar=False) for sign, (samples, _) in zip((1, 1, -1), parts))
-        values, vectors = np.linalg.eigh(cov)
-        cov = (vectors * np.maximum(values, 0.0)) @ vectors.T   # a negative part is estimation noise
+        # each bootstrap covariance times G / (G - 1) for its G clusters (the small-sample factor)
+        sizes = [len(np.unique(g)) for g in (votes.prompt, votes.worker, cell)]
+        v_prompts, v_workers, v_cells = (g / max(g - 1, 1) * np.cov(samples, rowvar=False)
+                                         for g, (samples, _) in zip(sizes, parts))
+        # V_p + V_w - V_cells, written V_cells + (V_p - V_cells) + (V_w - V_cells) with each difference kept
+        # positive semi-definite: a negative part is estimation noise, and then V >= V_p and V >= V_w
+        cov = v_cells + _psd(v_prompts - v_cells) + _psd(v_workers - v_cells)
         return Bootstrap(samples=parts[0][0], regularised=sum(r for _, r in parts), centre=centre, covariance=cov)
     if clusters == "prompts+workers":
         samples, regularised = _resample(votes, (votes.prompt, votes.worker), prior, num_resamples, seed,
@@ -252,6 +257,11 @@ def bootstrap(votes: PairedVotes, prior: float = 0.0, num_resamples: int = 200, 
         samples, regularised = _resample(votes, votes.prompt if clusters == "prompts" else votes.worker, prior,
                                          num_resamples, seed, ties_model, start)
     return Bootstrap(samples=samples, regularised=regularised)
+
+
+def _psd(matrix: np.ndarray) -> np.ndarray:
+    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2.0)
+    return (vectors * np.maximum(values, 0.0)) @ vectors.T
 
 
 def _resample(votes: PairedVotes, groups, prior: float, num_resamples: int, seed: int, ties_model: bool | None,
@@ -386,3 +396,53 @@ def leaderboard(votes: PairedVotes, prior: float = 0.0, num_resamples: int = 200
         "prior": prior, "resamples": num_resamples, "bootstrap_over": clusters, "resamples_regularised": boot.regularised, "seed": seed,
         "robustness": robust_named,
     }
+
+
+def question_votes(study: dict, results_paths, vigilance_threshold: float = 0.8) -> tuple[dict[str, list], dict]:
+    """The counted comparison votes of each question from results files, after removing workers below
+    `vigilance_threshold` right vigilance answers (rejected assignments judge workers but are not counted)."""
+    from lumiere_eval.human_study.results import read_results
+
+    read = read_results(results_paths, study)
+    outcomes: dict[str, list[bool]] = {}
+    for vote in read.votes:
+        if vote.correct is not None:
+            outcomes.setdefault(vote.worker_id, []).append(vote.correct)
+    failed = sorted(w for w, o in outcomes.items() if np.mean(o) < vigilance_threshold)
+    kept = [v for v in read.votes if v.kind == "comparison" and v.worker_id not in failed
+            and not getattr(v, "rejected", False)]
+    by_question = {q: [v for v in kept if v.question == q] for q in study["options"]["questions"]}
+    return by_question, {"threshold": vigilance_threshold, "failed_workers": failed,
+                         "workers": len({v.worker_id for v in read.votes}), "problems": read.problems}
+
+
+def markdown(boards: dict[str, dict]) -> str:
+    """Leaderboards of every question as Markdown: ranking with intervals, pair matrix, robustness."""
+    lines = ["# Leaderboard (Bradley-Terry with ties, Davidson)", ""]
+    for question, board in boards.items():
+        if board is None:
+            lines += [f"## {question}", "", "No votes.", ""]
+            continue
+        lines += [f"## {question}", "",
+                  f"{board['votes']} votes ({board['ties']} ties) from {board['workers']} workers on "
+                  f"{board['prompts']} prompts; tie parameter nu = "
+                  f"{'none (no ties)' if board['tie_parameter'] is None else format(board['tie_parameter'], '.3f')}; "
+                  f"{board['confidence']:.0%} intervals from a {board['bootstrap_over']} bootstrap "
+                  f"({board['resamples']} resamples), prior {board['prior']} virtual wins each way.", "",
+                  "| rank | model | log-strength | interval |", "|---|---|---|---|"]
+        index = {m: k for k, m in enumerate(board["models"])}
+        for rank, model in enumerate(board["ranking"], start=1):
+            k = index[model]
+            low, high = board["interval"][k]
+            lines.append(f"| {rank} | {model} | {board['log_strength'][k]:.3f} | [{low:.3f}, {high:.3f}] |")
+        lines += ["", "P(row model stronger than column model), from the bootstrap:", "",
+                  "| | " + " | ".join(board["ranking"]) + " |", "|---|" + "---|" * len(board["ranking"])]
+        for row in board["ranking"]:
+            lines.append(f"| {row} | " + " | ".join(
+                "-" if row == col else f"{board['probability_above'][index[row]][index[col]]:.2f}"
+                for col in board["ranking"]) + " |")
+        robust = board["robustness"]
+        lines += ["", ("Robustness: no removal of votes changes the top." if robust["votes"] is None else
+                       f"Robustness: removing {robust['votes']} of {board['votes']} votes puts {robust['challenger']} "
+                       f"above {robust['leader']} (greedy, an upper bound on the fewest)."), ""]
+    return "\n".join(lines) + "\n"

@@ -47,7 +47,8 @@ def simulate_results(study: dict, inputs: dict[str, dict[str, str]], log_strengt
     answer_fields = ["taskAnswers"] if answer_format == "taskAnswers" else list(questions)
     header = results_header(list(next(iter(inputs.values())).keys()), answer_fields)
     rows = []
-    for number, hit in enumerate(study["hits"]):
+    for hit in study["hits"]:
+        number = int(hit["item_id"].lstrip("h"))  # ids follow the item, so rounds simulated apart never clash
         free = [w for w in workers if hit["pair_id"] not in done[w]]
         ties = rng.random(len(free))  # the least busy workers take the HIT, ties broken at random
         free = [w for _, _, w in sorted(zip([len(done[w]) for w in free], ties, free))]
