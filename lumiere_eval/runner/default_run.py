@@ -156,6 +156,7 @@ def real_reference(root: Path, config, num: int) -> dict:
                                          for p, c in zip(probs, test_classes)])),
         "temporal": _consistency([it.path for it in test]),
         "n": len(test),
+        "paths": [str(it.path) for it in test],
     }
 
 
@@ -289,6 +290,11 @@ def run_default(args: argparse.Namespace) -> int:
     text = write_comparison(out, rows, reference, time.perf_counter() - start)
     write_plots(out, rows, reference)
     write_grid(out, list(rows))
+    from lumiere_eval.runner.default_statistics import write_statistics  # motion tier, paired tests, curves
+
+    resamples = 1000 if args.synthetic_size == "full" else 200
+    text += "\n" + write_statistics(out, list(rows), reference["paths"], resamples, args.seed)
+    atomic_write_text(out / "comparison.md", text)
     print(BANNER)
     print(text)
     print(f"comparison: {out / 'comparison.md'}; plots: {out / 'plots.png'}; samples: {out / 'samples_grid.gif'}")
