@@ -138,6 +138,7 @@ def test_features_match_videojedi_get_feats(tmp_path):
     expected = scorer.get_feats(frames)
     assert ours.shape == (3, 48) and np.abs(ours).max() > 0.2
     np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-5)
+    assert extractor.protocol.endswith(f"+probe-sha256-{probe_weights.sha256[:16]}")  # in feature-cache keys
     # the classifier was really loaded by videojedi (its load_checkpoint swallows errors and keeps random weights)
     torch.testing.assert_close(scorer.classifier.module.linear.weight, classifier.linear.weight, rtol=0, atol=0)
 

@@ -305,6 +305,8 @@ class VJEPAExtractor(Extractor):
 
             probe = resolve(self.probe_weights_name, probe, fetch_missing=fetch_missing)
         self.probe_weights = probe
+        # the features depend on both files; the protocol string (part of feature-cache keys) names the probe's
+        self.protocol = f"{type(self).protocol}+probe-sha256-{probe.sha256[:16]}"
         self.dtype, _ = precision(self.precision)
         self.config = config
         self.dim = config.embed_dim
