@@ -114,6 +114,7 @@ def config_from_args(args: argparse.Namespace):
     from lumiere_eval.runner.ucf101_run import RunConfig
 
     weights = {name: path for name, path in (("i3d-torchscript", args.i3d), ("i3d-native", args.i3d),
+                                             ("i3d-videogpt", args.i3d), ("i3d-cdfvd", args.i3d),
                                              ("c3d-ucf101", args.c3d), ("clip", args.clip)) if path}
     out = args.out or Path("runs") / f"{args.model}-ucf101-n{args.num_samples}"
     return RunConfig(out=out, data_root=args.data_root, splits_dir=args.splits_dir, fold=args.fold,
