@@ -41,7 +41,8 @@ def inception(probs: np.ndarray, protocol: ISProtocol, num_resamples: int, seed:
     probs = np.asarray(probs, dtype=np.float64)[:protocol.num_samples]
     splits = min(protocol.splits, len(probs))
     mean, std = protocol_inception_score(protocol, probs)
-    low, high = (bootstrap_ci(probs, lambda p: inception_score(p, splits=splits)[0], num_resamples, seed=seed)
+    low, high = (bootstrap_ci(probs, lambda p: inception_score(p, splits=splits, log_eps=protocol.log_eps)[0],
+                              num_resamples, seed=seed)
                  if num_resamples else (None, None))
     return {"value": mean, "std_over_splits": std, "splits": splits, **_interval(low, high), "n_fake": len(probs)}
 
