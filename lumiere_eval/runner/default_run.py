@@ -167,10 +167,18 @@ def _cell(metric: dict) -> str:
     return text
 
 
+# Metrics the default run cannot compute: their networks' weights cannot be downloaded here and no honest
+# in-domain stand-in exists (docs/newer_metrics.md). Listed as such, never replaced by numbers from random weights.
+NEEDS_WEIGHTS = {
+    "cdfvd": "cd-FVD: VideoMAE-v2 ViT-g/14 SSv2 (weights videomae_v2_g_ssv2)",
+    "jedi": "JEDi: V-JEPA ViT-H/16 + SSv2 probe (weights vjepa_vith16, vjepa_vith16_ssv2_probe)",
+}
+
+
 def write_comparison(out: Path, rows: dict[str, dict], reference: dict, elapsed: float) -> str:
     """comparison.json and comparison.md: one row per model, plus held-out real clips as the reference."""
     atomic_write_json(out / COMPARISON_FILE, {"domain": "synthetic", "models": rows, "real_test": reference,
-                                              "elapsed_s": elapsed})
+                                              "elapsed_s": elapsed, "needs_weights": NEEDS_WEIGHTS})
     lines = ["# SYNTHETIC DOMAIN (not UCF101): the embedded default of `lumiere-eval ucf101`", "",
              "Zero-shot protocol on the synthetic action domain; evaluators trained in-domain; IS over one split (TGAN convention); 95% bootstrap "
              "intervals over generated samples. FVD lower is better; IS, CLIPSIM and class accuracy higher is "
@@ -188,6 +196,8 @@ def write_comparison(out: Path, rows: dict[str, dict], reference: dict, elapsed:
     per_model = ", ".join(f"{name} {r['wall_s']:.0f} s" for name, r in rows.items())
     lines += ["", f"Wall time: {elapsed:.0f} s ({per_model}; {next(iter(rows.values()))['workers']} worker "
                   f"process(es), cached work excluded)."]
+    lines += ["", "Not computed here (their pretrained weights are not on this machine and no honest in-domain "
+                  "stand-in exists): " + "; ".join(NEEDS_WEIGHTS.values()) + ". See docs/newer_metrics.md."]
     text = "\n".join(lines) + "\n"
     atomic_write_text(out / "comparison.md", text)
     return text
