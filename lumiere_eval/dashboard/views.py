@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from lumiere_eval import LumiereEvalError
-from lumiere_eval.dashboard import records
+from lumiere_eval.dashboard import records, study_view
 from lumiere_eval.dashboard.paths import read_bytes_under, resolve_under
 
 ROOT_ENV = "LUMIERE_EVAL_DASHBOARD_ROOT"
@@ -297,6 +297,7 @@ def side_by_side(root: Path) -> None:
 
 def study_page(root: Path) -> None:
     """Win rates with Wilson and bootstrap intervals, Bradley-Terry, agreement and vigilance of a 2AFC study."""
+    study_view.many_model_sections(root)  # leaderboard, pair matrix, rounds, metric agreement, when present
     files = _find(str(root), records.ANALYSIS_FILE)
     if not files:
         st.info(f"No human-study analysis ({records.ANALYSIS_FILE}) under the results root.")
