@@ -1,13 +1,15 @@
 """`lumiere-eval metrics`: compare a real and a generated set of videos (folders or manifests) on FVD, KVD,
-IS, CLIPSIM and per-frame FID, print a table with confidence intervals and write a JSON record.
+IS, CLIPSIM and per-frame FID, print a table with confidence intervals and write a result record.
 
 Sets: a folder (video files, sorted by name; a prompt may sit beside a video as `<name>.txt`) or a manifest
 (`.csv` with a `path` column and optionally `prompt`, or `.jsonl` with the same keys; paths relative to the
-manifest). Every video is decoded once; all requested extractors read from that decode.
-The extracted features are saved to `<out>.features.npz` before any metric is computed.
-Intervals: FVD and CLIPSIM by a seeded bootstrap over generated videos (real statistics held fixed), frame
-FID the same way only on request (--fid-bootstrap: each resample recomputes a 2048-d covariance); KVD and IS
-as mean +- std over subsets / splits, as their reference implementations report them.
+manifest). A thin command over the `ucf101` runner's feature stage (`lumiere_eval.runner.features`): each
+video decoded once for all extractors, rows computed in fixed blocks and kept in the content-keyed feature
+cache (a rerun computes nothing again), and the numbers from the same functions with the same defaults
+(protocols from `lumiere_eval.metrics.protocols`), so both commands give the same numbers on the same videos.
+Intervals: FVD, IS and CLIPSIM by a seeded bootstrap over generated videos (real statistics held fixed), frame
+FID the same way only on request (--fid-bootstrap: each resample recomputes a 2048-d covariance); KVD with its
+std over subsets, IS also with its std over splits. The record follows `lumiere_eval.metrics.record`.
 """
 from __future__ import annotations
 
@@ -15,7 +17,6 @@ import argparse
 import csv
 import json
 import os
-import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from lumiere_eval import LumiereEvalError, __version__
+from lumiere_eval.cli_types import float_range, int_range
 
-METRICS = {"fvd": "lower", "kvd": "lower", "is": "higher", "clipsim": "higher", "fid": "lower"}
+METRICS = ("fvd", "kvd", "is", "clipsim", "fid")
 VIDEO_SUFFIXES = {".mp4", ".avi", ".gif", ".webm", ".mkv", ".mov"}
 
 
@@ -86,39 +88,45 @@ def load_video_set(source: str | os.PathLike) -> VideoSet:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `lumiere-eval metrics`."""
-    from lumiere_eval.metrics.protocols import FVD_PROTOCOLS, IS_PROTOCOLS
+    from lumiere_eval.files import METRICS_FILE
+    from lumiere_eval.metrics.protocols import DEFAULT_FVD_PROTOCOL, DEFAULT_IS_PROTOCOL, FVD_PROTOCOLS, IS_PROTOCOLS
+    from lumiere_eval.runner.features import FEATURE_BLOCK
 
     parser.add_argument("--real", type=str, required=True, default=None, help="Folder or manifest of real videos.")
     parser.add_argument("--fake", type=str, required=True, default=None,
                         help="Folder or manifest of generated videos (prompts needed for clipsim).")
     parser.add_argument("--metrics", type=str, default="fvd,kvd,is,clipsim,fid",
                         help=f"Comma-separated subset of {','.join(METRICS)}.")
-    parser.add_argument("--protocol", type=str, default="fvd2048_16f", choices=sorted(FVD_PROTOCOLS),
+    parser.add_argument("--protocol", type=str, default=DEFAULT_FVD_PROTOCOL, choices=sorted(FVD_PROTOCOLS),
                         help="FVD/KVD/FID protocol: sample count, clip sampling, I3D backend, covariance.")
-    parser.add_argument("--is-protocol", type=str, default="isv2048_ucf", choices=sorted(IS_PROTOCOLS),
+    parser.add_argument("--is-protocol", type=str, default=DEFAULT_IS_PROTOCOL, choices=sorted(IS_PROTOCOLS),
                         help="Inception Score protocol (C3D on UCF101).")
     for flag, what in (("--i3d", "I3D (TorchScript or i3d_pretrained_400.pt, per --protocol)"),
                        ("--c3d", "C3D TorchScript c3d_ucf101.pt"), ("--clip", "CLIP checkpoint (ViT-B/32)"),
                        ("--inception", "pytorch-fid InceptionV3 weights")):
         parser.add_argument(flag, type=str, default=None,
                             help=f"Local {what}; default: the cache, downloaded if missing.")
-    parser.add_argument("--max-videos", type=int, default=0,
+    parser.add_argument("--max-videos", type=int_range(0), default=0,
                         help="Use at most this many videos per side (0: the protocol's sample count).")
-    parser.add_argument("--clip-frames", type=int, default=8, help="Frames per video for CLIPSIM (uniform).")
-    parser.add_argument("--fid-frames", type=int, default=0,
+    parser.add_argument("--clip-frames", type=int_range(1), default=8, help="Frames per video for CLIPSIM (uniform).")
+    parser.add_argument("--fid-frames", type=int_range(0), default=0,
                         help="Frames per clip for frame FID, uniform over the FVD clip (0: all of them).")
-    parser.add_argument("--bootstrap", type=int, default=100,
-                        help="Bootstrap resamples for the FVD and CLIPSIM intervals (0: none).")
-    parser.add_argument("--fid-bootstrap", type=int, default=0,
+    parser.add_argument("--bootstrap", type=int_range(0), default=200,
+                        help="Bootstrap resamples for the FVD, IS and CLIPSIM intervals (0: none); as `ucf101`.")
+    parser.add_argument("--fid-bootstrap", type=int_range(0), default=0,
                         help="Bootstrap resamples for the frame-FID interval (0: none); each costs the covariance of "
                              "all generated frames plus one 2048-d Frechet distance, seconds to minutes.")
-    parser.add_argument("--seed", type=int, default=0, help="Seed of the bootstrap and of the KVD subsets.")
+    parser.add_argument("--seed", type=int_range(0), default=0, help="Seed of the bootstrap and of the KVD subsets.")
     parser.add_argument("--device", type=str, default=None, help="Torch device (default: cuda if present, else cpu).")
-    parser.add_argument("--batch-size", type=int, default=0, help="Clips per forward pass (0: automatic).")
-    parser.add_argument("--timeout", type=float, default=10.0, help="Seconds before a weight download gives up.")
+    parser.add_argument("--feature-block", type=int_range(1), default=FEATURE_BLOCK,
+                        help="Videos per extractor call (fixed blocks; part of the feature cache key; as `ucf101`).")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="Feature cache (default $LUMIERE_EVAL_HOME/features, shared with `ucf101`).")
+    parser.add_argument("--timeout", type=float_range(0, low_open=True), default=10.0, help="Seconds before a weight download gives up.")
     parser.add_argument("--no-download", action="store_true", default=False,
                         help="Never download weights; fail if they are neither given nor cached.")
-    parser.add_argument("--out", type=str, default="metrics.json", help="Where to write the JSON record.")
+    parser.add_argument("--out", type=str, default=METRICS_FILE,
+                        help="Where to write the result record (name it metrics.json for the dashboard to list it).")
     parser.add_argument("--quiet", action="store_true", default=False, help="No progress bars.")
 
 
@@ -130,37 +138,44 @@ def _parse_metrics(text: str) -> list[str]:
     return names
 
 
-def _interval(values: np.ndarray, statistic, resamples: int, seed: int) -> list[float] | None:
-    from lumiere_eval.metrics import bootstrap_ci
-
-    if len(values) < 2 or resamples < 2:
-        return None
-    return list(bootstrap_ci(values, statistic=statistic, num_resamples=resamples, seed=seed))
-
-
-def _frechet(real_stats, fake_rows: np.ndarray, unbiased: bool) -> float:
+def _frechet(real_stats, fake_rows: np.ndarray) -> float:
     from lumiere_eval.metrics import frechet_distance_to_features
 
-    return frechet_distance_to_features(real_stats.mean, real_stats.covariance(unbiased), fake_rows, unbiased)
+    return frechet_distance_to_features(real_stats.mean, real_stats.covariance(True), fake_rows, True)
 
 
-def save_features(out: Path, real_rows: dict, fake_rows: dict) -> Path:
-    """Keep every extracted row (`<out>.features.npz`, keys real_<x> / fake_<x>) before any metric runs."""
-    from lumiere_eval.files import atomic_path
+def _items(videos: VideoSet, hashes) -> list:
+    from lumiere_eval.runner.features import VideoItem
 
-    path = out.with_name(out.name + ".features.npz")
-    with atomic_path(path) as tmp:
-        np.savez(tmp, **{f"real_{k}": v for k, v in real_rows.items()}, **{f"fake_{k}": v for k, v in fake_rows.items()})
-    return path
+    return [VideoItem(path, hashes.sha256(path), key) for path, key in zip(videos.paths, videos.keys)]
+
+
+def _frame_fid(real_rows: list, fake_rows: list, resamples: int, seed: int, protocol: str) -> dict:
+    """FID over all frames of the clips (unbiased covariance, as pytorch-fid), interval over generated videos."""
+    from lumiere_eval.metrics import FeatureStats, bootstrap_ci
+    from lumiere_eval.metrics.record import metric_entry
+
+    real = np.concatenate([r for r in real_rows if r is not None])
+    fake = np.stack([r for r in fake_rows if r is not None])
+    real_stats = FeatureStats.from_features(real)
+    value = _frechet(real_stats, fake.reshape(-1, fake.shape[-1]))
+    low, high = (bootstrap_ci(fake, lambda v: _frechet(real_stats, v.reshape(-1, v.shape[-1])), resamples, seed=seed)
+                 if resamples >= 2 and len(fake) >= 2 else (None, None))
+    return metric_entry("fid", value, len(fake), protocol, low, high, frames_per_video=int(fake.shape[1]),
+                        covariance="unbiased", interval="bootstrap over generated videos (all their frames)")
 
 
 def compute(args: argparse.Namespace) -> dict:
-    """Extract features of both sets and compute the requested metrics; returns the JSON record."""
+    """Features of both sets through the runner's feature stage, then the requested metrics; returns the record."""
+    from lumiere_eval import __version__
     from lumiere_eval.extractors import create_extractor
     from lumiere_eval.extractors.clipsim import uniform_indices
-    from lumiere_eval.extractors.pipeline import Request, extract_videos
-    from lumiere_eval.metrics.protocols import get_fvd_protocol, get_is_protocol, protocol_inception_score
-    from lumiere_eval.metrics import FeatureStats, kernel_distance
+    from lumiere_eval.metrics.protocols import get_fvd_protocol, get_is_protocol
+    from lumiere_eval.metrics.record import SCHEMA_VERSION
+    from lumiere_eval.runner import evaluate
+    from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
+    from lumiere_eval.runner.features import FeatureJob, compute_features
+    from lumiere_eval.runner.provenance import git_commit, package_versions
 
     names = _parse_metrics(args.metrics)
     protocol, is_protocol = get_fvd_protocol(args.protocol), get_is_protocol(args.is_protocol)
@@ -170,90 +185,92 @@ def compute(args: argparse.Namespace) -> dict:
         missing = fake.keys[fake.prompts.index(None)]
         raise MetricsInputError(f"clipsim needs a prompt for every generated video; {missing} has none "
                                 "(add <name>.txt beside it or a 'prompt' column to the manifest)")
-    common = {"device": args.device, "batch_size": args.batch_size or None}
-    load = {"fetch_missing": not args.no_download, "timeout": args.timeout}
-    extractors, real_requests, fake_requests = {}, {}, {}
-
-    def features_of(extractor, frames=None):
-        def run(clips, _items):
-            return extractor.extract(clips if frames is None else clips[:, frames])
-        return run
-
+    load = {"fetch_missing": not args.no_download, "timeout": args.timeout, "device": args.device,
+            "batch_size": args.feature_block}
+    real_jobs, fake_jobs = [], []
     if {"fvd", "kvd"} & set(names):
-        i3d = extractors["i3d"] = create_extractor(protocol.extractor, args.i3d, **load, **common)
-        real_requests["i3d"] = Request(features_of(i3d), protocol.real_sampling, i3d.batch_size)
-        fake_requests["i3d"] = Request(features_of(i3d), protocol.fake_sampling, i3d.batch_size)
+        i3d = create_extractor(protocol.extractor, args.i3d, **load)
+        real_jobs.append(FeatureJob("fvd", i3d, protocol.real_sampling))
+        fake_jobs.append(FeatureJob("fvd", i3d, protocol.fake_sampling))
     if "fid" in names:
-        inception = extractors["inception"] = create_extractor("inception-fid", args.inception, **load, **common)
+        inception = create_extractor("inception-fid", args.inception, **load)
         clip_length = protocol.fake_sampling.num_frames
-        frames = uniform_indices(clip_length, args.fid_frames or clip_length)
-        for requests, sampling in ((real_requests, protocol.real_sampling), (fake_requests, protocol.fake_sampling)):
-            requests["inception"] = Request(features_of(inception, frames), sampling, inception.batch_size)
+        frames = tuple(int(i) for i in uniform_indices(clip_length, args.fid_frames or clip_length))
+        real_jobs.append(FeatureJob("fid", inception, protocol.real_sampling, "frame_rows", frames))
+        fake_jobs.append(FeatureJob("fid", inception, protocol.fake_sampling, "frame_rows", frames))
     if "is" in names:
-        c3d = extractors["c3d"] = create_extractor("c3d-ucf101", args.c3d, frame_size=is_protocol.frame_size,
-                                                   **load, **common)
-        fake_requests["c3d"] = Request(features_of(c3d), is_protocol.sampling, c3d.batch_size)
+        options = {"frame_size": is_protocol.frame_size} if is_protocol.frame_size else {}
+        c3d = create_extractor(is_protocol.extractor, args.c3d, **options, **load)
+        fake_jobs.append(FeatureJob("is", c3d, is_protocol.sampling))
     if "clipsim" in names:
-        clip = extractors["clip"] = create_extractor("clip", args.clip, num_frames=args.clip_frames, **load, **common)
-        fake_requests["clip"] = Request(lambda clips, items: clip.clipsim(clips, [fake.prompts[i] for i in items]),
-                                        None, clip.batch_size)
+        clip = create_extractor("clip", args.clip, num_frames=args.clip_frames, **load)
+        fake_jobs.append(FeatureJob("clipsim", clip, None, kind="frames"))
 
-    real_rows = extract_videos(real.paths, real_requests, real.keys, progress=not args.quiet) if real_requests else {}
-    fake_rows = extract_videos(fake.paths, fake_requests, fake.keys, progress=not args.quiet)
-    save_features(Path(args.out), real_rows, fake_rows)
-    results: dict[str, dict] = {}
-    if "fvd" in names:
-        real_stats = FeatureStats.from_features(real_rows["i3d"])
-        value = _frechet(real_stats, fake_rows["i3d"], protocol.unbiased_covariance)
-        ci = _interval(fake_rows["i3d"], lambda f: _frechet(real_stats, f, protocol.unbiased_covariance),
-                       args.bootstrap, args.seed)
-        results["fvd"] = {"value": value, "ci95": ci, "interval": "bootstrap over generated videos"}
-    if "kvd" in names:
-        mean, std = kernel_distance(real_rows["i3d"], fake_rows["i3d"], seed=args.seed)
-        results["kvd"] = {"value": mean, "std": std, "interval": "std over 100 random subsets"}
+    cache = FeatureCache(args.cache_dir or default_cache_dir())
+    hashes = FileHashes(cache.root / "file_hashes" / "metrics.json")
+    real_items, fake_items = _items(real, hashes), _items(fake, hashes)
+    hashes.save()
+    skipped: dict[str, str] = {}
+
+    def on_skip(item, reason: str) -> None:
+        skipped[str(item.path)] = reason
+
+    progress = not args.quiet
+    real_rows = compute_features(real_items, real_jobs, cache, args.feature_block, progress=progress,
+                                 desc="features [real]", on_skip=on_skip) if real_jobs else {}
+    fake_rows = compute_features(fake_items, fake_jobs, cache, args.feature_block, progress=progress,
+                                 desc="features [generated]", on_skip=on_skip)
+
+    def stack(rows: list, what: str) -> np.ndarray:
+        kept = [r for r in rows if r is not None]
+        if not kept:
+            first = next(iter(skipped.items()), None)
+            raise MetricsInputError(f"no usable videos for {what}" +
+                                    (f"; first skipped: {first[0]}: {first[1]}" if first else ""))
+        return np.stack(kept)
+
+    fvd_real = stack(real_rows["fvd"], "FVD (real)") if "fvd" in real_rows else None
+    fvd_fake = stack(fake_rows["fvd"], "FVD (generated)") if "fvd" in fake_rows else None
+    probs = stack(fake_rows["is"], "IS") if "is" in fake_rows else None
+    clip_values = None
+    if "clipsim" in fake_rows:
+        keep = [i for i, r in enumerate(fake_rows["clipsim"]) if r is not None]
+        texts = clip.text_embeddings([fake.prompts[i] for i in keep])
+        clip_values = evaluate.clipsim_per_sample([fake_rows["clipsim"][i] for i in keep], texts)
+    clip_job = next((job for job in fake_jobs if job.name == "clipsim"), None)
+    results = evaluate.metric_entries([n for n in names if n != "fid"], protocol, is_protocol, fvd_real, fvd_fake,
+                                      probs, clip_values, evaluate.clip_protocol(clip_job), args.bootstrap, args.seed)
     if "fid" in names:
-        per_video = len(frames)
-        real_stats = FeatureStats.from_features(real_rows["inception"])
-        fake_frames = fake_rows["inception"].reshape(len(fake.paths), per_video, -1)
-        value = _frechet(real_stats, fake_rows["inception"], True)
-        ci = _interval(fake_frames, lambda v: _frechet(real_stats, v.reshape(-1, v.shape[-1]), True),
-                       args.fid_bootstrap, args.seed)
-        results["fid"] = {"value": value, "ci95": ci, "interval": "bootstrap over generated videos (all their frames)",
-                          "frames_per_video": per_video}
-    if "is" in names:
-        probs = fake_rows["c3d"][:is_protocol.num_samples]
-        mean, std = protocol_inception_score(is_protocol, probs)
-        splits = min(is_protocol.splits, len(probs))
-        results["is"] = {"value": mean, "std": std, "interval": f"std over {splits} splits",
-                         "protocol": is_protocol.name, "samples": len(probs)}
-    if "clipsim" in names:
-        scores = fake_rows["clip"]
-        ci = _interval(scores, np.mean, args.bootstrap, args.seed)
-        results["clipsim"] = {"value": float(scores.mean()), "ci95": ci,
-                              "interval": "bootstrap over generated videos", "scale": "100 * cosine, clamped at 0"}
-    for name, result in results.items():
-        result["better"] = METRICS[name]
-    described = {key: ext.describe() for key, ext in extractors.items()}
-    unverified = sorted(d["weights"]["path"] for d in described.values() if not d["weights"]["verified"])
+        results["fid"] = _frame_fid(real_rows["fid"], fake_rows["fid"], args.fid_bootstrap, args.seed,
+                                    f"fid-frames:{protocol.id}:frames{len(frames)}")
+    jobs = {job.name: job for job in fake_jobs}
+    for name, entry in results.items():
+        job = jobs["fvd" if name == "kvd" else name]
+        entry.update({"extractor": job.extractor.describe(), "clip": job.config["clip"]})
+    described = {job.extractor.id: job.extractor.describe() for job in real_jobs + fake_jobs}
+    unverified = sorted({d["weights"]["path"] for d in described.values() if not d["weights"]["verified"]})
     satisfied = min(len(real.paths), len(fake.paths)) >= protocol.num_samples
     if not satisfied:
         warnings.warn(f"protocol {protocol.name} wants {protocol.num_samples} videos per side; got {len(real.paths)} "
                       f"real and {len(fake.paths)} generated: the numbers are not comparable to published ones "
                       "(FVD is biased upward at small N)", stacklevel=2)
     return {
-        "protocol": {"name": protocol.name, "num_samples": protocol.num_samples,
-                     "real_sampling": protocol.real_sampling.id, "fake_sampling": protocol.fake_sampling.id,
-                     "extractor": protocol.extractor, "unbiased_covariance": protocol.unbiased_covariance,
-                     "source": protocol.source, "satisfied": satisfied},
-        "is_protocol": is_protocol.name if "is" in names else None,
+        "schema_version": SCHEMA_VERSION,
+        "kind": "metrics",
+        "lumiere_eval_version": __version__,
+        "model": {"name": fake.source.stem if fake.source.is_file() else fake.source.name},
+        "domain": "videos",
+        "protocol_id": f"{protocol.name}_{is_protocol.name}",
+        "protocols": {"fvd": protocol.describe(), "is": is_protocol.describe()},
+        "metrics": results,
+        "unverified_weights": unverified,
+        "satisfied": satisfied,
         "real": {"source": str(real.source), "videos": len(real.paths)},
         "fake": {"source": str(fake.source), "videos": len(fake.paths)},
-        "metrics": results,
-        "extractors": described,
-        "weights_verified": not unverified,
-        "unverified_weights": unverified,
-        "versions": {"lumiere_eval": __version__, "python": sys.version.split()[0], "numpy": np.__version__,
-                     "torch": __import__("torch").__version__},
+        "skipped_videos": [{"path": path, "reason": reason} for path, reason in sorted(skipped.items())],
+        "config": {"feature_block": args.feature_block, "bootstrap": args.bootstrap, "seed": args.seed,
+                   "clip_frames": args.clip_frames, "fid_frames": args.fid_frames, "max_videos": args.max_videos},
+        "provenance": {"versions": package_versions(), "git_commit": git_commit(), "extractors": described},
     }
 
 
@@ -261,28 +278,32 @@ def format_table(record: dict) -> str:
     """The metrics as an aligned text table."""
     lines = [f"{'metric':8s} {'value':>12s}  {'interval':34s} {'better':6s}"]
     for name, result in record["metrics"].items():
-        if result.get("ci95"):
-            low, high = result["ci95"]
-            interval = f"95% CI [{low:.4g}, {high:.4g}]"
-        elif "std" in result:
-            interval = f"+- {result['std']:.4g} (std)"
+        if result.get("ci_low") is not None:
+            interval = f"95% CI [{result['ci_low']:.4g}, {result['ci_high']:.4g}]"
+        elif "std_over_subsets" in result:
+            interval = f"+- {result['std_over_subsets']:.4g} (std over subsets)"
         else:
             interval = "(no interval requested)"
-        lines.append(f"{name:8s} {result['value']:12.4f}  {interval:34s} {result['better']:6s}")
-    lines.append(f"protocol {record['protocol']['name']}: {record['real']['videos']} real, "
+        better = "higher" if result["higher_is_better"] else "lower"
+        lines.append(f"{name:8s} {result['value']:12.4f}  {interval:34s} {better:6s}")
+    protocol = record["protocols"]["fvd"]
+    lines.append(f"protocol {protocol['name']} ({protocol['covariance']} covariance): {record['real']['videos']} real, "
                  f"{record['fake']['videos']} generated videos"
-                 + ("" if record["protocol"]["satisfied"] else " (fewer than the protocol's sample count)"))
-    if not record["weights_verified"]:
+                 + ("" if record["satisfied"] else " (fewer than the protocol's sample count)"))
+    if record["skipped_videos"]:
+        lines.append(f"skipped {len(record['skipped_videos'])} unusable video(s), first: "
+                     f"{record['skipped_videos'][0]['path']} ({record['skipped_videos'][0]['reason']})")
+    if record["unverified_weights"]:
         lines.append("computed with UNVERIFIED weights: " + ", ".join(record["unverified_weights"]))
     return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Compute, print the table, write the JSON record atomically."""
+    """Compute, print the table, write the result record (validated, atomically)."""
+    from lumiere_eval.metrics.record import write_record
+
     record = compute(args)
     print(format_table(record))
-    from lumiere_eval.files import atomic_write_json
-
-    out = atomic_write_json(args.out, record)
+    out = write_record(args.out, record)
     print(f"wrote {out}")
     return 0

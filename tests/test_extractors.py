@@ -215,48 +215,39 @@ def test_inception_matches_pytorch_fid_inceptionv3(tmp_path, monkeypatch):
     np.testing.assert_allclose(features, expected.numpy(), rtol=1e-4, atol=1e-5 * float(expected.abs().max()))
 
 
-# ---- one decode pass ----------------------------------------------------------------------------------------
+# ---- one decode pass (the runner's feature stage, used by both `metrics` and `ucf101`) --------------------
 
-def test_one_decode_pass_feeds_every_request(tmp_path, monkeypatch):
-    from conftest import moving_pattern
-
-    from lumiere_eval.extractors import pipeline
-    from lumiere_eval.video import ClipSampling, read_video, write_video
-
-    paths = [write_video(tmp_path / f"v{i}.mp4", moving_pattern(t=20, seed=i), fps=8) for i in range(3)]
-    decoded = []
-
-    def counting_read_video(path):
-        decoded.append(str(path))
-        return read_video(path)
-
-    monkeypatch.setattr(pipeline, "read_video", counting_read_video)
-    first = ClipSampling("first", 8)
-    rand = ClipSampling("random", 4, stride=2, seed=1)
-    requests = {
-        "first_mean": pipeline.Request(lambda c, items: c.reshape(len(c), -1).mean(1, keepdims=True), first, 2),
-        "rand_index": pipeline.Request(lambda c, items: np.array(items)[:, None] * 1.0 + c[:, :, 0, 0, 0] * 0, rand, 2),
-        "whole_len": pipeline.Request(lambda c, items: np.full((len(c), 1), c.shape[1], float), None, 5),
-    }
-    out = pipeline.extract_videos(paths, requests, progress=False)
-    assert decoded == [str(p) for p in paths]  # each video decoded exactly once
-    for i, path in enumerate(paths):
-        frames, _ = read_video(path)
-        assert out["first_mean"][i, 0] == pytest.approx(frames[:8].mean())
-        assert out["whole_len"][i, 0] == len(frames)
-        assert out["rand_index"][i, 0] == i
-
-
-def test_real_ucf101_clips_through_the_pipeline(ucf101_shared, tmp_path):
-    """The two real XviD clips (320x240) decoded once, cut as fvd2048_16f real clips, through a TorchScript I3D."""
-    from lumiere_eval.extractors import pipeline
+def test_real_ucf101_clips_through_the_feature_stage(ucf101_shared, tmp_path, monkeypatch):
+    """The two real XviD clips (320x240) decoded once each for two jobs, cut as fvd2048_16f real and fake clips,
+    through a TorchScript I3D; a second pass is served from the cache without decoding."""
+    from lumiere_eval.files import sha256_file
     from lumiere_eval.metrics.protocols import get_fvd_protocol
+    from lumiere_eval.runner import features
+    from lumiere_eval.runner.cache import FeatureCache
+    from lumiere_eval.video import read_clip
 
     save_tiny_detector(tmp_path / "i3d.pt", 400)
     extractor = create_extractor("i3d-torchscript", tmp_path / "i3d.pt", device="cpu")
     paths = sorted(ucf101_shared.glob("*.avi"))
-    sampling = get_fvd_protocol("fvd2048_16f").real_sampling
-    rows = pipeline.extract_videos(paths, {"i3d": pipeline.Request(lambda c, _: extractor.extract(c), sampling)},
-                                   keys=[p.name for p in paths], progress=False)["i3d"]
+    protocol = get_fvd_protocol("fvd2048_16f")
+    jobs = [features.FeatureJob("real", extractor, protocol.real_sampling),
+            features.FeatureJob("fake", extractor, protocol.fake_sampling)]
+    decoded = []
+    read_clips = features.read_clips
+
+    def counting_read_clips(path, *args, **kwargs):
+        decoded.append(str(path))
+        return read_clips(path, *args, **kwargs)
+
+    monkeypatch.setattr(features, "read_clips", counting_read_clips)
+    items = [features.VideoItem(p, sha256_file(p), p.name) for p in paths]
+    cache = FeatureCache(tmp_path / "cache")
+    out = features.compute_features(items, jobs, cache, block_size=2, progress=False)
+    assert decoded == [str(p) for p in paths]  # each video decoded exactly once for both jobs
+    rows = np.stack(out["real"])
     assert rows.shape == (len(paths), 400) and np.isfinite(rows).all()
     assert not np.allclose(rows[0], rows[1])
+    expected = extractor.extract(np.stack([read_clip(p, protocol.real_sampling, key=p.name) for p in paths]))
+    np.testing.assert_allclose(rows, expected, rtol=1e-5, atol=1e-6)
+    again = features.compute_features(items, jobs, cache, block_size=2, progress=False)
+    assert len(decoded) == len(paths) and all(np.array_equal(a, b) for a, b in zip(again["real"], out["real"]))

@@ -47,7 +47,8 @@ def setup(tmp_path_factory):
 def run_metrics(setup, *extra):
     argv = ["metrics", "--real", str(setup / "real"), "--fake", str(setup / "fake"), "--i3d", str(setup / "i3d.pt"),
             "--c3d", str(setup / "c3d.pt"), "--clip", str(setup / "clip.pt"), "--inception",
-            str(setup / "inception.pth"), "--bootstrap", "5", "--quiet", "--no-download", *extra]
+            str(setup / "inception.pth"), "--bootstrap", "5", "--quiet", "--no-download", "--cache-dir",
+            str(setup / "cache"), *extra]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return main(argv)
@@ -61,7 +62,7 @@ def test_metrics_command_all_metrics_against_direct_computation(setup, capsys):
     record = json.loads(out.read_text())
     metrics = record["metrics"]
     assert set(metrics) == {"fvd", "kvd", "is", "clipsim"}
-    assert record["weights_verified"] is False and not record["protocol"]["satisfied"]
+    assert record["unverified_weights"] and not record["satisfied"] and record["kind"] == "metrics"
     assert record["real"]["videos"] == 5 and record["fake"]["videos"] == 5
 
     # FVD recomputed directly: same clips (real random 16-frame offset keyed by file name, fake first 16)
@@ -75,16 +76,16 @@ def test_metrics_command_all_metrics_against_direct_computation(setup, capsys):
     fake = np.stack([read_clip(p, ClipSampling("first", 16)) for p in sorted((setup / "fake").glob("*.mp4"))])
     expected = textbook_fvd(i3d.extract(real).astype(np.float64), i3d.extract(fake).astype(np.float64))
     assert metrics["fvd"]["value"] == pytest.approx(expected, rel=1e-4)
-    with np.load(str(out) + ".features.npz") as saved:
-        np.testing.assert_allclose(saved["fake_i3d"], i3d.extract(fake), rtol=1e-6)
-        assert saved["fake_c3d"].shape == (5, 101) and saved["fake_clip"].shape == (5,)
-    low, high = metrics["fvd"]["ci95"]
+    low, high = metrics["fvd"]["ci_low"], metrics["fvd"]["ci_high"]
     assert low <= high and np.isfinite([low, high]).all()
-    assert metrics["fvd"]["better"] == "lower" and metrics["is"]["better"] == "higher"
+    assert metrics["fvd"]["higher_is_better"] is False and metrics["is"]["higher_is_better"] is True
+    assert metrics["fvd"]["n"] == 5 and metrics["fvd"]["protocol"].startswith("fvd2048_16f:i3d-torchscript:")
+    assert metrics["fvd"]["protocol"].endswith(":cov-biased:n2048")
     for name in ("kvd", "is", "clipsim"):
         assert np.isfinite(metrics[name]["value"])
     assert 1.0 <= metrics["is"]["value"] <= 101
-    assert record["extractors"]["i3d"]["weights"]["sha256"] == quiet_resolve("i3d_torchscript", setup / "i3d.pt").sha256
+    described = record["provenance"]["extractors"]["i3d-torchscript"]
+    assert described["weights"]["sha256"] == quiet_resolve("i3d_torchscript", setup / "i3d.pt").sha256
 
 
 @pytest.mark.slow
@@ -96,7 +97,7 @@ def test_frame_fid_through_the_command(setup, tmp_path, capsys):
     assert run_metrics(setup, "--metrics", "fid", "--fid-frames", "1", "--out", str(out)) == 0
     assert "no interval" in capsys.readouterr().out
     fid = json.loads(out.read_text())["metrics"]["fid"]
-    assert fid["frames_per_video"] == 1 and fid["ci95"] is None
+    assert fid["frames_per_video"] == 1 and fid["ci_low"] is None
     assert np.isfinite(fid["value"]) and fid["value"] > 0
 
 

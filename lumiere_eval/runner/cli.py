@@ -35,6 +35,7 @@ def _positive(text: str) -> int:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of `ucf101`."""
     from lumiere_eval.metrics.protocols import DEFAULT_FVD_PROTOCOL, DEFAULT_IS_PROTOCOL, FVD_PROTOCOLS, IS_PROTOCOLS
+    from lumiere_eval.runner.features import FEATURE_BLOCK
 
     env_root = os.environ.get("LUMIERE_EVAL_UCF101")
     data = p.add_argument_group("data")
@@ -87,7 +88,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     run.add_argument("--cache-dir", type=Path, default=None,
                      help="feature cache (default $LUMIERE_EVAL_HOME/features)")
     run.add_argument("--seed", type=int_range(0), default=0, help="base seed of sample seeds and real-clip selection")
-    run.add_argument("--batch-size", type=_positive, default=4, help="videos per generator / extractor call")
+    run.add_argument("--batch-size", type=_positive, default=4,
+                     help="videos per generator call (speed only: every sample depends on its own seed)")
+    run.add_argument("--feature-block", type=_positive, default=FEATURE_BLOCK,
+                     help="videos per extractor call; recorded in the run identity and the feature cache key, "
+                          "because it changes float round-off (the same default as `metrics`)")
     run.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     run.add_argument("--shard", default=None, help="i/n: do shard i of n (cluster job arrays); then --merge")
     run.add_argument("--merge", action="store_true", help="compute the metrics of a sharded run (nothing generated)")
@@ -127,6 +132,7 @@ def config_from_args(args: argparse.Namespace):
                      fvd_extractor=args.fvd_extractor, is_extractor=args.is_extractor,
                      clip_extractor=args.clip_extractor, weights=weights, fvd_covariance=args.fvd_covariance,
                      is_splits=args.is_splits, bootstrap=args.bootstrap, seed=args.seed, batch_size=args.batch_size,
+                     feature_block=args.feature_block,
                      cache_dir=args.cache_dir, device=args.device, strict=args.strict,
                      max_video_mb=args.max_video_mb, max_skipped_fraction=args.max_skipped_fraction, shard=args.shard,
                      merge=args.merge, progress=not args.no_progress)

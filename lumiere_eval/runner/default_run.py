@@ -80,6 +80,7 @@ def model_config(model: str, root: Path, out: Path, size: dict, args: argparse.N
                      width=DOMAIN["width"], metrics=("fvd", "is", "clipsim"), fvd_extractor="synthetic-i3d",
                      is_extractor="synthetic-c3d", clip_extractor="synthetic-clip", fvd_covariance="unbiased",
                      is_splits=1, is_shuffle_seed=None, bootstrap=size["bootstrap"], seed=args.seed, batch_size=args.batch_size,
+                     feature_block=args.feature_block,
                      cache_dir=args.cache_dir, device=args.device, progress=not args.no_progress)
 
 
@@ -140,8 +141,8 @@ def real_reference(root: Path, config, num: int) -> dict:
     test, test_classes = items("test", num)
     hashes.save()
     fake_jobs, real_jobs = build_jobs(config)
-    real_rows = compute_features(train, real_jobs, cache, config.batch_size, progress=False)
-    test_rows = compute_features(test, fake_jobs, cache, config.batch_size, progress=False)
+    real_rows = compute_features(train, real_jobs, cache, config.feature_block, progress=False)
+    test_rows = compute_features(test, fake_jobs, cache, config.feature_block, progress=False)
     suite = proto.prompt_suite(config.prompts, proto.read_class_index(splits))
     clip_job = next(j for j in fake_jobs if j.name == "clipsim")
     texts = clip_job.extractor.text_embeddings([suite.prompt(c) for c in test_classes])

@@ -9,7 +9,8 @@ import numpy as np
 
 from lumiere_eval.metrics import (FeatureStats, bootstrap_ci, clip_similarity, frechet_distance_from_stats,
                                   frechet_distance_to_features, inception_score, kernel_distance)
-from lumiere_eval.metrics.protocols import ISProtocol, protocol_inception_score
+from lumiere_eval.metrics.protocols import FVDProtocol, ISProtocol, protocol_inception_score
+from lumiere_eval.metrics.record import metric_entry
 
 def _interval(low: float, high: float) -> dict:
     return {"ci_low": low, "ci_high": high}
@@ -57,3 +58,30 @@ def clipsim(values: np.ndarray, num_resamples: int, seed: int) -> dict:
     low, high = bootstrap_ci(values, np.mean, num_resamples, seed=seed) if num_resamples and len(values) > 1 \
         else (None, None)
     return {"value": float(np.mean(values)), **_interval(low, high), "n_fake": len(values)}
+
+
+def clip_protocol(job) -> str:
+    """The CLIPSIM protocol id of a feature job: extractor, its frame sampling and preprocessing, x100 cosine
+    clamped at 0 ("" without a job)."""
+    if job is None:
+        return ""
+    return f"clipsim:{job.extractor.id}:{job.extractor.protocol}:x100-clamp0"
+
+
+def metric_entries(names: list[str] | tuple[str, ...], fvd_protocol: FVDProtocol, is_protocol: ISProtocol,
+                   real: np.ndarray | None, fake: np.ndarray | None, probs: np.ndarray | None,
+                   clip_values: np.ndarray | None, clip_protocol: str, num_resamples: int, seed: int) -> dict:
+    """The numbers of both commands from their rows, as result-record metric entries (`lumiere_eval.metrics.record`):
+    FVD/KVD from real and fake feature rows, IS from class probabilities, CLIPSIM from per-video similarities."""
+    results: dict[str, dict] = {}
+    if "fvd" in names:
+        results["fvd"] = fvd(real, fake, fvd_protocol.unbiased_covariance, num_resamples, seed)
+    if "kvd" in names:
+        results["kvd"] = kvd(real, fake, seed)
+    if "is" in names:
+        results["is"] = inception(probs, is_protocol, num_resamples, seed)
+    if "clipsim" in names:
+        results["clipsim"] = clipsim(clip_values, num_resamples, seed)
+    protocols = {"fvd": fvd_protocol.id, "kvd": fvd_protocol.id, "is": is_protocol.id, "clipsim": clip_protocol}
+    return {name: metric_entry(name, entry.pop("value"), entry["n_fake"], protocols[name], entry.pop("ci_low"),
+                               entry.pop("ci_high"), **entry) for name, entry in results.items()}

@@ -17,32 +17,40 @@ from lumiere_eval.video import ClipSampling, VideoReadError
 from lumiere_eval.video.clips import read_clips
 from lumiere_eval.limits import DEFAULT_MAX_VIDEO_MB
 
+FEATURE_BLOCK = 4  # default videos per extractor call of both `metrics` and `ucf101`
+
 
 @dataclass
 class FeatureJob:
     """One extractor applied to one clip of every video.
 
-    `kind` is "rows" (extractor.extract: one feature or probability row per clip) or "frames"
-    (extractor.frame_embeddings: one embedding per sampled frame, for CLIP similarity).
+    `kind` is "rows" (extractor.extract: one feature or probability row per clip), "frames"
+    (extractor.frame_embeddings: one embedding per sampled frame, for CLIP similarity) or "frame_rows" (a
+    per-frame extractor's rows grouped per clip, `[F, D]`, for frame FID). `frames` picks clip frames first.
     """
 
     name: str
     extractor: object
     sampling: ClipSampling | None
     kind: str = "rows"
+    frames: tuple[int, ...] | None = None
 
     @property
     def config(self) -> dict:
         """What the cached rows depend on besides the video's content."""
         ex = self.extractor
         return {"extractor": ex.id, "weights_sha256": ex.weights.sha256, "protocol": ex.protocol,
-                "clip": self.sampling.id if self.sampling else "whole", "kind": self.kind}
+                "clip": self.sampling.id if self.sampling else "whole", "kind": self.kind,
+                **({"frames": list(self.frames)} if self.frames is not None else {})}
 
     def compute(self, clips: np.ndarray) -> np.ndarray:
         """Rows for a batch of clips `[B, T, H, W, 3]`: `[B, D]` or `[B, F, D]`."""
+        if self.frames is not None:
+            clips = clips[:, list(self.frames)]
         if self.kind == "frames":
             return self.extractor.frame_embeddings(clips)
-        return self.extractor.extract(clips)
+        rows = self.extractor.extract(clips)
+        return rows.reshape(len(clips), -1, rows.shape[-1]) if self.kind == "frame_rows" else rows
 
 
 @dataclass(frozen=True)
@@ -66,11 +74,12 @@ def compute_features(items: list[VideoItem], jobs: list[FeatureJob], cache: Feat
 
     Items are processed in fixed blocks `[k * block_size, (k + 1) * block_size)` of the item list, and a block
     with any missing row is recomputed whole. A row is therefore always computed in the same batch, so
-    float round-off cannot differ between a single-process run, a sharded run and a resumed one.
+    float round-off cannot differ between a single-process run, a sharded run and a resumed one; the block
+    size is part of the cache key, so rows computed in other blocks are never mixed in.
     """
     from tqdm import tqdm
 
-    keys = {job.name: [cache.key(item.sha256, job.config) for item in items] for job in jobs}
+    keys = {job.name: [cache.key(item.sha256, job.config | {"block": block_size}) for item in items] for job in jobs}
     out: dict[str, list[np.ndarray | None]] = {job.name: [cache.get(k) for k in keys[job.name]] for job in jobs}
     blocks = [range(start, min(start + block_size, len(items))) for start in range(0, len(items), block_size)]
     todo = [(k, block) for k, block in enumerate(blocks) if owns_block(k) and

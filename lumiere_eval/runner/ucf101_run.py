@@ -22,7 +22,7 @@ from lumiere_eval import files
 from lumiere_eval.files import atomic_write_json, atomic_write_text
 from lumiere_eval.metrics.protocols import (DEFAULT_FVD_PROTOCOL, DEFAULT_IS_PROTOCOL, FVDProtocol, ISProtocol,
                                             get_fvd_protocol, get_is_protocol)
-from lumiere_eval.metrics.record import HIGHER_IS_BETTER, SCHEMA_VERSION, write_record
+from lumiere_eval.metrics.record import SCHEMA_VERSION, write_record
 from lumiere_eval.protocols import ucf101 as proto
 from lumiere_eval.runner import evaluate
 from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
@@ -72,7 +72,8 @@ class RunConfig:
     is_shuffle_seed: int | None = -1  # -1: the protocol's; None: no shuffle
     bootstrap: int = 200
     seed: int = 0
-    batch_size: int = 4
+    batch_size: int = 4  # videos per generator call: speed only
+    feature_block: int = 4  # videos per extractor call; fixed and recorded (it changes float round-off)
     cache_dir: Path | None = None
     device: str | None = None
     strict: bool = False
@@ -178,7 +179,7 @@ def _extractor(config: RunConfig, name: str, **options):
     if options.get("frame_size") is None:
         options.pop("frame_size", None)
     return create_extractor(name, config.weights.get(name), fetch_missing=False, device=config.device,
-                            batch_size=config.batch_size, **options)
+                            batch_size=config.feature_block, **options)
 
 
 def build_jobs(config: RunConfig) -> tuple[list[FeatureJob], list[FeatureJob]]:
@@ -273,8 +274,8 @@ def run(config: RunConfig, dry_run: bool = False) -> dict | None:
     def on_skip(item: VideoItem, reason: str) -> None:
         skipped_by_path[str(item.path)] = reason
 
-    block = config.batch_size
-    mine = lambda k: shard.mine(k)  # noqa: E731 - blocks of `batch_size` items are dealt round-robin
+    block = config.feature_block
+    mine = lambda k: shard.mine(k)  # noqa: E731 - blocks of `feature_block` items are dealt round-robin
     compute_features(fake_items, fake_jobs, cache, block, mine, config.strict, config.progress,
                      "features [generated]", on_skip, max_video_mb=config.max_video_mb)
     compute_features(real_items, real_jobs, cache, block, mine, config.strict, config.progress,
@@ -342,43 +343,35 @@ def _rows(blocks: list, name: str) -> tuple[np.ndarray, list[int]]:
 
 def _metrics(config: RunConfig, plan: Plan, records: list[dict], fake_jobs: list[FeatureJob],
              fake_rows: dict, real_rows: dict) -> dict:
-    results: dict[str, dict] = {}
     per_sample: dict[int, dict] = {r["index"]: {} for r in records}
     jobs = {job.name: job for job in fake_jobs}
+    real = fake = probs = clip_values = None
     if "fvd" in jobs:
         fake, _ = _rows(fake_rows["fvd"], "FVD (generated)")
         real, _ = _rows(real_rows["fvd"], "FVD (real)")
-        unbiased = config.fvd().unbiased_covariance
-        if "fvd" in config.metrics:
-            results["fvd"] = evaluate.fvd(real, fake, unbiased, config.bootstrap, config.seed)
-        if "kvd" in config.metrics:
-            results["kvd"] = evaluate.kvd(real, fake, config.seed)
     if "is" in jobs:
         probs, keep = _rows(fake_rows["is"], "IS")
-        results["is"] = evaluate.inception(probs, config.inception(), config.bootstrap, config.seed)
         if probs.shape[1] == len(plan.classes):  # classifier labels follow classInd order
             for i, p in zip(keep, probs):
                 record = records[i]
                 per_sample[record["index"]].update(
                     {"is_top1": plan.classes[int(p.argmax())],
                      "is_prob_of_prompted_class": float(p[plan.classes.index(record["class"])])})
-            results["is"]["top1_accuracy_vs_prompted_class"] = float(np.mean(
-                [per_sample[records[i]["index"]]["is_top1"] == records[i]["class"] for i in keep]))
     if "clipsim" in jobs:
         keep = [i for i, b in enumerate(fake_rows["clipsim"]) if b is not None]
         texts = jobs["clipsim"].extractor.text_embeddings([records[i]["prompt"] for i in keep])
-        values = evaluate.clipsim_per_sample([fake_rows["clipsim"][i] for i in keep], texts)
-        for i, v in zip(keep, values):
+        clip_values = evaluate.clipsim_per_sample([fake_rows["clipsim"][i] for i in keep], texts)
+        for i, v in zip(keep, clip_values):
             per_sample[records[i]["index"]]["clipsim"] = float(v)
-        results["clipsim"] = evaluate.clipsim(values, config.bootstrap, config.seed)
-    protocols = {"fvd": config.fvd().id, "kvd": config.fvd().id, "is": config.inception().id,
-                 "clipsim": f"clipsim:{config.clip_extractor}"}
+    results = evaluate.metric_entries(config.metrics, config.fvd(), config.inception(), real, fake, probs,
+                                      clip_values, evaluate.clip_protocol(jobs.get("clipsim")), config.bootstrap, config.seed)
+    if "is" in results and any("is_top1" in v for v in per_sample.values()):
+        results["is"]["top1_accuracy_vs_prompted_class"] = float(np.mean(
+            [per_sample[r["index"]]["is_top1"] == r["class"] for r in records if "is_top1" in per_sample[r["index"]]]))
     for name, job in jobs.items():
         for metric in ((name,) if name != "fvd" else ("fvd", "kvd")):
             if metric in results:
-                results[metric].update({"higher_is_better": HIGHER_IS_BETTER[metric], "n": results[metric]["n_fake"],
-                                        "protocol": protocols[metric], "extractor": job.extractor.describe(),
-                                        "clip": job.config["clip"]})
+                results[metric].update({"extractor": job.extractor.describe(), "clip": job.config["clip"]})
     return {"metrics": results, "per_sample": per_sample}
 
 
