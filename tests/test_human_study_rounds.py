@@ -75,7 +75,7 @@ def test_rounds_from_create_to_leaderboard(tmp_path, capsys):
     board = json.loads((study_dir / "leaderboard" / "leaderboard.json").read_text())["questions"]["quality"]
     assert board["ranking"] == list(MODELS)
     assert board["votes"] == 4 * (18 + 12)
-    rounds = json.loads((study_dir / "rounds.json").read_text())
+    rounds = json.loads((study_dir / "rounds.json").read_text())["history"]
     assert len(rounds) == 1 and rounds[0]["votes"] == 72
     with pytest.raises(SystemExit):
         main(["study", "next", "--help"])

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from lumiere_eval.cli_types import float_range, int_range
 from lumiere_eval.human_study.mturk import MTurkError
 
 
@@ -42,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     create.add_argument("--budget", type=_positive_int, default=None,
                         help="Comparison pairs in the first round, spread over model pairs and prompts "
                              "(default: every model pair on every shared prompt and seed).")
-    create.add_argument("--seed", type=int, default=0, help="Seed of the side assignment, order and vigilance picks.")
+    create.add_argument("--seed", type=int_range(0), default=0,
+                        help="Seed of the side assignment, order and vigilance picks.")
     create.add_argument("--base-url", type=str, default="",
                         help="https URL where the files of STUDY/media/ will be hosted (needed to publish).")
     create.add_argument("--reward", type=str, default="0.10",
@@ -62,10 +64,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     publish.add_argument("--assignment-duration", type=_positive_int, default=600,
                          help="Seconds a worker has for one assignment.")
     publish.add_argument("--lifetime", type=_positive_int, default=604_800, help="Seconds each HIT stays listed.")
-    publish.add_argument("--auto-approval-delay", type=int, default=259_200,
+    publish.add_argument("--auto-approval-delay", type=int_range(0), default=259_200,
                          help="Seconds until MTurk approves an assignment that was not reviewed.")
-    publish.add_argument("--min-approval-rate", type=int, default=98, help="Workers' minimum approval rate (%%).")
-    publish.add_argument("--min-approved", type=int, default=1000,
+    publish.add_argument("--min-approval-rate", type=int_range(0, 100), default=98,
+                         help="Workers' minimum approval rate (%%).")
+    publish.add_argument("--min-approved", type=int_range(0), default=1000,
                          help="Workers' minimum number of approved HITs (0 = no requirement).")
     publish.add_argument("--locales", type=str, default="US",
                          help="Comma-separated worker countries (ISO 3166 codes); empty = anywhere.")
@@ -93,9 +96,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     analyze.add_argument("--vigilance-threshold", type=_fraction, default=0.8,
                          help="Workers with a lower share of right vigilance answers are removed.")
     analyze.add_argument("--resamples", type=_positive_int, default=1000, help="Bootstrap resamples over prompts.")
-    analyze.add_argument("--bt-prior", type=float, default=0.5,
+    analyze.add_argument("--bt-prior", type=float_range(0), default=0.5,
                          help="Virtual wins each way per compared model pair in Bradley-Terry.")
-    analyze.add_argument("--seed", type=int, default=0, help="Bootstrap seed.")
+    analyze.add_argument("--seed", type=int_range(0), default=0, help="Bootstrap seed.")
     analyze.add_argument("--strict", action="store_true", help="Exit with an error if any row has a problem.")
 
     board = sub.add_parser("leaderboard", formatter_class=fmt,
@@ -139,10 +142,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     simulate.add_argument("--strength", nargs="+", type=str, default=None,
                           help="MODEL=LOG_STRENGTH for each model (Bradley-Terry scale); default all 0.")
     simulate.add_argument("--workers", type=_positive_int, default=20, help="Number of simulated workers.")
-    simulate.add_argument("--spammers", type=int, default=4, help="How many of them answer without looking.")
+    simulate.add_argument("--spammers", type=int_range(0), default=4, help="How many of them answer without looking.")
     simulate.add_argument("--answer-format", choices=["plain", "taskAnswers"], default="plain", type=str,
                           help="Answer.<question> columns or one crowd-form Answer.taskAnswers JSON column.")
-    simulate.add_argument("--seed", type=int, default=0, help="Simulation seed.")
+    simulate.add_argument("--seed", type=int_range(0), default=0, help="Simulation seed.")
     simulate.add_argument("--out", type=Path, required=True, default=None, help="Results CSV to write.")
 
 
@@ -150,12 +153,12 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vigilance-threshold", type=_fraction, default=0.8,
                         help="Workers with a lower share of right vigilance answers are removed.")
     parser.add_argument("--resamples", type=_positive_int, default=200, help="Bootstrap resamples.")
-    parser.add_argument("--prior", type=float, default=0.5,
+    parser.add_argument("--prior", type=float_range(0), default=0.5,
                         help="Virtual wins each way per compared model pair (0 = plain maximum likelihood).")
     parser.add_argument("--bootstrap-over", choices=["two-way", "prompts", "workers", "prompts+workers"],
                         default="two-way", type=str,
                         help="Clusters resampled: two-way = prompts and workers (variance V_p + V_w - V_cells).")
-    parser.add_argument("--seed", type=int, default=0, help="Bootstrap seed (and the next round's sides).")
+    parser.add_argument("--seed", type=int_range(0), default=0, help="Bootstrap seed (and the next round's sides).")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -347,7 +350,7 @@ def _next(args) -> int:
     for path in results_files(args.results):
         digest.update(path.read_bytes())
     history_path = args.study / "rounds.json"
-    history = json.loads(history_path.read_text(encoding="utf-8")) if history_path.is_file() else []
+    history = json.loads(history_path.read_text(encoding="utf-8"))["history"] if history_path.is_file() else []
     entry = {"results_sha256": digest.hexdigest(), "question": question, "votes": board["votes"],
              "ranking": board["ranking"], "log_strength": board["log_strength"], "rounds_published": len(study["rounds"])}
     history = [h for h in history if h["results_sha256"] != entry["results_sha256"]] + [entry]
@@ -357,7 +360,8 @@ def _next(args) -> int:
     for adjacent in decision["adjacent"]:
         print(f"  P({adjacent['upper']} stronger than {adjacent['lower']}) = {adjacent['probability_above']:.3f}")
     if not args.dry_run:
-        write_json_atomic(history_path, history)
+        write_json_atomic(history_path, {"study_id": study["study_id"], "level": args.level, "patience": args.patience,
+                                         "history": history, "decision": decision})
     if decision["stop"]:
         print(f"stop: {decision['reason']}")
         return 0
