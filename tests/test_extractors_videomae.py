@@ -143,6 +143,22 @@ def test_fvd_matches_cd_fvd_compute_fvd(tmp_path):
     assert abs(ours - expected) <= 1e-5 * expected
 
 
+def test_fp16_matches_cd_fvd_half_precision(tmp_path):
+    """cd-fvd's half_precision=True casts the model and its input to float16; so does our fp16 extractor."""
+    from cdfvd.third_party.VideoMAEv2.utils import preprocess_videomae
+
+    from lumiere_eval.extractors.videomae import VideoMAEv2FP16Extractor
+
+    reference = reference_model(TINY)
+    extractor = VideoMAEv2FP16Extractor(save_checkpoint(tmp_path, reference.state_dict()), device="cpu", config=TINY)
+    videos = random_videos(2)
+    with torch.no_grad():
+        expected = reference.half().forward_features(preprocess_videomae(videos).half()).float().numpy()
+    ours = extractor.extract(videos)
+    assert extractor.describe()["dtype"] == "float16"
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-2)  # fp16 round-off on features of size ~3
+
+
 def test_bf16_option_is_recorded_and_close_to_fp32(tmp_path):
     reference = reference_model(TINY)
     weights = save_checkpoint(tmp_path, reference.state_dict())
