@@ -156,7 +156,7 @@ def test_fp16_matches_cd_fvd_half_precision(tmp_path):
         expected = reference.half().forward_features(preprocess_videomae(videos).half()).float().numpy()
     ours = extractor.extract(videos)
     assert extractor.describe()["dtype"] == "float16"
-    np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-2)  # fp16 round-off on features of size ~3
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=4e-3)  # 2 fp16 ulps at ~3 (measured: 0)
 
 
 def test_bf16_option_is_recorded_and_close_to_fp32(tmp_path):
