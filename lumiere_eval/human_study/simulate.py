@@ -102,10 +102,10 @@ class VotePopulation:
     """
 
     def __init__(self, log_strength, nu: float = 0.0, num_prompts: int = 30, num_workers: int = 30,
-                 num_spammers: int = 0, concentration: float = 20.0, seed: int = 0):
+                 num_spammers: int = 0, concentration: float = 20.0, seed: int = 0, models=None):
         self.log_strength = np.asarray(log_strength, dtype=np.float64)
         self.nu = float(nu)
-        self.models = tuple(f"m{k}" for k in range(len(self.log_strength)))
+        self.models = tuple(models) if models is not None else tuple(f"m{k}" for k in range(len(self.log_strength)))
         self.num_prompts, self.num_workers = num_prompts, num_workers
         self.spammers = list(range(num_workers - num_spammers, num_workers))
         self.rng = np.random.default_rng(seed)

@@ -305,6 +305,11 @@ def run_default(args: argparse.Namespace) -> int:
 
     resamples = 1000 if args.synthetic_size == "full" else 200
     text += "\n" + write_statistics(out, list(rows), reference["paths"], resamples, args.seed)
+    from lumiere_eval.human_study.demo_study import simulated_study_section  # labelled SIMULATED raters
+
+    text += "\n" + simulated_study_section(
+        {m: [json.loads(line) for line in (out / m / SAMPLES_FILE).read_text().splitlines()] for m in rows},
+        {m: r["metrics"] for m, r in rows.items()}, seed=args.seed)
     atomic_write_text(out / "comparison.md", text)
     print(BANNER)
     print(text)
