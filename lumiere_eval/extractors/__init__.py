@@ -50,8 +50,16 @@ def extractor_class(name: str) -> type:
 
 def create_extractor(name: str, weights_path: str | os.PathLike | None = None, fetch_missing: bool = True,
                      timeout: float = 10.0, **options):
-    """Build extractor `name` on its registered weights (or the local file `weights_path`)."""
+    """Build extractor `name` on its registered weights (or the local file `weights_path`).
+
+    A class's `companion_weights` ({option: weights name}, e.g. V-JEPA's probe) are resolved the same way, from
+    the local file passed as that option or from the registry.
+    """
+    from lumiere_eval.extractors.weight_files import ResolvedWeights
     from lumiere_eval.extractors.weights import resolve
 
     cls = extractor_class(name)
+    for option, weights_name in getattr(cls, "companion_weights", {}).items():
+        if not isinstance(options.get(option), ResolvedWeights):
+            options[option] = resolve(weights_name, options.get(option), fetch_missing=fetch_missing, timeout=timeout)
     return cls(resolve(cls.weights_name, weights_path, fetch_missing=fetch_missing, timeout=timeout), **options)

@@ -290,20 +290,19 @@ class VJEPAExtractor(Extractor):
     id = "vjepa-h16-ssv2"
     weights_name = "vjepa_vith16"
     probe_weights_name = "vjepa_vith16_ssv2_probe"
+    companion_weights = {"probe": probe_weights_name}  # resolved by create_extractor like the main weights
     protocol = "stretch224-bilinear_unit_imagenet-norm"
     dim = VIT_H16.embed_dim
     precision = "float32"
 
     def __init__(self, weights: ResolvedWeights, device=None, batch_size=None,
-                 probe: ResolvedWeights | str | os.PathLike | None = None, fetch_missing: bool = True,
-                 config: VJEPAConfig = VIT_H16):
-        """`probe`: the SSv2 probe's weights (resolved, or a local file), else the registered ones (downloaded
-        when missing if `fetch_missing`)."""
+                 probe: ResolvedWeights | None = None, config: VJEPAConfig = VIT_H16):
+        """`probe`: the SSv2 probe's resolved weights (`create_extractor` resolves them: a local file given as
+        `probe=PATH`, else the registered ones)."""
         super().__init__(weights, device, batch_size)
         if not isinstance(probe, ResolvedWeights):
-            from lumiere_eval.extractors.weights import resolve
-
-            probe = resolve(self.probe_weights_name, probe, fetch_missing=fetch_missing)
+            raise WeightsError(f"{self.id}: needs the SSv2 probe's resolved weights ({self.probe_weights_name}); "
+                               "build it with lumiere_eval.extractors.create_extractor, which resolves them")
         self.probe_weights = probe
         # the features depend on both files; the protocol string (part of feature-cache keys) names the probe's
         self.protocol = f"{type(self).protocol}+probe-sha256-{probe.sha256[:16]}"
