@@ -122,7 +122,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Videos per extractor call (fixed blocks; part of the feature cache key; as `ucf101`).")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="Feature cache (default $LUMIERE_EVAL_HOME/features, shared with `ucf101`).")
-    parser.add_argument("--timeout", type=float_range(0, low_open=True), default=10.0, help="Seconds before a weight download gives up.")
+    parser.add_argument("--timeout", type=float_range(0, low_open=True), default=10.0,
+                        help="Seconds before a weight download gives up.")
     parser.add_argument("--no-download", action="store_true", default=False,
                         help="Never download weights; fail if they are neither given nor cached.")
     parser.add_argument("--out", type=str, default=METRICS_FILE,

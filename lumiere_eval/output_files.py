@@ -42,12 +42,7 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         with atomic_path(path) as tmp:
             yield tmp
     except OSError as err:
-        raise OutputWriteError(err.filename if err.filename and not _is_temporary(err.filename) else path,
-                               err) from err
-
-
-def _is_temporary(name: str | os.PathLike) -> bool:
-    return bool(_TEMPORARY.match(Path(name).name))
+        raise OutputWriteError(path, err) from err
 
 
 def _pid_alive(pid: int) -> bool:

@@ -8,6 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 from lumiere_eval import LumiereEvalError
+from lumiere_eval.cli_types import int_range
 
 
 class DashboardError(LumiereEvalError):
@@ -18,7 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `lumiere-eval dashboard`."""
     parser.add_argument("results_root", nargs="?", type=Path, default=Path("runs"),
                         help="Folder holding run folders (results.json), comparisons and study analyses.")
-    parser.add_argument("--port", type=int, default=8501, help="Port on 127.0.0.1 to serve the dashboard on.")
+    parser.add_argument("--port", type=int_range(0, 65535), default=8501,
+                        help="Port on 127.0.0.1 to serve the dashboard on.")
 
 
 def command(port: int) -> list[str]:

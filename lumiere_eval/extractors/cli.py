@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from lumiere_eval.cli_types import float_range
 from lumiere_eval.extractors import weights
 
 
@@ -13,7 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fetch = actions.add_parser("fetch", help="Download weights into the cache (resumes a partial file).")
     fetch.add_argument("name", type=str, choices=sorted(weights.WEIGHTS), help="Registered weights name.")
     fetch.add_argument("--url", type=str, default=None, help="Download from this mirror instead of the official URL.")
-    fetch.add_argument("--timeout", type=float, default=10.0, help="Seconds to wait for any connect or read.")
+    fetch.add_argument("--timeout", type=float_range(0, low_open=True), default=10.0,
+                       help="Seconds to wait for any connect or read.")
     verify = actions.add_parser("verify", help="Check cached weights (SHA-256 where published, else format).")
     verify.add_argument("names", type=str, nargs="*", default=[], help="Names to check (default: all cached).")
     path = actions.add_parser("path", help="Print where the cache keeps weights NAME.")

@@ -2,13 +2,16 @@
 
 One `.npy` file per (video, extractor configuration), written atomically (temporary name, then rename), so
 two runs sharing the cache never see half a file and a killed run loses at most the entry it was writing.
-Keys never use folder or file names: a renamed video hits, an edited one misses.
+Keys never use folder or file names: a renamed video hits, an edited one misses. A damaged entry, or
+one of the wrong shape (CacheEntryWarning names it), counts as absent and is recomputed.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +50,10 @@ class FileHashes:
         atomic_write_json(self.path, self._known, indent=None)
 
 
+class CacheEntryWarning(UserWarning):
+    """A feature cache entry that cannot be used as stored (wrong shape): named, then recomputed."""
+
+
 class FeatureCache:
     """Rows computed for one video by one extractor configuration, stored under a content key."""
 
@@ -71,6 +78,18 @@ class FeatureCache:
             return np.load(path, allow_pickle=False)
         except (ValueError, OSError, EOFError):
             return None
+
+    def drop_misshapen(self, rows: list[np.ndarray | None], keys: list[str], ndim: int) -> list[int]:
+        """Set to None (so they are recomputed) the entries whose number of axes is not `ndim` or whose last axis
+        differs from the most common one among `rows`; each is named in a CacheEntryWarning. Returns their indices."""
+        last = Counter(r.shape[-1] for r in rows if r is not None and r.ndim == ndim).most_common(1)
+        bad = [i for i, r in enumerate(rows) if r is not None and (r.ndim != ndim or r.shape[-1] != last[0][0])]
+        for i in bad:
+            warnings.warn(f"feature cache entry {self._path(keys[i])} has shape {list(rows[i].shape)}, expected "
+                          f"{ndim} axes ending in {last[0][0] if last else '?'}; recomputing it", CacheEntryWarning,
+                          stacklevel=2)
+            rows[i] = None
+        return bad
 
     def put(self, key: str, rows: np.ndarray) -> None:
         """Store rows atomically; NaN or infinite rows are refused (they would poison every later run)."""

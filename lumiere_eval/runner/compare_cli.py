@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lumiere_eval.cli_types import int_range
+
 
 def _fraction(text: str) -> float:
     value = float(text)
@@ -27,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--correction", choices=("holm", "bh", "none"), default="holm",
                    help="multiple-comparison adjustment over all metrics (Holm, Benjamini-Hochberg, none)")
     p.add_argument("--bootstrap", type=_resamples, default=1000, help="paired bootstrap resamples, 100..100000")
-    p.add_argument("--seed", type=int, default=0, help="seed of the resampling")
+    p.add_argument("--seed", type=int_range(0), default=0, help="seed of the resampling")
     p.add_argument("--no-motion", action="store_true", help="leave out the motion tier (computed on first use)")
     p.add_argument("--out", type=Path, default=None,
                    help="folder for compare.json and compare.md (default: print only)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lumiere_eval.cli_types import int_range
+
 
 def _positive(text: str) -> int:
     value = int(text)
@@ -17,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", type=Path, help="a finished run folder")
     p.add_argument("--bootstrap", type=_positive, default=50, help="bootstrap draws per sample size (>= 4)")
     p.add_argument("--start", type=_positive, default=64, help="smallest sample size (then doubled up to all)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the subsets and draws")
+    p.add_argument("--seed", type=int_range(0), default=0, help="seed of the subsets and draws")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -81,6 +81,8 @@ def compute_features(items: list[VideoItem], jobs: list[FeatureJob], cache: Feat
 
     keys = {job.name: [cache.key(item.sha256, job.config | {"block": block_size}) for item in items] for job in jobs}
     out: dict[str, list[np.ndarray | None]] = {job.name: [cache.get(k) for k in keys[job.name]] for job in jobs}
+    for job in jobs:  # an entry of the wrong shape is named and recomputed
+        cache.drop_misshapen(out[job.name], keys[job.name], 1 if job.kind == "rows" else 2)
     blocks = [range(start, min(start + block_size, len(items))) for start in range(0, len(items), block_size)]
     todo = [(k, block) for k, block in enumerate(blocks) if owns_block(k) and
             any(out[job.name][i] is None for job in jobs for i in block)]

@@ -4,12 +4,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lumiere_eval.cli_types import int_range
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of `lumiere-eval motion`."""
     p.add_argument("paths", type=Path, nargs="+", help="a run folder (writes RUN/motion.json), or video files")
-    p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the intervals (0: none)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    p.add_argument("--bootstrap", type=int_range(0), default=200,
+                   help="bootstrap resamples for the intervals (0: none)")
+    p.add_argument("--seed", type=int_range(0), default=0, help="seed of the bootstrap")
     p.add_argument("--out", type=Path, default=None, help="JSON file for the scores of video files")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 

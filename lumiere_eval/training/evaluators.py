@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from lumiere_eval import LumiereEvalError
+from lumiere_eval.cli_types import float_range, int_range
 from lumiere_eval.extractors.in_domain.networks import LOAD_ERRORS, VideoTextModel, build_model, to_model_input
 from lumiere_eval.protocols.synthetic import CLASSES, SyntheticDomain, class_prompt
 from lumiere_eval.training import evaluator_data as data
@@ -142,15 +143,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Folder for the exported checkpoints and results.json (default: the shipped folder).")
     parser.add_argument("--work", type=str, default="runs/in-domain-evaluators",
                         help="Folder for resumable training states (a rerun resumes from here).")
-    parser.add_argument("--classifier-steps", type=int, default=600, help="Classifier optimisation steps.")
-    parser.add_argument("--video-text-steps", type=int, default=600, help="Video-text model optimisation steps.")
-    parser.add_argument("--batch", type=int, default=32, help="Clips per step.")
-    parser.add_argument("--lr", type=float, default=2e-3, help="Peak AdamW learning rate (cosine decay to 0).")
-    parser.add_argument("--seed", type=int, default=0, help="Seed of initial weights and of every batch.")
-    parser.add_argument("--train-clips-per-group", type=int, default=8,
+    parser.add_argument("--classifier-steps", type=int_range(0), default=600, help="Classifier optimisation steps.")
+    parser.add_argument("--video-text-steps", type=int_range(0), default=600,
+                        help="Video-text model optimisation steps.")
+    parser.add_argument("--batch", type=int_range(1), default=32, help="Clips per step.")
+    parser.add_argument("--lr", type=float_range(0, low_open=True), default=2e-3,
+                        help="Peak AdamW learning rate (cosine decay to 0).")
+    parser.add_argument("--seed", type=int_range(0), default=0, help="Seed of initial weights and of every batch.")
+    parser.add_argument("--train-clips-per-group", type=int_range(1), default=8,
                         help="Clips rendered per (class, group) of the train split (the test split keeps 4).")
-    parser.add_argument("--save-every", type=float, default=120.0, help="Seconds between resumable saves.")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads.")
+    parser.add_argument("--save-every", type=float_range(0, low_open=True), default=120.0,
+                        help="Seconds between resumable saves.")
+    parser.add_argument("--threads", type=int_range(1), default=1, help="torch CPU threads.")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from lumiere_eval.cli_types import float_range, int_range
 from lumiere_eval.training.lumiere_recipe import STAGES
 
 
@@ -18,10 +19,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stage config json (default: the shipped models/lumiere-tiny/configs/STAGE.json)")
     parser.add_argument("--run-root", type=str, default="runs/lumiere-tiny",
                         help="folder holding one subfolder per stage (checkpoints, exported model.pt)")
-    parser.add_argument("--steps", type=int, default=None, help="total steps (default: the config's train.steps)")
-    parser.add_argument("--max-minutes", type=float, default=None,
+    parser.add_argument("--steps", type=int_range(1), default=None,
+                        help="total steps (default: the config's train.steps)")
+    parser.add_argument("--max-minutes", type=float_range(0, low_open=True), default=None,
                         help="stop (after saving) once this run has trained this many minutes; rerun to resume")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--threads", type=int_range(1), default=1, help="torch CPU threads")
     parser.add_argument("--dry-run", action="store_true", default=False, help="print the resolved config and exit")
 
 

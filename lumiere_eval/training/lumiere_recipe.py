@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lumiere_eval.cli_types import int_range
+
 STAGES = ("t2i", "stunet", "ssr", "ssr-stunet", "keyframes", "tsr", "conditional", "t2i-sketch")
 SHIPPED = ("models", "lumiere-tiny")
 # One prompt per class for the sample grids, appearance varied across the grid.
@@ -170,14 +172,14 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=("train", "ship"), help="train all stages, or ship the exports")
     parser.add_argument("--run-root", type=Path, default=Path("runs/lumiere-tiny"), help="training runs folder")
-    parser.add_argument("--steps", type=int, default=None, help="steps per stage (default: the shipped steps)")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--steps", type=int_range(1), default=None, help="steps per stage (default: the shipped steps)")
+    parser.add_argument("--threads", type=int_range(1), default=1, help="torch CPU threads")
     parser.add_argument("--generators", type=str, default="lumiere,keyframe-cascade,per-frame-t2i",
                         help="comma-separated generators to draw sample GIFs from ('' for none)")
     parser.add_argument("--direction", type=str, default="stunet,keyframe-cascade,t2i",
                         help="comma-separated base stages (or keyframe-cascade) to run the direction check on "
                              "('' for none)")
-    parser.add_argument("--per-class", type=int, default=8, help="videos per direction class in the check")
+    parser.add_argument("--per-class", type=int_range(1), default=8, help="videos per direction class in the check")
     args = parser.parse_args(argv)
     if args.action == "train":
         train_all(args.run_root, args.steps, args.threads)

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from lumiere_eval import LumiereEvalError
+from lumiere_eval.cli_types import float_range, int_range
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,10 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=str, default=None,
                         help="run folder: state.pt to resume from, temporal.pt to generate with, log.jsonl "
                              "(default: <config folder>/run)")
-    parser.add_argument("--steps", type=int, default=None, help="total steps (default: the config's train.steps)")
-    parser.add_argument("--max-minutes", type=float, default=None,
+    parser.add_argument("--steps", type=int_range(1), default=None,
+                        help="total steps (default: the config's train.steps)")
+    parser.add_argument("--max-minutes", type=float_range(0, low_open=True), default=None,
                         help="stop (after saving) once this run has trained this many minutes; rerun to resume")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--threads", type=int_range(1), default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--make-example", type=str, default=None, metavar="DIR",
                         help="write a CPU example to DIR (a tiny random base in the Stable Diffusion layout, "
                              "captioned synthetic clips, config.json) and exit")
