@@ -25,6 +25,8 @@ import numpy as np
 
 from lumiere_eval import LumiereEvalError, __version__
 from lumiere_eval.cli_types import float_range, int_range
+from lumiere_eval.limits import DEFAULT_MAX_SKIPPED_FRACTION, DEFAULT_MAX_VIDEO_MB
+from lumiere_eval.runner.skips import skip_report, warning_text
 
 METRICS = ("fvd", "kvd", "is", "clipsim", "fid")
 VIDEO_SUFFIXES = {".mp4", ".avi", ".gif", ".webm", ".mkv", ".mov"}
@@ -129,6 +131,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=str, default=METRICS_FILE,
                         help="Where to write the result record (name it metrics.json for the dashboard to list it).")
     parser.add_argument("--quiet", action="store_true", default=False, help="No progress bars.")
+    parser.add_argument("--strict", action="store_true", default=False,
+                        help="Fail on any unusable video (unreadable, truncated, too short, too large, NaN features) "
+                             "instead of listing it in the record's skipped_videos.")
+    parser.add_argument("--max-video-mb", type=float_range(0, low_open=True), default=DEFAULT_MAX_VIDEO_MB,
+                        help="Decoded frames kept per video, in MB; a video needing more is skipped (or fails).")
+    parser.add_argument("--max-skipped-fraction", type=float_range(0, 1), default=DEFAULT_MAX_SKIPPED_FRACTION,
+                        help="Skipped videos above this fraction make the record and the table warn loudly.")
 
 
 def _parse_metrics(text: str) -> list[str]:
@@ -217,10 +226,11 @@ def compute(args: argparse.Namespace) -> dict:
         skipped[str(item.path)] = reason
 
     progress = not args.quiet
+    bounds = {"strict": args.strict, "max_video_mb": args.max_video_mb}
     real_rows = compute_features(real_items, real_jobs, cache, args.feature_block, progress=progress,
-                                 desc="features [real]", on_skip=on_skip) if real_jobs else {}
+                                 desc="features [real]", on_skip=on_skip, **bounds) if real_jobs else {}
     fake_rows = compute_features(fake_items, fake_jobs, cache, args.feature_block, progress=progress,
-                                 desc="features [generated]", on_skip=on_skip)
+                                 desc="features [generated]", on_skip=on_skip, **bounds)
 
     def stack(rows: list, what: str) -> np.ndarray:
         kept = [r for r in rows if r is not None]
@@ -269,6 +279,8 @@ def compute(args: argparse.Namespace) -> dict:
         "real": {"source": str(real.source), "videos": len(real.paths)},
         "fake": {"source": str(fake.source), "videos": len(fake.paths)},
         "skipped_videos": [{"path": path, "reason": reason} for path, reason in sorted(skipped.items())],
+        "skipped_fraction": skip_report(list(skipped), len(real_items) * bool(real_jobs) + len(fake_items),
+                                        args.max_skipped_fraction),
         "config": {"feature_block": args.feature_block, "bootstrap": args.bootstrap, "seed": args.seed,
                    "clip_frames": args.clip_frames, "fid_frames": args.fid_frames, "max_videos": args.max_videos},
         "provenance": {"versions": package_versions(), "git_commit": git_commit(), "extractors": described},
@@ -294,6 +306,8 @@ def format_table(record: dict) -> str:
     if record["skipped_videos"]:
         lines.append(f"skipped {len(record['skipped_videos'])} unusable video(s), first: "
                      f"{record['skipped_videos'][0]['path']} ({record['skipped_videos'][0]['reason']})")
+    if warning_text(record.get("skipped_fraction", {})):
+        lines.append(warning_text(record["skipped_fraction"]))
     if record["unverified_weights"]:
         lines.append("computed with UNVERIFIED weights: " + ", ".join(record["unverified_weights"]))
     return "\n".join(lines)

@@ -249,3 +249,29 @@ def test_peak_rss_helper_measures_the_child():
     small = _peak_rss_mb("x = 1")
     big = _peak_rss_mb("import numpy; x = numpy.ones(300 * 2**20 // 8)")
     assert small < 100 and big - small > 250
+
+
+def test_metrics_command_skips_bad_videos_and_says_so(ucf101_shared, tmp_path, capsys):
+    from test_extractors import save_tiny_detector
+
+    from lumiere_eval.cli import main
+
+    for side in ("real", "fake"):
+        for i in range(3):
+            write_video(tmp_path / side / f"{side}{i}.mp4", moving_pattern(20, 32, 40, seed=i), fps=8)
+    write_video(tmp_path / "fake" / "short.mp4", moving_pattern(6, 32, 40), fps=8)
+    _cut(ucf101_shared / "v_Basketball_g01_c01.avi", tmp_path / "real" / "cut.avi", 0.5)
+    save_tiny_detector(tmp_path / "i3d.pt", 400, seed=1)
+    argv = ["metrics", "--real", str(tmp_path / "real"), "--fake", str(tmp_path / "fake"), "--i3d",
+            str(tmp_path / "i3d.pt"), "--metrics", "fvd", "--protocol", "fvd2048_16f", "--bootstrap", "0", "--quiet",
+            "--no-download", "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "m.json")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(argv) == 0
+        record = json.loads((tmp_path / "m.json").read_text())
+        reasons = {os.path.basename(s["path"]): s["reason"] for s in record["skipped_videos"]}
+        assert set(reasons) == {"short.mp4", "cut.avi"} and "only 73 can be decoded" in reasons["cut.avi"]
+        assert record["skipped_fraction"]["count"] == 2 and record["skipped_fraction"]["exceeded"]
+        assert "WARNING: 2 of 8 videos (25.0%) were skipped" in capsys.readouterr().out
+        assert main(argv + ["--strict"]) == 1
+    assert "cut.avi: truncated or damaged file" in capsys.readouterr().err
