@@ -199,3 +199,26 @@ def test_agreement_cli_reads_run_folders(tmp_path, capsys):
     again = json.loads((tmp_path / "agree2" / "agreement.json").read_text())["questions"]["quality"]
     motion = next(m for m in again["metrics"] if m["metric"] == "motion_score")
     assert motion["kendall_tau"] == pytest.approx(1.0)  # lower motion_score = alpha, the people's favourite
+
+
+@pytest.mark.parametrize("answer_format", ["plain", "taskAnswers"])
+def test_same_option_gives_ties_to_the_leaderboard(tmp_path, capsys, answer_format):
+    manifest = make_manifest(tmp_path / "v", [f"prompt {i}" for i in range(8)], models=("alpha", "beta", "gamma"))
+    study_dir = tmp_path / "study"
+    assert main(["study", "create", "--runs", str(manifest), "--questions", "quality", "--raters", "4",
+                 "--vigilance", "0.2", "--same-option", "--out", str(study_dir)]) == 0
+    assert 'value="same" required> About the same' in (study_dir / "layout.html").read_text()
+    study = load_study(study_dir)
+    sim = simulate_results(study, read_batch_inputs(study_dir, study), {"alpha": 1.0, "beta": 0.0, "gamma": -1.0},
+                           num_workers=12, num_spammers=0, answer_format=answer_format, same_rate=0.25, seed=3)
+    write_results_csv(tmp_path / "r.csv", sim.header, sim.rows)
+    assert main(["study", "leaderboard", str(study_dir), str(tmp_path / "r.csv"), "--resamples", "20",
+                 "--vigilance-threshold", "0"]) == 0
+    board = json.loads((study_dir / "leaderboard" / "leaderboard.json").read_text())["questions"]["quality"]
+    assert board["votes"] == 8 * 3 * 4 and 0 < board["ties"] < board["votes"] / 2
+    assert board["tie_parameter"] > 0
+    # the 2AFC analysis counts wins only: "same" answers are left out of its win rates
+    assert main(["study", "analyze", str(study_dir), str(tmp_path / "r.csv"), "--resamples", "20",
+                 "--vigilance-threshold", "0"]) == 0
+    report = json.loads((study_dir / "analysis" / "analysis.json").read_text())
+    assert sum(c["votes"] for c in report["comparisons"]) == board["votes"] - board["ties"]

@@ -39,7 +39,8 @@ def analyze_votes(study: dict, read: ReadResult, vigilance_threshold: float = 0.
     workers = _vigilance_by_worker(read.votes, vigilance_threshold)
     failed = {w for w, info in workers.items() if info["failed"]}
     comparison = [v for v in read.votes if v.kind == "comparison"]
-    votes = [v for v in comparison if v.worker_id not in failed and not v.rejected]
+    votes = [v for v in comparison if v.worker_id not in failed and not v.rejected
+             and v.side != "same"]  # "same" answers are ties: `study leaderboard` models them
     questions = study["options"]["questions"]
     models = sorted(study["models"])
     comparisons = []

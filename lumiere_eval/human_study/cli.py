@@ -47,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Seed of the side assignment, order and vigilance picks.")
     create.add_argument("--base-url", type=str, default="",
                         help="https URL where the files of STUDY/media/ will be hosted (needed to publish).")
+    create.add_argument("--same-option", action="store_true",
+                        help='Offer a third answer, "About the same" (a tie, modelled by study leaderboard).')
     create.add_argument("--reward", type=str, default="0.10",
                         help="USD per assignment for the printed cost estimate (publish --reward sets the real one).")
     create.add_argument("--out", type=Path, required=True, default=None, help="New study folder to write.")
@@ -174,7 +176,7 @@ def _create(args) -> int:
     from lumiere_eval.human_study.study import create_study
 
     study = create_study(load_runs(args.runs), args.out, parse_questions(args.questions), args.raters,
-                         args.vigilance, args.seed, args.base_url, args.budget)
+                         args.vigilance, args.seed, args.base_url, args.budget, args.same_option)
     kinds = [h["kind"] for h in study["hits"]]
     print(f"{args.out}: {len(study['pairs'])} pairs of {', '.join(study['models'])} -> {kinds.count('comparison')} "
           f"comparison + {kinds.count('vigilance')} vigilance HITs; batch files: "

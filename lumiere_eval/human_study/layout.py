@@ -34,10 +34,14 @@ def mturk_safe_html(text: str) -> tuple[str, list[str]]:
     return html_formula_safe(escaped), replaced
 
 
-def build_layout(questions: list[str]) -> str:
-    """The study's MTurk layout: the shipped 2AFC page with one radio question per name, ${var} left for MTurk."""
+def build_layout(questions: list[str], same_option: bool = False) -> str:
+    """The study's MTurk layout: the shipped 2AFC page with one radio question per name, ${var} left for MTurk;
+    `same_option` adds a third answer, "About the same" (value `same`, a tie)."""
     page = asset("human_study", "layout_2afc.html").read_text(encoding="utf-8")
     snippet = asset("human_study", "question_2afc.html").read_text(encoding="utf-8")
+    if same_option:
+        right = '<label><input type="radio" name="{{NAME}}" value="right" required> Right video</label>\n'
+        snippet = snippet.replace(right, right + right.replace('"right"', '"same"').replace("Right video", "About the same"))
     blocks = [snippet.replace("{{NAME}}", name).replace("{{TEXT}}", html.escape(QUESTIONS[name]))
               for name in questions]
     prompt_block = asset("human_study", "prompt_2afc.html").read_text(encoding="utf-8") if "text" in questions else ""

@@ -186,7 +186,7 @@ def read_results(paths, study: dict) -> ReadResult:
     _check_inputs(rows, expected, study)
     seen_votes: set[tuple[str, str, str]] = set()
     for row in _unique_assignments(rows, result):
-        _read_row(row, questions, hits, result, seen_votes)
+        _read_row(row, questions, hits, result, seen_votes, bool(study["options"].get("same_option")))
     return result
 
 
@@ -278,7 +278,8 @@ def _status(row: _Row) -> str:
     return "Rejected" if row.values.get("Reject", "").strip() else row.values["AssignmentStatus"].strip()
 
 
-def _read_row(row: _Row, questions: list[str], hits: dict, result: ReadResult, seen_votes: set) -> None:
+def _read_row(row: _Row, questions: list[str], hits: dict, result: ReadResult, seen_votes: set,
+              same: bool = False) -> None:
     values, number = row.values, row.where
     assignment, worker = values["AssignmentId"].strip(), values["WorkerId"].strip()
     if not assignment or not worker:
@@ -302,7 +303,7 @@ def _read_row(row: _Row, questions: list[str], hits: dict, result: ReadResult, s
     result.assignments[assignment] = dict(values, _row=number)
     for question in questions:
         side = answers.get(question, "")
-        if side not in ("left", "right"):
+        if side not in (("left", "right", "same") if same else ("left", "right")):
             if not rejected:
                 result.problem("missing_answers", [number, question])
             continue
@@ -311,10 +312,11 @@ def _read_row(row: _Row, questions: list[str], hits: dict, result: ReadResult, s
             result.drop("duplicate_votes")
             continue
         seen_votes.add(key)
-        other_side = "right" if side == "left" else "left"
+        chosen_side = "left" if side == "same" else side  # "same" (offered by --same-option) is a tie
+        other_side = "right" if chosen_side == "left" else "left"
         expected = hit.get("expected", {}).get(question)
         result.votes.append(Vote(
             row=number, assignment_id=assignment, worker_id=worker, item_id=hit["item_id"],
             pair_id=hit["pair_id"], kind=hit["kind"], question=question, side=side,
-            chosen=hit[side]["model"], other=hit[other_side]["model"], prompt=hit["prompt"],
+            chosen=hit[chosen_side]["model"], other=hit[other_side]["model"], prompt=hit["prompt"],
             correct=None if expected is None else side == expected, rejected=rejected))

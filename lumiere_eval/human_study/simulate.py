@@ -27,12 +27,16 @@ class SimulatedStudy:
 
 def simulate_results(study: dict, inputs: dict[str, dict[str, str]], log_strength: dict[str, float],
                      num_workers: int = 20, num_spammers: int = 4, concentration: float = 20.0,
-                     vigilance_accuracy: float = 0.95, answer_format: str = "plain", seed: int = 0) -> SimulatedStudy:
-    """Answer every assignment of every HIT in `study` with simulated workers; returns batch-results rows."""
+                     vigilance_accuracy: float = 0.95, answer_format: str = "plain", seed: int = 0,
+                     same_rate: float = 0.2) -> SimulatedStudy:
+    """Answer every assignment of every HIT in `study` with simulated workers; returns batch-results rows.
+    Where the study offers "same" (`--same-option`), genuine workers answer it on a share `same_rate` of
+    comparisons."""
     if answer_format not in ("plain", "taskAnswers"):
         raise ValueError(f"answer_format must be 'plain' or 'taskAnswers', got {answer_format!r}")
     rng = np.random.default_rng(seed)
     questions = study["options"]["questions"]
+    same = bool(study["options"].get("same_option"))
     workers = [f"A{number:012d}SIM" for number in range(num_workers)]
     spammers = workers[num_workers - num_spammers:]
     spam_style = {w: ("left", "random")[i % 2] for i, w in enumerate(spammers)}
@@ -54,14 +58,16 @@ def simulate_results(study: dict, inputs: dict[str, dict[str, str]], log_strengt
         free = [w for _, _, w in sorted(zip([len(done[w]) for w in free], ties, free))]
         for k, worker in enumerate(free[:hit["max_assignments"]]):
             done[worker].add(hit["pair_id"])
-            answers = {q: _answer(hit, q, worker, spam_style, preference, vigilance_accuracy, rng) for q in questions}
+            answers = {q: _answer(hit, q, worker, spam_style, preference, vigilance_accuracy, rng,
+                                  same_rate if same else 0.0) for q in questions}
             row = {"HITId": f"3SIMHIT{number:023d}", "HITTypeId": "3SIMTYPE0000000000000000000000",
                    "Title": "Compare two short videos", "Reward": "$0.10",
                    "MaxAssignments": str(hit["max_assignments"]), "AssignmentId": f"3SIMASG{number:018d}{k:05d}",
                    "WorkerId": worker, "AssignmentStatus": "Submitted", "WorkTimeInSeconds": str(int(rng.integers(20, 120)))}
             row.update({f"Input.{key}": value for key, value in inputs[hit["item_id"]].items()})
             if answer_format == "taskAnswers":
-                row["Answer.taskAnswers"] = json.dumps([{q: {"left": a == "left", "right": a == "right"}
+                row["Answer.taskAnswers"] = json.dumps([{q: {"left": a == "left", "right": a == "right",
+                                                             **({"same": a == "same"} if same else {})}
                                                          for q, a in answers.items()}])
             else:
                 row.update({f"Answer.{q}": a for q, a in answers.items()})
@@ -70,7 +76,7 @@ def simulate_results(study: dict, inputs: dict[str, dict[str, str]], log_strengt
 
 
 def _answer(hit: dict, question: str, worker: str, spam_style: dict, preference: dict, accuracy: float,
-            rng: np.random.Generator) -> str:
+            rng: np.random.Generator, same_rate: float = 0.0) -> str:
     if worker in spam_style:
         return "left" if spam_style[worker] == "left" else ("left", "right")[int(rng.integers(0, 2))]
     if hit["kind"] == "vigilance":
@@ -79,6 +85,8 @@ def _answer(hit: dict, question: str, worker: str, spam_style: dict, preference:
             return ("left", "right")[int(rng.integers(0, 2))]
         wrong = "right" if expected == "left" else "left"
         return expected if rng.random() < accuracy else wrong
+    if same_rate and rng.random() < same_rate:
+        return "same"
     model_a = sorted((hit["left"]["model"], hit["right"]["model"]))[0]
     prefers_a = rng.random() < preference[(hit["pair_id"], question)]
     side_a = "left" if hit["left"]["model"] == model_a else "right"

@@ -33,11 +33,13 @@ _WRITABLE_SUFFIXES = (".mp4", ".gif", ".avi")
 
 
 def create_study(records: list[VideoRecord], out: Path, questions: list[str], raters: int = 5,
-                 vigilance: float = 0.1, seed: int = 0, base_url: str = "", budget: int | None = None) -> dict:
+                 vigilance: float = 0.1, seed: int = 0, base_url: str = "", budget: int | None = None,
+                 same_option: bool = False) -> dict:
     """Write a complete study folder for `records` into `out` and return the study record.
 
     Every video is copied to media/ and listed under "videos", so `add_round` can pair any of them later;
-    `budget` limits the first round to that many comparison pairs (see `design.design_study`).
+    `budget` limits the first round to that many comparison pairs (see `design.design_study`); `same_option`
+    lets raters answer "about the same" (a tie).
     """
     out = Path(out)
     if (out / STUDY_FILE).exists():
@@ -49,7 +51,7 @@ def create_study(records: list[VideoRecord], out: Path, questions: list[str], ra
     vigilance_media = {s["id"]: _vigilance_video(records[s["degraded_from"]].path, s["type"], media, seed)
                        for s in design["vigilance_sources"]}
     base = base_url.rstrip("/")
-    layout = build_layout(questions)
+    layout = build_layout(questions, same_option)
     (out / "layout.html").write_text(layout, encoding="utf-8")
     (out / "preview").mkdir(exist_ok=True)
     for hit in design["hits"]:
@@ -65,7 +67,7 @@ def create_study(records: list[VideoRecord], out: Path, questions: list[str], ra
     study = {
         "format": "lumiere-eval-2afc-study/1",
         "options": {"questions": questions, "raters": raters, "vigilance": vigilance, "seed": seed,
-                    "base_url": base, "budget": budget},
+                    "base_url": base, "budget": budget, "same_option": same_option},
         "models": sorted({r.model for r in records}),
         "pairs": pairs,
         "hits": hits,
