@@ -176,6 +176,10 @@ def test_agreement_cli_reads_run_folders(tmp_path, capsys):
         (folder / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         (folder / "results.json").write_text(json.dumps({"model": {"name": model}, "metrics": {
             "fvd": {"value": 100.0 + 10 * k, "higher_is_better": False}}}))
+        (folder / "motion.json").write_text(json.dumps({  # the motion tier's layout: per sample index, summary
+            "per_sample": {str(r["index"]): {"warping_error_dis": 1.0 + k, "dynamic_dis": 0.5} for r in rows},
+            "summary": {"warping_error_dis": {"value": 1.0 + k, "higher_is_better": False},
+                        "dynamic_dis": {"value": 0.5, "higher_is_better": None}}}))
         runs[model] = folder
     study_dir = tmp_path / "study"
     assert main(["study", "create", "--runs", *map(str, runs.values()), "--questions", "quality,text",
@@ -188,10 +192,11 @@ def test_agreement_cli_reads_run_folders(tmp_path, capsys):
     assert main(["study", "agreement", str(study_dir), str(tmp_path / "r.csv"), "--runs",
                  *[f"{m}={p}" for m, p in runs.items()], "--resamples", "20"]) == 0
     printed = capsys.readouterr().out
-    assert "motion_score" in printed  # direction unknown: listed, not compared
+    assert "motion_score" in printed and "dynamic_dis" in printed  # direction unknown: listed, not compared
     report = json.loads((study_dir / "agreement" / "agreement.json").read_text())["questions"]
     rows = {m["metric"]: m for m in report["quality"]["metrics"]}
-    assert set(rows) == {"clipsim", "fvd"}
+    assert set(rows) == {"clipsim", "fvd", "warping_error_dis"}
+    assert rows["warping_error_dis"]["kendall_tau"] == pytest.approx(1.0)  # lower warping error = alpha
     assert rows["fvd"]["kendall_tau"] == pytest.approx(1.0) and rows["clipsim"]["kendall_tau"] == pytest.approx(1.0)
     assert main(["study", "agreement", str(study_dir), str(tmp_path / "r.csv"), "--runs",
                  *[f"{m}={p}" for m, p in runs.items()], "--metric", "motion_score=lower", "--resamples", "10",

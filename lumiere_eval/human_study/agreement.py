@@ -7,7 +7,8 @@ Two figures per metric and question, each with a bootstrap interval over prompts
 - Kendall's tau (tau-b) between the metric's ranking of the models (the mean of a per-video metric over the
   study's videos, or the set metric's value) and the people's Bradley-Terry (Davidson) ranking.
 Per-video metrics are the per-sample fields of a run's samples.jsonl (CLIPSIM, the IS probability of the
-prompted class, motion scores); set metrics (FVD, IS, ...) come from results.json, one value per model.
+prompted class) and the motion tier's per-sample scores (motion.json, with their directions); set metrics
+(FVD, IS, ...) come from results.json, one value per model.
 """
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ def load_metrics(specs: list[str], directions: dict[str, bool] | None = None) ->
         name, _, path_text = spec.rpartition("=") if "=" in spec else ("", "", spec)
         folder = Path(path_text)
         model = load_run_folder(folder, name or None)[0].model
+        by_index: dict[int, dict] = {}
         with (folder / "samples.jsonl").open(encoding="utf-8") as handle:
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
@@ -54,6 +56,8 @@ def load_metrics(specs: list[str], directions: dict[str, bool] | None = None) ->
                     row = json.loads(line)
                 except json.JSONDecodeError as err:
                     raise StudyInputError(f"{folder / 'samples.jsonl'} line {number}: not valid JSON ({err.msg})") from None
+                if "index" in row:
+                    by_index[int(row["index"])] = row
                 for key, value in row.items():
                     if key in _NOT_METRICS or isinstance(value, bool) or not isinstance(value, (int, float)):
                         continue
@@ -62,6 +66,7 @@ def load_metrics(specs: list[str], directions: dict[str, bool] | None = None) ->
                         continue
                     table.per_video.setdefault(key, {})[(model, str(row["prompt"]), int(row["seed"]))] = float(value)
                     table.higher_is_better[key] = known[key]
+        skipped |= _motion_scores(folder, model, by_index, known, table)
         results = folder / "results.json"
         if results.is_file():
             try:
@@ -78,6 +83,30 @@ def load_metrics(specs: list[str], directions: dict[str, bool] | None = None) ->
                     table.higher_is_better[metric] = bool(direction)
     table.skipped = sorted(skipped - set(table.higher_is_better))
     return table
+
+
+def _motion_scores(folder: Path, model: str, by_index: dict[int, dict], known: dict[str, bool],
+                   table: MetricTable) -> set[str]:
+    """Per-video motion-tier scores of a run (motion.json: per_sample by sample index, summary with each
+    score's direction); returns the scores without a direction."""
+    path = folder / "motion.json"
+    if not path.is_file():
+        return set()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise StudyInputError(f"{path}: not valid JSON ({err.msg})") from None
+    directions = {name: entry.get("higher_is_better") for name, entry in data.get("summary", {}).items()
+                  if isinstance(entry, dict)}
+    directions = {name: known.get(name, d) for name, d in directions.items()}
+    for index, scores in (data.get("per_sample") or {}).items():
+        row = by_index.get(int(index))
+        for name, value in (scores or {}).items():
+            if row is None or directions.get(name) is None or not isinstance(value, (int, float)):
+                continue
+            table.per_video.setdefault(name, {})[(model, str(row["prompt"]), int(row["seed"]))] = float(value)
+            table.higher_is_better[name] = bool(directions[name])
+    return {name for name, d in directions.items() if d is None}
 
 
 @dataclass(frozen=True)

@@ -441,6 +441,12 @@ def markdown(boards: dict[str, dict]) -> str:
             lines.append(f"| {row} | " + " | ".join(
                 "-" if row == col else f"{board['probability_above'][index[row]][index[col]]:.2f}"
                 for col in board["ranking"]) + " |")
+        lines += ["", "P(row model chosen over column model in one vote), from the fitted model:", "",
+                  "| | " + " | ".join(board["ranking"]) + " |", "|---|" + "---|" * len(board["ranking"])]
+        for row in board["ranking"]:
+            lines.append(f"| {row} | " + " | ".join(
+                "-" if row == col else f"{board['win_probability'][index[row]][index[col]]:.2f}"
+                for col in board["ranking"]) + " |")
         robust = board["robustness"]
         lines += ["", ("Robustness: no removal of votes changes the top." if robust["votes"] is None else
                        f"Robustness: removing {robust['votes']} of {board['votes']} votes puts {robust['challenger']} "
