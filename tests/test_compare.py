@@ -82,9 +82,13 @@ def test_motion_cli_on_a_run_and_on_files(runs, tmp_path, capsys):
     assert len(motion["per_sample"]) == 9 and motion["summary"]["temporal_flickering"]["n"] == 9
     frozen = np.full((8, 32, 32, 3), 90, np.uint8)
     write_video(tmp_path / "frozen.mp4", frozen, fps=8)
-    assert main(["motion", str(tmp_path / "frozen.mp4"), "--out", str(tmp_path / "m.json"), "--no-progress"]) == 0
-    scores = json.loads((tmp_path / "m.json").read_text())["summary"]
+    (tmp_path / "broken.mp4").write_bytes(b"not a video")
+    files = [str(tmp_path / "frozen.mp4"), str(tmp_path / "broken.mp4")]
+    assert main(["motion", *files, "--out", str(tmp_path / "m.json"), "--no-progress"]) == 0
+    written = json.loads((tmp_path / "m.json").read_text())
+    scores = written["summary"]
     assert scores["temporal_flickering"]["value"] == 1.0 and scores["dynamic_degree_dis"]["value"] == 0.0
+    assert written["left_out"] == [files[1]] and "left out" in capsys.readouterr().out
     assert main(["motion", str(tmp_path / "missing.mp4")]) == 1
     assert "not a video file" in capsys.readouterr().err
 

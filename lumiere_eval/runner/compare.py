@@ -62,7 +62,7 @@ def set_statistics(run: RunFeatures, keep: np.ndarray) -> dict[str, Callable[[np
             stats["fvd"] = lambda idx: frechet_distance_to_features(mu, sigma, fake[idx], unbiased)
         if "kvd" in metrics:
             stats["kvd"] = lambda idx: kernel_distance(real, fake[idx], num_subsets=1, subset_size=len(idx))[0]
-    if "is" in run.fake and "is" in metrics:
+    if "is" in run.fake and "is" in metrics:  # contiguous splits, without the protocol's shuffle
         probs = _stack(run.fake["is"], keep)
         splits = int(metrics["is"].get("splits", 1))
         stats["is"] = lambda idx: inception_score(probs[idx], splits=min(splits, len(idx)))[0]
@@ -175,7 +175,7 @@ def _better(row: dict) -> str:
 def compare_markdown(result: dict) -> str:
     """The comparison as a Markdown table."""
     lines = [f"# Paired comparison: A = {result['run_a']}, B = {result['run_b']}", "",
-             f"Difference A - B with a {100 * (1 - 0.05):.0f}% paired bootstrap interval ({result['num_resamples']} "
+             f"Difference A - B with a 95% paired bootstrap interval ({result['num_resamples']} "
              f"resamples of the same sample indices on both sides); p-values adjusted by {result['correction']}; "
              f"significant at alpha = {result['alpha']}.", "",
              "| metric | kind | pairs | A | B | A - B [95% CI] | p | p adjusted | better |",

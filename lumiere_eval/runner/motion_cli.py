@@ -39,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
         interval = "" if m["ci_low"] is None else f" [{m['ci_low']:.4f}, {m['ci_high']:.4f}]"
         reading = {True: "higher is better", False: "lower is better", None: "compare with real clips"}
         print(f"{name}: {m['value']:.4f}{interval} ({reading[m['higher_is_better']]}, n={m['n']})")
-    for path in result.get("unreadable", []):
-        print(f"unreadable, left out: {path}")
+    for path in result.get("left_out", []):
+        print(f"left out (unreadable, or under 3 frames): {path}")
     if written:
         print(f"written: {written}")
     return 0

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from lumiere_eval import LumiereEvalError
-from lumiere_eval.metrics import bootstrap_ci
+from lumiere_eval.metrics import MetricInputError, bootstrap_ci
 from lumiere_eval.metrics.motion import HIGHER_IS_BETTER, PIXEL_SCORES, embedding_consistency, pixel_scores
 
 TIER_ID = "motion-tier-dis-v1"
@@ -28,32 +28,25 @@ def _cache_config(fps: float) -> dict:
 
 
 def video_scores(items, cache, fps: float | None = None, progress: bool = False) -> list[dict | None]:
-    """Pixel scores of each `VideoItem` (None for an unreadable video); `fps` None: each video's own rate."""
+    """Pixel scores of each `VideoItem` (None for an unreadable or too short video); `fps` None: each video's
+    own rate."""
     from tqdm import tqdm
 
-    from lumiere_eval.video import VideoReadError, read_video
+    from lumiere_eval.video import VideoReadError, probe_video, read_video
 
     out: list[dict | None] = []
     for item in tqdm(items, desc="motion tier", unit="video", disable=not progress):
-        frames = None
-        rate = fps
-        if rate is None:
-            try:
-                frames, rate = read_video(item.path)
-            except VideoReadError:
-                out.append(None)
-                continue
-        key = cache.key(item.sha256, _cache_config(rate))
-        row = cache.get(key)
-        if row is None:
-            try:
-                frames = read_video(item.path)[0] if frames is None else frames
-            except VideoReadError:
-                out.append(None)
-                continue
-            scores = pixel_scores(frames, rate)
-            row = np.array([scores[name] for name in PIXEL_SCORES], dtype=np.float64)
-            cache.put(key, row)
+        try:
+            rate = fps if fps is not None else probe_video(item.path).fps
+            key = cache.key(item.sha256, _cache_config(rate))
+            row = cache.get(key)
+            if row is None:
+                scores = pixel_scores(read_video(item.path)[0], rate)
+                row = np.array([scores[name] for name in PIXEL_SCORES], dtype=np.float64)
+                cache.put(key, row)
+        except (VideoReadError, MetricInputError):  # unreadable, or too short for the scores
+            out.append(None)
+            continue
         out.append({name: float(v) for name, v in zip(PIXEL_SCORES, row)})
     return out
 
@@ -93,7 +86,7 @@ def score_paths(paths: list[Path], cache_dir: Path | None = None, num_resamples:
     per_video = video_scores(items, cache, None, progress)
     return {"tier": TIER_ID, "per_video": {str(p): s for p, s in zip(paths, per_video)},
             "summary": summarize([s for s in per_video if s], num_resamples, seed),
-            "unreadable": [str(p) for p, s in zip(paths, per_video) if s is None]}
+            "left_out": [str(p) for p, s in zip(paths, per_video) if s is None]}
 
 
 def run_motion(folder: Path, num_resamples: int = 200, seed: int = 0, progress: bool = False,
