@@ -9,6 +9,7 @@ import torch
 
 pytest.importorskip("diffusers", reason="needs the 'diffusers' extra")
 
+from lumiere_eval import LumiereEvalError  # noqa: E402
 from lumiere_eval.models.lumiere.stunet import FrameCountError  # noqa: E402
 from lumiere_eval.models.lumiere_sd.checkpoint import (TemporalCheckpointError, base_identity, load_base,  # noqa: E402
                                                        load_temporal, save_temporal, tensors_sha256, widen_conv_in)
@@ -186,3 +187,134 @@ def test_widened_input_with_a_zero_condition_computes_what_the_plain_model_does(
     with torch.no_grad():   # the new input channels start at zero weight: any condition, the same output
         assert torch.equal(wide(torch.cat([x, torch.randn(1, 5, 4, 8, 8)], 1), t, text), plain)
     wide.remove_hooks()
+
+
+def test_an_unconditional_unet2dmodel_inflates_too():
+    from diffusers import UNet2DModel
+    torch.manual_seed(0)
+    unet = UNet2DModel(sample_size=8, in_channels=3, out_channels=3, layers_per_block=1, block_out_channels=(16, 32),
+                       down_block_types=("DownBlock2D", "AttnDownBlock2D"), up_block_types=("AttnUpBlock2D", "UpBlock2D"),
+                       norm_num_groups=8, attention_head_dim=8).eval()
+    x, t = torch.randn(1, 3, 4, 8, 8), torch.tensor([50])
+    with torch.no_grad():
+        reference = unet(x.transpose(1, 2).reshape(4, 3, 8, 8), t.repeat(4)).sample.reshape(1, 4, 3, 8, 8).transpose(1, 2)
+        model = inflate(unet, temporal_resampling=False)
+        assert torch.equal(model(x, t), reference)
+    model.remove_hooks()
+    assert {e["kind"] for e in find_plan(unet)} == {"conv", "attention", "down", "up"}
+
+
+def test_stylize_interpolates_the_unet_only_and_keeps_the_temporal_weights(parts):
+    from lumiere_eval.models.lumiere.style import StyleAlphaError
+    from lumiere_eval.models.lumiere_sd.style import stylize_unet
+    import copy
+    style = tiny_components(seed=1)["unet"]
+    for alpha in (0.0, 0.5, 1.0):
+        model = inflate(copy.deepcopy(parts["unet"]))
+        with torch.no_grad():
+            for p in model.temporal.parameters():
+                p.normal_()
+        temporal = {k: v.clone() for k, v in model.temporal.state_dict().items()}
+        stylize_unet(model, style, alpha)
+        for name, weight in model.unet.state_dict().items():
+            expected = alpha * style.state_dict()[name] + (1 - alpha) * parts["unet"].state_dict()[name]
+            torch.testing.assert_close(weight, expected, rtol=0, atol=1e-6)
+        assert all(torch.equal(v, temporal[k]) for k, v in model.temporal.state_dict().items())
+    with pytest.raises(StyleAlphaError):
+        stylize_unet(model, style, 1.5)
+
+
+# --- scheduler adapter, generator, training: a tiny base saved with save_pretrained -----------------------
+
+@pytest.fixture(scope="module")
+def temporal_file(base_dir, tmp_path_factory):
+    """Temporal weights (random, non-zero: as if trained) saved against the tiny base."""
+    loaded = load_base(str(base_dir))
+    torch.manual_seed(5)
+    model = inflate(loaded["unet"])
+    with torch.no_grad():
+        for p in model.temporal.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    path = save_temporal(model, tmp_path_factory.mktemp("temporal") / "temporal.pt",
+                         base_identity(loaded, str(base_dir)))
+    model.remove_hooks()
+    return path
+
+
+def test_v_prediction_target_and_a_stochastic_scheduler_with_one_generator_per_sample(parts):
+    from diffusers import DDPMScheduler
+    from lumiere_eval.models.lumiere_sd.latent import sample_latents, training_target
+    scheduler = DDPMScheduler(num_train_timesteps=100, prediction_type="v_prediction")
+    x0, noise, t = torch.randn(2, 4, 2, 8, 8), torch.randn(2, 4, 2, 8, 8), torch.tensor([10, 90])
+    alpha = scheduler.alphas_cumprod[t].sqrt().reshape(-1, 1, 1, 1, 1)
+    torch.testing.assert_close(training_target(scheduler, x0, noise, t), alpha * noise - (1 - alpha ** 2).sqrt() * x0)
+    denoise = lambda x, t, text: 0.1 * x + text.mean() * 0   # noqa: E731 a fixed affine "network"
+    text = torch.zeros(3, 2, 4)
+    gens = lambda seeds: [torch.Generator().manual_seed(s) for s in seeds]   # noqa: E731
+    both = sample_latents(denoise, scheduler, text[:2], text[:2], (4, 2, 8, 8), gens([7, 8]), 5, 1.0)
+    alone = sample_latents(denoise, scheduler, text[:1], text[:1], (4, 2, 8, 8), gens([8]), 5, 1.0)
+    torch.testing.assert_close(both[1:], alone, rtol=0, atol=1e-6)   # DDPM's added noise too: per sample
+    assert not torch.allclose(both[0], both[1])
+
+
+def test_generator_depends_on_the_seed_only_and_windows_cover_the_clip(base_dir, temporal_file):
+    from lumiere_eval.models.base import create_generator
+    gen = create_generator("lumiere-sd", base=str(base_dir), temporal=str(temporal_file), steps=3, guidance=3.0,
+                           batch_size=2)
+    prompts = ["a red square moving left", "a blue circle bouncing"]
+    pair = gen.generate(prompts, [0, 1], 6, 8.0, 16, 16)
+    alone = gen.generate(prompts[1:], [1], 6, 8.0, 16, 16)
+    assert pair[0].frames.shape == (6, 16, 16, 3) and pair[0].meta["native_size"] == [16, 16]
+    assert np.abs(pair[1].frames.astype(int) - alone[0].frames.astype(int)).max() <= 1
+    assert np.abs(pair[0].frames.astype(int) - pair[1].frames.astype(int)).mean() > 1
+    whole = create_generator("lumiere-sd", base=str(base_dir), temporal=str(temporal_file), steps=3,
+                             window=6).generate(prompts[:1], [0], 6, 8.0, 16, 16)
+    plain = create_generator("lumiere-sd", base=str(base_dir), temporal=str(temporal_file),
+                             steps=3).generate(prompts[:1], [0], 6, 8.0, 16, 16)
+    assert np.array_equal(whole[0].frames, plain[0].frames)   # one window = the plain sampler
+    windows = create_generator("lumiere-sd", base=str(base_dir), temporal=str(temporal_file), steps=3, window=4,
+                               overlap=2).generate(prompts[:1], [0], 8, 8.0, 16, 16)
+    assert windows[0].frames.shape == (8, 16, 16, 3)
+    info = gen.describe()
+    assert info["temporal_sha256"] == json.loads(temporal_file.with_suffix(".json").read_text())["sha256"]
+    with pytest.raises(LumiereEvalError, match="multiple of 2"):
+        create_generator("lumiere-sd", base=str(base_dir), temporal=str(temporal_file), window=3)
+
+
+def test_generate_command_and_runner_take_lumiere_sd(base_dir, temporal_file, tmp_path, monkeypatch):
+    from lumiere_eval.cli import main
+    from lumiere_eval.models.manifest import read_manifest
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a red square moving left\na green triangle moving up\n")
+    model_args = ["--model-arg", f"base={base_dir}", "--model-arg", f"temporal={temporal_file}",
+                  "--model-arg", "steps=2"]
+    out = tmp_path / "gen"
+    assert main(["generate", "--model", "lumiere-sd", *model_args, "--prompts", str(prompts), "--seeds", "0",
+                 "--num-frames", "6", "--fps", "8", "--height", "16", "--width", "16", "--out", str(out)]) == 0
+    assert len(read_manifest(out / "manifest.jsonl")) == 2
+    monkeypatch.setenv("LUMIERE_EVAL_HOME", str(tmp_path / "home"))
+    run = tmp_path / "run"
+    assert main(["ucf101", "--synthetic-size", "tiny", "--out", str(run), "--cache-dir", str(tmp_path / "cache"),
+                 "--no-progress", "--model", "lumiere-sd", *model_args, "--num-samples", "4"]) == 0
+    records = [json.loads(x) for x in (run / "lumiere-sd" / "samples.jsonl").read_text().splitlines()]
+    assert len(records) == 4
+
+
+def test_cpu_training_lowers_the_loss_resumes_and_leaves_the_base_alone(tmp_path):
+    from lumiere_eval.training.lumiere_sd import SDTrainConfig, train
+    from lumiere_eval.training.lumiere_sd_cli import make_example
+    config_path = make_example(tmp_path / "example", clips=6, steps=16)
+    config = SDTrainConfig.load(config_path)
+    before = base_identity(load_base(config.base), config.base)
+    out = tmp_path / "example" / "run"
+    path = train(config, out, steps=12, log=lambda _: None)
+    log = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    assert log[0]["step"] == 0 and log[-1]["step"] == 12
+    assert log[-1]["validation_loss"] < log[0]["validation_loss"]
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["steps"] == 12 and meta["base"]["sha256"] == before["sha256"]
+    assert base_identity(load_base(config.base), config.base)["sha256"] == before["sha256"]   # files untouched
+    train(config, out, steps=16, log=lambda _: None)   # resumes at 12
+    steps_logged = [json.loads(x)["step"] for x in (out / "log.jsonl").read_text().splitlines()]
+    assert steps_logged[-1] == 16 and steps_logged.count(12) == 1 and 0 not in steps_logged[1:]
+    assert load_temporal(path, load_base(config.base)).frame_multiple == 2
