@@ -197,7 +197,7 @@ class Bootstrap:
     covariance: np.ndarray | None = None
 
     def interval(self, confidence: float = 0.95) -> np.ndarray:
-        """Interval of each log-strength, shape (models, 2): percentile, or normal for the two-way variance."""
+        """Interval of each log-strength, shape (models, 2): normal from `covariance` where given, else percentile."""
         alpha = (1.0 - confidence) / 2.0
         if self.covariance is not None:
             from scipy.stats import norm
@@ -207,7 +207,8 @@ class Bootstrap:
         return np.quantile(self.samples, [alpha, 1.0 - alpha], axis=0).T
 
     def above(self) -> np.ndarray:
-        """A[i, j] = probability that i is stronger than j: share of resamples, or normal for the two-way variance."""
+        """A[i, j] = probability that i is stronger than j: normal from `covariance` where given, else the share
+        of resamples."""
         if self.covariance is not None:
             from scipy.stats import norm
 
@@ -229,16 +230,17 @@ def bootstrap(votes: PairedVotes, prior: float = 0.0, num_resamples: int = 200, 
               clusters: str = "two-way") -> Bootstrap:
     """Refit on resamples of clusters of votes drawn with replacement.
 
-    "prompts" or "workers": one-way cluster bootstrap, percentile intervals. "prompts+workers": both drawn at
-    once, a vote weighted by the product of the draw counts (Owen's pigeonhole bootstrap; conservative).
+    "prompts" or "workers": one-way cluster bootstrap, its covariance times G / (G - 1) for G clusters, normal
+    intervals around `start`. "prompts+workers": both drawn at once, a vote weighted by the product of the draw
+    counts (Owen's pigeonhole bootstrap; conservative), percentile intervals.
     "two-way": the covariance V_prompts + V_workers - V_(prompt, worker) cells of three one-way bootstraps
     (Cameron, Gelbach and Miller's two-way clustering, each term times G / (G - 1) for its G clusters), normal
     intervals around `start` (the point fit).
     """
     if clusters not in CLUSTERS:
         raise ValueError(f"clusters must be one of {', '.join(CLUSTERS)}, got {clusters!r}")
+    centre = fit(*votes.counts(), prior, ties_model).log_strength if start is None else np.asarray(start)
     if clusters == "two-way":
-        centre = fit(*votes.counts(), prior, ties_model).log_strength if start is None else np.asarray(start)
         cell = votes.prompt * (int(votes.worker.max()) + 1) + votes.worker
         parts = [_resample(votes, groups, prior, num_resamples, seed + k, ties_model, centre)
                  for k, groups in enumerate((votes.prompt, votes.worker, cell))]
@@ -253,10 +255,12 @@ def bootstrap(votes: PairedVotes, prior: float = 0.0, num_resamples: int = 200, 
     if clusters == "prompts+workers":
         samples, regularised = _resample(votes, (votes.prompt, votes.worker), prior, num_resamples, seed,
                                          ties_model, start)
-    else:
-        samples, regularised = _resample(votes, votes.prompt if clusters == "prompts" else votes.worker, prior,
-                                         num_resamples, seed, ties_model, start)
-    return Bootstrap(samples=samples, regularised=regularised)
+        return Bootstrap(samples=samples, regularised=regularised)
+    groups = votes.prompt if clusters == "prompts" else votes.worker
+    samples, regularised = _resample(votes, groups, prior, num_resamples, seed, ties_model, centre)
+    g = len(np.unique(groups))
+    return Bootstrap(samples=samples, regularised=regularised, centre=centre,
+                     covariance=g / max(g - 1, 1) * np.cov(samples, rowvar=False))
 
 
 def _psd(matrix: np.ndarray) -> np.ndarray:
