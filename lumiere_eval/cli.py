@@ -18,7 +18,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "metrics": ("lumiere_eval.metrics_cli", "Compare real and generated videos: FVD, KVD, IS, CLIPSIM, frame FID."),
     "weights": ("lumiere_eval.extractors.cli", "List, fetch, verify and locate the pretrained weights of the extractors."),
     "video-info": ("lumiere_eval.video.cli", "Decode a video and print its frames, size and fps."),
-    "study": ("lumiere_eval.human_study.cli", "2AFC human studies on Mechanical Turk: create, publish, fetch, review, analyze."),
+    "study": ("lumiere_eval.human_study.cli", "2AFC human studies on Mechanical Turk: create, publish, fetch, review, analyze, leaderboard, next, agreement."),
     "train": ("lumiere_eval.training.lumiere_cli", "Train or resume one stage of the tiny reference Lumiere."),
     "train-sd": ("lumiere_eval.training.lumiere_sd_cli", "Train or resume the temporal layers of a diffusers T2I model inflated into a Space-Time U-Net (lumiere-sd)."),
     "synthetic": ("lumiere_eval.protocols.synthetic_cli", "Write the synthetic action domain to disk in the UCF101 layout."),

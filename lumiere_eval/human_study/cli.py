@@ -1,4 +1,5 @@
-"""`lumiere-eval study create|publish|fetch|review|analyze|simulate`: 2AFC human studies on Mechanical Turk."""
+"""`lumiere-eval study create|publish|fetch|review|analyze|leaderboard|next|agreement|simulate`: 2AFC human
+studies on Mechanical Turk, for two models or many (rounds, a leaderboard with ties, metric-human agreement)."""
 from __future__ import annotations
 
 import argparse
