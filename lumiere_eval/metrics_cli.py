@@ -28,7 +28,7 @@ from lumiere_eval.cli_types import float_range, int_range
 from lumiere_eval.limits import DEFAULT_MAX_SKIPPED_FRACTION, DEFAULT_MAX_VIDEO_MB
 from lumiere_eval.runner.skips import skip_report, warning_text
 
-METRICS = ("fvd", "kvd", "is", "clipsim", "fid")
+METRICS = ("fvd", "kvd", "is", "clipsim", "fid", "cdfvd", "jedi")
 VIDEO_SUFFIXES = {".mp4", ".avi", ".gif", ".webm", ".mkv", ".mov"}
 
 
@@ -91,7 +91,8 @@ def load_video_set(source: str | os.PathLike) -> VideoSet:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `lumiere-eval metrics`."""
     from lumiere_eval.files import METRICS_FILE
-    from lumiere_eval.metrics.protocols import DEFAULT_FVD_PROTOCOL, DEFAULT_IS_PROTOCOL, FVD_PROTOCOLS, IS_PROTOCOLS
+    from lumiere_eval.metrics.protocols import (DEFAULT_FVD_PROTOCOL, DEFAULT_IS_PROTOCOL, FVD_PROTOCOLS, IS_PROTOCOLS,
+                                                JEDI_PROTOCOLS)
     from lumiere_eval.runner.features import FEATURE_BLOCK
 
     parser.add_argument("--real", type=str, required=True, default=None, help="Folder or manifest of real videos.")
@@ -103,9 +104,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="FVD/KVD/FID protocol: sample count, clip sampling, I3D backend, covariance.")
     parser.add_argument("--is-protocol", type=str, default=DEFAULT_IS_PROTOCOL, choices=sorted(IS_PROTOCOLS),
                         help="Inception Score protocol (C3D on UCF101).")
+    parser.add_argument("--cdfvd-protocol", type=str, default="cdfvd2048_16f",
+                        choices=sorted(n for n in FVD_PROTOCOLS if n.startswith("cdfvd")),
+                        help="cd-FVD protocol (VideoMAE-v2 ViT-g features; suffix _fp16/_bf16: network precision).")
+    parser.add_argument("--jedi-protocol", type=str, default="jedi5000_16f", choices=sorted(JEDI_PROTOCOLS),
+                        help="JEDi protocol (V-JEPA ViT-H/16 + SSv2 pooler; suffix _fp16/_bf16: network precision).")
     for flag, what in (("--i3d", "I3D (TorchScript or i3d_pretrained_400.pt, per --protocol)"),
                        ("--c3d", "C3D TorchScript c3d_ucf101.pt"), ("--clip", "CLIP checkpoint (ViT-B/32)"),
-                       ("--inception", "pytorch-fid InceptionV3 weights")):
+                       ("--inception", "pytorch-fid InceptionV3 weights"),
+                       ("--videomae", "VideoMAE-v2 vit_g_hybrid_pt_1200e_ssv2_ft.pth (cd-FVD)"),
+                       ("--vjepa", "V-JEPA vith16.pth.tar (JEDi)"),
+                       ("--vjepa-probe", "V-JEPA ViT-H/16 SSv2 probe (JEDi)")):
         parser.add_argument(flag, type=str, default=None,
                             help=f"Local {what}; default: the cache, downloaded if missing.")
     parser.add_argument("--max-videos", type=int_range(0), default=0,
@@ -180,8 +189,8 @@ def compute(args: argparse.Namespace) -> dict:
     from lumiere_eval import __version__
     from lumiere_eval.extractors import create_extractor
     from lumiere_eval.extractors.clipsim import uniform_indices
-    from lumiere_eval.metrics.protocols import get_fvd_protocol, get_is_protocol
-    from lumiere_eval.metrics.record import SCHEMA_VERSION
+    from lumiere_eval.metrics.protocols import get_fvd_protocol, get_is_protocol, get_jedi_protocol
+    from lumiere_eval.metrics.record import SCHEMA_VERSION, metric_entry
     from lumiere_eval.runner import evaluate
     from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
     from lumiere_eval.runner.features import FeatureJob, compute_features
@@ -215,6 +224,22 @@ def compute(args: argparse.Namespace) -> dict:
     if "clipsim" in names:
         clip = create_extractor("clip", args.clip, num_frames=args.clip_frames, **load)
         fake_jobs.append(FeatureJob("clipsim", clip, None, kind="frames"))
+    extra_protocols = {}  # cd-FVD and JEDi: their own extractors and protocols
+    if "cdfvd" in names:
+        extra_protocols["cdfvd"] = get_fvd_protocol(args.cdfvd_protocol)
+        extractor = create_extractor(extra_protocols["cdfvd"].extractor, args.videomae, **load)
+        real_jobs.append(FeatureJob("cdfvd", extractor, extra_protocols["cdfvd"].real_sampling))
+        fake_jobs.append(FeatureJob("cdfvd", extractor, extra_protocols["cdfvd"].fake_sampling))
+    if "jedi" in names:
+        from lumiere_eval.extractors import extractor_class
+        from lumiere_eval.extractors.weights import resolve
+
+        extra_protocols["jedi"] = get_jedi_protocol(args.jedi_protocol)
+        probe = resolve(extractor_class(extra_protocols["jedi"].extractor).probe_weights_name, args.vjepa_probe,
+                        fetch_missing=not args.no_download, timeout=args.timeout)
+        extractor = create_extractor(extra_protocols["jedi"].extractor, args.vjepa, probe=probe, **load)
+        real_jobs.append(FeatureJob("jedi", extractor, extra_protocols["jedi"].real_sampling))
+        fake_jobs.append(FeatureJob("jedi", extractor, extra_protocols["jedi"].fake_sampling))
 
     cache = FeatureCache(args.cache_dir or default_cache_dir())
     hashes = FileHashes(cache.root / "file_hashes" / "metrics.json")
@@ -249,11 +274,21 @@ def compute(args: argparse.Namespace) -> dict:
         texts = clip.text_embeddings([fake.prompts[i] for i in keep])
         clip_values = evaluate.clipsim_per_sample([fake_rows["clipsim"][i] for i in keep], texts)
     clip_job = next((job for job in fake_jobs if job.name == "clipsim"), None)
-    results = evaluate.metric_entries([n for n in names if n != "fid"], protocol, is_protocol, fvd_real, fvd_fake,
-                                      probs, clip_values, evaluate.clip_protocol(clip_job), args.bootstrap, args.seed)
+    results = evaluate.metric_entries([n for n in names if n not in ("fid", "cdfvd", "jedi")], protocol,
+                                      is_protocol, fvd_real, fvd_fake, probs, clip_values,
+                                      evaluate.clip_protocol(clip_job), args.bootstrap, args.seed)
     if "fid" in names:
         results["fid"] = _frame_fid(real_rows["fid"], fake_rows["fid"], args.fid_bootstrap, args.seed,
                                     f"fid-frames:{protocol.id}:frames{len(frames)}")
+    for name, extra in extra_protocols.items():
+        real_x, fake_x = stack(real_rows[name], f"{name} (real)"), stack(fake_rows[name], f"{name} (generated)")
+        entry = (evaluate.fvd(real_x, fake_x, extra.unbiased_covariance, args.bootstrap, args.seed) if name == "cdfvd"
+                 else evaluate.jedi(real_x, fake_x, args.bootstrap, args.seed))
+        if min(len(real_x), len(fake_x)) < extra.num_samples:
+            warnings.warn(f"protocol {extra.name} wants {extra.num_samples} videos per side; got {len(real_x)} real "
+                          f"and {len(fake_x)} generated (--max-videos)", stacklevel=2)
+        results[name] = metric_entry(name, entry.pop("value"), entry["n_fake"], extra.id, entry.pop("ci_low"),
+                                     entry.pop("ci_high"), **entry)
     jobs = {job.name: job for job in fake_jobs}
     for name, entry in results.items():
         job = jobs["fvd" if name == "kvd" else name]
@@ -272,7 +307,8 @@ def compute(args: argparse.Namespace) -> dict:
         "model": {"name": fake.source.stem if fake.source.is_file() else fake.source.name},
         "domain": "videos",
         "protocol_id": f"{protocol.name}_{is_protocol.name}",
-        "protocols": {"fvd": protocol.describe(), "is": is_protocol.describe()},
+        "protocols": {"fvd": protocol.describe(), "is": is_protocol.describe(),
+                      **{name: extra.describe() for name, extra in extra_protocols.items()}},
         "metrics": results,
         "unverified_weights": unverified,
         "satisfied": satisfied,

@@ -19,7 +19,8 @@ from lumiere_eval import LumiereEvalError
 SCHEMA_VERSION = 1
 KINDS = ("run", "metrics")
 # Whether a larger value is better, for every metric the harness computes.
-HIGHER_IS_BETTER = {"fvd": False, "kvd": False, "is": True, "clipsim": True, "fid": False}
+HIGHER_IS_BETTER = {"fvd": False, "kvd": False, "is": True, "clipsim": True, "fid": False, "cdfvd": False,
+                    "jedi": False}
 
 
 class ResultRecordError(LumiereEvalError):

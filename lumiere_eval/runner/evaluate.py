@@ -30,6 +30,20 @@ def fvd(real: np.ndarray, fake: np.ndarray, unbiased: bool, num_resamples: int, 
             "covariance": "unbiased" if unbiased else "biased"}
 
 
+def jedi(real: np.ndarray, fake: np.ndarray, num_resamples: int, seed: int) -> dict:
+    """JEDi (100 x polynomial MMD^2, from second moments) between real and fake feature rows, with a bootstrap
+    interval over fake rows."""
+    from lumiere_eval.metrics.kernel import jedi_from_stats
+
+    real_stats = FeatureStats.from_features(real)
+
+    def statistic(rows: np.ndarray) -> float:
+        return jedi_from_stats(real_stats, FeatureStats.from_features(rows))
+
+    low, high = bootstrap_ci(fake, statistic, num_resamples, seed=seed) if num_resamples else (None, None)
+    return {"value": statistic(fake), **_interval(low, high), "n_real": len(real), "n_fake": len(fake)}
+
+
 def kvd(real: np.ndarray, fake: np.ndarray, seed: int) -> dict:
     """Kernel distance (unbiased MMD^2, cubic kernel) and its spread over 100 overlapping subsets (no interval:
     the subsets are not independent)."""
