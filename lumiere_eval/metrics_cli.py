@@ -294,7 +294,8 @@ def compute(args: argparse.Namespace) -> dict:
         job = jobs["fvd" if name == "kvd" else name]
         entry.update({"extractor": job.extractor.describe(), "clip": job.config["clip"]})
     described = {job.extractor.id: job.extractor.describe() for job in real_jobs + fake_jobs}
-    unverified = sorted({d["weights"]["path"] for d in described.values() if not d["weights"]["verified"]})
+    unverified = sorted({w["path"] for d in described.values() for w in (d["weights"], d.get("probe_weights"))
+                         if w is not None and not w["verified"]})
     satisfied = min(len(real.paths), len(fake.paths)) >= protocol.num_samples
     if not satisfied:
         warnings.warn(f"protocol {protocol.name} wants {protocol.num_samples} videos per side; got {len(real.paths)} "

@@ -86,6 +86,8 @@ def test_metrics_command_computes_cdfvd_and_jedi(setup, monkeypatch, capsys):
     assert jedi_entry["protocol"].startswith("jedi5000_16f:vjepa-h16-ssv2:stretch224-bilinear_unit_imagenet-norm_fp32")
     assert cdfvd["higher_is_better"] is False and jedi_entry["higher_is_better"] is False
     assert cdfvd["n"] == jedi_entry["n"] == 6 and cdfvd["ci_low"] <= cdfvd["ci_high"]
+    assert {p.rsplit("/", 1)[-1] for p in record["unverified_weights"]} == {"videomae.pth", "vith16.pth.tar",
+                                                                            "probe.pth.tar"}
 
     # the same numbers directly: same clips (real: 16 frames at a random offset keyed by file name; fake: first 16)
     real_paths, fake_paths = sorted((setup / "real").glob("*.mp4")), sorted((setup / "fake").glob("*.mp4"))
