@@ -19,7 +19,6 @@ HOME_VARIABLE = "LUMIERE_EVAL_HOME"
 # The files of a run folder (`lumiere-eval ucf101 --out RUN`).
 CONFIG_FILE = "config.json"
 IDENTITY_FILE = "identity.json"
-GENERATOR_FILE = "generator.json"
 RESULTS_FILE = "results.json"
 SAMPLES_FILE = "samples.jsonl"
 SUMMARY_FILE = "summary.md"

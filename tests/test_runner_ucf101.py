@@ -230,4 +230,5 @@ def test_resuming_with_another_model_configuration_is_refused(tmp_path, weights,
     out = tmp_path / "run"
     assert main(args_for(root, out, weights, "--metrics", "fvd")) == 0
     assert main(args_for(root, out, weights, "--metrics", "fvd", "--model-arg", "noise=5")) == 1
-    assert "generated with another configuration of the model (differs in: noise)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "differing: generator.noise (recorded 20.0, now 5.0); model_args.noise (recorded null, now 5)" in err

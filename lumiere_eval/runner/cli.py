@@ -96,6 +96,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     run.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     run.add_argument("--shard", default=None, help="i/n: do shard i of n (cluster job arrays); then --merge")
     run.add_argument("--merge", action="store_true", help="compute the metrics of a sharded run (nothing generated)")
+    run.add_argument("--overwrite", action="store_true",
+                     help="if --out holds a run made with other settings, discard its samples and results and start "
+                          "again (default: refuse, naming every setting that differs)")
+    run.add_argument("--wait", action="store_true",
+                     help="if another process is writing into --out, wait for it (default: refuse, naming its pid)")
     run.add_argument("--strict", action="store_true",
                      help="fail on any unusable video (missing, unreadable, truncated, too short, NaN features) "
                           "instead of listing it in skipped.json")
@@ -135,7 +140,7 @@ def config_from_args(args: argparse.Namespace):
                      feature_block=args.feature_block,
                      cache_dir=args.cache_dir, device=args.device, strict=args.strict,
                      max_video_mb=args.max_video_mb, max_skipped_fraction=args.max_skipped_fraction, shard=args.shard,
-                     merge=args.merge, progress=not args.no_progress)
+                     merge=args.merge, overwrite=args.overwrite, wait=args.wait, progress=not args.no_progress)
 
 
 def run(args: argparse.Namespace) -> int:

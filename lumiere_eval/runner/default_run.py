@@ -80,7 +80,7 @@ def model_config(model: str, root: Path, out: Path, size: dict, args: argparse.N
                      width=DOMAIN["width"], metrics=("fvd", "is", "clipsim"), fvd_extractor="synthetic-i3d",
                      is_extractor="synthetic-c3d", clip_extractor="synthetic-clip", fvd_covariance="unbiased",
                      is_splits=1, is_shuffle_seed=None, bootstrap=size["bootstrap"], seed=args.seed, batch_size=args.batch_size,
-                     feature_block=args.feature_block,
+                     feature_block=args.feature_block, overwrite=args.overwrite, wait=args.wait,
                      cache_dir=args.cache_dir, device=args.device, progress=not args.no_progress)
 
 

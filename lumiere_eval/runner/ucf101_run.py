@@ -31,6 +31,7 @@ from lumiere_eval.runner.features import FeatureJob, VideoItem, compute_features
 from lumiere_eval.runner.generation import VideoSpec, collect_records, generate_samples
 from lumiere_eval.runner.provenance import git_commit, machine, package_versions
 from lumiere_eval.runner.report import write_summary
+from lumiere_eval.runner.run_folder import check_identity, recorded_identity, run_folder_lock
 from lumiere_eval.limits import DEFAULT_MAX_SKIPPED_FRACTION, DEFAULT_MAX_VIDEO_MB
 from lumiere_eval.runner.skips import skip_report, warn_if_exceeded
 from lumiere_eval.video import parse_clip_sampling
@@ -81,6 +82,8 @@ class RunConfig:
     max_skipped_fraction: float = DEFAULT_MAX_SKIPPED_FRACTION  # above it, results and summary warn loudly
     shard: str | None = None
     merge: bool = False
+    overwrite: bool = False  # a rerun with another identity clears the folder instead of being refused
+    wait: bool = False  # wait for the run folder's lock instead of refusing
     progress: bool = True
 
     def resolved_splits_dir(self) -> Path:
@@ -229,9 +232,8 @@ def _check_disk(config: RunConfig, plan: Plan) -> None:
 
 
 def run(config: RunConfig, dry_run: bool = False) -> dict | None:
-    """Run (or resume) the protocol; returns the results on the main process, None elsewhere or on a dry run."""
-    from lumiere_eval.models.base import create_generator
-
+    """Run (or resume) the protocol under the run folder's lock and identity check; returns the results on the
+    main process, None elsewhere or on a dry run."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
     plan = make_plan(config)
@@ -239,13 +241,36 @@ def run(config: RunConfig, dry_run: bool = False) -> dict | None:
         print(describe_plan(config, plan))
         return None
     shard = current_shard(config.shard)
-    _check_disk(config, plan)
+    part = f"shard{shard.rank}of{shard.world}" if shard.world > 1 else None
+    with run_folder_lock(config.out, part, config.wait):
+        return _run_locked(config, plan, shard, timings, start)
+
+
+def run_identity(config: RunConfig, plan: Plan, jobs: list[FeatureJob], generator_description: dict | None) -> dict:
+    """Everything that changes a sample or a number of this run (see runner.run_folder)."""
+    described = [job.extractor.describe() for job in jobs]
+    return {"model": config.model, "model_args": config.model_args, "generator": generator_description,
+            "height": config.height, "width": config.width, "num_frames": config.num_frames, "fps": config.fps,
+            "prompts": {"suite": plan.suite.name, "hash": plan.suite.hash}, "seed": config.seed,
+            "num_samples": config.num_samples, "num_real": config.num_real, "protocol": plan.protocol_id,
+            "fvd_protocol": config.fvd().id, "is_protocol": config.inception().id,
+            "feature_block": config.feature_block,
+            "weights": {d["id"]: d["weights"]["sha256"] for d in described},
+            "device": sorted({d["device"] for d in described}), "dtype": sorted({d["dtype"] for d in described})}
+
+
+def _run_locked(config: RunConfig, plan: Plan, shard: Shard, timings: dict, start: float) -> dict | None:
+    from lumiere_eval.models.base import create_generator
+
     fake_jobs, real_jobs = build_jobs(config)  # resolves every weight file before any compute
     generator = None if config.merge else create_generator(config.model, **config.model_args)
-    if generator is not None:
-        _check_same_generator(config.out, generator.describe() | {"name": config.model}, shard)
-        if hasattr(generator, "validate"):
-            _match_folder(generator, plan, config)
+    description = None if generator is None else generator.describe() | {"name": config.model}
+    check_identity(config.out, run_identity(config, plan, fake_jobs + real_jobs, description),
+                   overwrite=config.overwrite and shard.is_main, write=shard.is_main,
+                   ignore=("generator",) if config.merge else ())
+    _check_disk(config, plan)
+    if generator is not None and hasattr(generator, "validate"):
+        _match_folder(generator, plan, config)
     if shard.is_main:
         atomic_write_json(config.out / files.CONFIG_FILE, config.to_json())
     timings["preflight_s"] = time.perf_counter() - start
@@ -296,24 +321,9 @@ def run(config: RunConfig, dry_run: bool = False) -> dict | None:
     timings["metrics_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - start
     out = _write_results(config, plan, records, missing, fake_jobs + real_jobs, results, counts,
-                         _skipped_list(skipped_by_path), timings, real_items)
+                         _skipped_list(skipped_by_path), timings, real_items, description)
     finish(shard)
     return out
-
-
-def _check_same_generator(out: Path, description: dict, shard: Shard) -> None:
-    """Refuse to resume a run folder whose samples came from another model, options or checkpoint."""
-    path = out / files.GENERATOR_FILE
-    current = json.loads(json.dumps(description, sort_keys=True, default=str))
-    if path.is_file():
-        recorded = json.loads(path.read_text())
-        if recorded != current:
-            changed = sorted(k for k in set(recorded) | set(current) if recorded.get(k) != current.get(k))
-            raise LumiereEvalError(f"{out}: its samples were generated with another configuration of the model "
-                                   f"(differs in: {', '.join(changed)}); use a new --out, or delete the folder")
-    elif shard.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(path, current)
 
 
 def _match_folder(generator, plan: Plan, config: RunConfig) -> None:
@@ -387,13 +397,10 @@ def _write_shard_report(config: RunConfig, shard: Shard, counts: dict, skipped: 
 
 def _write_results(config: RunConfig, plan: Plan, records: list[dict], missing: list[int], jobs: list[FeatureJob],
                    results: dict, counts: dict, skipped: list[dict], timings: dict,
-                   real_items: list[VideoItem]) -> dict:
-    from lumiere_eval.models.base import create_generator
-
+                   real_items: list[VideoItem], model: dict | None) -> dict:
     weights = {job.extractor.id: job.extractor.weights.describe() for job in jobs}
-    model = {"name": config.model, "options": config.model_args}
-    if not config.merge:
-        model = create_generator(config.model, **config.model_args).describe() | {"name": config.model}
+    model = model or recorded_identity(config.out).get("generator") or {"name": config.model,
+                                                                          "options": config.model_args}
     unverified = sorted(name for name, w in weights.items() if not w.get("verified"))
     out = {
         "schema_version": SCHEMA_VERSION,
@@ -403,6 +410,7 @@ def _write_results(config: RunConfig, plan: Plan, records: list[dict], missing: 
         "protocol_id": plan.protocol_id,
         "protocols": {"fvd": config.fvd().describe(), "is": config.inception().describe()},
         "config": config.to_json(),
+        "identity": recorded_identity(config.out),
         "model": model,
         "metrics": results["metrics"],
         "unverified_weights": unverified,

@@ -1,0 +1,151 @@
+"""A run folder's identity and lock: what may be resumed in it, and who may write into it now.
+
+Identity: every setting that changes a sample or a number (model and its options, generator checkpoints,
+video size, frames, fps, prompts, seed, sample counts, protocols, feature block, extractor weights, device
+and dtype) is recorded in `RUN/identity.json` by the first run. A later run into the same folder with another
+identity is refused, naming each field that differs; `--overwrite` discards the folder's samples and results
+and starts again. Speed-only options (`--batch-size`, `--workers`, progress) are not part of it.
+
+Lock: `fcntl.flock` on `RUN/.lock`. A whole run holds it exclusively; the shards of one run (torchrun ranks,
+`--shard i/n`) share it and each holds its own `RUN/.lock.shard<i>of<n>` exclusively. A second writer is
+refused with the holder's pid, or waits with `--wait`.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from lumiere_eval import LumiereEvalError
+from lumiere_eval import files
+
+# Fields compared only on the keys both identities have (a rerun may add a metric, hence an extractor).
+PER_KEY_FIELDS = ("weights",)
+# What `--overwrite` removes: everything a run writes except the lock files.
+RUN_OUTPUTS = (files.SAMPLES_DIR, files.ERRORS_DIR, files.SHARDS_DIR, files.RESULTS_FILE, files.SAMPLES_FILE,
+               files.SUMMARY_FILE, files.SKIPPED_FILE, files.IDENTITY_FILE, files.CONFIG_FILE)
+
+
+class RunIdentityError(LumiereEvalError):
+    """A rerun into a run folder whose samples or numbers were made with other settings."""
+
+
+class RunFolderBusyError(LumiereEvalError):
+    """Another process is writing into the run folder."""
+
+
+def _differences(recorded, current, prefix: str = "") -> list[str]:
+    if isinstance(recorded, dict) and isinstance(current, dict):
+        keys = sorted(set(recorded) & set(current)) if prefix.rstrip(".") in PER_KEY_FIELDS else \
+            sorted(set(recorded) | set(current))
+        out = []
+        for key in keys:
+            out += _differences(recorded.get(key), current.get(key), f"{prefix}{key}.")
+        return out
+    if recorded != current:
+        return [f"{prefix.rstrip('.')} (recorded {json.dumps(recorded)}, now {json.dumps(current)})"]
+    return []
+
+
+def has_outputs(out: Path) -> bool:
+    """Whether the folder holds anything a run wrote (samples or results)."""
+    samples = out / files.SAMPLES_DIR
+    return (samples.is_dir() and any(samples.iterdir())) or (out / files.RESULTS_FILE).is_file()
+
+
+def clear_outputs(out: Path) -> None:
+    """Remove what a run wrote into `out` (for --overwrite); the lock files stay."""
+    for name in RUN_OUTPUTS:
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def check_identity(out: Path, identity: dict, overwrite: bool = False, write: bool = True,
+                   ignore: tuple[str, ...] = ()) -> None:
+    """Compare `identity` with the folder's recorded one; refuse (RunIdentityError naming every differing field)
+    unless `overwrite`, which clears the folder first. Records the identity when the folder has none (`write`),
+    adding keys of per-key fields that are new."""
+    path = out / files.IDENTITY_FILE
+    current = json.loads(json.dumps(identity, sort_keys=True, default=str))
+    if path.is_file():
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+        differing = _differences({k: v for k, v in recorded.items() if k not in ignore},
+                                 {k: v for k, v in current.items() if k not in ignore})
+        if differing and not overwrite:
+            raise RunIdentityError(
+                f"{out}: this run folder holds samples or numbers made with other settings; differing: "
+                + "; ".join(differing) + ". Use a new --out for these settings, or add --overwrite to discard "
+                "the folder's samples and results and start again.")
+        if differing:
+            clear_outputs(out)
+        else:
+            for field in PER_KEY_FIELDS:  # remember extractors added by this run
+                if isinstance(recorded.get(field), dict) and isinstance(current.get(field), dict):
+                    current[field] = recorded[field] | current[field]
+            current = {**recorded, **{k: v for k, v in current.items() if k not in ignore}}
+    elif has_outputs(out):
+        if not overwrite:
+            raise RunIdentityError(f"{out}: holds samples or results but no {files.IDENTITY_FILE} (written by an "
+                                   "older lumiere-eval, or not a run folder); use a new --out, or add --overwrite "
+                                   "to discard them and start again.")
+        clear_outputs(out)
+    if write and {k: v for k, v in current.items() if k not in ignore}:
+        if not path.is_file() or json.loads(path.read_text(encoding="utf-8")) != current:
+            files.atomic_write_json(path, current)
+
+
+def recorded_identity(out: Path) -> dict:
+    """The folder's recorded identity ({} when none)."""
+    path = out / files.IDENTITY_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _holder(paths: list[Path]) -> str:
+    pids = []
+    for path in paths:
+        try:
+            text = path.read_text().strip()
+        except OSError:
+            continue
+        if text:
+            pids.append(text)
+    return f"pid {', '.join(dict.fromkeys(pids))}" if pids else "an unknown process"
+
+
+def _acquire(path: Path, mode: int, wait: bool, busy: str) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+    except BlockingIOError:
+        if not wait:
+            holder = _holder([path, *sorted(path.parent.glob(f"{files.LOCK_FILE}.*"))])
+            os.close(fd)
+            raise RunFolderBusyError(f"{busy} is being written by another lumiere-eval process ({holder}); rerun "
+                                     "with --wait to wait for it, or use another --out") from None
+        print(f"{busy}: waiting for {_holder([path])} to finish ...", flush=True)
+        fcntl.flock(fd, mode)
+    return fd
+
+
+@contextmanager
+def run_folder_lock(out: Path, part: str | None = None, wait: bool = False) -> Iterator[None]:
+    """Hold the run folder's lock: exclusively for a whole run (`part` None), shared for one part of a sharded
+    run plus that part's own lock (`part` like "shard0of2") exclusively."""
+    out.mkdir(parents=True, exist_ok=True)
+    fds = [_acquire(out / files.LOCK_FILE, fcntl.LOCK_SH if part else fcntl.LOCK_EX, wait, str(out))]
+    try:
+        if part:
+            fds.append(_acquire(out / f"{files.LOCK_FILE}.{part}", fcntl.LOCK_EX, wait, f"{out} ({part})"))
+        os.ftruncate(fds[-1], 0)
+        os.pwrite(fds[-1], f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        for fd in reversed(fds):
+            os.close(fd)
