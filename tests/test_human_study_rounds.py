@@ -227,3 +227,21 @@ def test_same_option_gives_ties_to_the_leaderboard(tmp_path, capsys, answer_form
                  "--vigilance-threshold", "0"]) == 0
     report = json.loads((study_dir / "analysis" / "analysis.json").read_text())
     assert sum(c["votes"] for c in report["comparisons"]) == board["votes"] - board["ties"]
+
+
+def test_bad_inputs_are_clear_errors(tmp_path, capsys):
+    manifest = make_manifest(tmp_path / "v", ["p0", "p1"], models=("alpha", "beta"))
+    study_dir = tmp_path / "study"
+    assert main(["study", "create", "--runs", str(manifest), "--questions", "quality", "--raters", "2",
+                 "--vigilance", "0", "--out", str(study_dir)]) == 0
+    study = load_study(study_dir)
+    rows = simulate_results(study, read_batch_inputs(study_dir, study), {"alpha": 9.0, "beta": -9.0},
+                            num_workers=4, num_spammers=0, seed=0)
+    write_results_csv(tmp_path / "r.csv", rows.header, rows.rows)
+    capsys.readouterr()
+    for argv, message in (
+            (["leaderboard", "--prior", "0"], "r.csv: Bradley-Terry maximum likelihood does not exist"),  # alpha won all
+            (["agreement", "--runs", str(manifest), "--metric", "clipsim"], "NAME=higher or NAME=lower"),
+            (["next", "--question", "motion"], "'motion' is not asked in this study")):
+        assert main(["study", argv[0], str(study_dir), str(tmp_path / "r.csv"), *argv[1:]]) == 1
+        assert message in capsys.readouterr().err

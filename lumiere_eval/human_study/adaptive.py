@@ -189,7 +189,9 @@ def study_units(study: dict, model_pairs: list[tuple[str, str]], rng: np.random.
     for a, b in model_pairs:
         shared = sorted(have.get(a, set()) & have.get(b, set()))
         if not shared:
-            raise ValueError(f"models {a!r} and {b!r} share no (prompt, seed)")
+            from lumiere_eval.human_study.sources import StudyInputError
+
+            raise StudyInputError(f"models {a!r} and {b!r} share no (prompt, seed) in the study's videos")
         load = np.array([used[(p, s, *sorted((a, b)))] for p, s in shared])
         least = np.flatnonzero(load == load.min())
         prompt, video_seed = shared[int(least[rng.integers(0, len(least))])]

@@ -306,9 +306,14 @@ def _simulate(args) -> int:
 def _boards(args, study: dict) -> tuple[dict[str, dict | None], dict[str, list], dict]:
     from lumiere_eval.human_study.leaderboard import leaderboard, paired_votes, question_votes
 
+    from lumiere_eval.human_study.sources import StudyInputError
+
     votes, vigilance = question_votes(study, args.results, args.vigilance_threshold)
-    boards = {q: leaderboard(paired_votes(v, study["models"]), args.prior, args.resamples, args.seed,
-                             clusters=args.bootstrap_over) if v else None for q, v in votes.items()}
+    try:
+        boards = {q: leaderboard(paired_votes(v, study["models"]), args.prior, args.resamples, args.seed,
+                                 clusters=args.bootstrap_over) if v else None for q, v in votes.items()}
+    except ValueError as err:  # e.g. --prior 0 and a model that won or lost every vote
+        raise StudyInputError(f"{', '.join(map(str, args.results))}: {err}") from None
     return boards, votes, vigilance
 
 
