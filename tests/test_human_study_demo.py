@@ -35,3 +35,8 @@ def test_no_shared_videos_no_section():
     samples, metrics = _records()
     samples["per-frame-t2i"] = [dict(r, seed=r["seed"] + 100) for r in samples["per-frame-t2i"]]
     assert simulated_study_section(samples, metrics) == ""
+
+
+def test_one_model_no_section():
+    samples, metrics = _records()
+    assert simulated_study_section({"lumiere": samples["lumiere"]}, {"lumiere": metrics["lumiere"]}) == ""
