@@ -317,9 +317,8 @@ def votes_to_change_top(wins: np.ndarray, ties: np.ndarray | None = None, prior:
     kinds = [("win", a, b) for a in range(n) for b in range(n) if a != b] + \
             [("tie", a, b) for a in range(n) for b in range(a + 1, n)]
     best: dict = {"votes": None, "leader": leader, "challenger": None, "removed": []}
-    for challenger in range(n):
-        if challenger == leader:
-            continue
+    for challenger in np.argsort(-base.log_strength, kind="stable")[1:]:  # the runner-up first: prunes the rest
+        challenger = int(challenger)
         w, t, current, removed = wins.copy(), ties.copy(), base, {}
         while _margin(current.log_strength, leader, challenger) > -_TIE_MARGIN:
             available = [k for k in kinds if (w if k[0] == "win" else t)[k[1], k[2]] >= 1]
