@@ -335,7 +335,7 @@ def votes_to_change_top(wins: np.ndarray, ties: np.ndarray | None = None, prior:
             try:
                 current = fit(w, t, prior, with_ties and t.sum() > 0, start=np.append(current.log_strength, 0.0))
             except ValueError:  # no finite MLE left: some model won or lost everything; the order is then
-                theta = _unbounded_order(w, t, n)   # decided by who is unbeaten
+                theta = _net_wins(w)                # decided by who is unbeaten
                 current = Fit(theta, None, float("nan"), current.hessian)
         if _margin(current.log_strength, leader, challenger) <= -_TIE_MARGIN:
             count = sum(removed.values())
@@ -364,7 +364,7 @@ def _influence(current: Fit, kind: tuple, sensitivity: np.ndarray, with_ties: bo
     return float(sensitivity @ grad)     # removing the vote moves phi by about H^-1 grad
 
 
-def _unbounded_order(wins: np.ndarray, ties: np.ndarray, n: int) -> np.ndarray:
+def _net_wins(wins: np.ndarray) -> np.ndarray:
     """Scores when no finite MLE exists: net wins, a stand-in that only has to order the models."""
     return (wins.sum(axis=1) - wins.sum(axis=0)).astype(np.float64)
 
