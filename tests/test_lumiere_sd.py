@@ -318,3 +318,21 @@ def test_cpu_training_lowers_the_loss_resumes_and_leaves_the_base_alone(tmp_path
     steps_logged = [json.loads(x)["step"] for x in (out / "log.jsonl").read_text().splitlines()]
     assert steps_logged[-1] == 16 and steps_logged.count(12) == 1 and 0 not in steps_logged[1:]
     assert load_temporal(path, load_base(config.base)).frame_multiple == 2
+
+
+def test_image_to_video_condition_fits_a_widened_unet(parts):
+    import copy
+    from lumiere_eval.models.lumiere_sd.latent import LatentError, condition_latents
+    video = torch.rand(1, 3, 4, 16, 16) * 2 - 1
+    mask = torch.zeros(1, 1, 4, 16, 16)
+    mask[:, :, 0] = 1                                    # image-to-video: the first frame known
+    cond = condition_latents(parts["vae"], video, mask)
+    assert cond.shape == (1, 5, 4, 8, 8)
+    assert torch.equal(cond[:, 4, 0], torch.ones(1, 8, 8)) and cond[:, :, 1:].abs().max() == 0
+    unet = widen_conv_in(copy.deepcopy(parts["unet"]), cond.shape[1])
+    model = inflate(unet, train_input=True)
+    with torch.no_grad():
+        out = model(torch.cat([torch.randn(1, 4, 4, 8, 8), cond], 1), torch.tensor([10]), torch.randn(1, 5, 32))
+    assert out.shape == (1, 4, 4, 8, 8)
+    with pytest.raises(LatentError, match="does not fit"):
+        condition_latents(parts["vae"], video, mask[:, :, :2])

@@ -97,3 +97,16 @@ def sample_latents(denoise: VideoDenoiser, scheduler, text: torch.Tensor, null_t
         x = scheduler.step(prediction, t, x, return_dict=False, **extra)[0]
     return x
 
+
+
+def condition_latents(vae: nn.Module, video: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The conditioning input [b, c + 1, t, h/s, w/s] of a widened U-Net (image-to-video, inpainting,
+    cinemagraphs): the latents of the known part of `video` [b, 3, t, h, w] (0 where unknown) and `mask`
+    [b, 1, t, h, w] (1 = known) max-pooled to the latent grid (a latent pixel touching a known pixel is known)."""
+    if mask.shape[0] != video.shape[0] or mask.shape[1] != 1 or mask.shape[2:] != video.shape[2:]:
+        raise LatentError(f"mask of shape {tuple(mask.shape)} does not fit video {tuple(video.shape)}; expected "
+                          f"[b, 1, t, h, w] with the video's b, t, h, w")
+    scale = vae_scale(vae)
+    latents = encode_video(vae, video * mask)
+    small = torch.nn.functional.max_pool3d(mask.float(), (1, scale, scale))
+    return torch.cat([latents * small, small.to(latents.dtype)], dim=1)
