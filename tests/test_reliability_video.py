@@ -181,10 +181,10 @@ def _peak_rss_mb(code: str) -> float:
 def test_huge_frames_are_decoded_small_and_memory_stays_bounded(huge_video):
     assert huge_video.stat().st_size < 100_000
     info = probe_video(huge_video)
-    assert (info.height, info.width, info.decode_size) == (4000, 4000, (1024, 1024))
-    with pytest.warns(VideoWarning, match="4000x4000 frames decoded at 1024x1024"):
+    assert (info.height, info.width, info.decode_size) == (4000, 4000, (384, 384))
+    with pytest.warns(VideoWarning, match="4000x4000 frames decoded at 384x384"):
         clips = read_clips(huge_video, {"fvd": ClipSampling("random", 6), "clipsim": None}, key="k")
-    assert clips["fvd"].shape == (6, 1024, 1024, 3) and clips["clipsim"].shape == (8, 1024, 1024, 3)
+    assert clips["fvd"].shape == (6, 384, 384, 3) and clips["clipsim"].shape == (8, 384, 384, 3)
     # a bound, not a timing: decoding a clip and the whole video (8 x 48 MB at full size) stays small;
     # the whole `ucf101` run on this file is measured by benchmarks/bench_video_memory.py
     peak = _peak_rss_mb(textwrap.dedent(f"""
@@ -194,8 +194,8 @@ def test_huge_frames_are_decoded_small_and_memory_stays_bounded(huge_video):
         clips = read_clips({str(huge_video)!r}, {{"fvd": ClipSampling("random", 6), "clipsim": None}}, key="k")
     """))
     assert peak < 500, f"peak RSS {peak:.0f} MB"
-    with pytest.raises(VideoReadError, match="8 decoded frames of 1024x1024 need 25 MB, more than the 10 MB allowed"):
-        read_clips(huge_video, {"fvd": ClipSampling("first", 8)}, key="k", max_bytes=10 * 10**6)
+    with pytest.raises(VideoReadError, match="8 decoded frames of 384x384 need 4 MB, more than the 2 MB allowed"):
+        read_clips(huge_video, {"fvd": ClipSampling("first", 8)}, key="k", max_bytes=2 * 10**6)
 
 
 def test_video_info_on_huge_frames_reads_headers_only(huge_video, capsys):
@@ -203,7 +203,7 @@ def test_video_info_on_huge_frames_reads_headers_only(huge_video, capsys):
 
     assert main(["video-info", str(huge_video)]) == 0
     line = json.loads(capsys.readouterr().out)
-    assert line["frames"] == 8 and line["height"] == 4000 and line["decode_size"] == [1024, 1024]
+    assert line["frames"] == 8 and line["height"] == 4000 and line["decode_size"] == [384, 384]
     peak = _peak_rss_mb(f"from lumiere_eval.cli import main; main(['video-info', {str(huge_video)!r}])")
     assert peak < 400, f"peak RSS {peak:.0f} MB"  # no torch, no full-size frame
 
@@ -275,3 +275,12 @@ def test_metrics_command_skips_bad_videos_and_says_so(ucf101_shared, tmp_path, c
         assert "WARNING: 2 of 8 videos (25.0%) were skipped" in capsys.readouterr().out
         assert main(argv + ["--strict"]) == 1
     assert "cut.avi: truncated or damaged file" in capsys.readouterr().err
+
+
+def test_decode_size_leaves_common_sizes_alone():
+    from lumiere_eval.video.io import decode_size
+
+    for size in [(240, 320), (576, 1024), (720, 1280), (1024, 1024)]:
+        assert decode_size(*size) == size  # UCF101, generated videos up to 720p: decoded as they are
+    assert decode_size(1080, 1920) == (384, 682) and decode_size(4000, 4000) == (384, 384)
+    assert decode_size(100, 20000) == (72, 14481)  # a very wide frame: bounded by the pixel count instead

@@ -1,8 +1,8 @@
 """Decoding and encoding videos: decord first, PyAV where decord cannot, one error type for bad files.
 
 Memory is bounded per video: only the frames a caller asks for are kept, frames above `MAX_DECODE_PIXELS`
-(about one megapixel: 1024x1024, or 1280x720 untouched) are downscaled with an area filter as each one is
-decoded (decode-downscale, before any resize protocol; every extractor works at 299 px or less), and a
+(one megapixel: 1024x1024 and 1280x720 stay untouched) are downscaled with an area filter as each one is
+decoded, to a shorter side of `DECODE_SHORT_SIDE` (384 px; every extractor works at 299 px or less), and a
 request whose kept frames would exceed `max_bytes` is refused with the numbers. Where the container
 declares a frame count, fewer decodable frames mean a truncated file: an error under `strict`, a
 `VideoWarning` with the numbers otherwise.
@@ -25,7 +25,8 @@ from lumiere_eval.path_checks import why_missing
 
 # Containers decord does not read (or reads wrongly); PyAV decodes these directly.
 _PYAV_ONLY_SUFFIXES = {".gif", ".webm", ".mkv", ".webp"}
-MAX_DECODE_PIXELS = 1024 * 1024  # larger frames are area-downscaled at decode to this many pixels at most
+MAX_DECODE_PIXELS = 1024 * 1024  # larger frames are area-downscaled as they are decoded ...
+DECODE_SHORT_SIDE = 384  # ... to this shorter side (and never above MAX_DECODE_PIXELS)
 
 
 class VideoReadError(LumiereEvalError):
@@ -64,15 +65,16 @@ class VideoInfo:
 
     @property
     def decode_size(self) -> tuple[int, int]:
-        """(height, width) of decoded frames: the source size, area-downscaled above MAX_DECODE_PIXELS."""
+        """(height, width) of decoded frames: the source size, or area-downscaled above MAX_DECODE_PIXELS."""
         return decode_size(self.height, self.width)
 
 
 def decode_size(height: int, width: int) -> tuple[int, int]:
-    """The size frames of `height` x `width` are decoded at (aspect ratio kept, at most MAX_DECODE_PIXELS)."""
+    """The size frames of `height` x `width` are decoded at: unchanged up to MAX_DECODE_PIXELS, else shorter side
+    DECODE_SHORT_SIDE and at most MAX_DECODE_PIXELS (aspect ratio kept)."""
     if height * width <= MAX_DECODE_PIXELS:
         return height, width
-    scale = math.sqrt(MAX_DECODE_PIXELS / (height * width))
+    scale = min(DECODE_SHORT_SIDE / min(height, width), math.sqrt(MAX_DECODE_PIXELS / (height * width)))
     return max(1, int(height * scale)), max(1, int(width * scale))
 
 
@@ -171,6 +173,19 @@ def _frames_until_damage(container, stream):
             raise
 
 
+def _count_packets(path: Path) -> int:
+    """Video packets in the container, read without decoding (one frame each for the codecs seen here)."""
+    container, stream = _open_stream(path)
+    try:
+        with container:
+            count = sum(1 for packet in container.demux(stream) if packet.size)
+    except Exception as err:  # noqa: BLE001 - PyAV raises many error types
+        raise VideoReadError(path, f"cannot decode ({type(err).__name__}: {err})") from err
+    if count == 0:
+        raise VideoReadError(path, "no frames could be decoded (corrupt or truncated file)")
+    return count
+
+
 def _too_large(num_frames: int, height: int, width: int, max_bytes: int) -> str:
     need = num_frames * height * width * 3
     return (f"{num_frames} decoded frames of {width}x{height} need {need / 1e6:.0f} MB, more than the "
@@ -238,6 +253,8 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         fps = _stream_fps(stream)
         height, width = stream.codec_context.height, stream.codec_context.width
         declared = int(stream.frames) or None
+    if height * width > MAX_DECODE_PIXELS:  # decord's reader holds full-size frames: count packets instead
+        return VideoInfo(_count_packets(path), fps, height, width, declared)
     if path.suffix.lower() not in _PYAV_ONLY_SUFFIXES:
         try:
             length = len(_decord_reader(path))
