@@ -169,6 +169,12 @@ def test_bf16_option_is_recorded_and_close_to_fp32(tmp_path):
     assert bf16.id == "videomae-v2-g-ssv2-bf16"
     difference = np.abs(bf16.extract(videos) - fp32.extract(videos)).max()
     assert 0 < difference < 0.1
+    from lumiere_eval import LumiereEvalError
+    from lumiere_eval.extractors.vit import precision
+
+    assert precision("fp16") == (torch.float16, "fp16")
+    with pytest.raises(LumiereEvalError, match="unknown precision 'int8'"):
+        precision("int8")
 
 
 def test_checkpoint_without_the_model_is_refused(tmp_path):

@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lumiere_eval import LumiereEvalError
 from lumiere_eval.extractors.weight_files import WeightsError
 
 # Precision option -> (torch dtype, the short name that goes into protocol ids).
@@ -27,7 +28,7 @@ def precision(name: str) -> tuple[torch.dtype, str]:
     for long_name, (dtype, short) in PRECISIONS.items():
         if name in (long_name, short):
             return dtype, short
-    raise WeightsError(f"unknown precision {name!r}; choose one of {', '.join(PRECISIONS)}")
+    raise LumiereEvalError(f"unknown precision {name!r}; choose one of {', '.join(PRECISIONS)}")
 
 
 class Mlp(nn.Module):
