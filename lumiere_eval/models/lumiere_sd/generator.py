@@ -71,6 +71,9 @@ class LumiereSDGenerator(VideoGenerator):
             raise LumiereSDOptionError(f"size={self.size}: must be a multiple of {multiple} (VAE scale x U-Net "
                                        f"down-sampling)")
         frame_multiple = self.model.frame_multiple
+        if window is not None and getattr(self.model, "cond_channels", 0):
+            raise LumiereSDOptionError("window= (MultiDiffusion) is not supported with a widened (conditional) "
+                                       "model yet")
         if window is not None and (window < 1 or window % frame_multiple or not 0 <= overlap < window):
             raise LumiereSDOptionError(f"window={window}, overlap={overlap}: the window must be a multiple of "
                                        f"{frame_multiple} frames and 0 <= overlap < window")
