@@ -112,3 +112,23 @@ def test_dashboard_compare_page_shows_differences_and_curves(runs, monkeypatch):
     table = at.dataframe[0].value
     assert "temporal_flickering" in set(table["metric"]) and "p adjusted" in table.columns
     assert len(at.get("arrow_line_chart")) + len(at.get("vega_lite_chart")) >= 1
+
+
+def test_default_run_claims_read_the_paired_comparisons():
+    from lumiere_eval.runner.default_statistics import claims
+
+    motion = {name: {"motion_magnitude_dis": {"value": v}}
+              for name, v in (("lumiere", 2.0), ("per-frame-t2i", 5.0), ("keyframe-cascade", 1.0))}
+    def row(d: float, sig: bool) -> dict:
+        return {"difference": d, "ci_low": d - 1, "ci_high": d + 1, "p_adjusted": 0.01 if sig else 0.5,
+                "significant": sig, "better": "-"}
+
+    paired = {("lumiere", "per-frame-t2i"): {"metrics": {"motion_magnitude_dis": row(-3.0, True)}},
+              ("lumiere", "keyframe-cascade"): {"metrics": {"motion_magnitude_dis": row(1.0, False)}},
+              ("keyframe-cascade", "per-frame-t2i"): {"metrics": {"motion_magnitude_dis": row(-4.0, True)}}}
+    (claim,) = claims(motion, paired)
+    assert claim["leader"] == "per-frame-t2i" and claim["holds"]
+    # computed as lumiere - per-frame-t2i, reported from the leader's side: +3 with the interval flipped
+    assert claim["against"]["lumiere"]["difference"] == 3.0 and claim["against"]["lumiere"]["ci_low"] == 2.0
+    paired[("keyframe-cascade", "per-frame-t2i")]["metrics"]["motion_magnitude_dis"] = row(-4.0, False)
+    assert not claims(motion, paired)[0]["holds"]

@@ -50,7 +50,8 @@ def statistics_section(root: Path) -> None:
         else:
             st.text(f"A = {result.get('run_a')}\nB = {result.get('run_b')}")
             st.caption(f"95% paired bootstrap intervals ({result.get('num_resamples')} resamples of the same "
-                       f"sample indices); p-values adjusted by {result.get('correction')}, alpha {result.get('alpha')}.")
+                       f"sample indices); p-values adjusted by {result.get('correction')}, "
+                       f"alpha {result.get('alpha')}.")
             st.dataframe(differences_table(result), hide_index=True, width="stretch")
             for note in result.get("notes", []):
                 st.caption(str(note))
