@@ -23,7 +23,8 @@ def _splits(tmp_path, train_lines: list[str]):
 
 
 def test_repeated_split_line_is_counted_once_with_a_warning(tmp_path):
-    splits = _splits(tmp_path, ["Basketball/v_Basketball_g01_c01.avi 2", "ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi 1",
+    splits = _splits(tmp_path, ["Basketball/v_Basketball_g01_c01.avi 2",
+                                "ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi 1",
                                 "Basketball/v_Basketball_g01_c01.avi 2"])
     with pytest.warns(proto.SplitFileWarning, match=r"trainlist01.txt: 1 repeated line\(s\) counted once: line 3 "
                                                     r"repeats line 1 \(Basketball/v_Basketball_g01_c01.avi\)"):

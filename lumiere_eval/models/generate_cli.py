@@ -56,7 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--video", type=Path, default=None, help="input video (inpaint, outpaint, edit)")
     parser.add_argument("--mask", type=Path, default=None,
                         help="mask image, light = region to generate (inpaint, outpaint) or animate (cinemagraph)")
-    parser.add_argument("--border", type=int_range(0), default=0, help="outpaint: border width in output pixels to generate")
+    parser.add_argument("--border", type=int_range(0), default=0,
+                        help="outpaint: border width in output pixels to generate")
     parser.add_argument("--strength", type=float_range(0, 1, low_open=True), default=0.6,
                         help="edit: SDEdit strength in (0, 1], how far the input is noised (1 = ignore it)")
     parser.add_argument("--paste", action="store_true", default=False,
@@ -71,7 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=str, default="0",
                         help="seeds for each prompt without its own seed: '0', '0-4' or '0,3,7' (>= 0)")
     parser.add_argument("--num-frames", type=int_range(1), default=16, help="frames per video (>= 1)")
-    parser.add_argument("--fps", type=float_range(0, low_open=True), default=16.0, help="frame rate of the videos (> 0)")
+    parser.add_argument("--fps", type=float_range(0, low_open=True), default=16.0,
+                        help="frame rate of the videos (> 0)")
     parser.add_argument("--height", type=int_range(1), default=128, help="frame height in pixels (>= 1)")
     parser.add_argument("--width", type=int_range(1), default=128, help="frame width in pixels (>= 1)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (created; reused to resume)")
@@ -230,6 +232,7 @@ def run(args: argparse.Namespace) -> int:
         write_manifest(out / MANIFEST_NAME, [ManifestEntry(p, s, n, extra)
                                              for (p, s), n, d in zip(jobs, names, done) if d])
 
+    clean_stale_temporaries(out)  # left by a killed run or a full disk
     pending = [i for i, d in enumerate(done) if not d]
     skipped = len(jobs) - len(pending)
     if not pending:  # nothing to make: no model to load
@@ -242,7 +245,6 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.num_threads)
     generator = make_generator(args, options)
     validate_plan(generator, [jobs[i] for i in pending], args)
-    clean_stale_temporaries(out)  # left by a killed run or a full disk
     with atomic_output(out / CONFIG_NAME) as tmp:
         tmp.write_text(json.dumps({**config, "generator": generator.describe()}, indent=2, default=str))
     write_current_manifest()

@@ -200,8 +200,8 @@ def _check_indices(path: Path, indices: np.ndarray, length: int) -> None:
 def _check_truncation(path: Path, info: VideoInfo, strict: bool) -> None:
     if not info.truncated:
         return
-    message = (f"truncated or damaged file: the container declares {info.declared_frames} frames, only {info.num_frames} "
-               "can be decoded")
+    message = (f"truncated or damaged file: the container declares {info.declared_frames} frames, only "
+               f"{info.num_frames} can be decoded")
     if strict:
         raise VideoReadError(path, message)
     warnings.warn(f"{path}: {message}", VideoWarning, stacklevel=3)
