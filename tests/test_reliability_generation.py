@@ -212,3 +212,14 @@ def test_cache_entry_of_the_wrong_shape_is_named_and_recomputed(tmp_path):
         np.testing.assert_array_equal(a, b)
     assert np.load(cache._path(key)).shape == (3,)  # rewritten
 
+
+
+def test_truncated_source_video_is_a_folder_problem(ucf101_shared, tmp_path):
+    from lumiere_eval.models.folder import FolderGenerator
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    data = (ucf101_shared / "v_Basketball_g01_c01.avi").read_bytes()
+    (folder / "a_game-0.avi").write_bytes(data[: len(data) // 2])
+    problems = FolderGenerator(str(folder), temporal="first", check_fps=False).validate(["a game"], [0], 16, 8, 16, 16)
+    assert problems == ["a_game-0.avi: truncated file: the container declares 141 frames, only 73 can be decoded"]

@@ -102,8 +102,9 @@ def test_bad_real_videos_are_skipped_listed_and_counted(tmp_path, weights, ucf10
     root = build_tree(tmp_path / "data")
     expected = _break_tree(root, ucf101_shared)
     out = tmp_path / "run"
-    with pytest.warns(proto.SplitFileWarning, match="repeated line"):
+    with pytest.warns(proto.SplitFileWarning, match="repeated line") as caught:
         assert main(args_for(root, out, weights, "--metrics", "fvd", "--max-skipped-fraction", "0.1")) == 0
+    assert sum(w.category is proto.SplitFileWarning for w in caught) == 1  # said once per run
     skipped = {os.path.basename(s["path"]): s["reason"] for s in json.loads((out / "skipped.json").read_text())}
     assert set(skipped) == set(expected)
     for name, reason in expected.items():

@@ -155,7 +155,8 @@ def make_plan(config: RunConfig) -> Plan:
     index = proto.VideoIndex(config.data_root)
     for class_name in classes:
         index.class_folder(class_name)
-    counts = Counter(e.class_name for e in proto.read_split(splits_dir, "train", config.fold))
+    train = entries if config.real_split == "train" else proto.read_split(splits_dir, "train", config.fold)
+    counts = Counter(e.class_name for e in train)
     allocation = proto.allocate(config.num_samples, {c: counts.get(c, 0) for c in classes})
     suite = proto.prompt_suite(config.prompts, classes)
     protocol_id = config.protocol_id(suite)
