@@ -141,8 +141,8 @@ def main() -> None:
             rows += rows_of(40 if rows_of is videomae_rows else 32, args.full_repeats, "full")
             print(rows[-2:], flush=True)
     notes = (f"One clip of 16x256x256 uint8 per call (resized to 224x224 inside the call), random weights shared by "
-             f"both implementations, {args.threads} thread(s); reduced depth: best of 3 calls, full depth: best of {args.full_repeats}; "
-             "reference and ours called alternately. "
+             f"both implementations, {args.threads} thread(s); reduced depth: best of 3 calls, full depth: best of "
+             f"{args.full_repeats}; reference and ours called alternately. "
              "GFLOP per clip counted analytically (patch embedding, qkv/proj/MLP matmuls, both attention products; "
              "2 FLOP per multiply-add). build_s: constructing the reference network with its random initialisation "
              "(ours load tensors into a network built on the meta device: no initialisation). The machine is shared "
