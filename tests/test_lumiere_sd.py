@@ -209,7 +209,7 @@ def test_stylize_interpolates_the_unet_only_and_keeps_the_temporal_weights(parts
     from lumiere_eval.models.lumiere_sd.style import stylize_unet
     import copy
     style = tiny_components(seed=1)["unet"]
-    for alpha in (0.0, 0.5, 1.0):
+    for alpha in (0.25, 1.0):
         model = inflate(copy.deepcopy(parts["unet"]))
         with torch.no_grad():
             for p in model.temporal.parameters():
@@ -281,23 +281,39 @@ def test_generator_depends_on_the_seed_only_and_windows_cover_the_clip(base_dir,
         create_generator("lumiere-sd", base=str(base_dir), temporal=str(temporal_file), window=3)
 
 
-def test_generate_command_and_runner_take_lumiere_sd(base_dir, temporal_file, tmp_path, monkeypatch):
+def _model_args(base_dir, temporal_file) -> list[str]:
+    return ["--model-arg", f"base={base_dir}", "--model-arg", f"temporal={temporal_file}", "--model-arg", "steps=2"]
+
+
+def test_generate_command_takes_lumiere_sd(base_dir, temporal_file, tmp_path):
     from lumiere_eval.cli import main
     from lumiere_eval.models.manifest import read_manifest
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("a red square moving left\na green triangle moving up\n")
-    model_args = ["--model-arg", f"base={base_dir}", "--model-arg", f"temporal={temporal_file}",
-                  "--model-arg", "steps=2"]
     out = tmp_path / "gen"
-    assert main(["generate", "--model", "lumiere-sd", *model_args, "--prompts", str(prompts), "--seeds", "0",
-                 "--num-frames", "6", "--fps", "8", "--height", "16", "--width", "16", "--out", str(out)]) == 0
-    assert len(read_manifest(out / "manifest.jsonl")) == 2
+    assert main(["generate", "--model", "lumiere-sd", *_model_args(base_dir, temporal_file), "--prompts",
+                 str(prompts), "--seeds", "0", "--num-frames", "6", "--fps", "8", "--height", "16", "--width", "16",
+                 "--out", str(out)]) == 0
+    entries = read_manifest(out / "manifest.jsonl")
+    assert len(entries) == 2
+    config = json.loads((out / "generate_config.json").read_text())
+    assert config["generator"]["temporal_sha256"] == json.loads(temporal_file.with_suffix(".json").read_text())["sha256"]
+
+
+@pytest.mark.slow   # the embedded synthetic default: real clips, evaluators, metrics (about a minute here)
+def test_runner_takes_lumiere_sd(base_dir, temporal_file, tmp_path, monkeypatch):
+    from lumiere_eval.cli import main
+    model_args = _model_args(base_dir, temporal_file)
     monkeypatch.setenv("LUMIERE_EVAL_HOME", str(tmp_path / "home"))
     run = tmp_path / "run"
     assert main(["ucf101", "--synthetic-size", "tiny", "--out", str(run), "--cache-dir", str(tmp_path / "cache"),
                  "--no-progress", "--model", "lumiere-sd", *model_args, "--num-samples", "4"]) == 0
     records = [json.loads(x) for x in (run / "lumiere-sd" / "samples.jsonl").read_text().splitlines()]
     assert len(records) == 4
+    results = json.loads((run / "lumiere-sd" / "results.json").read_text())
+    meta = json.loads(temporal_file.with_suffix(".json").read_text())
+    assert results["model"]["temporal_sha256"] == meta["sha256"]
+    assert results["model"]["base_identity"]["sha256"] == meta["base"]["sha256"]
 
 
 def test_cpu_training_lowers_the_loss_resumes_and_leaves_the_base_alone(tmp_path):
