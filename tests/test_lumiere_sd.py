@@ -352,3 +352,20 @@ def test_image_to_video_condition_fits_a_widened_unet(parts):
     assert out.shape == (1, 4, 4, 8, 8)
     with pytest.raises(LatentError, match="does not fit"):
         condition_latents(parts["vae"], video, mask[:, :, :2])
+
+
+def test_bad_training_configs_and_data_name_the_field(tmp_path):
+    from lumiere_eval.training.lumiere_sd import CaptionedVideos, SDTrainConfig, TrainConfigError
+    path = tmp_path / "c.json"
+    for body, message in [({"base": "b", "data": {"folder": "v"}, "train": {"stepz": 3}}, "unknown train keys"),
+                          ({"base": "b", "data": {}}, "data.folder"),
+                          ({"base": "b", "data": {"folder": "v", "num_frames": 0}}, "data.num_frames"),
+                          ({"base": "b", "data": {"folder": "v"}, "train": {"mixed_precision": "fp8"}},
+                           "mixed_precision")]:
+        path.write_text(json.dumps(body))
+        with pytest.raises(TrainConfigError, match=message):
+            SDTrainConfig.load(path)
+    (tmp_path / "v").mkdir()
+    (tmp_path / "v" / "a.mp4").write_bytes(b"")
+    with pytest.raises(TrainConfigError, match="no caption file for a.mp4"):
+        CaptionedVideos(tmp_path / "v", 4, 1)
