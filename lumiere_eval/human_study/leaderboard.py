@@ -108,7 +108,7 @@ def _design(wins: np.ndarray, ties: np.ndarray, prior: float, with_ties: bool) -
     return counts[:, :k], jacobian
 
 
-def _objective(phi: np.ndarray, n: int, counts: np.ndarray, jacobian: np.ndarray, need: str = "all"):
+def _objective(phi: np.ndarray, n: int, counts: np.ndarray, jacobian: np.ndarray):
     """NLL + (sum theta)^2 / 2 (which fixes the mean), its gradient and Hessian in phi."""
     logits = jacobian @ phi                                    # (pairs, outcomes)
     top = logits.max(axis=1, keepdims=True)
@@ -116,8 +116,6 @@ def _objective(phi: np.ndarray, n: int, counts: np.ndarray, jacobian: np.ndarray
     total = counts.sum(axis=1)
     centre = phi[:n].sum()
     nll = float(total @ log_d - np.sum(counts * logits) + 0.5 * centre ** 2)
-    if need == "value":
-        return nll
     q = np.exp(logits - log_d[:, None])
     mean = np.einsum("pk,pka->pa", q, jacobian)
     grad = np.einsum("pk,pka->a", total[:, None] * q - counts, jacobian)
@@ -143,7 +141,7 @@ def fit(wins: np.ndarray, ties: np.ndarray | None = None, prior: float = 0.0, ti
     ties = np.zeros_like(wins) if ties is None else np.asarray(ties, dtype=np.float64)
     if wins.shape != (n, n) or ties.shape != (n, n):
         raise ValueError(f"wins and ties must be square and of one size, got {list(wins.shape)}, {list(ties.shape)}")
-    if not np.allclose(ties, ties.T):
+    if not np.array_equal(ties, ties.T):
         raise ValueError("ties must be symmetric")
     wins, ties = wins.copy(), ties.copy()
     np.fill_diagonal(wins, 0.0)
@@ -167,17 +165,17 @@ def fit(wins: np.ndarray, ties: np.ndarray | None = None, prior: float = 0.0, ti
             step = np.linalg.solve(hess, grad)
         except np.linalg.LinAlgError:  # models not connected to each other: the minimum-norm step
             step = np.linalg.lstsq(hess, grad, rcond=None)[0]
+        if np.max(np.abs(step)) < tol:
+            break
         size = 1.0
         while True:  # backtracking: the objective is convex, a shorter Newton step always helps eventually
             candidate = phi - size * step
-            value = _objective(candidate, n, counts, jacobian, need="value")
-            if value <= nll + 1e-4 * size * float(grad @ -step) or size < 1e-8:
+            result = _objective(candidate, n, counts, jacobian)
+            if result[0] <= nll + 1e-4 * size * float(grad @ -step) or size < 1e-8:
                 break
             size *= 0.5
         phi = candidate
-        nll, grad, hess = _objective(phi, n, counts, jacobian)
-        if np.max(np.abs(size * step)) < tol:
-            break
+        nll, grad, hess = result
     theta = phi[:n] - phi[:n].mean()
     return Fit(log_strength=theta, log_nu=float(phi[n]) if with_ties else None, nll=nll, hessian=hess)
 
