@@ -242,7 +242,7 @@ def compute(args: argparse.Namespace) -> dict:
         fake_jobs.append(FeatureJob("jedi", extractor, extra_protocols["jedi"].fake_sampling))
 
     cache = FeatureCache(args.cache_dir or default_cache_dir())
-    hashes = FileHashes(cache.root / "file_hashes" / "metrics.json")
+    hashes = FileHashes(cache.root / "file_hashes" / "metrics-command.json")
     real_items, fake_items = _items(real, hashes), _items(fake, hashes)
     hashes.save()
     skipped: dict[str, str] = {}

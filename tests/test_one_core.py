@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 
 import pytest
 from test_runner_ucf101 import build_tree, weights  # noqa: F401 - the weights fixture
@@ -13,7 +14,8 @@ from lumiere_eval.cli import main
 from lumiere_eval.protocols.ucf101 import read_split
 
 
-def test_metrics_and_ucf101_give_the_same_numbers(tmp_path, weights):  # noqa: F811
+def test_metrics_and_ucf101_give_the_same_numbers_and_both_open_in_the_dashboard(tmp_path, weights,  # noqa: F811
+                                                                                     monkeypatch):
     root = build_tree(tmp_path / "data")
     run = tmp_path / "run"
     common = ["--i3d", str(weights["i3d"]), "--c3d", str(weights["c3d"]), "--clip", str(weights["clip"]),
@@ -47,3 +49,24 @@ def test_metrics_and_ucf101_give_the_same_numbers(tmp_path, weights):  # noqa: F
             (ran["metrics"][name]["ci_low"], ran["metrics"][name]["ci_high"]), rel=0, abs=0)
     assert measured["protocols"]["fvd"]["covariance"] == ran["protocols"]["fvd"]["covariance"] == "biased"
     assert measured["protocols"]["is"]["id"] == ran["protocols"]["is"]["id"]
+
+    # the `metrics` result opens in the dashboard next to the run
+    from streamlit.testing.v1 import AppTest
+
+    import lumiere_eval.dashboard as dashboard
+
+    (run / "comparison").mkdir()
+    out.replace(run / "comparison" / "metrics.json")
+    monkeypatch.setenv("LUMIERE_EVAL_DASHBOARD_ROOT", str(tmp_path))
+    at = AppTest.from_file(str(Path(dashboard.__file__).parent / "app.py"), default_timeout=60)
+    at.query_params["page"] = "run"
+    at.query_params["run"] = "run/comparison"
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert sorted(at.selectbox(key="run_detail").options) == ["dummy (run)", "fake (run/comparison)"]
+    assert at.selectbox(key="run_detail").value == "fake (run/comparison)"
+    shown = at.dataframe[0].value
+    assert set(shown["metric"]) == {"FVD ↓", "KVD ↓", "IS ↑", "CLIPSIM ↑"} and set(shown["samples"]) == {9}
+    assert dict(zip(shown["metric"], shown["value"])) == {
+        column: measured["metrics"][m]["value"] for column, m in (("FVD ↓", "fvd"), ("KVD ↓", "kvd"), ("IS ↑", "is"),
+                                                                  ("CLIPSIM ↑", "clipsim"))}

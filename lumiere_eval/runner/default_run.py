@@ -99,14 +99,33 @@ def run_model(config, workers: int, dry_run: bool = False) -> dict | None:
     from lumiere_eval.runner import ucf101_run
     from lumiere_eval.runner.generation import collect_records
 
-    if workers <= 1 or dry_run or not collect_records(config.out, ucf101_run.make_plan(config).samples)[1]:
+    plan = ucf101_run.make_plan(config)
+    if workers <= 1 or dry_run or not collect_records(config.out, plan.samples)[1]:
         return ucf101_run.run(config, dry_run=dry_run)   # nothing to generate: no processes to start
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers) as pool:
-        pool.starmap(_run_shard, [(config, i, workers) for i in range(workers)])
+        pending = pool.starmap_async(_run_shard, [(config, i, workers) for i in range(workers)])
+        _show_generation(config, plan.samples, pending)
+        pending.get()   # re-raises a worker's error
         pool.close()   # let the workers exit on their own: terminating them leaks their semaphores
         pool.join()
     return ucf101_run.run(dataclasses.replace(config, merge=True))
+
+
+def _show_generation(config, samples: list, pending) -> None:
+    """A progress bar of the samples on disk while the shard processes (which print nothing) generate them."""
+    from tqdm import tqdm
+
+    from lumiere_eval.runner.generation import sample_paths
+
+    def done() -> int:
+        return sum(sample_paths(config.out, s.index)[1].is_file() for s in samples)
+
+    with tqdm(total=len(samples), initial=done(), desc=f"generate [{config.model}]", unit="video",
+              disable=not config.progress) as bar:
+        while not pending.ready():
+            pending.wait(1.0)
+            bar.update(done() - bar.n)
 
 
 def _consistency(paths: list[Path]) -> dict[str, float]:
