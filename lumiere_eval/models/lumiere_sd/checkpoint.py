@@ -47,9 +47,9 @@ def load_base(source: str, revision: str | None = None, dtype: torch.dtype = tor
     kwargs = {"revision": revision} if revision else {}
     try:
         parts: dict[str, Any] = {
-            "unet": UNet2DConditionModel.from_pretrained(source, subfolder="unet", torch_dtype=dtype, **kwargs),
-            "vae": AutoencoderKL.from_pretrained(source, subfolder="vae", torch_dtype=dtype, **kwargs),
-            "text_encoder": CLIPTextModel.from_pretrained(source, subfolder="text_encoder", dtype=dtype, **kwargs),
+            "unet": UNet2DConditionModel.from_pretrained(source, subfolder="unet", **kwargs),
+            "vae": AutoencoderKL.from_pretrained(source, subfolder="vae", **kwargs),
+            "text_encoder": CLIPTextModel.from_pretrained(source, subfolder="text_encoder", **kwargs),
             "tokenizer": CLIPTokenizer.from_pretrained(source, subfolder="tokenizer", **kwargs),
         }
         config = DDIMScheduler.load_config(source, subfolder="scheduler", **kwargs)
@@ -61,6 +61,8 @@ def load_base(source: str, revision: str | None = None, dtype: torch.dtype = tor
         scheduler_class = DDIMScheduler
     parts["scheduler"] = scheduler_class.from_config(config)
     for name in COMPONENTS:
+        if dtype != torch.float32:
+            parts[name].to(dtype)
         parts[name].eval().requires_grad_(False)
     return parts
 
