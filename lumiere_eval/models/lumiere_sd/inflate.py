@@ -215,5 +215,6 @@ class SpaceTimeUNet(nn.Module):
 
 def inflate(unet: nn.Module, plan: Sequence[dict[str, Any]] | None = None, temporal_resampling: bool = True,
             **options: Any) -> SpaceTimeUNet:
-    """Inflate `unet` in place of a copy-free wrap: the plan found by `find_plan` unless given (module names)."""
+    """Inflate `unet` in place (hooks are registered on it, its weights are not copied) by `plan`, a list of
+    {"module", "kind", "channels"} by module name, or the plan `find_plan` finds when it is None."""
     return SpaceTimeUNet(unet, find_plan(unet, temporal_resampling) if plan is None else plan, **options)
