@@ -20,13 +20,8 @@ from lumiere_eval.extractors.in_domain.networks import load_checkpoint, protocol
 from lumiere_eval.extractors.weight_files import ResolvedWeights
 
 
-
 class UnknownWordsWarning(UserWarning):
     """Some prompt words are outside the in-domain text model's vocabulary (they were read as `<unk>`)."""
-
-
-def _load(weights: ResolvedWeights, kind: str, device: torch.device) -> torch.nn.Module:
-    return load_checkpoint(weights.path, kind).to(device)
 
 
 class _ClassifierExtractor(Extractor):
@@ -36,7 +31,7 @@ class _ClassifierExtractor(Extractor):
 
     def __init__(self, weights: ResolvedWeights, device=None, batch_size=None):
         super().__init__(weights, device, batch_size)
-        self.model = _load(weights, "classifier", self.device)
+        self.model = load_checkpoint(weights.path, "classifier").to(self.device)
         self.protocol = protocol_name(self.model.num_frames, self.model.size)
 
     def _features_and_logits(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -98,7 +93,7 @@ class SyntheticClipExtractor(Extractor):
 
     def __init__(self, weights: ResolvedWeights, device=None, batch_size=None, num_frames: int | None = None):
         super().__init__(weights, device, batch_size)
-        self.model = _load(weights, "video_text", self.device)
+        self.model = load_checkpoint(weights.path, "video_text").to(self.device)
         self.protocol = "clip-" + protocol_name(self.model.num_frames, self.model.size)
         self.dim = int(self.model.config["dim"])
 
