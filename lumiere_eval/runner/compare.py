@@ -83,8 +83,7 @@ def _higher_is_better(results: dict, name: str) -> bool | None:
     return metric.get("higher_is_better", RECORD_SCORES.get(name, HIGHER_IS_BETTER.get(name)))
 
 
-def per_sample_scores(folder: Path, records: list[dict], motion: bool,
-                      features: RunFeatures | None = None) -> dict[str, np.ndarray]:
+def per_sample_scores(folder: Path, records: list[dict], motion: bool, features: RunFeatures) -> dict[str, np.ndarray]:
     """Per-sample score arrays in record order (NaN where a sample has none): the records' own and the
     motion tier's (computed and cached on first use)."""
     from lumiere_eval.runner.motion_tier import load_or_run_motion
@@ -92,8 +91,7 @@ def per_sample_scores(folder: Path, records: list[dict], motion: bool,
     scores = {name: np.array([r.get(name, np.nan) for r in records], dtype=np.float64)
               for name in RECORD_SCORES if any(name in r for r in records)}
     if motion:
-        embeddings = features.fake.get("clipsim") if features is not None else None
-        per_sample = load_or_run_motion(folder, frame_embeddings=embeddings)["per_sample"]
+        per_sample = load_or_run_motion(folder, frame_embeddings=features.fake.get("clipsim"))["per_sample"]
         rows = [per_sample.get(str(r["index"])) or {} for r in records]
         for name in dict.fromkeys(k for row in rows for k in row):
             metric = "dynamic_degree_dis" if name == "dynamic_dis" else name
@@ -102,7 +100,7 @@ def per_sample_scores(folder: Path, records: list[dict], motion: bool,
 
 
 def compare_runs(run_a: Path, run_b: Path, alpha: float = 0.05, num_resamples: int = 1000, seed: int = 0,
-                 motion: bool = True, correction: str = "holm", set_metrics: bool = True,
+                 motion: bool = True, correction: str = "holm",
                  features: tuple[RunFeatures, RunFeatures] | None = None) -> dict:
     """Paired difference (A - B) of every metric the two runs share, with intervals and adjusted p-values
     (`features`: the two runs' features when the caller has read them already)."""
@@ -111,20 +109,18 @@ def compare_runs(run_a: Path, run_b: Path, alpha: float = 0.05, num_resamples: i
     check_paired(records_a, records_b, str(run_a), str(run_b))
     rows: dict[str, dict] = {}
     notes = []
-    a = b = None
-    if set_metrics:
-        a, b = features or (run_features(run_a), run_features(run_b))
-        hash_a = a.results.get("real_set", {}).get("hash")
-        if hash_a != b.results.get("real_set", {}).get("hash"):
-            notes.append("set metrics not compared: the runs used different real sets (real_set.hash differs)")
-        else:
-            keep = np.flatnonzero(_usable(a) & _usable(b))
-            stats_a, stats_b = set_statistics(a, keep), set_statistics(b, keep)
-            for name in sorted(set(stats_a) & set(stats_b)):
-                row = paired.paired_bootstrap(len(keep), stats_a[name], stats_b[name], num_resamples, seed=seed)
-                rows[name] = row | {"kind": "set", "n_pairs": int(len(keep)), "a": stats_a[name](np.arange(len(keep))),
-                                    "b": stats_b[name](np.arange(len(keep))), "p": row["p_bootstrap"],
-                                    "higher_is_better": _higher_is_better(a.results, name)}
+    a, b = features or (run_features(run_a), run_features(run_b))
+    if a.results.get("real_set", {}).get("hash") != b.results.get("real_set", {}).get("hash"):
+        notes.append("set metrics not compared: the runs used different real sets (real_set.hash differs)")
+    else:
+        keep = np.flatnonzero(_usable(a) & _usable(b))
+        everything = np.arange(len(keep))
+        stats_a, stats_b = set_statistics(a, keep), set_statistics(b, keep)
+        for name in sorted(set(stats_a) & set(stats_b)):
+            row = paired.paired_bootstrap(len(keep), stats_a[name], stats_b[name], num_resamples, seed=seed)
+            rows[name] = row | {"kind": "set", "n_pairs": int(len(keep)), "a": stats_a[name](everything),
+                                "b": stats_b[name](everything), "p": row["p_bootstrap"],
+                                "higher_is_better": _higher_is_better(a.results, name)}
     scores_a = per_sample_scores(run_a, records_a, motion, a)
     scores_b = per_sample_scores(run_b, records_b, motion, b)
     for name in sorted(set(scores_a) & set(scores_b)):
