@@ -124,22 +124,23 @@ def test_fvd_matches_cd_fvd_compute_fvd(tmp_path):
     from cdfvd import fvd as cdfvd_module
     from cdfvd.utils.metric_utils import FeatureStats as ReferenceStats
 
-    reference = reference_model(TINY)
+    config = VideoMAEConfig(embed_dim=16, depth=2, heads=2, mlp_hidden=int(16 * 48 / 11), patch_size=56)
+    reference = reference_model(config)
     scorer = cdfvd_module.cdfvd.__new__(cdfvd_module.cdfvd)  # its __init__ would download ViT-g
     scorer.model, scorer.feature_fn, scorer.device, scorer.model_dtype = (
         reference, cdfvd_module.get_videomae_features, "cpu", torch.float32)
     scorer.real_stats = ReferenceStats(capture_mean_cov=True)
     scorer.fake_stats = ReferenceStats(capture_mean_cov=True)
-    real = random_videos(36, height=12, width=12, seed=2)
-    fake = random_videos(36, height=12, width=12, seed=3) // 3  # darker, lower contrast
+    real = random_videos(24, height=12, width=12, seed=2)
+    fake = random_videos(24, height=12, width=12, seed=3) // 3  # darker, lower contrast
     expected = float(scorer.compute_fvd(real, fake))
 
     extractor = VideoMAEv2Extractor(save_checkpoint(tmp_path, reference.state_dict(), key="model"), device="cpu",
-                                    config=TINY, batch_size=16)
+                                    config=config, batch_size=16)
     ours = frechet_distance_from_stats(FeatureStats.from_features(extractor.extract(real)),
                                        FeatureStats.from_features(extractor.extract(fake)), unbiased=False)
     print(f"cd-fvd {expected!r}, ours {ours!r}, relative difference {abs(ours - expected) / expected:.2e}")
-    assert expected > 1.0
+    assert expected > 0.5
     assert abs(ours - expected) <= 1e-5 * expected
 
 
