@@ -33,6 +33,7 @@ from lumiere_eval.runner.provenance import git_commit, machine, package_versions
 from lumiere_eval.runner.report import write_summary
 from lumiere_eval.runner.run_folder import check_identity, recorded_identity, run_folder_lock
 from lumiere_eval.limits import DEFAULT_MAX_SKIPPED_FRACTION, DEFAULT_MAX_VIDEO_MB
+from lumiere_eval.output_files import clean_stale_temporaries
 from lumiere_eval.runner.skips import skip_report, warn_if_exceeded
 from lumiere_eval.video import parse_clip_sampling
 
@@ -270,6 +271,8 @@ def _run_locked(config: RunConfig, plan: Plan, shard: Shard, timings: dict, star
                    overwrite=config.overwrite and shard.is_main, write=shard.is_main,
                    ignore=("generator",) if config.merge else ())
     _check_disk(config, plan)
+    if shard.is_main:
+        clean_stale_temporaries(config.out)  # results, summary, config left half-written by a killed run
     if generator is not None and hasattr(generator, "validate"):
         _match_folder(generator, plan, config)
     if shard.is_main:

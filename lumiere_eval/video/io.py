@@ -295,8 +295,12 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, crf: in
         with av.open(str(tmp), mode="w", format={".mp4": "mp4", ".avi": "avi"}[suffix]) as out:
             stream = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
             stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+            # one encoder thread: x264's automatic thread count follows the CPU count, and the bytes it writes
+            # change with it (the same 16 frames: one file at 1-5 threads, another at 6, another at 7-16), so
+            # a sample's SHA-256 and pixels would depend on the machine
+            stream.thread_count = 1
             if codec == "libx264":
-                stream.options = {"crf": str(crf), "preset": "medium"}
+                stream.options = {"crf": str(crf), "preset": "medium", "threads": "1"}
             elif codec == "mpeg4":
                 stream.options = {"qscale": "2"}
             for frame in frames:
