@@ -223,3 +223,21 @@ def test_truncated_source_video_is_a_folder_problem(ucf101_shared, tmp_path):
     (folder / "a_game-0.avi").write_bytes(data[: len(data) // 2])
     problems = FolderGenerator(str(folder), temporal="first", check_fps=False).validate(["a game"], [0], 16, 8, 16, 16)
     assert problems == ["a_game-0.avi: truncated file: the container declares 141 frames, only 73 can be decoded"]
+
+
+def test_disk_full_while_caching_features_names_the_entry(tmp_path, monkeypatch):
+    cache = FeatureCache(tmp_path / "cache")
+    real_save = np.save
+
+    def save_to_full_disk(file, array, *args, **kwargs):
+        with open("/dev/full", "wb") as full:  # the kernel answers ENOSPC, as a full disk does
+            real_save(full, np.zeros(1 << 16), *args, **kwargs)
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full on this system")
+    monkeypatch.setattr(np, "save", save_to_full_disk)
+    key = cache.key("0" * 64, {"extractor": "x"})
+    with pytest.raises(OutputWriteError, match=rf"cannot write .*{key}.npy: disk full") as err:
+        cache.put(key, np.ones(3))
+    assert err.value.errno == errno.ENOSPC
+    assert not any(p.is_file() for p in (tmp_path / "cache").rglob("*"))  # no temporary, no half entry

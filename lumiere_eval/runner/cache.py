@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from lumiere_eval import LumiereEvalError
-from lumiere_eval.files import atomic_path, atomic_write_json, lumiere_home, sha256_file
+from lumiere_eval.files import atomic_write_json, lumiere_home, sha256_file
+from lumiere_eval.output_files import atomic_output
 
 
 def default_cache_dir() -> Path:
@@ -96,5 +97,5 @@ class FeatureCache:
         rows = np.asarray(rows)
         if not np.isfinite(rows).all():
             raise LumiereEvalError(f"refusing to cache non-finite features under {key[:12]}")
-        with atomic_path(self._path(key)) as tmp:
+        with atomic_output(self._path(key)) as tmp:  # a full disk: OutputWriteError naming the entry
             np.save(tmp, rows)
