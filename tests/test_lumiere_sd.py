@@ -369,3 +369,15 @@ def test_bad_training_configs_and_data_name_the_field(tmp_path):
     (tmp_path / "v" / "a.mp4").write_bytes(b"")
     with pytest.raises(TrainConfigError, match="no caption file for a.mp4"):
         CaptionedVideos(tmp_path / "v", 4, 1)
+
+
+def test_generator_style_option_interpolates_towards_a_fine_tuned_base(base_dir, temporal_file, tmp_path):
+    from lumiere_eval.models.base import create_generator
+    style = save_tiny_base(tmp_path / "style", seed=1)   # stands in for a U-Net fine-tuned from the base
+    options = dict(base=str(base_dir), temporal=str(temporal_file), steps=2)
+    plain = create_generator("lumiere-sd", **options).generate(["a red square"], [0], 4, 8.0, 16, 16)[0].frames
+    for alpha, same in ((0.0, True), (1.0, False)):
+        gen = create_generator("lumiere-sd", style=str(style), alpha=alpha, **options)
+        frames = gen.generate(["a red square"], [0], 4, 8.0, 16, 16)[0].frames
+        assert np.array_equal(frames, plain) == same, alpha
+        assert gen.describe()["style"] == str(style)
