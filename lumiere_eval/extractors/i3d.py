@@ -297,7 +297,7 @@ class NativeI3DExtractor(Extractor):
 
 
 class VideoGPTI3DExtractor(NativeI3DExtractor):
-    """VideoGPT/TATS FVD features: shorter side to 224 + centre crop (`videogpt-v1`), [-1, 1], eps 1e-5."""
+    """VideoGPT FVD features: shorter side to 224 + centre crop (`videogpt-v1`), [-1, 1], eps 1e-5."""
 
     id = "i3d-videogpt"
     protocol = "videogpt-v1"
@@ -305,7 +305,7 @@ class VideoGPTI3DExtractor(NativeI3DExtractor):
 
 
 class CdFvdI3DExtractor(NativeI3DExtractor):
-    """cd-fvd 0.1.1 `cdfvd('i3d')` features: every frame stretched to 224x224 (torch bilinear,
+    """cd-fvd 0.1.1 `cdfvd('i3d')` and TATS FVD features: every frame stretched to 224x224 (torch bilinear,
     align_corners=False, no crop: `cdfvd-v1`), [-1, 1], eps 1e-5."""
 
     id = "i3d-cdfvd"

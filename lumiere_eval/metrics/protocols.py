@@ -131,8 +131,12 @@ FVD_PROTOCOLS: dict[str, FVDProtocol] = {p.name: p for p in (
     FVDProtocol("fvd2048_128f", 2048, ClipSampling("random", 128), ClipSampling("first", 128), "i3d-torchscript",
                 False, "StyleGAN-V: as fvd2048_16f with 128 frames"),
     FVDProtocol("fvd2048_16f_videogpt", 2048, ClipSampling("random", 16), ClipSampling("first", 16), "i3d-videogpt",
-                True, "VideoGPT/TATS I3D (i3d_pretrained_400.pt, BatchNorm eps 1e-5 as their pytorch_i3d.py), "
-                      "short side 224 + centre crop, [-1, 1], unbiased cov"),
+                True, "VideoGPT videogpt/fvd/fvd.py: i3d_pretrained_400.pt with BatchNorm eps 1e-5 (its "
+                      "pytorch_i3d.py), shorter side to 224 + centre crop, [-1, 1], unbiased cov"),
+    FVDProtocol("fvd2048_16f_tats", 2048, ClipSampling("random", 16), ClipSampling("first", 16), "i3d-cdfvd",
+                True, "TATS tats/fvd/fvd.py: i3d_pretrained_400.pt with BatchNorm eps 1e-5, every frame stretched "
+                      "to 224x224 (bilinear, align_corners=False, no crop; cd-fvd copied this preprocessing), "
+                      "[-1, 1], unbiased cov"),
     FVDProtocol("fvd2048_16f_cdfvd", 2048, ClipSampling("random", 16), ClipSampling("first", 16), "i3d-cdfvd",
                 False, "cd-fvd 0.1.1 cdfvd('i3d'): i3d_pretrained_400.pt with BatchNorm eps 1e-5, every frame "
                        "stretched to 224x224 (bilinear, align_corners=False, no crop), [-1, 1], float64 biased "

@@ -3,10 +3,11 @@
 - `tf-fvd-v1`: the original TF FVD (google-research frechet_video_distance): every frame stretched to
   224x224 with TF1 `tf.image.resize_bilinear` (align_corners=False, half_pixel_centers=False, i.e. source
   coordinate = destination * in/out), then 2*x/255 - 1. No crop, aspect ratio not kept.
-- `videogpt-v1`: VideoGPT / TATS: shorter side to 224 with bilinear (align_corners=False,
-  half-pixel centres, no antialias), centre crop 224x224, then 2*x/255 - 1.
-- `cdfvd-v1`: cd-fvd 0.1.1 (`cdfvd/third_party/i3d/utils.py` preprocess_i3d): every frame stretched to
-  224x224 with torch bilinear (align_corners=False, no antialias, no crop), then 2*x/255 - 1.
+- `videogpt-v1`: VideoGPT (`videogpt/fvd/fvd.py` with `videogpt/data.py` preprocess): shorter side to 224
+  with bilinear (align_corners=False, half-pixel centres, no antialias), centre crop 224x224, then 2*x/255 - 1.
+- `cdfvd-v1`: TATS (`tats/fvd/fvd.py` preprocess) and cd-fvd 0.1.1 (`cdfvd/third_party/i3d/utils.py`
+  preprocess_i3d, copied from TATS): every frame stretched to 224x224 with torch bilinear (align_corners=False,
+  no antialias, no crop), then 2*x/255 - 1.
 - `none-uint8`: no resize; values stay 0..255 (for TorchScript detectors that resize and rescale
   themselves, such as StyleGAN-V's I3D called with rescale=True, resize=True).
 """
