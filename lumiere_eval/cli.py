@@ -17,7 +17,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "ucf101": ("lumiere_eval.runner.cli", "Zero-shot UCF101 (FVD, IS, CLIPSIM); the embedded synthetic default without data."),
     "metrics": ("lumiere_eval.metrics_cli", "Compare real and generated videos: FVD, KVD, IS, CLIPSIM, frame FID."),
     "weights": ("lumiere_eval.extractors.cli", "List, fetch, verify and locate the pretrained weights of the extractors."),
-    "video-info": ("lumiere_eval.video.cli", "Decode a video and print its frames, size and fps."),
+    "video-info": ("lumiere_eval.video.cli", "A video's frames (decodable and declared), size and fps; flags truncated files."),
     "study": ("lumiere_eval.human_study.cli", "2AFC human studies on Mechanical Turk: create, publish, fetch, review, analyze, leaderboard, next, agreement."),
     "train": ("lumiere_eval.training.lumiere_cli", "Train or resume one stage of the tiny reference Lumiere."),
     "train-sd": ("lumiere_eval.training.lumiere_sd_cli", "Train or resume the temporal layers of a diffusers T2I model inflated into a Space-Time U-Net (lumiere-sd)."),
