@@ -4,6 +4,8 @@
   `cdfvd/third_party/i3d/pytorch_i3d.py`, its preprocessing, its FeatureStats and its scipy sqrtm distance) on
   the same uint8 arrays and the same random weights in the i3d_pretrained_400 layout. cd-fvd never downloads
   here: its object is assembled around a network we build and load ourselves.
+- The unbiased distance of `fvd2048_16f_videogpt` / `fvd2048_16f_tats` against VideoGPT's and TATS's
+  `frechet_distance` (transcribed: neither is on the package registry).
 - `frechet_distance` against pytorch-fid 0.3.0's `calculate_frechet_distance` and a float64 textbook
   scipy.linalg.sqrtm computation, on well- and ill-conditioned full-rank spectra and on rank-deficient ones.
 Measured differences are recorded in docs/conformance.md.
@@ -166,3 +168,34 @@ def test_frechet_matches_scipy_on_rotated_full_rank_and_rank_deficient_covarianc
             warnings.simplefilter("ignore")
             reference = textbook_frechet(*args)
         assert frechet_distance(*args) == pytest.approx(reference, rel=1e-9 if n > 40 else 1e-6, abs=0)
+
+
+def tats_frechet_distance(x1: torch.Tensor, x2: torch.Tensor) -> float:
+    """TATS / VideoGPT `frechet_distance` (TF-GAN's trace_sqrt_product with SVD square roots, 1e-10 cut,
+    unbiased torch `cov`), transcribed; run here on float64 tensors."""
+    def sqrtm_svd(mat, eps=1e-10):
+        u, s, v = torch.svd(mat)
+        return u @ torch.diag(torch.where(s < eps, s, torch.sqrt(s))) @ v.t()
+
+    def cov(m):
+        m = m.t()
+        centred = m - m.mean(dim=1, keepdim=True)
+        return centred @ centred.t() / (m.size(1) - 1)
+
+    sigma, sigma_w = cov(x1), cov(x2)
+    root = sqrtm_svd(sigma)
+    trace = torch.trace(sigma + sigma_w) - 2.0 * torch.trace(sqrtm_svd(root @ sigma_w @ root))
+    return float(trace + ((x1.mean(0) - x2.mean(0)) ** 2).sum())
+
+
+def test_videogpt_and_tats_distance_maths_match_ours_unbiased():
+    """fvd2048_16f_videogpt / fvd2048_16f_tats use the unbiased covariance of VideoGPT's and TATS's torch code."""
+    for name in ("fvd2048_16f_videogpt", "fvd2048_16f_tats"):
+        assert get_fvd_protocol(name).unbiased_covariance
+    rng = np.random.default_rng(4)
+    real = rng.normal(size=(300, 40)) @ rng.normal(size=(40, 40))
+    fake = rng.normal(0.2, 1.1, size=(280, 40)) @ rng.normal(size=(40, 40))
+    reference = tats_frechet_distance(torch.from_numpy(real), torch.from_numpy(fake))
+    ours = frechet_distance_from_stats(FeatureStats.from_features(real), FeatureStats.from_features(fake))
+    print(f"\nVideoGPT/TATS distance maths: relative {abs(ours - reference) / reference:.1e}")
+    assert ours == pytest.approx(reference, rel=1e-9, abs=0)
