@@ -11,20 +11,6 @@ from lumiere_eval.cli_types import float_range, int_range
 from lumiere_eval.human_study.mturk import MTurkError
 
 
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The study sub-subcommands and their options."""
     fmt = argparse.ArgumentDefaultsHelpFormatter
@@ -37,11 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "each optionally as NAME=PATH.")
     create.add_argument("--questions", type=str, default="quality,motion,text",
                         help="Comma-separated questions: quality, motion, text.")
-    create.add_argument("--raters", type=_positive_int, default=5,
+    create.add_argument("--raters", type=int_range(1), default=5,
                         help="Raters per pair, split across the two left/right orders.")
-    create.add_argument("--vigilance", type=_fraction, default=0.1,
+    create.add_argument("--vigilance", type=float_range(0, 1), default=0.1,
                         help="Fraction of all pairs that are vigilance (attention-check) pairs.")
-    create.add_argument("--budget", type=_positive_int, default=None,
+    create.add_argument("--budget", type=int_range(1), default=None,
                         help="Comparison pairs in the first round, spread over model pairs and prompts "
                              "(default: every model pair on every shared prompt and seed).")
     create.add_argument("--seed", type=int_range(0), default=0,
@@ -64,9 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          default="Watch two short AI-generated videos side by side and say which one is better.",
                          help="HIT description.")
     publish.add_argument("--keywords", type=str, default="video, comparison, quality, rating", help="HIT keywords.")
-    publish.add_argument("--assignment-duration", type=_positive_int, default=600,
+    publish.add_argument("--assignment-duration", type=int_range(1), default=600,
                          help="Seconds a worker has for one assignment.")
-    publish.add_argument("--lifetime", type=_positive_int, default=604_800, help="Seconds each HIT stays listed.")
+    publish.add_argument("--lifetime", type=int_range(1), default=604_800, help="Seconds each HIT stays listed.")
     publish.add_argument("--auto-approval-delay", type=int_range(0), default=259_200,
                          help="Seconds until MTurk approves an assignment that was not reviewed.")
     publish.add_argument("--min-approval-rate", type=int_range(0, 100), default=98,
@@ -85,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     review.add_argument("study", type=Path, help="Study folder.")
     review.add_argument("results", type=Path, help="Results CSV (from fetch).")
     review.add_argument("--sandbox", action="store_true", help="Review sandbox assignments.")
-    review.add_argument("--threshold", type=_fraction, default=0.8,
+    review.add_argument("--threshold", type=float_range(0, 1), default=0.8,
                         help="Minimum share of vigilance answers right to be approved.")
     review.add_argument("--reject-workers", action="store_true",
                         help="Also reject all work of workers below the threshold over the whole study.")
@@ -96,9 +82,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     analyze.add_argument("results", type=Path, nargs="+",
                          help="MTurk batch results CSV(s), or folders of them (a study published as several batches).")
     analyze.add_argument("--out", type=Path, default=None, help="Report folder (default STUDY/analysis).")
-    analyze.add_argument("--vigilance-threshold", type=_fraction, default=0.8,
+    analyze.add_argument("--vigilance-threshold", type=float_range(0, 1), default=0.8,
                          help="Workers with a lower share of right vigilance answers are removed.")
-    analyze.add_argument("--resamples", type=_positive_int, default=1000, help="Bootstrap resamples over prompts.")
+    analyze.add_argument("--resamples", type=int_range(1), default=1000, help="Bootstrap resamples over prompts.")
     analyze.add_argument("--bt-prior", type=float_range(0), default=0.5,
                          help="Virtual wins each way per compared model pair in Bradley-Terry.")
     analyze.add_argument("--seed", type=int_range(0), default=0, help="Bootstrap seed.")
@@ -118,11 +104,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     nxt.add_argument("results", type=Path, nargs="+", help="Results CSV(s) of every round so far, or folders.")
     _add_fit_options(nxt)
     nxt.add_argument("--question", type=str, default=None, help="Question that drives the pairs (default: the first).")
-    nxt.add_argument("--units", type=_positive_int, default=None,
+    nxt.add_argument("--units", type=int_range(1), default=None,
                      help="Comparison pairs in the next round (default: as many as in round 1).")
-    nxt.add_argument("--level", type=_fraction, default=0.95,
+    nxt.add_argument("--level", type=float_range(0, 1), default=0.95,
                      help="Stop when every adjacent pair has P(upper stronger) at least this.")
-    nxt.add_argument("--patience", type=_positive_int, default=3,
+    nxt.add_argument("--patience", type=int_range(1), default=3,
                      help="Stop when the ranking is unchanged over this many rounds.")
     nxt.add_argument("--reward", type=str, default="0.10", help="USD per assignment, for the cost of the next round.")
     nxt.add_argument("--dry-run", action="store_true", help="Print the decision and the proposal; change nothing.")
@@ -144,7 +130,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     simulate.add_argument("study", type=Path, help="Study folder.")
     simulate.add_argument("--strength", nargs="+", type=str, default=None,
                           help="MODEL=LOG_STRENGTH for each model (Bradley-Terry scale); default all 0.")
-    simulate.add_argument("--workers", type=_positive_int, default=20, help="Number of simulated workers.")
+    simulate.add_argument("--workers", type=int_range(1), default=20, help="Number of simulated workers.")
     simulate.add_argument("--spammers", type=int_range(0), default=4, help="How many of them answer without looking.")
     simulate.add_argument("--answer-format", choices=["plain", "taskAnswers"], default="plain", type=str,
                           help="Answer.<question> columns or one crowd-form Answer.taskAnswers JSON column.")
@@ -153,9 +139,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_fit_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--vigilance-threshold", type=_fraction, default=0.8,
+    parser.add_argument("--vigilance-threshold", type=float_range(0, 1), default=0.8,
                         help="Workers with a lower share of right vigilance answers are removed.")
-    parser.add_argument("--resamples", type=_positive_int, default=200, help="Bootstrap resamples.")
+    parser.add_argument("--resamples", type=int_range(1), default=200, help="Bootstrap resamples.")
     parser.add_argument("--prior", type=float_range(0), default=0.5,
                         help="Virtual wins each way per compared model pair (0 = plain maximum likelihood).")
     parser.add_argument("--bootstrap-over", choices=["two-way", "prompts", "workers", "prompts+workers"],

@@ -25,13 +25,6 @@ def _num_samples(text: str) -> int:
     return value
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of `ucf101`."""
     from lumiere_eval.metrics.protocols import DEFAULT_FVD_PROTOCOL, DEFAULT_IS_PROTOCOL, FVD_PROTOCOLS, IS_PROTOCOLS
@@ -48,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     data.add_argument("--fold", type=int, choices=(1, 2, 3), default=1, help="official split number")
     data.add_argument("--split", dest="real_split", choices=("train", "test"), default="train",
                       help="split the real reference clips come from")
-    data.add_argument("--num-real", type=_positive, default=10000,
+    data.add_argument("--num-real", type=int_range(1), default=10000,
                       help="real clips (all of the split when it has fewer; a seeded subset otherwise)")
     data.add_argument("--real-clip", default=None,
                       help="clip of each real video: first|center|random<frames>s<stride>[seed<n>] (default: the "
@@ -62,10 +55,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     gen.add_argument("--num-samples", type=_num_samples, default=10000, help="generated videos: a count, 10k or 2048")
     gen.add_argument("--prompts", default="classname-v1",
                      help="prompt suite: classname-v1, person-template-v1, or a CSV/JSON file class -> prompt")
-    gen.add_argument("--num-frames", type=_positive, default=16, help="frames per generated video")
+    gen.add_argument("--num-frames", type=int_range(1), default=16, help="frames per generated video")
     gen.add_argument("--fps", type=float_range(0, low_open=True), default=16.0, help="frame rate of generated videos")
-    gen.add_argument("--height", type=_positive, default=128, help="height of generated videos")
-    gen.add_argument("--width", type=_positive, default=128, help="width of generated videos")
+    gen.add_argument("--height", type=int_range(1), default=128, help="height of generated videos")
+    gen.add_argument("--width", type=int_range(1), default=128, help="width of generated videos")
     ev = p.add_argument_group("evaluation")
     ev.add_argument("--metrics", default="fvd,is,clipsim", help="comma-separated: fvd, kvd, is, clipsim")
     ev.add_argument("--protocol", dest="fvd_protocol", default=DEFAULT_FVD_PROTOCOL, choices=sorted(FVD_PROTOCOLS),
@@ -80,7 +73,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     ev.add_argument("--clip", type=Path, default=None, help="local CLIP weight file (else the registry cache)")
     ev.add_argument("--fvd-covariance", choices=("unbiased", "biased"), default=None,
                     help="unbiased (TF-GAN, pytorch-fid) or biased (StyleGAN-V); default: the protocol's")
-    ev.add_argument("--is-splits", type=_positive, default=None,
+    ev.add_argument("--is-splits", type=int_range(1), default=None,
                     help="Inception Score splits (StyleGAN-V 10, TGAN 1); default: the IS protocol's")
     ev.add_argument("--bootstrap", type=int_range(0), default=200, help="bootstrap resamples for intervals (0: none)")
     run = p.add_argument_group("run")
@@ -88,9 +81,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     run.add_argument("--cache-dir", type=Path, default=None,
                      help="feature cache (default $LUMIERE_EVAL_HOME/features)")
     run.add_argument("--seed", type=int_range(0), default=0, help="base seed of sample seeds and real-clip selection")
-    run.add_argument("--batch-size", type=_positive, default=4,
+    run.add_argument("--batch-size", type=int_range(1), default=4,
                      help="videos per generator call (speed only: every sample depends on its own seed)")
-    run.add_argument("--feature-block", type=_positive, default=FEATURE_BLOCK,
+    run.add_argument("--feature-block", type=int_range(1), default=FEATURE_BLOCK,
                      help="videos per extractor call; recorded in the run identity and the feature cache key, "
                           "because it changes float round-off (the same default as `metrics`)")
     run.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
@@ -113,7 +106,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--synthetic-size", choices=("full", "tiny"), default="full",
                    help="embedded default only: full (64 samples per model) or tiny (a smoke test)")
-    p.add_argument("--workers", type=_positive, default=min(os.cpu_count() or 1, 4),
+    p.add_argument("--workers", type=int_range(1), default=min(os.cpu_count() or 1, 4),
                    help="embedded default only: generation processes per model, one torch thread each "
                         "(shards merged afterwards; default: the CPU count, at most 4)")
 

@@ -4,31 +4,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lumiere_eval.cli_types import int_range
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {text}")
-    return value
-
-
-def _resamples(text: str) -> int:
-    value = int(text)
-    if not 100 <= value <= 100000:
-        raise argparse.ArgumentTypeError(f"must be in [100, 100000], got {text}")
-    return value
+from lumiere_eval.cli_types import float_range, int_range
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of `lumiere-eval compare`."""
     p.add_argument("run_a", type=Path, help="first run folder (A); differences are A - B")
     p.add_argument("run_b", type=Path, help="second run folder (B), same prompts and seeds as A")
-    p.add_argument("--alpha", type=_fraction, default=0.05, help="significance level after the correction, in (0, 1)")
+    p.add_argument("--alpha", type=float_range(0, 1, low_open=True, high_open=True), default=0.05,
+                   help="significance level after the correction, in (0, 1)")
     p.add_argument("--correction", choices=("holm", "bh", "none"), default="holm",
                    help="multiple-comparison adjustment over all metrics (Holm, Benjamini-Hochberg, none)")
-    p.add_argument("--bootstrap", type=_resamples, default=1000, help="paired bootstrap resamples, 100..100000")
+    p.add_argument("--bootstrap", type=int_range(100, 100000), default=1000,
+                   help="paired bootstrap resamples, 100..100000")
     p.add_argument("--seed", type=int_range(0), default=0, help="seed of the resampling")
     p.add_argument("--no-motion", action="store_true", help="leave out the motion tier (computed on first use)")
     p.add_argument("--out", type=Path, default=None,

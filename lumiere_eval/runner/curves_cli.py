@@ -7,18 +7,11 @@ from pathlib import Path
 from lumiere_eval.cli_types import int_range
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 4:
-        raise argparse.ArgumentTypeError(f"must be at least 4, got {text}")
-    return value
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of `lumiere-eval curves`."""
     p.add_argument("run", type=Path, help="a finished run folder")
-    p.add_argument("--bootstrap", type=_positive, default=50, help="bootstrap draws per sample size (>= 4)")
-    p.add_argument("--start", type=_positive, default=64, help="smallest sample size (then doubled up to all)")
+    p.add_argument("--bootstrap", type=int_range(4), default=50, help="bootstrap draws per sample size (>= 4)")
+    p.add_argument("--start", type=int_range(4), default=64, help="smallest sample size (then doubled up to all)")
     p.add_argument("--seed", type=int_range(0), default=0, help="seed of the subsets and draws")
 
 
