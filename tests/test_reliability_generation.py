@@ -241,3 +241,26 @@ def test_disk_full_while_caching_features_names_the_entry(tmp_path, monkeypatch)
         cache.put(key, np.ones(3))
     assert err.value.errno == errno.ENOSPC
     assert not any(p.is_file() for p in (tmp_path / "cache").rglob("*"))  # no temporary, no half entry
+
+
+def test_every_numeric_option_of_every_subcommand_has_a_range():
+    import argparse
+    import importlib
+
+    from lumiere_eval.cli import SUBCOMMANDS
+
+    def actions(parser):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    yield from actions(sub)
+            else:
+                yield action
+
+    bare = []
+    for name, (module, _) in SUBCOMMANDS.items():
+        parser = argparse.ArgumentParser(prog=name)
+        importlib.import_module(module).add_arguments(parser)
+        bare += [f"{name} {'/'.join(a.option_strings) or a.dest}" for a in actions(parser)
+                 if a.type in (int, float) and not a.choices]
+    assert bare == []  # use lumiere_eval.cli_types.int_range / float_range
