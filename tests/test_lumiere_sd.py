@@ -181,12 +181,21 @@ def test_widened_input_with_a_zero_condition_computes_what_the_plain_model_does(
     with torch.no_grad():
         plain = model(x, t, text)
     model.remove_hooks()
+    identity = base_identity(loaded, str(base_dir))
     widen_conv_in(loaded["unet"], 5)   # masked latent video (4) + mask (1)
-    wide = inflate(loaded["unet"], train_input=True)
+    wide = inflate(loaded["unet"], train_input=True, cond_channels=5)
     assert wide.unet.conv_in.weight.requires_grad and "unet.conv_in.weight" in wide.new_state_dict()
+    cond = torch.randn(1, 5, 4, 8, 8)
     with torch.no_grad():   # the new input channels start at zero weight: any condition, the same output
-        assert torch.equal(wide(torch.cat([x, torch.randn(1, 5, 4, 8, 8)], 1), t, text), plain)
+        assert torch.equal(wide(torch.cat([x, cond], 1), t, text), plain)
+        wide.unet.conv_in.weight[:, 4:] += 0.1   # as after fine-tuning
+        expected = wide(torch.cat([x, cond], 1), t, text)
     wide.remove_hooks()
+    path = save_temporal(wide, base_dir.parent / "wide" / "temporal.pt", identity)
+    again = load_temporal(path, load_base(str(base_dir)))   # widened again from the saved options
+    with torch.no_grad():
+        assert torch.equal(again(torch.cat([x, cond], 1), t, text), expected)
+    again.remove_hooks()
 
 
 def test_an_unconditional_unet2dmodel_inflates_too():

@@ -101,13 +101,9 @@ def widen_conv_in(unet: nn.Module, extra: int) -> nn.Module:
 
 def build(unet: nn.Module, plan: list[dict[str, Any]], options: dict[str, Any]) -> SpaceTimeUNet:
     """A SpaceTimeUNet around `unet` from a saved plan and options (widening the input if they say so)."""
-    options = dict(options)
-    cond_channels = int(options.pop("cond_channels", 0))
-    if cond_channels:
-        widen_conv_in(unet, cond_channels)
-    model = SpaceTimeUNet(unet, plan, **options)
-    model.cond_channels = cond_channels
-    return model
+    if options.get("cond_channels"):
+        widen_conv_in(unet, int(options["cond_channels"]))
+    return SpaceTimeUNet(unet, plan, **options)
 
 
 def save_temporal(model: SpaceTimeUNet, path: str | os.PathLike, base: dict[str, Any],
@@ -119,7 +115,7 @@ def save_temporal(model: SpaceTimeUNet, path: str | os.PathLike, base: dict[str,
     torch.save({k: v.detach().cpu().contiguous() for k, v in model.new_state_dict().items()}, tmp)
     os.replace(tmp, path)
     meta = {"format": FORMAT, "weights": path.name, "sha256": sha256_file(path), "plan": model.plan,
-            "options": {**model.options, "cond_channels": getattr(model, "cond_channels", 0)}, "base": base,
+            "options": model.options, "base": base,
             **(extra or {})}
     json_tmp = path.with_suffix(".json.tmp")
     json_tmp.write_text(json.dumps(meta, indent=1) + "\n")

@@ -71,7 +71,7 @@ class LumiereSDGenerator(VideoGenerator):
             raise LumiereSDOptionError(f"size={self.size}: must be a multiple of {multiple} (VAE scale x U-Net "
                                        f"down-sampling)")
         frame_multiple = self.model.frame_multiple
-        if window is not None and getattr(self.model, "cond_channels", 0):
+        if window is not None and self.model.cond_channels:
             raise LumiereSDOptionError("window= (MultiDiffusion) is not supported with a widened (conditional) "
                                        "model yet")
         if window is not None and (window < 1 or window % frame_multiple or not 0 <= overlap < window):
@@ -108,7 +108,7 @@ class LumiereSDGenerator(VideoGenerator):
         multiple = self.model.frame_multiple
         frames = -(-num_frames // multiple) * multiple
         side = self.size // self.scale
-        cond_channels = getattr(self.model, "cond_channels", 0)
+        cond_channels = self.model.cond_channels
         with torch.no_grad():
             text = encode_prompts(parts["tokenizer"], parts["text_encoder"], prompts)
             null = encode_prompts(parts["tokenizer"], parts["text_encoder"], [""] * len(prompts))

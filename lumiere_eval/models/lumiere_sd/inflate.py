@@ -127,11 +127,13 @@ class SpaceTimeUNet(nn.Module):
     """
 
     def __init__(self, unet: nn.Module, plan: Sequence[dict[str, Any]], heads: int = 4, max_frames: int = 128,
-                 padding_mode: str = "replicate", train_input: bool = False):
+                 padding_mode: str = "replicate", train_input: bool = False, cond_channels: int = 0):
         super().__init__()
         self.unet = unet
         self.plan = [dict(entry) for entry in plan]
-        self.options = dict(heads=heads, max_frames=max_frames, padding_mode=padding_mode, train_input=train_input)
+        self.options = dict(heads=heads, max_frames=max_frames, padding_mode=padding_mode, train_input=train_input,
+                            cond_channels=cond_channels)
+        self.cond_channels = cond_channels   # input channels `unet` was widened by (checkpoint.widen_conv_in)
         self.unet.requires_grad_(False)
         self.unet.conv_in.requires_grad_(train_input)
         self.text_dim = text_dim_of(unet)
