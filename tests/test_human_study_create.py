@@ -151,6 +151,15 @@ def test_layout_uses_crowd_form_and_required_radios(study_dir):
     assert "prompt_html" not in build_layout(["quality"])  # the prompt is shown only for the text question
 
 
+def test_vigilance_count_is_not_raised_by_floating_point_round_off(tmp_path):
+    # 0.2 * 12 / 0.8 is 3.0000000000000004 in floating point: a fifth of 15 pairs is 3 vigilance pairs, not 4
+    prompts = [f"p{i}" for i in range(12)]
+    records = load_runs([str(make_manifest(tmp_path, prompts, models=("alpha", "beta")))])
+    design = design_study(records, ["quality"], raters=3, vigilance=0.2, seed=0)
+    assert sum(p["kind"] == "comparison" for p in design["pairs"]) == 12
+    assert sum(p["kind"] == "vigilance" for p in design["pairs"]) == 3
+
+
 def test_vigilance_videos_are_frozen_and_shuffled_copies(study_dir):
     study = load_study(study_dir)
     kinds = {s["type"] for s in study["vigilance_sources"]}

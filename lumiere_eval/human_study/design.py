@@ -149,7 +149,8 @@ def _vigilance_sources(records: list[VideoRecord], pairs: list[dict], questions:
     """Which real video each vigilance pair shows, which video its degraded copy is made from, and how."""
     if fraction == 0.0:
         return []
-    count = max(1, math.ceil(fraction * len(pairs) / (1.0 - fraction)))
+    # rounded before the ceiling: 0.2 * 12 / 0.8 is 3.0000000000000004 in floating point, not 4 pairs
+    count = max(1, math.ceil(round(fraction * len(pairs) / (1.0 - fraction), 9)))
     used = sorted({i for p in pairs for i in p["records"]})
     text_check = "text" in questions and len({records[i].prompt for i in used}) > 1
     kinds = [k for k in VIGILANCE_CHECKS if text_check or set(VIGILANCE_CHECKS[k]) & set(questions)]
