@@ -268,3 +268,24 @@ def test_review_dry_run_sends_nothing(study_dir, tmp_path, capsys, monkeypatch):
     assert rejects, "simulated spammers should fail some vigilance pairs"
     assert f"{len(plan) - len(rejects)} to approve, {len(rejects)} to reject" in out
     assert all(d["AssignmentId"] in out for d in rejects)
+
+
+def test_review_takes_every_batch_of_a_study(study_dir, tmp_path, capsys):
+    # a study published in two batches comes back as two downloads; the review judges workers across both
+    study = load_study(study_dir)
+    results = tmp_path / "all.csv"
+    assert main(["study", "simulate", str(study_dir), "--workers", "6", "--spammers", "6", "--out", str(results)]) == 0
+    header, *rows = results.read_text(encoding="utf-8").splitlines(keepends=True)
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    (batches / "a.csv").write_text(header + "".join(rows[: len(rows) // 2]), encoding="utf-8")
+    (batches / "b.csv").write_text(header + "".join(rows[len(rows) // 2:]), encoding="utf-8")
+    whole = plan_review(study, results, threshold=0.8, reject_workers=True)
+    key = lambda plan: sorted((d["AssignmentId"], d["action"]) for d in plan)  # noqa: E731
+    assert key(plan_review(study, [batches / "a.csv", batches / "b.csv"], 0.8, True)) == key(whole)
+    assert main(["study", "review", str(study_dir), str(batches / "a.csv"), str(batches / "b.csv"),
+                 "--reject-workers", "--dry-run"]) == 0
+    assert main(["study", "review", str(study_dir), str(batches), "--reject-workers", "--dry-run"]) == 0
+    rejects = sum(d["action"] == "reject" for d in whole)
+    out = capsys.readouterr().out
+    assert out.count(f"{len(whole) - rejects} to approve, {rejects} to reject") == 2

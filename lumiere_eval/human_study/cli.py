@@ -69,7 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     review = sub.add_parser("review", formatter_class=fmt, help="Approve or reject assignments by vigilance outcome.")
     review.add_argument("study", type=Path, help="Study folder.")
-    review.add_argument("results", type=Path, help="Results CSV (from fetch).")
+    review.add_argument("results", type=Path, nargs="+",
+                        help="Results CSV(s) from fetch, or folders of them (every batch of the study).")
     review.add_argument("--sandbox", action="store_true", help="Review sandbox assignments.")
     review.add_argument("--threshold", type=float_range(0, 1), default=0.8,
                         help="Minimum share of vigilance answers right to be approved.")

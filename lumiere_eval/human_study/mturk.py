@@ -248,10 +248,11 @@ def _result_row(hit: dict, assignment: dict, inputs: dict, answers: dict) -> dic
     return row
 
 
-def plan_review(study: dict, results: Path, threshold: float, reject_workers: bool) -> list[dict]:
-    """Approve or reject each Submitted assignment: reject a vigilance assignment answered below `threshold`
-    correct, and with `reject_workers` every assignment of a worker whose vigilance accuracy (over all their
-    answers, already rejected assignments included) is below it."""
+def plan_review(study: dict, results, threshold: float, reject_workers: bool) -> list[dict]:
+    """Approve or reject each Submitted assignment of the results file(s) or folder(s) `results`: reject a
+    vigilance assignment answered below `threshold` correct, and with `reject_workers` every assignment of a
+    worker whose vigilance accuracy (over all their answers, in every batch, already rejected assignments
+    included) is below it."""
     read = read_results(results, study)
     by_assignment: dict[str, list[bool]] = {}
     by_worker: dict[str, list[bool]] = {}
