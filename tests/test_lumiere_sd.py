@@ -390,3 +390,30 @@ def test_generator_style_option_interpolates_towards_a_fine_tuned_base(base_dir,
         frames = gen.generate(["a red square"], [0], 4, 8.0, 16, 16)[0].frames
         assert np.array_equal(frames, plain) == same, alpha
         assert gen.describe()["style"] == str(style)
+
+
+def test_conditional_training_widens_the_input_and_the_generator_takes_it(tmp_path):
+    from lumiere_eval.models.base import create_generator
+    from lumiere_eval.training.lumiere_sd import SDTrainConfig, train
+    from lumiere_eval.training.lumiere_sd_cli import make_example
+    config_path = make_example(tmp_path / "example", clips=4, steps=2)
+    body = json.loads(config_path.read_text())
+    body["model"]["condition"] = ["first-frame", "box"]
+    body["train"]["checkpoint_every"] = 2
+    config_path.write_text(json.dumps(body))
+    config = SDTrainConfig.load(config_path)
+    path = train(config, tmp_path / "cond", log=lambda _: None)
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["options"]["cond_channels"] == 5 and meta["options"]["train_input"]
+    weights = torch.load(path, weights_only=True)["unet.conv_in.weight"]
+    assert weights.shape[1] == 9 and weights[:, 4:].abs().max() > 0   # the new channels trained
+    # at step 0 the widened model computes what the plain one does (new input weights start at zero)
+    body["model"]["condition"] = None
+    config_path.write_text(json.dumps(body))
+    train(SDTrainConfig.load(config_path), tmp_path / "plain", steps=1, log=lambda _: None)
+    first = [json.loads((tmp_path / run / "log.jsonl").read_text().splitlines()[0])["validation_loss"]
+             for run in ("cond", "plain")]
+    assert first[0] == pytest.approx(first[1], rel=1e-6)   # a wider convolution sums in another order
+    video = create_generator("lumiere-sd", base=config.base, temporal=str(path), steps=2).generate(
+        ["a red square"], [0], 4, 8.0, 16, 16)[0]
+    assert video.frames.shape == (4, 16, 16, 3)

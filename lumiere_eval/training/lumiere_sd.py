@@ -11,6 +11,10 @@ temporal weights, the optimizer and the step are written to `OUT/state.pt` (SHA-
 rerun resumes there. The batch of step k on process r depends on (seed, k, r) only. `OUT/temporal.pt`
 (+ .json: plan, options, base identity) is what the `lumiere-sd` generator loads.
 
+Conditioning (`model.condition`, a list of mask kinds, e.g. ["first-frame", "box"]): the first convolution is
+widened for the masked latent video and its mask (zero-initialised new channels) and trains with the
+temporal layers; each sample gets a random mask of one of the kinds (models/lumiere/conditioning.py).
+
 Data: `data.folder` holds videos (.mp4 .avi .mkv .webm .gif .mov) each with a caption file of the same
 stem (`clip.mp4` + `clip.txt`). A clip of `data.num_frames` frames every `data.frame_stride` is taken at a
 random start, centre-cropped to a square, resized to `data.size` pixels and encoded by the VAE.
@@ -34,6 +38,7 @@ from lumiere_eval.files import sha256_file
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".webm", ".gif", ".mov")
 PRECISIONS = ("no", "fp16", "bf16")
+CONDITION_KINDS = ("none", "first-frame", "keyframes", "box", "border")   # conditioning.training_mask kinds
 VALIDATION_STEP = 2 ** 40   # the fixed validation batch is drawn as the batch of this (never reached) step
 
 
@@ -52,7 +57,7 @@ class SDTrainConfig:
     train: dict[str, Any] = field(default_factory=dict)
 
     MODEL_DEFAULTS = {"temporal_resampling": True, "heads": 4, "max_frames": 128, "padding_mode": "replicate",
-                      "plan": None}
+                      "plan": None, "condition": None}
     DATA_DEFAULTS = {"num_frames": 16, "frame_stride": 1, "size": 64, "caption_dropout": 0.1}
     TRAIN_DEFAULTS = {"steps": 1000, "batch_size": 1, "lr": 1e-4, "weight_decay": 0.0, "seed": 0,
                       "mixed_precision": "no", "gradient_checkpointing": False, "gradient_accumulation": 1,
@@ -93,6 +98,11 @@ class SDTrainConfig:
     def check(self) -> None:
         """TrainConfigError naming the first field out of range."""
         d, t = self.data, self.train
+        condition = self.model["condition"]
+        if condition is not None and (not isinstance(condition, list) or not condition
+                                      or set(condition) - set(CONDITION_KINDS)):
+            raise TrainConfigError(f"model.condition must be null or a non-empty list of {CONDITION_KINDS}, "
+                                   f"got {condition!r}")
         if t["mixed_precision"] not in PRECISIONS:
             raise TrainConfigError(f"train.mixed_precision must be one of {PRECISIONS}, got {t['mixed_precision']!r}")
         for section, key in (("data", "num_frames"), ("data", "frame_stride"), ("data", "size"), ("train", "steps"),
@@ -190,8 +200,8 @@ def _load_state(out: Path, model, optimizer, config: SDTrainConfig) -> int:
     return int(state["step"])
 
 
-def validation_loss(model, parts: dict[str, Any], latents: torch.Tensor, text: torch.Tensor, seed: int = 1234,
-                    autocast=None) -> float:
+def validation_loss(model, parts: dict[str, Any], latents: torch.Tensor, text: torch.Tensor,
+                    cond: torch.Tensor | None = None, seed: int = 1234, autocast=None) -> float:
     """The loss on fixed latents at fixed timesteps and noise (comparable across steps)."""
     from lumiere_eval.models.lumiere_sd.latent import training_target
     scheduler = parts["scheduler"]
@@ -203,7 +213,8 @@ def validation_loss(model, parts: dict[str, Any], latents: torch.Tensor, text: t
         for t in timesteps:
             noise = torch.randn(latents.shape, generator=gen).to(latents)
             tt = t.repeat(latents.shape[0]).to(latents.device)
-            pred = model(scheduler.add_noise(latents, noise, tt), tt, text)
+            noisy = scheduler.add_noise(latents, noise, tt)
+            pred = model(noisy if cond is None else torch.cat([noisy, cond], 1), tt, text)
             total += F.mse_loss(pred.float(), training_target(scheduler, latents, noise, tt).float()).item()
     return total / len(timesteps)
 
@@ -214,9 +225,11 @@ def train(config: SDTrainConfig, out: str | os.PathLike, steps: int | None = Non
     from accelerate import Accelerator
     from diffusers import DDPMScheduler
 
-    from lumiere_eval.models.lumiere_sd.checkpoint import base_identity, load_base, save_temporal
+    from lumiere_eval.models.lumiere.conditioning import training_mask
+    from lumiere_eval.models.lumiere_sd.checkpoint import base_identity, load_base, save_temporal, widen_conv_in
     from lumiere_eval.models.lumiere_sd.inflate import inflate
-    from lumiere_eval.models.lumiere_sd.latent import encode_prompts, encode_video, training_target
+    from lumiere_eval.models.lumiere_sd.latent import (condition_latents, encode_prompts, encode_video,
+                                                       training_target)
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -227,8 +240,12 @@ def train(config: SDTrainConfig, out: str | os.PathLike, steps: int | None = Non
     identity = base_identity(parts, config.base, config.revision)
     parts["scheduler"] = DDPMScheduler.from_config(parts["scheduler"].config)   # same schedule, for add_noise
     torch.manual_seed(t["seed"])
+    cond_channels = parts["vae"].config.latent_channels + 1 if m["condition"] else 0
+    if cond_channels:   # the paper's conditioning: masked latent video + mask, the first convolution trains too
+        widen_conv_in(parts["unet"], cond_channels)
     model = inflate(parts["unet"], plan=m["plan"], temporal_resampling=m["temporal_resampling"], heads=m["heads"],
-                    max_frames=m["max_frames"], padding_mode=m["padding_mode"])
+                    max_frames=m["max_frames"], padding_mode=m["padding_mode"], train_input=bool(cond_channels),
+                    cond_channels=cond_channels)
     model.check_frames(d["num_frames"])
     if t["gradient_checkpointing"]:
         parts["unet"].enable_gradient_checkpointing()
@@ -236,37 +253,48 @@ def train(config: SDTrainConfig, out: str | os.PathLike, steps: int | None = Non
     for name in ("vae", "text_encoder", "unet"):
         parts[name].to(accelerator.device, **({"dtype": frozen_dtype} if frozen_dtype != torch.float32 else {}))
     model.temporal.to(accelerator.device, dtype=torch.float32)
+    parts["unet"].conv_in.to(dtype=torch.float32 if cond_channels else frozen_dtype)
     optimizer = torch.optim.AdamW(model.trainable_parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
     start = _load_state(out, model, optimizer, config)
     wrapped, optimizer = accelerator.prepare(model, optimizer)
     data = CaptionedVideos(d["folder"], d["num_frames"], d["frame_stride"])
     scheduler = parts["scheduler"]
 
-    def latents_and_text(videos: torch.Tensor, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    def latents_and_text(videos: torch.Tensor, captions: list[str], index: int):
+        """(latents, text states, conditioning input or None) of a batch; masks drawn from (seed, index)."""
+        videos = videos.to(accelerator.device, frozen_dtype)
         with torch.no_grad():
-            latents = encode_video(parts["vae"], videos.to(accelerator.device, frozen_dtype))
+            latents = encode_video(parts["vae"], videos)
             text = encode_prompts(parts["tokenizer"], parts["text_encoder"], captions)
-        return latents, text
+            if not cond_channels:
+                return latents, text, None
+            rng = np.random.default_rng([t["seed"], index, accelerator.process_index, 2])
+            frames, size = videos.shape[2], videos.shape[-1]
+            masks = torch.stack([torch.from_numpy(training_mask(str(rng.choice(m["condition"])), frames, size, size,
+                                                                rng)) for _ in range(len(videos))])[:, None]
+            return latents, text, condition_latents(parts["vae"], videos, masks.to(videos))
 
-    check = latents_and_text(*training_batch(data, config, VALIDATION_STEP, 0, dropout=False))
+    check = latents_and_text(*training_batch(data, config, VALIDATION_STEP, 0, dropout=False), VALIDATION_STEP)
     log_path = out / "log.jsonl"
     if start == 0 and accelerator.is_main_process:
-        log_path.write_text(json.dumps({"step": 0, "validation_loss": validation_loss(model, parts, *check, autocast=accelerator.autocast)}) + "\n")
+        first = validation_loss(model, parts, *check, autocast=accelerator.autocast)
+        log_path.write_text(json.dumps({"step": 0, "validation_loss": first}) + "\n")
     began = time.monotonic()
     step = start
     wrapped.train()
     while step < total:
         for micro in range(t["gradient_accumulation"]):
-            videos, captions = training_batch(data, config, step * t["gradient_accumulation"] + micro,
-                                              accelerator.process_index)
-            latents, text = latents_and_text(videos, captions)
+            index = step * t["gradient_accumulation"] + micro
+            latents, text, cond = latents_and_text(*training_batch(data, config, index, accelerator.process_index),
+                                                   index)
             seed = np.random.default_rng([t["seed"], step, micro, accelerator.process_index, 1]).integers(2 ** 62)
             gen = torch.Generator().manual_seed(int(seed))
             noise = torch.randn(latents.shape, generator=gen).to(latents)
             timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (latents.shape[0],), generator=gen)
             timesteps = timesteps.to(latents.device)
             with accelerator.accumulate(wrapped):
-                prediction = wrapped(scheduler.add_noise(latents, noise, timesteps), timesteps, text)
+                noisy = scheduler.add_noise(latents, noise, timesteps)
+                prediction = wrapped(noisy if cond is None else torch.cat([noisy, cond], 1), timesteps, text)
                 loss = F.mse_loss(prediction.float(), training_target(scheduler, latents, noise, timesteps).float())
                 accelerator.backward(loss)
                 optimizer.step()
