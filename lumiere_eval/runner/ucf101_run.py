@@ -7,6 +7,7 @@ sharded run (torchrun or `--shard i/n` then `--merge`) gives the single-process 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import shutil
@@ -178,13 +179,19 @@ def make_plan(config: RunConfig) -> Plan:
     return Plan(classes, suite, samples, real, protocol_id, allocation, missing)
 
 
-def _extractor(config: RunConfig, name: str, **options):
+def _extractor(config: RunConfig, name: str, frame_size: int | None = None):
+    options = {"frame_size": frame_size} if frame_size is not None else {}
+    return _built_extractor(name, config.weights.get(name), config.device, config.feature_block,
+                            tuple(sorted(options.items())))
+
+
+@functools.lru_cache(maxsize=16)
+def _built_extractor(name: str, weights: Path | None, device: str | None, block: int, options: tuple):
+    """Extractors are built once per process (the default run evaluates three models with the same ones); an
+    extractor holds no state between calls (eval mode, inference only)."""
     from lumiere_eval.extractors import create_extractor
 
-    if options.get("frame_size") is None:
-        options.pop("frame_size", None)
-    return create_extractor(name, config.weights.get(name), fetch_missing=False, device=config.device,
-                            batch_size=config.feature_block, **options)
+    return create_extractor(name, weights, fetch_missing=False, device=device, batch_size=block, **dict(options))
 
 
 def build_jobs(config: RunConfig) -> tuple[list[FeatureJob], list[FeatureJob]]:
@@ -305,10 +312,10 @@ def _run_locked(config: RunConfig, plan: Plan, shard: Shard, timings: dict, star
 
     block = config.feature_block
     mine = lambda k: shard.mine(k)  # noqa: E731 - blocks of `feature_block` items are dealt round-robin
-    compute_features(fake_items, fake_jobs, cache, block, mine, config.strict, config.progress,
-                     "features [generated]", on_skip, max_video_mb=config.max_video_mb)
-    compute_features(real_items, real_jobs, cache, block, mine, config.strict, config.progress,
-                     "features [real]", on_skip, max_video_mb=config.max_video_mb)
+    fake_rows = compute_features(fake_items, fake_jobs, cache, block, mine, config.strict, config.progress,
+                                 "features [generated]", on_skip, max_video_mb=config.max_video_mb)
+    real_rows = compute_features(real_items, real_jobs, cache, block, mine, config.strict, config.progress,
+                                 "features [real]", on_skip, max_video_mb=config.max_video_mb)
     shard.barrier()
     timings["features_s"] = time.perf_counter() - t0
     if not shard.is_main or config.shard:
@@ -317,10 +324,11 @@ def _run_locked(config: RunConfig, plan: Plan, shard: Shard, timings: dict, star
         return None
 
     t0 = time.perf_counter()
-    fake_rows = compute_features(fake_items, fake_jobs, cache, block, strict=config.strict, progress=False,
-                                 on_skip=on_skip, max_video_mb=config.max_video_mb)
-    real_rows = compute_features(real_items, real_jobs, cache, block, strict=config.strict, progress=False,
-                                 on_skip=on_skip, max_video_mb=config.max_video_mb)
+    if shard.world > 1:  # the other ranks' rows, from the cache
+        fake_rows = compute_features(fake_items, fake_jobs, cache, block, strict=config.strict, progress=False,
+                                     on_skip=on_skip, max_video_mb=config.max_video_mb)
+        real_rows = compute_features(real_items, real_jobs, cache, block, strict=config.strict, progress=False,
+                                     on_skip=on_skip, max_video_mb=config.max_video_mb)
     results = _metrics(config, plan, records, fake_jobs, fake_rows, real_rows)
     timings["metrics_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - start
