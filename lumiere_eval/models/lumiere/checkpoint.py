@@ -103,7 +103,8 @@ def load_model(path: str | os.PathLike, verify: bool = True) -> nn.Module:
         state = torch.load(path, map_location="cpu", weights_only=True)
         if "parent" in meta:
             _, inherited = _parent_state(model, load_model(parent_path(path, meta["parent"])))
-            state = {**{k: v for k, v in inherited.items() if k in model.state_dict()}, **state}
+            own = model.state_dict().keys()  # built once: state_dict() walks every module
+            state = {**{k: v for k, v in inherited.items() if k in own}, **state}
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     except (RuntimeError, EOFError, KeyError) as err:
         raise CheckpointError(f"{path}: cannot load weights ({str(err).splitlines()[0]})") from None
