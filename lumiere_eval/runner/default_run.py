@@ -79,8 +79,10 @@ def model_config(model: str, root: Path, out: Path, size: dict, args: argparse.N
                      num_frames=DOMAIN["num_frames"], fps=DOMAIN["fps"], height=DOMAIN["height"],
                      width=DOMAIN["width"], metrics=("fvd", "is", "clipsim"), fvd_extractor="synthetic-i3d",
                      is_extractor="synthetic-c3d", clip_extractor="synthetic-clip", fvd_covariance="unbiased",
-                     is_splits=1, is_shuffle_seed=None, bootstrap=size["bootstrap"], seed=args.seed, batch_size=args.batch_size,
-                     feature_block=args.feature_block, overwrite=args.overwrite, wait=args.wait,
+                     # in-domain IS: frames as rendered (no TGAN resize), one split over all samples
+                     is_protocol="isv2048_ucf", is_splits=1, is_shuffle_seed=None, bootstrap=size["bootstrap"],
+                     seed=args.seed, batch_size=args.batch_size, feature_block=args.feature_block,
+                     overwrite=args.overwrite, wait=args.wait,
                      cache_dir=args.cache_dir, device=args.device, progress=not args.no_progress)
 
 
