@@ -6,4 +6,6 @@
   (`make train-lumiere`); `motion_check`: the model-free direction check the recipe records.
 - `evaluators`: the in-domain evaluators (`lumiere-eval train-evaluators`), trained on sets from
   `evaluator_data`, checked by `evaluator_sanity`.
+- `lumiere_sd`: the temporal layers of a diffusers T2I inflated into a Space-Time U-Net (`lumiere-eval
+  train-sd`, `lumiere_sd_cli`; docs/lumiere_sd.md).
 """
