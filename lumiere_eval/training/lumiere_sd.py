@@ -235,7 +235,8 @@ def train(config: SDTrainConfig, out: str | os.PathLike, steps: int | None = Non
     out.mkdir(parents=True, exist_ok=True)
     t, d, m = config.train, config.data, config.model
     total = steps or t["steps"]
-    accelerator = Accelerator(mixed_precision=t["mixed_precision"], gradient_accumulation_steps=t["gradient_accumulation"])
+    accelerator = Accelerator(mixed_precision=t["mixed_precision"],
+                              gradient_accumulation_steps=t["gradient_accumulation"])
     parts = load_base(config.base, config.revision)
     identity = base_identity(parts, config.base, config.revision)
     parts["scheduler"] = DDPMScheduler.from_config(parts["scheduler"].config)   # same schedule, for add_noise

@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from lumiere_eval import LumiereEvalError
-from lumiere_eval.models.lumiere.stunet import FrameCountError, TemporalAttention, TemporalConv, TemporalDown, TemporalUp
+from lumiere_eval.models.lumiere.stunet import (FrameCountError, TemporalAttention, TemporalConv, TemporalDown,
+                                               TemporalUp)
 
 KINDS = ("down", "up", "conv", "attention")
 
