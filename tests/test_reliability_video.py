@@ -281,6 +281,7 @@ def test_decode_size_leaves_common_sizes_alone():
     from lumiere_eval.video.io import decode_size
 
     for size in [(240, 320), (576, 1024), (720, 1280), (1024, 1024)]:
-        assert decode_size(*size) == size  # UCF101, generated videos up to 720p: decoded as they are
-    assert decode_size(1080, 1920) == (384, 682) and decode_size(4000, 4000) == (384, 384)
-    assert decode_size(100, 20000) == (72, 14481)  # a very wide frame: bounded by the pixel count instead
+        assert decode_size(*size) == size  # UCF101, generated videos up to 4K: decoded as they are
+    assert decode_size(1080, 1920) == (1080, 1920) and decode_size(2160, 3840) == (2160, 3840)
+    assert decode_size(4000, 4000) == (384, 384)
+    assert decode_size(100, 100000) == (91, 91073)  # a very wide frame: bounded by the pixel count instead

@@ -1,8 +1,9 @@
 """Decoding and encoding videos: decord first, PyAV where decord cannot, one error type for bad files.
 
 Memory is bounded per video: only the frames a caller asks for are kept, frames above `MAX_DECODE_PIXELS`
-(one megapixel: 1024x1024 and 1280x720 stay untouched) are downscaled with an area filter as each one is
-decoded, to a shorter side of `DECODE_SHORT_SIDE` (384 px; every extractor works at 299 px or less), and a
+(4K UHD, 3840x2160: every size a video generator produces stays untouched, so the protocols' own resizes see
+the source frames and the numbers equal the reference tools') are downscaled with an area filter as each one
+is decoded, to a shorter side of `DECODE_SHORT_SIDE` (384 px; every extractor works at 299 px or less), and a
 request whose kept frames would exceed `max_bytes` is refused with the numbers. Where the container
 declares a frame count, fewer decodable frames mean a truncated file: an error under `strict`, a
 `VideoWarning` with the numbers otherwise.
@@ -25,7 +26,7 @@ from lumiere_eval.path_checks import why_missing
 
 # Containers decord does not read (or reads wrongly); PyAV decodes these directly.
 _PYAV_ONLY_SUFFIXES = {".gif", ".webm", ".mkv", ".webp"}
-MAX_DECODE_PIXELS = 1024 * 1024  # larger frames are area-downscaled as they are decoded ...
+MAX_DECODE_PIXELS = 3840 * 2160  # larger frames are area-downscaled as they are decoded ...
 DECODE_SHORT_SIDE = 384  # ... to this shorter side (and never above MAX_DECODE_PIXELS)
 
 
