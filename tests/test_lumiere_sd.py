@@ -422,3 +422,13 @@ def test_conditional_training_widens_the_input_and_the_generator_takes_it(tmp_pa
     video = create_generator("lumiere-sd", base=config.base, temporal=str(path), steps=2).generate(
         ["a red square"], [0], 4, 8.0, 16, 16)[0]
     assert video.frames.shape == (4, 16, 16, 3)
+
+
+def test_generator_dtype_option(base_dir, temporal_file):
+    from lumiere_eval.models.base import create_generator
+    options = dict(base=str(base_dir), temporal=str(temporal_file), steps=2)
+    half = create_generator("lumiere-sd", dtype="bfloat16", **options)
+    assert half.parts["unet"].dtype == torch.bfloat16 and half.describe()["dtype"] == "bfloat16"
+    assert half.generate(["a red square"], [0], 4, 8.0, 16, 16)[0].frames.shape == (4, 16, 16, 3)
+    with pytest.raises(LumiereEvalError, match="dtype must be one of"):
+        create_generator("lumiere-sd", dtype="float64", **options)

@@ -40,7 +40,7 @@ def multidiffusion(denoise_window: WindowDenoiser, window: int, overlap: int) ->
     """A denoiser over whole videos [b, c, t, h, w] that averages `denoise_window(x[:, :, w], t, w)` over windows."""
     def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         total = torch.zeros_like(x)
-        count = torch.zeros(x.shape[2], dtype=x.dtype)
+        count = torch.zeros(x.shape[2], dtype=x.dtype, device=x.device)
         for frames in temporal_windows(x.shape[2], window, overlap):
             total[:, :, frames] += denoise_window(x[:, :, frames], t, frames)
             count[frames] += 1

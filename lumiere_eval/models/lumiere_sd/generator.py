@@ -6,7 +6,8 @@ The whole clip is sampled at once in the VAE's latent space with the base's own 
 frame by frame and resized (bilinear) to the asked size. A frame count the network cannot take is rounded
 up to its multiple and the first frames kept. Options: `window` (+ `overlap`) runs MultiDiffusion over
 temporal windows; `style` (a U-Net folder fine-tuned from the same base) with `alpha` interpolates the
-spatial weights. A video depends on its prompt and seed only: one generator per sample.
+spatial weights; `device` and `dtype` (e.g. cuda, float16) where it runs (the base's hashes are checked in
+float32 before the cast). A video depends on its prompt and seed only: one CPU generator per sample.
 """
 from __future__ import annotations
 
@@ -21,8 +22,11 @@ import torch.nn.functional as F
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.models.base import GeneratedVideo, VideoGenerator
 from lumiere_eval.models.lumiere.multidiffusion import multidiffusion
-from lumiere_eval.models.lumiere_sd.checkpoint import load_base, load_temporal, read_temporal_meta
+from lumiere_eval.models.lumiere_sd.checkpoint import COMPONENTS, load_base, load_temporal, read_temporal_meta
 from lumiere_eval.models.lumiere_sd.latent import decode_latents, encode_prompts, sample_latents, vae_scale
+
+
+DTYPES = ("float32", "float16", "bfloat16")
 
 
 class LumiereSDOptionError(LumiereEvalError):
@@ -50,9 +54,12 @@ class LumiereSDGenerator(VideoGenerator):
 
     def __init__(self, base: str, temporal: str, revision: str | None = None, steps: int = 25,
                  guidance: float = 7.5, size: int | None = None, batch_size: int = 1, window: int | None = None,
-                 overlap: int = 2, style: str | None = None, alpha: float = 1.0, threads: int | None = None):
+                 overlap: int = 2, style: str | None = None, alpha: float = 1.0, threads: int | None = None,
+                 device: str = "cpu", dtype: str = "float32"):
         if steps < 1 or batch_size < 1 or (size is not None and size < 1):
             raise LumiereSDOptionError(f"steps, batch_size and size must be >= 1, got {steps}, {batch_size}, {size}")
+        if dtype not in DTYPES:
+            raise LumiereSDOptionError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
         if threads:
             torch.set_num_threads(int(threads))
         if not Path(temporal).is_file():
@@ -64,6 +71,9 @@ class LumiereSDGenerator(VideoGenerator):
             from lumiere_eval.models.lumiere_sd.style import stylize_unet
             style_parts = load_base(style) if (Path(style) / "unet").is_dir() else {"unet": _load_unet(style)}
             stylize_unet(self.model, style_parts["unet"], alpha)
+        for name in COMPONENTS:   # checked against the base's hashes in float32 first, then cast and moved
+            self.parts[name].to(device, getattr(torch, dtype))
+        self.model.temporal.to(device, getattr(torch, dtype))
         self.scale = vae_scale(self.parts["vae"])
         multiple = self.scale * 2 ** _spatial_downsamplers(self.parts["unet"])
         self.size = size or self.parts["unet"].config.sample_size * self.scale
@@ -79,7 +89,7 @@ class LumiereSDGenerator(VideoGenerator):
                                        f"{frame_multiple} frames and 0 <= overlap < window")
         self.options = dict(base=str(base), temporal=str(temporal), revision=revision, steps=steps,
                             guidance=guidance, size=self.size, batch_size=batch_size, window=window, overlap=overlap,
-                            style=style, alpha=float(alpha) if style else None)
+                            style=style, alpha=float(alpha) if style else None, device=device, dtype=dtype)
 
     def _denoiser(self):
         model, o = self.model, self.options
@@ -113,7 +123,7 @@ class LumiereSDGenerator(VideoGenerator):
             text = encode_prompts(parts["tokenizer"], parts["text_encoder"], prompts)
             null = encode_prompts(parts["tokenizer"], parts["text_encoder"], [""] * len(prompts))
             # a widened model with nothing known: blank masked video, mask 0 (plain text-to-video)
-            cond = torch.zeros(len(prompts), cond_channels, frames, side, side) if cond_channels else None
+            cond = text.new_zeros(len(prompts), cond_channels, frames, side, side) if cond_channels else None
             latents = sample_latents(self._denoiser(), parts["scheduler"], text, null,
                                      (parts["unet"].config.out_channels, frames, side, side),
                                      [torch.Generator().manual_seed(int(s)) for s in seeds], o["steps"],

@@ -81,7 +81,7 @@ def sample_latents(denoise: VideoDenoiser, scheduler, text: torch.Tensor, null_t
         raise LatentError(f"steps must be >= 1, got {steps}")
     scheduler = copy.deepcopy(scheduler)   # schedulers keep a step index: one fresh copy per call
     scheduler.set_timesteps(steps)
-    x = torch.stack([torch.randn(tuple(shape), generator=g) for g in generators]) * scheduler.init_noise_sigma
+    x = torch.stack([torch.randn(tuple(shape), generator=g) for g in generators]).to(text) * scheduler.init_noise_sigma
     extra = {"generator": list(generators)} if "generator" in inspect.signature(scheduler.step).parameters else {}
     for t in scheduler.timesteps:
         inp = scheduler.scale_model_input(x, t)
