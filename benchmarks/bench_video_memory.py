@@ -106,7 +106,7 @@ def main() -> None:
         f"One 4000x4000 H.264 file of 16 flat frames ({size_kb:.0f} KB) built by the script; peak resident memory "
         f"(VmHWM, MiB) of a fresh one-thread interpreter per case, min and max of {REPEATS} runs with fresh output "
         "folders. Frames above 4K UHD (3840x2160 pixels) are area-downscaled to a 384-pixel shorter side as each is decoded, "
-        "only the frames a clip needs are kept, and a video needing more than --max-video-mb (512 MB) of decoded "
+        "only the frames a clip needs are kept, and a video needing more than --max-video-mb (default) of decoded "
         "frames is refused. Issue 16 reported, before this change and for its own 15 KB file: 12.7 GB in ucf101, "
         "4.7 GB in the folder adapter, 2.8 GB in video-info (not re-measured here). torch 2.14 (CUDA build) alone "
         "takes the first row's figure on this machine."))
