@@ -89,8 +89,9 @@ def run_features(folder: Path, progress: bool = False) -> RunFeatures:
     fake_items = [VideoItem(folder / r["path"], r["sha256"], f"sample{r['index']}") for r in records]
     real_items = [VideoItem(path, hashes.sha256(path), entry.relpath) for entry, path in plan.real]
     hashes.save()
-    fake = compute_features(fake_items, fake_jobs, cache, config.batch_size, progress=progress,
-                            desc="features [generated]")
-    real = compute_features(real_items, real_jobs, cache, config.batch_size, progress=progress,
-                            desc="features [real]")
+    # the run's own blocks, so a missing row is recomputed with the run's round-off
+    fake = compute_features(fake_items, fake_jobs, cache, config.feature_block, progress=progress,
+                            desc="features [generated]", max_video_mb=config.max_video_mb)
+    real = compute_features(real_items, real_jobs, cache, config.feature_block, progress=progress,
+                            desc="features [real]", max_video_mb=config.max_video_mb)
     return RunFeatures(folder, results, records, fake, real, config)
