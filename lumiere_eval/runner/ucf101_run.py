@@ -7,7 +7,6 @@ sharded run (torchrun or `--shard i/n` then `--merge`) gives the single-process 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 import shutil
@@ -180,18 +179,11 @@ def make_plan(config: RunConfig) -> Plan:
 
 
 def _extractor(config: RunConfig, name: str, frame_size: int | None = None):
-    options = {"frame_size": frame_size} if frame_size is not None else {}
-    return _built_extractor(name, config.weights.get(name), config.device, config.feature_block,
-                            tuple(sorted(options.items())))
-
-
-@functools.lru_cache(maxsize=16)
-def _built_extractor(name: str, weights: Path | None, device: str | None, block: int, options: tuple):
-    """Extractors are built once per process (the default run evaluates three models with the same ones); an
-    extractor holds no state between calls (eval mode, inference only)."""
     from lumiere_eval.extractors import create_extractor
 
-    return create_extractor(name, weights, fetch_missing=False, device=device, batch_size=block, **dict(options))
+    options = {"frame_size": frame_size} if frame_size is not None else {}
+    return create_extractor(name, config.weights.get(name), fetch_missing=False, device=config.device,
+                            batch_size=config.feature_block, **options)
 
 
 def build_jobs(config: RunConfig) -> tuple[list[FeatureJob], list[FeatureJob]]:
