@@ -10,7 +10,7 @@ Architectures (random weights, same cost as trained ones; nothing is downloaded)
   at the first three, 2 resnets per level) at widths 32/64/64/64, 32x32 latents (256x256 pixels).
 - `sd15`: the Stable Diffusion 1.5 U-Net config (320/640/1280/1280, 768-d text, 64x64 latents = 512x512);
   meant for a GPU: `python benchmarks/bench_lumiere_sd.py --arch sd15 --device cuda`.
-Peak memory: on CPU the growth of the process's max RSS during the call, each row in a fresh process; on
+Time: the best of 3 calls after the first. Peak memory (of the first call): on CPU the growth of the process's max RSS during the call, each row in a fresh process; on
 CUDA torch.cuda.max_memory_allocated above the weights. Results: benchmarks/results/lumiere_sd_<arch>_<device>.md
 """
 from __future__ import annotations
@@ -19,11 +19,10 @@ import argparse
 import multiprocessing as mp
 import resource
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import record  # noqa: E402
+from common import best_time, record  # noqa: E402
 
 LENGTHS = (16, 32, 80)
 ARCHS = {
@@ -66,14 +65,14 @@ def _measure(arch: str, kind: str, frames: int, device: str, threads: int, queue
             base = torch.cuda.memory_allocated()
         else:
             base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        start = time.perf_counter()
         model(x, t, text)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
             peak = torch.cuda.max_memory_allocated()
         else:
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        seconds = time.perf_counter() - start
+        seconds = best_time(lambda: (model(x, t, text), torch.cuda.synchronize() if device.startswith("cuda")
+                                     else None), repeats=3)
         with FlopCounterMode(display=False) as counter:
             model(x, t, text)
     queue.put({"arch": arch, "model": kind, "frames": frames, "coarsest_frames": frames // model.frame_multiple,
