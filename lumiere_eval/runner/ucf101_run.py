@@ -267,7 +267,8 @@ def _run_locked(config: RunConfig, plan: Plan, shard: Shard, timings: dict, star
     generator = None if config.merge else create_generator(config.model, **config.model_args)
     description = None if generator is None else generator.describe() | {"name": config.model}
     check_identity(config.out, run_identity(config, plan, fake_jobs + real_jobs, description),
-                   overwrite=config.overwrite and shard.is_main, write=shard.is_main,
+                   overwrite=config.overwrite and shard.is_main,  # every shard records it before any sample
+                   write=True,
                    ignore=("generator",) if config.merge else ())
     _check_disk(config, plan)
     if shard.is_main:
