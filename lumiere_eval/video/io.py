@@ -296,12 +296,15 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, crf: in
         with av.open(str(tmp), mode="w", format={".mp4": "mp4", ".avi": "avi"}[suffix]) as out:
             stream = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
             stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
-            # one encoder thread: x264's automatic thread count follows the CPU count, and the bytes it writes
-            # change with it (the same 16 frames: one file at 1-5 threads, another at 6, another at 7-16), so
-            # a sample's SHA-256 and pixels would depend on the machine
+            # Deterministic H.264: the same frames must give the same pixels in any process, on any machine.
+            # x264's automatic thread count follows the CPU count and changes the bytes (one file at 1-5
+            # threads, another at 6, another at 7-16), and the codec-level thread option does not reach x264
+            # here, so threads=1 goes in x264-params. Even so, its macroblock-tree rate control gave other
+            # pixels (up to 25 levels) in about 1 encode in 20 of the same frames, in one process or several;
+            # without mbtree, 400 encodes under load gave one file (tests/test_video_io.py).
             stream.thread_count = 1
             if codec == "libx264":
-                stream.options = {"crf": str(crf), "preset": "medium", "threads": "1"}
+                stream.options = {"crf": str(crf), "preset": "medium", "x264-params": "threads=1:no-mbtree=1"}
             elif codec == "mpeg4":
                 stream.options = {"qscale": "2"}
             for frame in frames:
