@@ -210,3 +210,21 @@ def test_shipped_example_manifest_has_the_manifest_columns():
     rows = list(csv.DictReader(text.splitlines()))
     assert tuple(rows[0]) == MANIFEST_FIELDS
     assert len({(r["prompt"], r["seed"]) for r in rows}) < len(rows)  # prompts shared across models: pairable
+
+
+def test_preview_pages_escape_media_names(tmp_path):
+    """A video file's suffix is kept in its media name; the local preview must escape it as the batch CSV does."""
+    manifest = make_manifest(tmp_path / "m", ["a cat", "a dog"])
+    rows = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines()]
+    for row in rows:
+        hostile = row["path"] + '"><b id=x onmouseover=alert(1)>'
+        (tmp_path / "m" / row["path"]).rename(tmp_path / "m" / hostile)
+        row["path"] = hostile
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert main(["study", "create", "--runs", str(manifest), "--raters", "3", "--vigilance", "0", "--seed", "1",
+                 "--out", str(tmp_path / "study")]) == 0
+    pages = list((tmp_path / "study" / "preview").glob("*.html"))
+    assert pages
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert '"><b id=x' not in text and "&quot;&gt;&lt;b id=x" in text

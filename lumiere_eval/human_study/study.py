@@ -98,8 +98,8 @@ def _hit_files(out: Path, layout: str, base: str, design_hits: list[dict], round
             replaced.append({"item_id": hit["item_id"], "characters": chars})
         row = batch_row({"item_id": hit["item_id"], "prompt": hit["prompt"], **sides}, base)
         rows.append((hit["max_assignments"], row))
-        local = dict(row, video_left=f"../media/{sides['left']['media']}",
-                     video_right=f"../media/{sides['right']['media']}")
+        local = dict(row, video_left=mturk_safe_html(f"../media/{sides['left']['media']}")[0],
+                     video_right=mturk_safe_html(f"../media/{sides['right']['media']}")[0])
         page = preview_page(fill_layout(layout, local, hit["item_id"]), f"Preview of HIT {hit['item_id']}")
         (out / "preview" / f"{hit['item_id']}.html").write_text(page, encoding="utf-8")
         hits.append({**{k: hit[k] for k in ("item_id", "pair_id", "kind", "prompt", "seed", "max_assignments")},
