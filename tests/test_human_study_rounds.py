@@ -247,3 +247,50 @@ def test_bad_inputs_are_clear_errors(tmp_path, capsys):
             (["next", "--question", "motion"], "'motion' is not asked in this study")):
         assert main(["study", argv[0], str(study_dir), str(tmp_path / "r.csv"), *argv[1:]]) == 1
         assert message in capsys.readouterr().err
+
+
+def test_agreement_bootstrap_counts_a_prompt_as_often_as_it_was_drawn():
+    """The intervals equal a by-hand bootstrap over prompts in which a prompt drawn k times is k copies of it."""
+    from lumiere_eval.human_study.leaderboard import fit
+
+    rng = np.random.default_rng(1)
+    models, num_prompts = ("a", "b", "c"), 5
+    prompts = [f"q{k}" for k in range(num_prompts)]
+    votes = []  # (prompt, x, y, x chosen)
+    for p in range(num_prompts):
+        for x, y in itertools.combinations(range(3), 2):
+            votes += [(p, x, y, bool(rng.random() < 0.7 - 0.15 * x)) for _ in range(3)]
+    paired = PairedVotes(models, np.array([x if c else y for _, x, y, c in votes]),
+                         np.array([y if c else x for _, x, y, c in votes]), np.zeros(len(votes), dtype=bool),
+                         np.array([p for p, *_ in votes]), np.zeros(len(votes), dtype=np.int64))
+    study = StudyVotes(votes=paired, prompts=prompts, seeds=np.array([p + 100 for p, *_ in votes]))
+    per_video = {(m, prompts[p], p + 100): float(rng.normal(-0.3 * k, 1.0)) for k, m in enumerate(models)
+                 for p in range(num_prompts)}
+    table = MetricTable(per_video={"score": per_video}, higher_is_better={"score": True})
+    resamples, seed = 40, 3
+    row = agreement(study, table, prior=0.5, num_resamples=resamples, seed=seed)["metrics"][0]
+
+    draw_rng = np.random.default_rng(seed)
+    accuracies, taus = [], []
+    for _ in range(resamples):
+        drawn = draw_rng.integers(0, num_prompts, num_prompts)
+        agree = total = 0
+        wins = np.zeros((3, 3))
+        sums, counts = np.zeros(3), np.zeros(3)
+        for p in drawn:  # each draw is its own copy of the prompt
+            for x, y in itertools.combinations(range(3), 2):
+                for_x = sum(c for q, vx, vy, c in votes if (q, vx, vy) == (p, x, y))
+                for_y = 3 - for_x
+                wins[x, y] += for_x
+                wins[y, x] += for_y
+                metric_x = per_video[(models[x], prompts[p], p + 100)] > per_video[(models[y], prompts[p], p + 100)]
+                agree += metric_x == (for_x > for_y)
+                total += 1
+            for k, m in enumerate(models):
+                sums[k] += per_video[(m, prompts[p], p + 100)]
+                counts[k] += 1
+        accuracies.append(agree / total)
+        taus.append(kendalltau(sums / counts, fit(wins, None, 0.5).log_strength).statistic)
+    taus = [t for t in taus if not np.isnan(t)]
+    assert row["accuracy_interval"] == pytest.approx(np.quantile(accuracies, [0.025, 0.975]).tolist())
+    assert row["tau_interval"] == pytest.approx(np.quantile(taus, [0.025, 0.975]).tolist())

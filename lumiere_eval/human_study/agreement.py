@@ -143,17 +143,20 @@ def _majorities(study: StudyVotes, weights: np.ndarray) -> dict[tuple[int, int, 
     return {key: int(np.sign(s)) for key, s in score.items() if s != 0}
 
 
-def _video_accuracy(study: StudyVotes, values: dict, higher: bool, weights: np.ndarray) -> tuple[float, int]:
+def _video_accuracy(study: StudyVotes, values: dict, higher: bool, draw: np.ndarray) -> tuple[float, int]:
+    """Pairwise accuracy over compared video pairs, each counted as often as its prompt was drawn (`draw`:
+    multiplicity per prompt cluster); and the number of distinct pairs counted."""
     models = study.votes.models
-    hits, count = 0.0, 0
-    for (p, seed, a, b), majority in _majorities(study, weights).items():
+    hits, total, count = 0.0, 0.0, 0
+    for (p, seed, a, b), majority in _majorities(study, draw[study.votes.prompt]).items():
         key_a, key_b = (models[a], study.prompts[p], seed), (models[b], study.prompts[p], seed)
         if key_a not in values or key_b not in values:
             continue
         difference = (values[key_a] - values[key_b]) * (1.0 if higher else -1.0)
-        hits += 0.5 if difference == 0 else float(np.sign(difference) == majority)
+        hits += draw[p] * (0.5 if difference == 0 else float(np.sign(difference) == majority))
+        total += draw[p]
         count += 1
-    return (hits / count if count else float("nan")), count
+    return (hits / total if count else float("nan")), count
 
 
 def _model_accuracy(wins: np.ndarray, scores: np.ndarray) -> tuple[float, int]:
@@ -179,13 +182,15 @@ def _tau(metric_scores: np.ndarray, human: np.ndarray) -> float:
     return float(kendalltau(metric_scores[valid], human[valid]).statistic)
 
 
-def _metric_scores(values: dict, models: tuple[str, ...], videos: set, higher: bool) -> np.ndarray:
-    """Mean per-video value of each model over `videos` ((prompt, seed) pairs), signed so higher is better."""
+def _metric_scores(values: dict, models: tuple[str, ...], videos: dict, higher: bool) -> np.ndarray:
+    """Mean per-video value of each model over `videos` ({(prompt, seed): times drawn}), signed so higher is
+    better."""
     sign = 1.0 if higher else -1.0
     out = []
     for model in models:
-        found = [values[(model, p, s)] for p, s in videos if (model, p, s) in values]
-        out.append(sign * float(np.mean(found)) if found else float("nan"))
+        found = [(values[(model, p, s)], n) for (p, s), n in videos.items() if (model, p, s) in values]
+        out.append(sign * float(np.average([v for v, _ in found], weights=[n for _, n in found]))
+                   if found else float("nan"))
     return np.asarray(out)
 
 
@@ -206,10 +211,10 @@ def agreement(study: StudyVotes, metrics: MetricTable, prior: float = 0.5, num_r
         wins, ties = v.counts(weights)
         strengths = fit(wins, ties, prior, ties_model=bool(ties.sum() > 0)).log_strength
         human_strengths.append(strengths)
-        videos = {(study.prompts[p], int(s)) for p, s in zip(v.prompt, study.seeds) if draw[p] > 0}
+        videos = {(study.prompts[p], int(s)): float(draw[p]) for p, s in zip(v.prompt, study.seeds) if draw[p] > 0}
         for name, values in metrics.per_video.items():
             higher = metrics.higher_is_better[name]
-            accuracy, count = _video_accuracy(study, values, higher, weights)
+            accuracy, count = _video_accuracy(study, values, higher, draw)
             rows[name].append((accuracy, count, _tau(_metric_scores(values, models, videos, higher), strengths)))
         for name, values in metrics.per_model.items():
             sign = 1.0 if metrics.higher_is_better[name] else -1.0
