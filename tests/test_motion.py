@@ -144,3 +144,13 @@ def test_bad_frames_are_refused():
         motion.pixel_scores(np.zeros((4, 8, 8, 3), np.float32), fps=8)
     with pytest.raises(MetricInputError, match="T >= 3"):
         motion.pixel_scores(np.zeros((2, 8, 8, 3), np.uint8), fps=8)
+
+
+@pytest.mark.parametrize("size", [(8, 8), (16, 20), (24, 200), (200, 30)])
+def test_frames_too_small_for_the_flow_are_refused_as_metric_input(size):
+    # OpenCV's DIS raises on tiny frames (and crashes the process on thin ones such as 12x100); the warping
+    # error runs it at half resolution: such videos are refused by name (the motion tier then leaves them out)
+    frames = np.random.default_rng(0).integers(0, 256, (4, *size, 3), dtype=np.uint8)
+    with pytest.raises(MetricInputError, match="too small"):
+        motion.pixel_scores(frames, fps=8)
+    assert np.isfinite(motion.pixel_scores(np.zeros((4, 32, 40, 3), np.uint8), fps=8)["warping_error_dis"])

@@ -48,6 +48,17 @@ def _frames(frames, min_frames: int = 2) -> np.ndarray:
     return x
 
 
+# OpenCV's DIS (5.0) raises on frames with both sides under 12 pixels and crashes the process on some
+# thin ones (12x100); every shape tried with both sides of at least 16 works
+DIS_MIN_SIDE = 16
+
+
+def _check_flow_size(height: int, width: int, what: str) -> None:
+    if min(height, width) < DIS_MIN_SIDE:
+        raise MetricInputError(f"frames {height}x{width} are too small for the optical flow of {what} "
+                               f"(both sides need at least {DIS_MIN_SIDE} pixels)")
+
+
 def resample_to_8fps(frames: np.ndarray, fps: float) -> np.ndarray:
     """Every round(fps / 8)-th frame (at least every frame), as VBench's dynamic degree reads a video."""
     return frames[::max(1, round(fps / 8))]
@@ -80,6 +91,7 @@ def flow_scores(frames, fps: float) -> dict[str, float]:
     if len(x) < 2:
         raise MetricInputError(f"after resampling to about 8 fps only {len(x)} frame(s) remain; need 2")
     h, w = x.shape[1:3]
+    _check_flow_size(h, w, "the motion scores")
     scale = 100.0 / min(h, w)
     tops, total, camera, residual = [], [], [], []
     for a, b in zip(x[:-1], x[1:]):
@@ -108,6 +120,7 @@ def motion_smoothness(frames) -> float:
     from lumiere_eval.video.flow import interpolate_middle
 
     x = _frames(frames, min_frames=3)
+    _check_flow_size(*x.shape[1:3], "the motion smoothness")
     errors = []
     for t in range(1, len(x) - 1, 2):
         middle = np.clip(np.rint(interpolate_middle(x[t - 1], x[t + 1])), 0, 255)
@@ -124,6 +137,7 @@ def warping_error(frames) -> float:
 
     x = _frames(frames)
     h, w = x.shape[1:3]
+    _check_flow_size(h // 2, w // 2, "the warping error (at half resolution)")
     half = [cv2.resize(f, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA) for f in x]
     errors = []
     for a, b in zip(half[:-1], half[1:]):
