@@ -46,6 +46,33 @@ class VideoGenerator(ABC):
         return {"name": self.name}
 
 
+class BatchedGenerator(VideoGenerator):
+    """A generator that checks the request, then runs `_batch` on consecutive slices of `options["batch_size"]`
+    (bad requests raise `option_error`)."""
+
+    option_error: type[LumiereEvalError] = LumiereEvalError
+    options: dict[str, Any]
+
+    def generate(self, prompts: Sequence[str], seeds: Sequence[int], num_frames: int, fps: float,
+                 height: int, width: int) -> list[GeneratedVideo]:
+        """One video per (prompt, seed): `num_frames` x `height` x `width` uint8 RGB."""
+        if len(prompts) != len(seeds):
+            raise self.option_error(f"{len(prompts)} prompts but {len(seeds)} seeds")
+        if num_frames < 1 or height < 1 or width < 1:
+            raise self.option_error(f"bad video size {num_frames}x{height}x{width}")
+        out: list[GeneratedVideo] = []
+        size = self.options["batch_size"]
+        for start in range(0, len(prompts), size):
+            out += self._batch(list(prompts[start:start + size]), list(seeds[start:start + size]), num_frames,
+                               fps, height, width)
+        return out
+
+    @abstractmethod
+    def _batch(self, prompts: list[str], seeds: list[int], num_frames: int, fps: float, height: int,
+               width: int) -> list[GeneratedVideo]:
+        """The videos of one slice of prompts and seeds."""
+
+
 # name -> "module:Class". Modules are imported only when their generator is asked for.
 REGISTRY: dict[str, str] = {
     "dummy": "lumiere_eval.models.dummy:DummyGenerator",

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from lumiere_eval import LumiereEvalError
-from lumiere_eval.models.base import GeneratedVideo, VideoGenerator
+from lumiere_eval.models.base import BatchedGenerator, GeneratedVideo
 from lumiere_eval.models.lumiere.checkpoint import checkpoint_folder, load_model, read_meta
 from lumiere_eval.models.lumiere.conditioning import condition_input, keyframe_indices
 from lumiere_eval.models.lumiere.diffusion import Diffusion, guided
@@ -86,13 +86,14 @@ def sample_videos(model: nn.Module, prompts: Sequence[str], generators: Sequence
                                      strength=strength, known=known)
 
 
-class CascadeGenerator(VideoGenerator):
+class CascadeGenerator(BatchedGenerator):
     """Base stage at 16x16, then spatial super-resolution to 32x32, then a bilinear resize to the asked size.
 
     `guidance` is the classifier-free guidance scale of the base stage, `ssr_guidance` that of the SSR stage
     (1 = no guidance, one pass per step: the low-resolution video already fixes the content).
     """
 
+    option_error = LumiereOptionError
     base_name = "stunet.pt"
     ssr_name = "ssr-stunet.pt"
 
@@ -114,20 +115,6 @@ class CascadeGenerator(VideoGenerator):
 
     def _multiple(self) -> int:
         return self.base.frame_multiple if isinstance(self.base, STUNet) else 1
-
-    def generate(self, prompts: Sequence[str], seeds: Sequence[int], num_frames: int, fps: float,
-                 height: int, width: int) -> list[GeneratedVideo]:
-        """One video per (prompt, seed): `num_frames` x `height` x `width` uint8 RGB."""
-        if len(prompts) != len(seeds):
-            raise LumiereOptionError(f"{len(prompts)} prompts but {len(seeds)} seeds")
-        if num_frames < 1 or height < 1 or width < 1:
-            raise LumiereOptionError(f"bad video size {num_frames}x{height}x{width}")
-        out: list[GeneratedVideo] = []
-        size = self.options["batch_size"]
-        for start in range(0, len(prompts), size):
-            out += self._batch(list(prompts[start:start + size]), list(seeds[start:start + size]),
-                               num_frames, fps, height, width)
-        return out
 
     def _batch(self, prompts: list[str], seeds: list[int], num_frames: int, fps: float, height: int,
                width: int) -> list[GeneratedVideo]:

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from lumiere_eval import LumiereEvalError
-from lumiere_eval.models.base import GeneratedVideo, VideoGenerator
+from lumiere_eval.models.base import BatchedGenerator, GeneratedVideo
+from lumiere_eval.models.lumiere.frames import to_uint8, upsample
 from lumiere_eval.models.lumiere.multidiffusion import multidiffusion
 from lumiere_eval.models.lumiere_sd.checkpoint import COMPONENTS, load_base, load_temporal, read_temporal_meta
 from lumiere_eval.models.lumiere_sd.latent import decode_latents, encode_prompts, sample_latents, vae_scale
@@ -33,24 +33,12 @@ class LumiereSDOptionError(LumiereEvalError):
     """A `lumiere-sd` option out of range."""
 
 
-def to_uint8(video: torch.Tensor) -> np.ndarray:
-    """float [b, 3, t, h, w] in [-1, 1] -> uint8 [b, t, h, w, 3]."""
-    return ((video.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 4, 1).cpu().numpy()
-
-
-def resize(video: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Bilinear spatial resize of [b, c, t, h, w]."""
-    b, c, t, h, w = video.shape
-    frames = F.interpolate(video.transpose(1, 2).reshape(b * t, c, h, w), size=(height, width), mode="bilinear",
-                           align_corners=False)
-    return frames.reshape(b, t, c, height, width).transpose(1, 2)
-
-
-class LumiereSDGenerator(VideoGenerator):
+class LumiereSDGenerator(BatchedGenerator):
     """Inflated diffusers U-Net + temporal weights; `size` is the native pixel size (default: the U-Net's
     sample size times the VAE's scale), `guidance` the classifier-free guidance scale."""
 
     name = "lumiere-sd"
+    option_error = LumiereSDOptionError
 
     def __init__(self, base: str, temporal: str, revision: str | None = None, steps: int = 25,
                  guidance: float = 7.5, size: int | None = None, batch_size: int = 1, window: int | None = None,
@@ -98,20 +86,6 @@ class LumiereSDGenerator(VideoGenerator):
         return lambda x, t, text: multidiffusion(lambda xw, tw, _frames: model(xw, tw, text), o["window"],
                                                  o["overlap"])(x, t)
 
-    def generate(self, prompts: Sequence[str], seeds: Sequence[int], num_frames: int, fps: float,
-                 height: int, width: int) -> list[GeneratedVideo]:
-        """One video per (prompt, seed): `num_frames` x `height` x `width` uint8 RGB."""
-        if len(prompts) != len(seeds):
-            raise LumiereSDOptionError(f"{len(prompts)} prompts but {len(seeds)} seeds")
-        if num_frames < 1 or height < 1 or width < 1:
-            raise LumiereSDOptionError(f"bad video size {num_frames}x{height}x{width}")
-        out: list[GeneratedVideo] = []
-        size = self.options["batch_size"]
-        for start in range(0, len(prompts), size):
-            out += self._batch(list(prompts[start:start + size]), list(seeds[start:start + size]), num_frames,
-                               fps, height, width)
-        return out
-
     def _batch(self, prompts: list[str], seeds: list[int], num_frames: int, fps: float, height: int,
                width: int) -> list[GeneratedVideo]:
         o, parts = self.options, self.parts
@@ -131,7 +105,7 @@ class LumiereSDGenerator(VideoGenerator):
             video = decode_latents(parts["vae"], latents)[:, :, :num_frames]
         native = tuple(video.shape[-2:])
         if (height, width) != native:
-            video = resize(video, height, width)
+            video = upsample(video, height, width)
         return [GeneratedVideo(frames=np.ascontiguousarray(v), fps=fps,
                                meta={"prompt": p, "seed": int(s), "native_size": list(native)})
                 for v, p, s in zip(to_uint8(video), prompts, seeds)]
