@@ -294,3 +294,12 @@ def test_agreement_bootstrap_counts_a_prompt_as_often_as_it_was_drawn():
     taus = [t for t in taus if not np.isnan(t)]
     assert row["accuracy_interval"] == pytest.approx(np.quantile(accuracies, [0.025, 0.975]).tolist())
     assert row["tau_interval"] == pytest.approx(np.quantile(taus, [0.025, 0.975]).tolist())
+
+
+def test_bootstrap_over_is_an_option_only_where_it_is_used(tmp_path):
+    """`study agreement` always resamples prompts: a --bootstrap-over it would ignore is refused, not dropped."""
+    common = [str(tmp_path / "study"), str(tmp_path / "r.csv"), "--bootstrap-over", "workers"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["study", "agreement", *common, "--runs", f"a={tmp_path}"])
+    assert exit_info.value.code == 2
+    assert main(["study", "leaderboard", *common]) == 1  # accepted there: fails later, on the missing study

@@ -123,7 +123,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="The studied run folders as NAME=PATH (samples.jsonl per-video scores, results.json).")
     agree.add_argument("--metric", nargs="*", type=str, default=[],
                        help="NAME=higher|lower for per-sample fields whose direction is not known (e.g. motion).")
-    _add_fit_options(agree)
+    _add_fit_options(agree, clusters=False)
     agree.add_argument("--out", type=Path, default=None, help="Report folder (default STUDY/agreement).")
 
     simulate = sub.add_parser("simulate", formatter_class=fmt,
@@ -139,15 +139,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     simulate.add_argument("--out", type=Path, required=True, default=None, help="Results CSV to write.")
 
 
-def _add_fit_options(parser: argparse.ArgumentParser) -> None:
+def _add_fit_options(parser: argparse.ArgumentParser, clusters: bool = True) -> None:
     parser.add_argument("--vigilance-threshold", type=float_range(0, 1), default=0.8,
                         help="Workers with a lower share of right vigilance answers are removed.")
     parser.add_argument("--resamples", type=int_range(1), default=200, help="Bootstrap resamples.")
     parser.add_argument("--prior", type=float_range(0), default=0.5,
                         help="Virtual wins each way per compared model pair (0 = plain maximum likelihood).")
-    parser.add_argument("--bootstrap-over", choices=["two-way", "prompts", "workers", "prompts+workers"],
-                        default="two-way", type=str,
-                        help="Clusters resampled: two-way = prompts and workers (variance V_p + V_w - V_cells).")
+    if clusters:  # `agreement` always resamples prompts
+        parser.add_argument("--bootstrap-over", choices=["two-way", "prompts", "workers", "prompts+workers"],
+                            default="two-way", type=str,
+                            help="Clusters resampled: two-way = prompts and workers (variance V_p + V_w - V_cells).")
     parser.add_argument("--seed", type=int_range(0), default=0, help="Bootstrap seed (and the next round's sides).")
 
 
