@@ -436,20 +436,23 @@ def markdown(boards: dict[str, dict]) -> str:
             k = index[model]
             low, high = board["interval"][k]
             lines.append(f"| {rank} | {model} | {board['log_strength'][k]:.3f} | [{low:.3f}, {high:.3f}] |")
-        lines += ["", "P(row model stronger than column model), from the bootstrap:", "",
-                  "| | " + " | ".join(board["ranking"]) + " |", "|---|" + "---|" * len(board["ranking"])]
-        for row in board["ranking"]:
-            lines.append(f"| {row} | " + " | ".join(
-                "-" if row == col else f"{board['probability_above'][index[row]][index[col]]:.2f}"
-                for col in board["ranking"]) + " |")
-        lines += ["", "P(row model chosen over column model in one vote), from the fitted model:", "",
-                  "| | " + " | ".join(board["ranking"]) + " |", "|---|" + "---|" * len(board["ranking"])]
-        for row in board["ranking"]:
-            lines.append(f"| {row} | " + " | ".join(
-                "-" if row == col else f"{board['win_probability'][index[row]][index[col]]:.2f}"
-                for col in board["ranking"]) + " |")
+        lines += _pair_matrix(board, "probability_above",
+                              "P(row model stronger than column model), from the bootstrap:")
+        lines += _pair_matrix(board, "win_probability",
+                              "P(row model chosen over column model in one vote), from the fitted model:")
         robust = board["robustness"]
         lines += ["", ("Robustness: no removal of votes changes the top." if robust["votes"] is None else
                        f"Robustness: removing {robust['votes']} of {board['votes']} votes puts {robust['challenger']} "
                        f"above {robust['leader']} (greedy, an upper bound on the fewest)."), ""]
     return "\n".join(lines) + "\n"
+
+
+def _pair_matrix(board: dict, key: str, title: str) -> list[str]:
+    """Markdown lines of the model-by-model matrix `board[key]`, rows and columns in ranking order."""
+    index = {m: k for k, m in enumerate(board["models"])}
+    ranking = board["ranking"]
+    lines = ["", title, "", "| | " + " | ".join(ranking) + " |", "|---|" + "---|" * len(ranking)]
+    for row in ranking:
+        lines.append(f"| {row} | " + " | ".join(
+            "-" if row == col else f"{board[key][index[row]][index[col]]:.2f}" for col in ranking) + " |")
+    return lines
