@@ -118,7 +118,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag, type=str, default=None,
                             help=f"Local {what}; default: the cache, downloaded if missing.")
     parser.add_argument("--max-videos", type=int_range(0), default=0,
-                        help="Use at most this many videos per side (0: the protocol's sample count).")
+                        help="Use at most this many videos per side for every metric (0: each metric its own "
+                             "protocol's sample count, e.g. 2048 for FVD, 10000 for the TGAN IS, 5000 for JEDi).")
     parser.add_argument("--clip-frames", type=int_range(1), default=8, help="Frames per video for CLIPSIM (uniform).")
     parser.add_argument("--fid-frames", type=int_range(0), default=0,
                         help="Frames per clip for frame FID, uniform over the FVD clip (0: all of them).")
@@ -198,7 +199,16 @@ def compute(args: argparse.Namespace) -> dict:
 
     names = _parse_metrics(args.metrics)
     protocol, is_protocol = get_fvd_protocol(args.protocol), get_is_protocol(args.is_protocol)
-    limit = args.max_videos or protocol.num_samples
+    extra_protocols = {}  # cd-FVD and JEDi: their own extractors and protocols
+    if "cdfvd" in names:
+        extra_protocols["cdfvd"] = get_fvd_protocol(args.cdfvd_protocol)
+    if "jedi" in names:
+        extra_protocols["jedi"] = get_jedi_protocol(args.jedi_protocol)
+    # videos per side each metric's protocol asks for; --max-videos sets one count for all
+    wanted = {**dict.fromkeys(("fvd", "kvd", "fid"), protocol.num_samples), "is": is_protocol.num_samples,
+              **{name: extra.num_samples for name, extra in extra_protocols.items()}}
+    limit = args.max_videos or max(wanted.get(n, 0) for n in names) or protocol.num_samples
+    used = lambda job: args.max_videos or wanted.get(job.name, limit)  # noqa: E731 - its first videos count
     real, fake = load_video_set(args.real).head(limit), load_video_set(args.fake).head(limit)
     if "clipsim" in names and None in fake.prompts:
         missing = fake.keys[fake.prompts.index(None)]
@@ -224,9 +234,7 @@ def compute(args: argparse.Namespace) -> dict:
     if "clipsim" in names:
         clip = create_extractor("clip", args.clip, num_frames=args.clip_frames, **load)
         fake_jobs.append(FeatureJob("clipsim", clip, None, kind="frames"))
-    extra_protocols = {}  # cd-FVD and JEDi: their own extractors and protocols
     if "cdfvd" in names:
-        extra_protocols["cdfvd"] = get_fvd_protocol(args.cdfvd_protocol)
         extractor = create_extractor(extra_protocols["cdfvd"].extractor, args.videomae, **load)
         real_jobs.append(FeatureJob("cdfvd", extractor, extra_protocols["cdfvd"].real_sampling))
         fake_jobs.append(FeatureJob("cdfvd", extractor, extra_protocols["cdfvd"].fake_sampling))
@@ -234,7 +242,6 @@ def compute(args: argparse.Namespace) -> dict:
         from lumiere_eval.extractors import extractor_class
         from lumiere_eval.extractors.weights import resolve
 
-        extra_protocols["jedi"] = get_jedi_protocol(args.jedi_protocol)
         probe = resolve(extractor_class(extra_protocols["jedi"].extractor).probe_weights_name, args.vjepa_probe,
                         fetch_missing=not args.no_download, timeout=args.timeout)
         extractor = create_extractor(extra_protocols["jedi"].extractor, args.vjepa, probe=probe, **load)
@@ -252,10 +259,16 @@ def compute(args: argparse.Namespace) -> dict:
 
     progress = not args.quiet
     bounds = {"strict": args.strict, "max_video_mb": args.max_video_mb}
-    real_rows = compute_features(real_items, real_jobs, cache, args.feature_block, progress=progress,
-                                 desc="features [real]", on_skip=on_skip, **bounds) if real_jobs else {}
-    fake_rows = compute_features(fake_items, fake_jobs, cache, args.feature_block, progress=progress,
-                                 desc="features [generated]", on_skip=on_skip, **bounds)
+
+    def features(items: list, jobs: list, desc: str) -> dict:  # each job on its protocol's first videos
+        rows: dict = {}
+        for count in sorted({used(job) for job in jobs}):
+            rows |= compute_features(items[:count], [job for job in jobs if used(job) == count], cache,
+                                     args.feature_block, progress=progress, desc=desc, on_skip=on_skip, **bounds)
+        return rows
+
+    real_rows, fake_rows = features(real_items, real_jobs, "features [real]"), \
+        features(fake_items, fake_jobs, "features [generated]")
 
     def stack(rows: list, what: str) -> np.ndarray:
         kept = [r for r in rows if r is not None]

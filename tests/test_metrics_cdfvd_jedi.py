@@ -60,16 +60,22 @@ def setup(tmp_path_factory):
     return root
 
 
-def test_metrics_command_computes_cdfvd_and_jedi(setup, monkeypatch, capsys):
+def _register_tiny(monkeypatch) -> None:
     from dataclasses import replace
 
-    from lumiere_eval.extractors.weights import WEIGHTS, resolve
+    from lumiere_eval.extractors.weights import WEIGHTS
 
     monkeypatch.setitem(extractors.EXTRACTORS, "videomae-v2-g-ssv2", f"{__name__}:TinyVideoMAE")
     monkeypatch.setitem(extractors.EXTRACTORS, "vjepa-h16-ssv2", f"{__name__}:TinyVJEPA")
     for name, registered in (("test_videomae_tiny", "videomae_v2_g_ssv2"), ("test_vjepa_tiny", "vjepa_vith16"),
                              ("test_vjepa_probe_tiny", "vjepa_vith16_ssv2_probe")):
         monkeypatch.setitem(WEIGHTS, name, replace(WEIGHTS[registered], name=name, file_format="state_dict"))
+
+
+def test_metrics_command_computes_cdfvd_and_jedi(setup, monkeypatch, capsys):
+    from lumiere_eval.extractors.weights import resolve
+
+    _register_tiny(monkeypatch)
     out = setup / "record.json"
     argv = ["metrics", "--real", str(setup / "real"), "--fake", str(setup / "fake"), "--metrics", "cdfvd,jedi",
             "--videomae", str(setup / "videomae.pth"), "--vjepa", str(setup / "vith16.pth.tar"),
@@ -104,3 +110,26 @@ def test_metrics_command_computes_cdfvd_and_jedi(setup, monkeypatch, capsys):
     assert expected_cdfvd > 0 and expected_jedi > 0
     assert cdfvd["value"] == pytest.approx(expected_cdfvd, rel=1e-6)
     assert jedi_entry["value"] == pytest.approx(expected_jedi, rel=1e-6)
+
+
+def test_each_metric_uses_its_own_protocols_sample_count(setup, monkeypatch, tmp_path):
+    # the set is cut to the largest count a requested protocol asks for and each metric uses its protocol's
+    # first videos (JEDi wants 5000: all 6 here; cd-FVD patched to 4), not the FVD protocol's count for all
+    from dataclasses import replace
+
+    from lumiere_eval.metrics.protocols import FVD_PROTOCOLS
+
+    _register_tiny(monkeypatch)
+    monkeypatch.setitem(FVD_PROTOCOLS, "fvd2048_16f", replace(FVD_PROTOCOLS["fvd2048_16f"], num_samples=3))
+    monkeypatch.setitem(FVD_PROTOCOLS, "cdfvd2048_16f", replace(FVD_PROTOCOLS["cdfvd2048_16f"], num_samples=4))
+    out = tmp_path / "record.json"
+    argv = ["metrics", "--real", str(setup / "real"), "--fake", str(setup / "fake"), "--metrics", "cdfvd,jedi",
+            "--videomae", str(setup / "videomae.pth"), "--vjepa", str(setup / "vith16.pth.tar"),
+            "--vjepa-probe", str(setup / "probe.pth.tar"), "--bootstrap", "0", "--quiet", "--no-download",
+            "--cache-dir", str(setup / "cache"), "--out", str(out)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(argv) == 0
+    metrics = json.loads(out.read_text())["metrics"]
+    assert metrics["cdfvd"]["n"] == metrics["cdfvd"]["n_real"] == 4
+    assert metrics["jedi"]["n"] == metrics["jedi"]["n_real"] == 6
