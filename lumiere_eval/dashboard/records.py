@@ -7,7 +7,6 @@ record is malformed or partial.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -17,7 +16,7 @@ import pandas as pd
 from lumiere_eval.dashboard.paths import OutsideResultsRootError, ResultFileError, resolve_under
 from lumiere_eval.files import COMPARISON_FILE, METRICS_FILE, RESULTS_FILE, SAMPLES_FILE
 from lumiere_eval.jsonl import JsonlLineError, iter_jsonl_objects
-from lumiere_eval.metrics.record import ResultRecordError, validate_record
+from lumiere_eval.metrics.record import ResultRecordError, read_json, validate_record
 
 ANALYSIS_FILE = "analysis.json"
 RESULT_NAMES = (RESULTS_FILE, METRICS_FILE)  # run folders' records and `lumiere-eval metrics` records
@@ -42,15 +41,10 @@ def find_files(root: Path, name: str | tuple[str, ...]) -> list[Path]:
 
 def load_json(root: Path, relative: str | Path) -> dict:
     """A JSON object file under `root`; raises `ResultFileError` naming the file if unreadable or not an object."""
-    path = resolve_under(root, relative)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise ResultFileError(f"{relative}: file not found") from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise ResultFileError(f"{relative}: cannot read ({err})") from err
-    except json.JSONDecodeError as err:
-        raise ResultFileError(f"{relative}: malformed or partial JSON (line {err.lineno}: {err.msg})") from err
+        data = read_json(resolve_under(root, relative), str(relative))
+    except ResultRecordError as err:
+        raise ResultFileError(str(err)) from err
     if not isinstance(data, dict):
         raise ResultFileError(f"{relative}: expected a JSON object, found {type(data).__name__}")
     return data

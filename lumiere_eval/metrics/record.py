@@ -138,15 +138,21 @@ def write_record(path: str | os.PathLike, record: dict) -> Path:
     return atomic_write_json(path, record)
 
 
-def read_record(path: str | os.PathLike, where: str | None = None) -> ResultRecord:
-    """A record read from `path` and validated; errors name `where` (default: the path)."""
+def read_json(path: str | os.PathLike, where: str | None = None) -> Any:
+    """The JSON in `path`; a missing, unreadable or malformed file raises ResultRecordError naming `where`
+    (default: the path)."""
     where = where or str(path)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError as err:
         raise ResultRecordError(f"{where}: file not found") from err
     except (OSError, UnicodeDecodeError) as err:
         raise ResultRecordError(f"{where}: cannot read ({err})") from err
     except json.JSONDecodeError as err:
         raise ResultRecordError(f"{where}: malformed or partial JSON (line {err.lineno}: {err.msg})") from err
-    return validate_record(data, where)
+
+
+def read_record(path: str | os.PathLike, where: str | None = None) -> ResultRecord:
+    """A record read from `path` and validated; errors name `where` (default: the path)."""
+    where = where or str(path)
+    return validate_record(read_json(path, where), where)
