@@ -228,3 +228,16 @@ def test_preview_pages_escape_media_names(tmp_path):
     for page in pages:
         text = page.read_text(encoding="utf-8")
         assert '"><b id=x' not in text and "&quot;&gt;&lt;b id=x" in text
+
+
+def test_batch_files_named_in_study_json_stay_inside_the_study_folder(study_dir, tmp_path):
+    """A study.json from someone else cannot make publish or simulate read a CSV outside its folder."""
+    from lumiere_eval.human_study.study import read_batch_inputs
+
+    study = load_study(study_dir)
+    assert read_batch_inputs(study_dir, study)
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_text("item_id,prompt_html\nh0001,x\n", encoding="utf-8")
+    for name in (f"../{outside.parent.name}/{outside.name}", str(outside)):
+        with pytest.raises(StudyInputError, match="not a file name in the study folder"):
+            read_batch_inputs(study_dir, dict(study, batch_files={name: 1}))

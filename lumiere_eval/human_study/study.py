@@ -254,6 +254,9 @@ def read_batch_inputs(folder: Path, study: dict) -> dict[str, dict[str, str]]:
     rows = {}
     for name in study.get("batch_files", {}):
         path = Path(folder) / name
+        if Path(name).name != name or name in ("", ".", ".."):
+            raise StudyInputError(f"{Path(folder) / STUDY_FILE}: batch file {name!r} is not a file name in the "
+                                  f"study folder")
         if not path.is_file():
             raise StudyInputError(f"{path}: batch input file listed in {STUDY_FILE} is missing")
         with path.open(newline="", encoding="utf-8") as handle:
