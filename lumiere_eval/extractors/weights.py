@@ -17,6 +17,7 @@ from pathlib import Path
 from lumiere_eval.extractors.download import DownloadError, download, sha256_file
 from lumiere_eval.extractors.in_domain import shipped
 from lumiere_eval.extractors.weight_files import ResolvedWeights, WeightsError
+from lumiere_eval.files import lumiere_home
 
 __all__ = ["ResolvedWeights", "UnverifiedWeightsWarning", "WEIGHTS", "WeightSpec", "WeightsError", "cache_dir",
            "cached_path", "check_format", "fetch", "get_spec", "missing_message", "resolve", "verify"]
@@ -138,8 +139,7 @@ WEIGHTS: dict[str, WeightSpec] = {spec.name: spec for spec in (
 
 def cache_dir() -> Path:
     """Folder holding downloaded weights: `$LUMIERE_EVAL_HOME/weights`, default ~/.cache/lumiere-eval/weights."""
-    home = os.environ.get("LUMIERE_EVAL_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "lumiere-eval")
-    return Path(home) / "weights"
+    return lumiere_home() / "weights"
 
 
 def get_spec(name: str) -> WeightSpec:

@@ -205,28 +205,26 @@ JEDI_PROTOCOLS: dict[str, JEDiProtocol] = {p.name: p for p in (
 )}
 
 
+def _lookup(table: dict, kind: str, name: str):
+    try:
+        return table[name]
+    except KeyError:
+        raise LumiereEvalError(f"unknown {kind} protocol {name!r}; known: {', '.join(table)}") from None
+
+
 def get_jedi_protocol(name: str) -> JEDiProtocol:
     """The JEDi protocol called `name`."""
-    try:
-        return JEDI_PROTOCOLS[name]
-    except KeyError:
-        raise LumiereEvalError(f"unknown JEDi protocol {name!r}; known: {', '.join(JEDI_PROTOCOLS)}") from None
+    return _lookup(JEDI_PROTOCOLS, "JEDi", name)
 
 
 def get_fvd_protocol(name: str) -> FVDProtocol:
     """The FVD protocol called `name`."""
-    try:
-        return FVD_PROTOCOLS[name]
-    except KeyError:
-        raise LumiereEvalError(f"unknown FVD protocol {name!r}; known: {', '.join(FVD_PROTOCOLS)}") from None
+    return _lookup(FVD_PROTOCOLS, "FVD", name)
 
 
 def get_is_protocol(name: str) -> ISProtocol:
     """The IS protocol called `name`."""
-    try:
-        return IS_PROTOCOLS[name]
-    except KeyError:
-        raise LumiereEvalError(f"unknown IS protocol {name!r}; known: {', '.join(IS_PROTOCOLS)}") from None
+    return _lookup(IS_PROTOCOLS, "IS", name)
 
 
 def protocol_inception_score(protocol: ISProtocol, probs: np.ndarray) -> tuple[float, float]:
