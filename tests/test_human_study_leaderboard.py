@@ -8,10 +8,15 @@ import numpy as np
 import pytest
 
 from lumiere_eval.human_study.leaderboard import (
-    bootstrap, fit, leaderboard, paired_votes, two_model_closed_form, votes_to_change_top,
+    bootstrap, fit, leaderboard, paired_votes, votes_to_change_top,
 )
 from lumiere_eval.human_study.results import Vote
 from lumiere_eval.human_study.simulate import VotePopulation, davidson_probabilities
+
+
+def two_model_closed_form(wins: int, losses: int, ties: int) -> tuple[float, float]:
+    """Davidson MLE for two models: theta_0 - theta_1 = log(wins / losses), nu = ties / sqrt(wins losses)."""
+    return float(np.log(wins / losses)), float(ties / np.sqrt(wins * losses))
 
 
 def _bt_comparisons(rng, n, count, strengths):

@@ -180,11 +180,6 @@ def fit(wins: np.ndarray, ties: np.ndarray | None = None, prior: float = 0.0, ti
     return Fit(log_strength=theta, log_nu=float(phi[n]) if with_ties else None, nll=nll, hessian=hess)
 
 
-def two_model_closed_form(wins: int, losses: int, ties: int) -> tuple[float, float]:
-    """Davidson MLE for two models: theta_0 - theta_1 = log(wins / losses), nu = ties / sqrt(wins losses)."""
-    return float(np.log(wins / losses)), float(ties / np.sqrt(wins * losses))
-
-
 @dataclass(frozen=True)
 class Bootstrap:
     """Bootstrap fits of log-strengths; with `covariance` (two-way) the intervals are normal around `centre`."""
