@@ -28,8 +28,9 @@ def _cache_config(fps: float) -> dict:
 
 
 def video_scores(items, cache, fps: float | None = None, progress: bool = False) -> list[dict | None]:
-    """Pixel scores of each `VideoItem` (None for an unreadable or too short video); `fps` None: each video's
-    own rate."""
+    """Pixel scores of each `VideoItem` (None for an unreadable or too short video; a score undefined for a
+    video, such as the warping error when no pixel passes the occlusion test, left out); `fps` None: each
+    video's own rate."""
     from tqdm import tqdm
 
     from lumiere_eval.video import VideoReadError, probe_video, read_video
@@ -43,11 +44,12 @@ def video_scores(items, cache, fps: float | None = None, progress: bool = False)
             if row is None:
                 scores = pixel_scores(read_video(item.path)[0], rate)
                 row = np.array([scores[name] for name in PIXEL_SCORES], dtype=np.float64)
-                cache.put(key, row)
+                if np.isfinite(row).all():  # an undefined score (NaN) is recomputed next time, never cached
+                    cache.put(key, row)
         except (VideoReadError, MetricInputError):  # unreadable, or too short for the scores
             out.append(None)
             continue
-        out.append({name: float(v) for name, v in zip(PIXEL_SCORES, row)})
+        out.append({name: float(v) for name, v in zip(PIXEL_SCORES, row) if np.isfinite(v)})
     return out
 
 
