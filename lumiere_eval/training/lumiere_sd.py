@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from lumiere_eval import LumiereEvalError
-from lumiere_eval.files import sha256_file
+from lumiere_eval.files import atomic_path, atomic_write_text, sha256_file
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".webm", ".gif", ".mov")
 PRECISIONS = ("no", "fp16", "bf16")
@@ -176,12 +176,11 @@ def training_batch(data: CaptionedVideos, config: SDTrainConfig, step: int, proc
 
 
 def _save_state(out: Path, model, optimizer, step: int, config: SDTrainConfig) -> None:
-    tmp = out / "state.pt.tmp"
-    torch.save({"temporal": {k: v.detach().cpu() for k, v in model.new_state_dict().items()},
-                "optimizer": optimizer.state_dict(), "step": step}, tmp)
-    os.replace(tmp, out / "state.pt")
-    (out / "state.json").write_text(json.dumps({"sha256": sha256_file(out / "state.pt"), "step": step,
-                                                "config_sha256": config.digest()}, indent=1) + "\n")
+    with atomic_path(out / "state.pt") as tmp:
+        torch.save({"temporal": {k: v.detach().cpu() for k, v in model.new_state_dict().items()},
+                    "optimizer": optimizer.state_dict(), "step": step}, tmp)
+    atomic_write_text(out / "state.json", json.dumps({"sha256": sha256_file(out / "state.pt"), "step": step,
+                                                      "config_sha256": config.digest()}, indent=1) + "\n")
 
 
 def _load_state(out: Path, model, optimizer, config: SDTrainConfig) -> int:

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from lumiere_eval import LumiereEvalError
-from lumiere_eval.files import sha256_file
+from lumiere_eval.files import atomic_path, atomic_write_text, sha256_file
 from lumiere_eval.models.lumiere_sd.inflate import SpaceTimeUNet
 
 FORMAT = "lumiere-sd-temporal/1"
@@ -110,16 +110,12 @@ def save_temporal(model: SpaceTimeUNet, path: str | os.PathLike, base: dict[str,
                   extra: dict[str, Any] | None = None) -> Path:
     """Write the new weights of `model` to `path` and the plan, options and base identity beside it (.json)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({k: v.detach().cpu().contiguous() for k, v in model.new_state_dict().items()}, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save({k: v.detach().cpu().contiguous() for k, v in model.new_state_dict().items()}, tmp)
     meta = {"format": FORMAT, "weights": path.name, "sha256": sha256_file(path), "plan": model.plan,
             "options": model.options, "base": base,
             **(extra or {})}
-    json_tmp = path.with_suffix(".json.tmp")
-    json_tmp.write_text(json.dumps(meta, indent=1) + "\n")
-    os.replace(json_tmp, path.with_suffix(".json"))
+    atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=1) + "\n")
     return path
 
 
