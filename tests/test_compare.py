@@ -65,6 +65,22 @@ def test_unpaired_runs_are_refused(runs, capsys):
     assert "not paired: sample 3 has prompt" in capsys.readouterr().err
 
 
+def test_metrics_of_other_protocols_are_not_compared(runs, tmp_path, capsys):
+    # a run whose FVD and CLIPSIM come from other extractors (their protocol ids differ) on the same real set
+    other = tmp_path / "other"
+    shutil.copytree(runs["noisy"], other)
+    results = json.loads((other / "results.json").read_text())
+    for name in ("fvd", "clipsim"):
+        results["metrics"][name]["protocol"] += "-other-extractor"
+    (other / "results.json").write_text(json.dumps(results))
+    assert main(["compare", str(runs["clean"]), str(other), "--no-motion", "--bootstrap", "100",
+                 "--out", str(tmp_path / "paired")]) == 0
+    result = json.loads((tmp_path / "paired" / "compare.json").read_text())
+    assert "fvd" not in result["metrics"] and "clipsim" not in result["metrics"]
+    assert {"kvd", "is"} <= set(result["metrics"])
+    assert sum("under other protocols" in note for note in result["notes"]) == 2
+
+
 def test_curves_cli_writes_the_curve_and_its_settled_check(runs, capsys):
     assert main(["curves", str(runs["clean"]), "--bootstrap", "10"]) == 0
     result = json.loads((runs["clean"] / "sample_size.json").read_text())

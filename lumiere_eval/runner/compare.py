@@ -4,7 +4,8 @@ Two runs are paired when they hold the same sample indices with the same prompts
 runner gives sample i the same prompt and seed for every model); a comparison of unpaired runs is
 refused. Set metrics (FVD, KVD, IS) are recomputed on the same resampled sample indices for both runs
 from the cached per-sample features, against the shared real set; per-sample scores (CLIPSIM, the
-motion tier) also get a sign test and a permutation test. p-values are adjusted over all metrics (Holm
+motion tier) also get a sign test and a permutation test. A metric the two runs computed under different
+protocols (another extractor, clip sampling or sample count) is left out, with a note. p-values are adjusted over all metrics (Holm
 by default) and a difference is called significant when its adjusted p-value is at most `alpha`.
 """
 from __future__ import annotations
@@ -83,6 +84,21 @@ def _higher_is_better(results: dict, name: str) -> bool | None:
     return metric.get("higher_is_better", RECORD_SCORES.get(name, HIGHER_IS_BETTER.get(name)))
 
 
+def _protocol(results: dict, name: str) -> str | None:
+    """The protocol a run computed metric or per-sample score `name` under (None for the motion tier's)."""
+    metric = {"is_prob_of_prompted_class": "is"}.get(name, name)
+    return results.get("metrics", {}).get(metric, {}).get("protocol")
+
+
+def _same_protocol(a: dict, b: dict, name: str, notes: list[str]) -> bool:
+    """Whether both runs computed `name` under one protocol; if not, a note says why it is not compared."""
+    if _protocol(a, name) == _protocol(b, name):
+        return True
+    notes.append(f"{name} not compared: the runs computed it under other protocols ({_protocol(a, name)} and "
+                 f"{_protocol(b, name)})")
+    return False
+
+
 def per_sample_scores(folder: Path, records: list[dict], motion: bool, features: RunFeatures) -> dict[str, np.ndarray]:
     """Per-sample score arrays in record order (NaN where a sample has none): the records' own and the
     motion tier's (computed and cached on first use)."""
@@ -117,6 +133,8 @@ def compare_runs(run_a: Path, run_b: Path, alpha: float = 0.05, num_resamples: i
         everything = np.arange(len(keep))
         stats_a, stats_b = set_statistics(a, keep), set_statistics(b, keep)
         for name in sorted(set(stats_a) & set(stats_b)):
+            if not _same_protocol(a.results, b.results, name, notes):
+                continue
             row = paired.paired_bootstrap(len(keep), stats_a[name], stats_b[name], num_resamples, seed=seed)
             rows[name] = row | {"kind": "set", "n_pairs": int(len(keep)), "a": stats_a[name](everything),
                                 "b": stats_b[name](everything), "p": row["p_bootstrap"],
@@ -126,7 +144,7 @@ def compare_runs(run_a: Path, run_b: Path, alpha: float = 0.05, num_resamples: i
     for name in sorted(set(scores_a) & set(scores_b)):
         x, y = scores_a[name], scores_b[name]
         ok = np.isfinite(x) & np.isfinite(y)
-        if ok.sum() < 2:
+        if ok.sum() < 2 or not _same_protocol(a.results, b.results, name, notes):
             continue
         x, y = x[ok], y[ok]
         row = paired.paired_mean_bootstrap(x, y, num_resamples, seed=seed)
