@@ -432,3 +432,15 @@ def test_generator_dtype_option(base_dir, temporal_file):
     assert half.generate(["a red square"], [0], 4, 8.0, 16, 16)[0].frames.shape == (4, 16, 16, 3)
     with pytest.raises(LumiereEvalError, match="dtype must be one of"):
         create_generator("lumiere-sd", dtype="float64", **options)
+
+
+def test_a_training_state_without_a_readable_state_json_is_a_clear_error(tmp_path):
+    """A kill while state.json was written, or a lost state.json: the resume names the file, no raw error."""
+    from lumiere_eval.training.lumiere_sd import TrainConfigError, _load_state
+
+    (tmp_path / "state.pt").write_bytes(b"x")
+    with pytest.raises(TrainConfigError, match="state.json: missing or not valid json"):
+        _load_state(tmp_path, None, None, None)
+    (tmp_path / "state.json").write_text('{"sha256": "ab')
+    with pytest.raises(TrainConfigError, match="state.json: missing or not valid json"):
+        _load_state(tmp_path, None, None, None)

@@ -188,7 +188,11 @@ def _load_state(out: Path, model, optimizer, config: SDTrainConfig) -> int:
     path = out / "state.pt"
     if not path.is_file():
         return 0
-    meta = json.loads((out / "state.json").read_text())
+    try:
+        meta = json.loads((out / "state.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError) as err:
+        raise TrainConfigError(f"{out / 'state.json'}: missing or not valid json beside {path.name} "
+                               f"({type(err).__name__}); delete {path.name} to restart") from None
     if sha256_file(path) != meta["sha256"]:
         raise TrainConfigError(f"{path}: SHA-256 does not match state.json (corrupt); delete it to restart")
     if meta["config_sha256"] != config.digest():
