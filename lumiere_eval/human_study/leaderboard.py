@@ -4,9 +4,10 @@ Model: P(i beats j) = pi_i / D, P(tie) = nu sqrt(pi_i pi_j) / D, D = pi_i + pi_j
 pi = exp(theta) (log-strengths, mean 0) and nu >= 0 the tie parameter; nu = 0 is plain Bradley-Terry. Each
 vote is one draw of a three-way softmax whose logits (theta_i, theta_j, log nu + (theta_i + theta_j) / 2) are
 linear in the parameters, so the negative log-likelihood is convex and Newton's method with a line search
-finds the optimum in a few steps. Intervals come from a two-way bootstrap that resamples prompts and workers
-at once (each vote weighted by how often its prompt and its worker were drawn), since votes are correlated
-within both. Robustness is the fewest votes whose removal puts another model strictly above the leader.
+finds the optimum in a few steps. Intervals come from a two-way cluster bootstrap, since votes are correlated
+within prompts and within workers: by default the covariance V_prompts + V_workers - V_cells of three one-way
+bootstraps (see `bootstrap` for the other choices). Robustness is the fewest votes whose removal puts another
+model strictly above the leader.
 """
 from __future__ import annotations
 
