@@ -2,7 +2,8 @@
 
 One `.npy` file per (video, extractor configuration), written atomically (temporary name, then rename), so
 two runs sharing the cache never see half a file and a killed run loses at most the entry it was writing.
-Keys never use folder or file names: a renamed video hits, an edited one misses. A damaged entry, or
+Keys never use folder or file names, except a random clip's key (its offset is seeded by the video's key):
+a renamed video hits, an edited one misses. A damaged entry, or
 one of the wrong shape (CacheEntryWarning names it), counts as absent and is recomputed.
 """
 from __future__ import annotations

@@ -79,7 +79,7 @@ def compute_features(items: list[VideoItem], jobs: list[FeatureJob], cache: Feat
     """
     from tqdm import tqdm
 
-    keys = {job.name: [cache.key(item.sha256, job.config | {"block": block_size}) for item in items] for job in jobs}
+    keys = {job.name: [cache.key(item.sha256, _key_config(job, item, block_size)) for item in items] for job in jobs}
     out: dict[str, list[np.ndarray | None]] = {job.name: [cache.get(k) for k in keys[job.name]] for job in jobs}
     for job in jobs:  # an entry of the wrong shape is named and recomputed
         cache.drop_misshapen(out[job.name], keys[job.name], 1 if job.kind == "rows" else 2)
@@ -118,6 +118,15 @@ def compute_features(items: list[VideoItem], jobs: list[FeatureJob], cache: Feat
         bar.update(len(block))
     bar.close()
     return out
+
+
+def _key_config(job: FeatureJob, item: VideoItem, block_size: int) -> dict:
+    """What a cached row depends on besides the video's content: the job, the block size and, for a random clip
+    (its offset is seeded by the video's key), the key."""
+    config = job.config | {"block": block_size}
+    if job.sampling is not None and job.sampling.strategy == "random":
+        config["video_key"] = item.key
+    return config
 
 
 def finite_rows(job: FeatureJob, members: list[int], clips: dict[int, np.ndarray],
