@@ -24,7 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lumiere_eval.extractors.base import Extractor, ExtractorInputError
-from lumiere_eval.extractors.vit import Mlp, attend, check_layout, load_checkpoint, precision, unit_frames
+from lumiere_eval.extractors.vit import Block, attend, check_layout, load_checkpoint, precision, unit_frames
 from lumiere_eval.extractors.weight_files import ResolvedWeights
 
 
@@ -95,21 +95,6 @@ class Attention(nn.Module):
         return self.proj(attend(q, k, v, self.heads))
 
 
-class Block(nn.Module):
-    """Pre-norm transformer block: x + attn(norm1(x)), then x + mlp(norm2(x))."""
-
-    def __init__(self, config: VideoMAEConfig):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(config.embed_dim, eps=config.eps)
-        self.attn = Attention(config.embed_dim, config.heads)
-        self.norm2 = nn.LayerNorm(config.embed_dim, eps=config.eps)
-        self.mlp = Mlp(config.embed_dim, config.mlp_hidden)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x))
-        return x + self.mlp(self.norm2(x))
-
-
 class VideoMAEv2(nn.Module):
     """The VideoMAE-v2 classification ViT with mean pooling, in the layout of the cd-FVD checkpoint."""
 
@@ -117,7 +102,9 @@ class VideoMAEv2(nn.Module):
         super().__init__()
         self.config = config
         self.patch_embed = TubeletEmbed(config)
-        self.blocks = nn.ModuleList(Block(config) for _ in range(config.depth))
+        self.blocks = nn.ModuleList(
+            Block(config.embed_dim, Attention(config.embed_dim, config.heads), config.mlp_hidden, config.eps)
+            for _ in range(config.depth))
         self.fc_norm = nn.LayerNorm(config.embed_dim, eps=config.eps)
         self.head = nn.Linear(config.embed_dim, config.num_classes)
         # fixed, not in the checkpoint

@@ -1,4 +1,4 @@
-"""Pieces shared by the video ViT extractors (VideoMAE-v2, V-JEPA): the MLP, attention, frame resizing,
+"""Pieces shared by the video ViT extractors (VideoMAE-v2, V-JEPA): the MLP, the block, attention, frame resizing,
 the numeric precision option and state-dict loading.
 
 Axis legend: b batch, c channels, t time, h height, w width, n tokens, d width of a token.
@@ -41,6 +41,21 @@ class Mlp(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(F.gelu(self.fc1(x)))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: x + attn(norm1(x)), then x + mlp(norm2(x)) (key names of both ViTs)."""
+
+    def __init__(self, dim: int, attention: nn.Module, mlp_hidden: int, eps: float):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=eps)
+        self.attn = attention
+        self.norm2 = nn.LayerNorm(dim, eps=eps)
+        self.mlp = Mlp(dim, mlp_hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
 
 
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int) -> torch.Tensor:

@@ -28,7 +28,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lumiere_eval.extractors.base import Extractor, ExtractorInputError
-from lumiere_eval.extractors.vit import Mlp, attend, check_layout, load_checkpoint, precision, strip_prefix, unit_frames
+from lumiere_eval.extractors.vit import (Block, Mlp, attend, check_layout, load_checkpoint, precision, strip_prefix,
+                                        unit_frames)
 from lumiere_eval.extractors.weight_files import ResolvedWeights, WeightsError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -107,21 +108,6 @@ class SelfAttention(nn.Module):
         return self.proj(attend(q, k, v, self.heads))
 
 
-class Block(nn.Module):
-    """Pre-norm transformer block: x + attn(norm1(x)), then x + mlp(norm2(x))."""
-
-    def __init__(self, config: VJEPAConfig):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(config.embed_dim, eps=config.eps)
-        self.attn = SelfAttention(config.embed_dim, config.heads)
-        self.norm2 = nn.LayerNorm(config.embed_dim, eps=config.eps)
-        self.mlp = Mlp(config.embed_dim, config.mlp_hidden)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x))
-        return x + self.mlp(self.norm2(x))
-
-
 class VJEPAEncoder(nn.Module):
     """The V-JEPA video ViT: tokens `b n d` after the final LayerNorm."""
 
@@ -131,7 +117,9 @@ class VJEPAEncoder(nn.Module):
         self.patch_embed = TubeletEmbed(config)
         self.pos_embed = nn.Parameter(sincos_3d(config.embed_dim, config.grid, config.uniform_power),
                                       requires_grad=False)
-        self.blocks = nn.ModuleList(Block(config) for _ in range(config.depth))
+        self.blocks = nn.ModuleList(
+            Block(config.embed_dim, SelfAttention(config.embed_dim, config.heads), config.mlp_hidden, config.eps)
+            for _ in range(config.depth))
         self.norm = nn.LayerNorm(config.embed_dim, eps=config.eps)
 
     def position_embedding(self, x: torch.Tensor) -> torch.Tensor:
