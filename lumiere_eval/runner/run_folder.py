@@ -67,6 +67,18 @@ def clear_outputs(out: Path) -> None:
             path.unlink(missing_ok=True)
 
 
+def _read_identity(path: Path) -> dict:
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        recorded = err
+    if not isinstance(recorded, dict):
+        found = recorded if isinstance(recorded, Exception) else f"found {type(recorded).__name__}"
+        raise RunIdentityError(f"{path}: the run's identity cannot be read ({found}); use a new --out, or add "
+                               "--overwrite to discard the folder's samples and results and start again.")
+    return recorded
+
+
 def check_identity(out: Path, identity: dict, overwrite: bool = False, write: bool = True,
                    ignore: tuple[str, ...] = ()) -> None:
     """Compare `identity` with the folder's recorded one; refuse (RunIdentityError naming every differing field)
@@ -74,8 +86,15 @@ def check_identity(out: Path, identity: dict, overwrite: bool = False, write: bo
     adding keys of per-key fields that are new."""
     path = out / files.IDENTITY_FILE
     current = json.loads(json.dumps(identity, sort_keys=True, default=str))
+    recorded = None
     if path.is_file():
-        recorded = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            recorded = _read_identity(path)
+        except RunIdentityError:
+            if not overwrite:
+                raise
+            clear_outputs(out)
+    if recorded is not None:
         differing = _differences({k: v for k, v in recorded.items() if k not in ignore},
                                  {k: v for k, v in current.items() if k not in ignore})
         if differing and not overwrite:
@@ -97,14 +116,14 @@ def check_identity(out: Path, identity: dict, overwrite: bool = False, write: bo
                                    "to discard them and start again.")
         clear_outputs(out)
     if write and {k: v for k, v in current.items() if k not in ignore}:
-        if not path.is_file() or json.loads(path.read_text(encoding="utf-8")) != current:
+        if not path.is_file() or _read_identity(path) != current:
             files.atomic_write_json(path, current)
 
 
 def recorded_identity(out: Path) -> dict:
     """The folder's recorded identity ({} when none)."""
     path = out / files.IDENTITY_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return _read_identity(path) if path.is_file() else {}
 
 
 def _holder(paths: list[Path]) -> str:
