@@ -248,6 +248,8 @@ def compute(args: argparse.Namespace) -> dict:
         real_jobs.append(FeatureJob("jedi", extractor, extra_protocols["jedi"].real_sampling))
         fake_jobs.append(FeatureJob("jedi", extractor, extra_protocols["jedi"].fake_sampling))
 
+    if real_jobs:  # only the real videos some metric uses (IS and CLIPSIM may want more generated ones)
+        real = real.head(max(used(job) for job in real_jobs))
     cache = FeatureCache(args.cache_dir or default_cache_dir())
     hashes = FileHashes(cache.root / "file_hashes" / "metrics-command.json")
     real_items, fake_items = _items(real, hashes), _items(fake, hashes)

@@ -130,6 +130,8 @@ def test_each_metric_uses_its_own_protocols_sample_count(setup, monkeypatch, tmp
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert main(argv) == 0
-    metrics = json.loads(out.read_text())["metrics"]
+    record = json.loads(out.read_text())
+    metrics = record["metrics"]
     assert metrics["cdfvd"]["n"] == metrics["cdfvd"]["n_real"] == 4
     assert metrics["jedi"]["n"] == metrics["jedi"]["n_real"] == 6
+    assert record["real"]["videos"] == record["fake"]["videos"] == 6
