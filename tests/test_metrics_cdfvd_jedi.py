@@ -72,18 +72,22 @@ def _register_tiny(monkeypatch) -> None:
         monkeypatch.setitem(WEIGHTS, name, replace(WEIGHTS[registered], name=name, file_format="state_dict"))
 
 
+def _run_command(setup, out, bootstrap: int) -> None:
+    argv = ["metrics", "--real", str(setup / "real"), "--fake", str(setup / "fake"), "--metrics", "cdfvd,jedi",
+            "--videomae", str(setup / "videomae.pth"), "--vjepa", str(setup / "vith16.pth.tar"),
+            "--vjepa-probe", str(setup / "probe.pth.tar"), "--bootstrap", str(bootstrap), "--quiet",
+            "--no-download", "--cache-dir", str(setup / "cache"), "--out", str(out)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(argv) == 0
+
+
 def test_metrics_command_computes_cdfvd_and_jedi(setup, monkeypatch, capsys):
     from lumiere_eval.extractors.weights import resolve
 
     _register_tiny(monkeypatch)
     out = setup / "record.json"
-    argv = ["metrics", "--real", str(setup / "real"), "--fake", str(setup / "fake"), "--metrics", "cdfvd,jedi",
-            "--videomae", str(setup / "videomae.pth"), "--vjepa", str(setup / "vith16.pth.tar"),
-            "--vjepa-probe", str(setup / "probe.pth.tar"), "--bootstrap", "5", "--quiet", "--no-download",
-            "--cache-dir", str(setup / "cache"), "--out", str(out)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        assert main(argv) == 0
+    _run_command(setup, out, bootstrap=5)
     table = capsys.readouterr().out
     assert "cdfvd" in table and "jedi" in table and "UNVERIFIED" in table
     record = json.loads(out.read_text())
@@ -123,13 +127,7 @@ def test_each_metric_uses_its_own_protocols_sample_count(setup, monkeypatch, tmp
     monkeypatch.setitem(FVD_PROTOCOLS, "fvd2048_16f", replace(FVD_PROTOCOLS["fvd2048_16f"], num_samples=3))
     monkeypatch.setitem(FVD_PROTOCOLS, "cdfvd2048_16f", replace(FVD_PROTOCOLS["cdfvd2048_16f"], num_samples=4))
     out = tmp_path / "record.json"
-    argv = ["metrics", "--real", str(setup / "real"), "--fake", str(setup / "fake"), "--metrics", "cdfvd,jedi",
-            "--videomae", str(setup / "videomae.pth"), "--vjepa", str(setup / "vith16.pth.tar"),
-            "--vjepa-probe", str(setup / "probe.pth.tar"), "--bootstrap", "0", "--quiet", "--no-download",
-            "--cache-dir", str(setup / "cache"), "--out", str(out)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        assert main(argv) == 0
+    _run_command(setup, out, bootstrap=0)
     record = json.loads(out.read_text())
     metrics = record["metrics"]
     assert metrics["cdfvd"]["n"] == metrics["cdfvd"]["n_real"] == 4
