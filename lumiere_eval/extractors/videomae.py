@@ -24,7 +24,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lumiere_eval.extractors.base import Extractor, ExtractorInputError
-from lumiere_eval.extractors.vit import Block, attend, check_layout, load_checkpoint, precision, unit_frames
+from lumiere_eval.extractors.vit import (Block, TubeletEmbed, attend, check_layout, load_checkpoint, precision,
+                                        unit_frames)
 from lumiere_eval.extractors.weight_files import ResolvedWeights
 
 
@@ -66,18 +67,6 @@ def sinusoid_table(positions: int, dim: int) -> torch.Tensor:
     return torch.tensor(table, dtype=torch.float32).unsqueeze(0)
 
 
-class TubeletEmbed(nn.Module):
-    """Non-overlapping tubelets (tubelet x patch x patch) -> tokens `b n d`, in (t, h, w) order."""
-
-    def __init__(self, config: VideoMAEConfig):
-        super().__init__()
-        kernel = (config.tubelet, config.patch_size, config.patch_size)
-        self.proj = nn.Conv3d(3, config.embed_dim, kernel_size=kernel, stride=kernel)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(x).flatten(2).transpose(1, 2)
-
-
 class Attention(nn.Module):
     """Multi-head self-attention; the qkv projection's bias is (q_bias, 0, v_bias)."""
 
@@ -101,7 +90,7 @@ class VideoMAEv2(nn.Module):
     def __init__(self, config: VideoMAEConfig = VIT_G_SSV2):
         super().__init__()
         self.config = config
-        self.patch_embed = TubeletEmbed(config)
+        self.patch_embed = TubeletEmbed(config.embed_dim, config.tubelet, config.patch_size)
         self.blocks = nn.ModuleList(
             Block(config.embed_dim, Attention(config.embed_dim, config.heads), config.mlp_hidden, config.eps)
             for _ in range(config.depth))

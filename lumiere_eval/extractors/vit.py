@@ -1,4 +1,5 @@
-"""Pieces shared by the video ViT extractors (VideoMAE-v2, V-JEPA): the MLP, the block, attention, frame resizing,
+"""Pieces shared by the video ViT extractors (VideoMAE-v2, V-JEPA): the tubelet embedding, the MLP, the block,
+attention, frame resizing,
 the numeric precision option and state-dict loading.
 
 Axis legend: b batch, c channels, t time, h height, w width, n tokens, d width of a token.
@@ -41,6 +42,18 @@ class Mlp(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(F.gelu(self.fc1(x)))
+
+
+class TubeletEmbed(nn.Module):
+    """Non-overlapping tubelets (tubelet x patch x patch) -> tokens `b n d`, in (t, h, w) order."""
+
+    def __init__(self, dim: int, tubelet: int, patch_size: int):
+        super().__init__()
+        kernel = (tubelet, patch_size, patch_size)
+        self.proj = nn.Conv3d(3, dim, kernel_size=kernel, stride=kernel)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x).flatten(2).transpose(1, 2)
 
 
 class Block(nn.Module):

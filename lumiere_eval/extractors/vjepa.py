@@ -28,8 +28,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lumiere_eval.extractors.base import Extractor, ExtractorInputError
-from lumiere_eval.extractors.vit import (Block, Mlp, attend, check_layout, load_checkpoint, precision, strip_prefix,
-                                        unit_frames)
+from lumiere_eval.extractors.vit import (Block, Mlp, TubeletEmbed, attend, check_layout, load_checkpoint, precision,
+                                        strip_prefix, unit_frames)
 from lumiere_eval.extractors.weight_files import ResolvedWeights, WeightsError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -82,18 +82,6 @@ def sincos_3d(dim: int, grid: tuple[int, int, int], uniform_power: bool) -> torc
     return torch.tensor(table, dtype=torch.float32).unsqueeze(0)
 
 
-class TubeletEmbed(nn.Module):
-    """Non-overlapping tubelets -> tokens `b n d`, in (t, h, w) order."""
-
-    def __init__(self, config: VJEPAConfig):
-        super().__init__()
-        kernel = (config.tubelet, config.patch_size, config.patch_size)
-        self.proj = nn.Conv3d(3, config.embed_dim, kernel_size=kernel, stride=kernel)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(x).flatten(2).transpose(1, 2)
-
-
 class SelfAttention(nn.Module):
     """Multi-head self-attention with a biased qkv projection."""
 
@@ -114,7 +102,7 @@ class VJEPAEncoder(nn.Module):
     def __init__(self, config: VJEPAConfig = VIT_H16):
         super().__init__()
         self.config = config
-        self.patch_embed = TubeletEmbed(config)
+        self.patch_embed = TubeletEmbed(config.embed_dim, config.tubelet, config.patch_size)
         self.pos_embed = nn.Parameter(sincos_3d(config.embed_dim, config.grid, config.uniform_power),
                                       requires_grad=False)
         self.blocks = nn.ModuleList(
