@@ -1,6 +1,5 @@
 """Pieces shared by the video ViT extractors (VideoMAE-v2, V-JEPA): the tubelet embedding, the MLP, the block,
-attention, frame resizing,
-the numeric precision option and state-dict loading.
+attention, frame resizing, the numeric precision option and state-dict loading.
 
 Axis legend: b batch, c channels, t time, h height, w width, n tokens, d width of a token.
 """
