@@ -145,7 +145,10 @@ class VideoIndex:
         return folder
 
     def _files_in(self, folder: Path) -> dict[str, Path]:
-        return self._files.setdefault(folder.name.lower(), {p.name.lower(): p for p in folder.iterdir()})
+        key = folder.name.lower()
+        if key not in self._files:  # listed once per folder (setdefault would list it again on every call)
+            self._files[key] = {p.name.lower(): p for p in folder.iterdir()}
+        return self._files[key]
 
     def resolve(self, entry: SplitEntry) -> Path:
         """The file for `entry`, matched case-insensitively (HandstandPushups / v_HandStandPushups_...).

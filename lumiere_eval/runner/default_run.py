@@ -21,6 +21,7 @@ import numpy as np
 
 from lumiere_eval.files import COMPARISON_FILE, SAMPLES_FILE, atomic_write_json, atomic_write_text, lumiere_home
 from lumiere_eval.runner.cache import default_cache_dir
+from lumiere_eval.runner.section_memo import memo_section
 
 MODELS = ("lumiere", "keyframe-cascade", "per-frame-t2i")
 SIZES = {  # samples per model, real clips; "tiny" is the smoke test the test suite runs
@@ -322,15 +323,18 @@ def run_default(args: argparse.Namespace) -> int:
     text = write_comparison(out, rows, reference, time.perf_counter() - start)
     write_plots(out, rows, reference)
     write_grid(out, list(rows))
+    from lumiere_eval.human_study.demo_study import simulated_study_section  # labelled SIMULATED raters
     from lumiere_eval.runner.default_statistics import write_statistics  # motion tier, paired tests, curves
 
     resamples = 1000 if args.synthetic_size == "full" else 200
-    text += "\n" + write_statistics(out, list(rows), reference["paths"], resamples, args.seed)
-    from lumiere_eval.human_study.demo_study import simulated_study_section  # labelled SIMULATED raters
-
-    text += "\n" + simulated_study_section(
-        {m: [json.loads(line) for line in (out / m / SAMPLES_FILE).read_text().splitlines()] for m in rows},
-        {m: r["metrics"] for m, r in rows.items()}, seed=args.seed)
+    samples = {m: (out / m / SAMPLES_FILE).read_text() for m in rows}
+    inputs = {"samples": samples, "metrics": {m: r["metrics"] for m, r in rows.items()},
+              "real": [str(p) for p in reference["paths"]], "resamples": resamples, "seed": args.seed}
+    text += "\n" + memo_section(out, "statistics", inputs,
+                                lambda: write_statistics(out, list(rows), reference["paths"], resamples, args.seed),
+                                outputs=(out / "statistics.json",))
+    text += "\n" + memo_section(out, "simulated_study", inputs, lambda: simulated_study_section(
+        {m: [json.loads(line) for line in samples[m].splitlines()] for m in rows}, inputs["metrics"], seed=args.seed))
     atomic_write_text(out / "comparison.md", text)
     print(BANNER)
     print(text)
