@@ -33,7 +33,7 @@ import torch
 
 from lumiere_eval.models.base import create_generator
 from lumiere_eval.models.lumiere.applications import TaskInputs, create_task_generator
-from lumiere_eval.protocols.synthetic import CLASS_PHRASES, CLASSES, SyntheticDomain
+from lumiere_eval.datasets.synthetic import CLASS_PHRASES, CLASSES, SyntheticDomain
 
 SIZE, FRAMES, FPS = 32, 16, 8.0
 RESULTS = Path(__file__).parent / "results"

@@ -21,7 +21,7 @@ import torch
 from scipy.stats import fisher_exact
 
 from lumiere_eval.models.base import create_generator
-from lumiere_eval.protocols.synthetic import CLASSES, class_prompt
+from lumiere_eval.datasets.synthetic import CLASSES, class_prompt
 
 MODELS = ("lumiere", "keyframe-cascade")
 RESULTS = Path(__file__).parent / "results"

@@ -30,7 +30,7 @@ def _config(name: str) -> dict:
     import json
 
     from lumiere_eval.assets import asset
-    from lumiere_eval.protocols.synthetic import SyntheticDomain
+    from lumiere_eval.datasets.synthetic import SyntheticDomain
 
     raw = json.loads(Path(str(asset("models", "lumiere-tiny", "configs", f"{name}.json"))).read_text())
     return {"vocab": SyntheticDomain().vocabulary(), **raw["model"]}, raw["data"]

@@ -34,7 +34,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import record  # noqa: E402
 
-from lumiere_eval.protocols.synthetic import CLASSES, SyntheticDomain  # noqa: E402
+from lumiere_eval.datasets.synthetic import CLASSES, SyntheticDomain  # noqa: E402
 
 STYLE = "sketch"
 ALPHAS = (0.0, 0.5, 0.75, 1.0)
@@ -174,7 +174,7 @@ def main() -> None:
     from lumiere_eval.training.lumiere_recipe import grid
     from lumiere_eval.models.lumiere.style import load_style_t2i, style_checkpoint, stylize
     from lumiere_eval.models.lumiere.frames import to_uint8
-    from lumiere_eval.protocols.synthetic import render
+    from lumiere_eval.datasets.synthetic import render
     from lumiere_eval.video import write_video
 
     style_model, style_accuracy, style_seconds = train_style_classifier()

@@ -21,7 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "study": ("lumiere_eval.human_study.cli", "2AFC human studies on Mechanical Turk: create, publish, fetch, review, analyze, leaderboard, next, agreement."),
     "train": ("lumiere_eval.training.lumiere_cli", "Train or resume one stage of the tiny reference Lumiere."),
     "train-sd": ("lumiere_eval.training.lumiere_sd_cli", "Train or resume the temporal layers of a diffusers T2I model inflated into a Space-Time U-Net (lumiere-sd)."),
-    "synthetic": ("lumiere_eval.protocols.synthetic_cli", "Write the synthetic action domain to disk in the UCF101 layout."),
+    "synthetic": ("lumiere_eval.datasets.synthetic_cli", "Write the synthetic action domain to disk in the UCF101 layout."),
     "generate": ("lumiere_eval.models.generate_cli", "Generate videos for a prompt list with any model; writes a manifest, resumes."),
     "train-evaluators": ("lumiere_eval.training.evaluators", "Train the in-domain evaluators (classifier for FVD/IS, video-text model for CLIPSIM) on the synthetic domain."),
     "compare": ("lumiere_eval.runner.compare_cli", "Paired comparison of two runs (same prompts and seeds): differences, intervals, corrected p-values."),

@@ -113,5 +113,5 @@ def test_loading_generators_and_extractors_never_imports_training_or_the_rendere
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
     loaded = json.loads(out.stdout.strip().splitlines()[-1])
     assert "lumiere_eval.models.lumiere.generators" in loaded and "lumiere_eval.extractors.i3d" in loaded
-    assert "lumiere_eval.protocols.synthetic" not in loaded
+    assert "lumiere_eval.datasets.synthetic" not in loaded
     assert not [m for m in loaded if m.startswith("lumiere_eval.training")]

@@ -16,7 +16,7 @@ from lumiere_eval.training.evaluator_data import attributes
 from lumiere_eval.extractors.in_domain.extractors import UnknownWordsWarning
 from lumiere_eval.extractors.weights import resolve
 from lumiere_eval.metrics import inception_score
-from lumiere_eval.protocols.synthetic import CLASSES, SyntheticDomain, render
+from lumiere_eval.datasets.synthetic import CLASSES, SyntheticDomain, render
 
 DOMAIN = SyntheticDomain(32, 32, 16)
 

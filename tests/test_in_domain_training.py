@@ -8,7 +8,7 @@ import torch
 
 from lumiere_eval.extractors.in_domain.networks import InDomainInputError, Tokenizer, load_checkpoint, to_model_input
 from lumiere_eval.extractors.weight_files import WeightsError
-from lumiere_eval.protocols.synthetic import CLASSES, SyntheticDomain, class_prompt
+from lumiere_eval.datasets.synthetic import CLASSES, SyntheticDomain, class_prompt
 from lumiere_eval.training import evaluator_data as data
 from lumiere_eval.training import evaluator_sanity as sanity
 from lumiere_eval.training.evaluators import TrainingError, export, train

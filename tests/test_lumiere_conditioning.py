@@ -284,7 +284,7 @@ def test_every_task_runs_from_files_through_generate(shipped_tiny, tmp_path, cap
     from lumiere_eval.cli import main
     from lumiere_eval.video import read_video, write_video
 
-    from lumiere_eval.protocols.synthetic import SyntheticDomain
+    from lumiere_eval.datasets.synthetic import SyntheticDomain
 
     frames = SyntheticDomain(16, 16, 8).sample(0, "test")[0]
     write_video(tmp_path / "in.mp4", frames, 8)

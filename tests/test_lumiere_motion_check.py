@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from lumiere_eval.training.motion_check import direction_accuracy, direction_clips
-from lumiere_eval.protocols.synthetic import SyntheticDomain
+from lumiere_eval.datasets.synthetic import SyntheticDomain
 
 
 def test_direction_check_on_real_reversed_and_noise_clips():

@@ -16,7 +16,7 @@ from lumiere_eval.models.lumiere.style import (StyleAlphaError, StyleMismatchErr
                                                load_style_t2i, available_styles, style_checkpoint, stylize)
 from lumiere_eval.training.lumiere_stages import BatchMaker, StageConfig, TrainConfigError, train_stage
 from lumiere_eval.models.lumiere.unet import UNet
-from lumiere_eval.protocols.synthetic import (CLASSES, STYLES, SyntheticDomain, SyntheticDomainError, apply_style,
+from lumiere_eval.datasets.synthetic import (CLASSES, STYLES, SyntheticDomain, SyntheticDomainError, apply_style,
                                               clip_spec, render)
 
 VOCAB = SyntheticDomain().vocabulary()

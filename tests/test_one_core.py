@@ -11,7 +11,7 @@ import pytest
 from test_runner_ucf101 import build_tree, weights  # noqa: F401 - the weights fixture
 
 from lumiere_eval.cli import main
-from lumiere_eval.protocols.ucf101 import read_split
+from lumiere_eval.datasets.ucf101 import read_split
 
 
 def test_metrics_and_ucf101_give_the_same_numbers_and_both_open_in_the_dashboard(tmp_path, weights,  # noqa: F811

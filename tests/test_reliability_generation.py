@@ -17,7 +17,7 @@ from conftest import moving_pattern
 from lumiere_eval.cli import main
 from lumiere_eval.models.dummy import DummyGenerator
 from lumiere_eval.output_files import OutputWriteError, clean_stale_temporaries
-from lumiere_eval.protocols.ucf101 import SampleSpec
+from lumiere_eval.datasets.ucf101 import SampleSpec
 from lumiere_eval.runner.cache import CacheEntryWarning, FeatureCache
 from lumiere_eval.runner.distributed import Shard
 from lumiere_eval.runner.generation import VideoSpec, generate_samples

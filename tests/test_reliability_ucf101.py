@@ -9,7 +9,7 @@ import pytest
 
 from conftest import moving_pattern
 from lumiere_eval.cli import main
-from lumiere_eval.protocols import ucf101 as proto
+from lumiere_eval.datasets import ucf101 as ucf101_data
 from lumiere_eval.video import write_video
 from test_runner_ucf101 import args_for, build_tree, weights  # noqa: F401 - weights is a fixture
 
@@ -26,9 +26,9 @@ def test_repeated_split_line_is_counted_once_with_a_warning(tmp_path):
     splits = _splits(tmp_path, ["Basketball/v_Basketball_g01_c01.avi 2",
                                 "ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi 1",
                                 "Basketball/v_Basketball_g01_c01.avi 2"])
-    with pytest.warns(proto.SplitFileWarning, match=r"trainlist01.txt: 1 repeated line\(s\) counted once: line 3 "
+    with pytest.warns(ucf101_data.SplitFileWarning, match=r"trainlist01.txt: 1 repeated line\(s\) counted once: line 3 "
                                                     r"repeats line 1 \(Basketball/v_Basketball_g01_c01.avi\)"):
-        entries = proto.read_split(splits, "train", 1)
+        entries = ucf101_data.read_split(splits, "train", 1)
     assert [e.relpath for e in entries] == ["Basketball/v_Basketball_g01_c01.avi",
                                             "ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi"]
 
@@ -36,21 +36,21 @@ def test_repeated_split_line_is_counted_once_with_a_warning(tmp_path):
 def test_non_utf8_split_file_is_named(tmp_path):
     splits = _splits(tmp_path, ["Basketball/v_Basketball_g01_c01.avi 2"])
     (splits / "trainlist01.txt").write_bytes(b"Basketball/v_Basketball_g01_c01.avi 2\r\nBasketball/v_caf\xe9.avi 2\r\n")
-    with pytest.raises(proto.ProtocolDataError, match=r"trainlist01.txt, line 2: not UTF-8 text \(byte 0xe9"):
-        proto.read_split(splits, "train", 1)
+    with pytest.raises(ucf101_data.ProtocolDataError, match=r"trainlist01.txt, line 2: not UTF-8 text \(byte 0xe9"):
+        ucf101_data.read_split(splits, "train", 1)
 
 
 def test_symlink_loop_and_dangling_split_files_are_named(tmp_path):
     splits = _splits(tmp_path, ["Basketball/v_Basketball_g01_c01.avi 2"])
     (splits / "trainlist01.txt").unlink()
     os.symlink(splits / "trainlist01.txt", splits / "trainlist01.txt")  # a link to itself
-    with pytest.raises(proto.ProtocolDataError, match="trainlist01.txt: split file is a symbolic link loop"):
-        proto.read_split(splits, "train", 1)
+    with pytest.raises(ucf101_data.ProtocolDataError, match="trainlist01.txt: split file is a symbolic link loop"):
+        ucf101_data.read_split(splits, "train", 1)
     (splits / "classInd.txt").unlink()
     os.symlink(tmp_path / "gone.txt", splits / "classInd.txt")
-    with pytest.raises(proto.ProtocolDataError, match=r"classInd.txt: split file is a dangling symbolic link "
+    with pytest.raises(ucf101_data.ProtocolDataError, match=r"classInd.txt: split file is a dangling symbolic link "
                                                       r"\(to .*gone.txt\)"):
-        proto.read_class_index(splits)
+        ucf101_data.read_class_index(splits)
 
 
 def test_missing_misplaced_and_dangling_videos_are_named(tmp_path):
@@ -61,21 +61,21 @@ def test_missing_misplaced_and_dangling_videos_are_named(tmp_path):
     os.symlink(tmp_path / "nowhere.avi", root / "Basketball" / "v_Basketball_g03_c01.avi")
     os.symlink("loop", root / "Basketball" / "loop")
     os.symlink("loop", root / "Basketball" / "v_Basketball_g04_c01.avi")
-    index = proto.VideoIndex(tmp_path)
+    index = ucf101_data.VideoIndex(tmp_path)
     cases = {"v_Basketball_g01_c01.avi": r"listed in the split file but missing$",
              "v_Basketball_g02_c01.avi": r"missing \(found in the wrong class folder ApplyEyeMakeup/\)",
              "v_Basketball_g03_c01.avi": r"listed in the split file but is a dangling symbolic link \(to .*nowhere",
              "v_Basketball_g04_c01.avi": r"listed in the split file but is a symbolic link loop"}
     for file, reason in cases.items():
-        with pytest.raises(proto.MissingVideoError, match=reason) as err:
-            index.resolve(proto.SplitEntry(f"Basketball/{file}", "Basketball", 1))
+        with pytest.raises(ucf101_data.MissingVideoError, match=reason) as err:
+            index.resolve(ucf101_data.SplitEntry(f"Basketball/{file}", "Basketball", 1))
         assert err.value.path.endswith(file)
 
 
 def test_data_root_symlink_loop_is_named(tmp_path):
     os.symlink(tmp_path / "root", tmp_path / "root")
-    with pytest.raises(proto.ProtocolDataError, match="root: data root is a symbolic link loop"):
-        proto.VideoIndex(tmp_path / "root")
+    with pytest.raises(ucf101_data.ProtocolDataError, match="root: data root is a symbolic link loop"):
+        ucf101_data.VideoIndex(tmp_path / "root")
 
 
 def _break_tree(root, ucf101_shared):
@@ -102,9 +102,9 @@ def test_bad_real_videos_are_skipped_listed_and_counted(tmp_path, weights, ucf10
     root = build_tree(tmp_path / "data")
     expected = _break_tree(root, ucf101_shared)
     out = tmp_path / "run"
-    with pytest.warns(proto.SplitFileWarning, match="repeated line") as caught:
+    with pytest.warns(ucf101_data.SplitFileWarning, match="repeated line") as caught:
         assert main(args_for(root, out, weights, "--metrics", "fvd", "--max-skipped-fraction", "0.1")) == 0
-    assert sum(w.category is proto.SplitFileWarning for w in caught) == 1  # said once per run
+    assert sum(w.category is ucf101_data.SplitFileWarning for w in caught) == 1  # said once per run
     skipped = {os.path.basename(s["path"]): s["reason"] for s in json.loads((out / "skipped.json").read_text())}
     assert set(skipped) == set(expected)
     for name, reason in expected.items():

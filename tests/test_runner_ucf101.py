@@ -201,7 +201,7 @@ def test_torchrun_two_processes_equal_one(tmp_path, weights):
 @pytest.mark.parametrize("scheme", ["prompt-index", "manifest"])
 def test_folder_of_closed_model_videos_goes_through_the_runner(tmp_path, weights, scheme):
     """Videos from a closed model, named `{prompt}-{i}.mp4` or listed in a manifest, evaluated by the protocol."""
-    from lumiere_eval.protocols.ucf101 import plain_words
+    from lumiere_eval.datasets.ucf101 import plain_words
 
     root = build_tree(tmp_path / "data")
     folder = tmp_path / "gen2"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lumiere_eval.protocols.synthetic import (CLASSES, SyntheticDomain, SyntheticDomainError, class_prompt,
+from lumiere_eval.datasets.synthetic import (CLASSES, SyntheticDomain, SyntheticDomainError, class_prompt,
                                               clip_spec, render, write_ucf_layout)
 
 

@@ -48,7 +48,7 @@ def synthetic_root(size: dict) -> Path:
 
 def ensure_synthetic_data(size: dict, progress: bool = True) -> Path:
     """Render the domain in the UCF101 layout once (atomically: a half-written copy is never used)."""
-    from lumiere_eval.protocols.synthetic import CLASSES, SyntheticDomain, class_prompt, write_ucf_layout
+    from lumiere_eval.datasets.synthetic import CLASSES, SyntheticDomain, class_prompt, write_ucf_layout
 
     root = synthetic_root(size)
     if (root / ".complete").is_file():
@@ -141,19 +141,19 @@ def _consistency(paths: list[Path]) -> dict[str, float]:
 
 def real_reference(root: Path, config, num: int) -> dict:
     """The domain's own numbers: held-out real clips scored like a model (FVD floor, IS, CLIPSIM, consistency)."""
-    from lumiere_eval.protocols import ucf101 as proto
+    from lumiere_eval.datasets import ucf101 as ucf101_data
     from lumiere_eval.runner import evaluate
     from lumiere_eval.runner.cache import FeatureCache, FileHashes
     from lumiere_eval.runner.features import VideoItem, compute_features
     from lumiere_eval.runner.ucf101_run import build_jobs
 
     splits = root / "ucfTrainTestlist"
-    index = proto.VideoIndex(root)
+    index = ucf101_data.VideoIndex(root)
     cache = FeatureCache(config.cache_dir or default_cache_dir())
     hashes = FileHashes(cache.root / "file_hashes" / "default_run.json")
 
     def items(split: str, limit: int) -> tuple[list[VideoItem], list[str]]:
-        entries = proto.read_split(splits, split)
+        entries = ucf101_data.read_split(splits, split)
         rng = np.random.default_rng(config.seed)
         chosen = [entries[i] for i in sorted(rng.choice(len(entries), min(limit, len(entries)), replace=False))]
         paths = [index.resolve(e) for e in chosen]
@@ -165,7 +165,7 @@ def real_reference(root: Path, config, num: int) -> dict:
     fake_jobs, real_jobs = build_jobs(config)
     real_rows = compute_features(train, real_jobs, cache, config.feature_block, progress=False)
     test_rows = compute_features(test, fake_jobs, cache, config.feature_block, progress=False)
-    suite = proto.prompt_suite(config.prompts, proto.read_class_index(splits))
+    suite = ucf101_data.prompt_suite(config.prompts, ucf101_data.read_class_index(splits))
     clip_job = next(j for j in fake_jobs if j.name == "clipsim")
     texts = clip_job.extractor.text_embeddings([suite.prompt(c) for c in test_classes])
     values = evaluate.clipsim_per_sample(test_rows["clipsim"], texts)
@@ -175,7 +175,7 @@ def real_reference(root: Path, config, num: int) -> dict:
                             config.fvd().unbiased_covariance, config.bootstrap, config.seed),
         "is": evaluate.inception(probs, config.inception(), config.bootstrap, config.seed),
         "clipsim": evaluate.clipsim(values, config.bootstrap, config.seed),
-        "class_accuracy": float(np.mean([proto.read_class_index(splits)[int(p.argmax())] == c
+        "class_accuracy": float(np.mean([ucf101_data.read_class_index(splits)[int(p.argmax())] == c
                                          for p, c in zip(probs, test_classes)])),
         "temporal": _consistency([it.path for it in test]),
         "n": len(test),

@@ -18,7 +18,7 @@ import numpy as np
 from lumiere_eval.files import ERRORS_DIR, SAMPLES_DIR, atomic_write_json, sha256_file
 from lumiere_eval.models.base import VideoGenerator
 from lumiere_eval.output_files import OutputWriteError, clean_stale_temporaries
-from lumiere_eval.protocols.ucf101 import SampleSpec
+from lumiere_eval.datasets.ucf101 import SampleSpec
 from lumiere_eval.runner.distributed import Shard
 from lumiere_eval.video import write_video
 

@@ -23,7 +23,7 @@ from lumiere_eval.files import atomic_write_json, atomic_write_text
 from lumiere_eval.metrics.protocols import (DEFAULT_FVD_PROTOCOL, DEFAULT_IS_PROTOCOL, FVDProtocol, ISProtocol,
                                             get_fvd_protocol, get_is_protocol)
 from lumiere_eval.metrics.record import SCHEMA_VERSION, write_record
-from lumiere_eval.protocols import ucf101 as proto
+from lumiere_eval.datasets import ucf101 as ucf101_data
 from lumiere_eval.runner import evaluate
 from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
 from lumiere_eval.runner.distributed import Shard, current_shard, finish
@@ -94,7 +94,7 @@ class RunConfig:
         for candidate in (self.data_root / "ucfTrainTestlist", self.data_root.parent / "ucfTrainTestlist"):
             if candidate.is_dir():
                 return candidate
-        raise proto.ProtocolDataError(f"no ucfTrainTestlist/ folder in or beside {self.data_root}; "
+        raise ucf101_data.ProtocolDataError(f"no ucfTrainTestlist/ folder in or beside {self.data_root}; "
                                       "pass --splits-dir")
 
     def fvd(self) -> FVDProtocol:
@@ -120,7 +120,7 @@ class RunConfig:
             changes["sampling"] = parse_clip_sampling(self.fake_clip)
         return base.derive(**changes)
 
-    def protocol_id(self, suite: proto.PromptSuite) -> str:
+    def protocol_id(self, suite: ucf101_data.PromptSuite) -> str:
         """A name that changes whenever the numbers can change: the plan, the FVD and the IS protocol names
         (their full ids are in results.json `protocols`)."""
         fvd = self.fvd()
@@ -137,9 +137,9 @@ class Plan:
     """What a run will do, resolved before any compute."""
 
     classes: list[str]
-    suite: proto.PromptSuite
-    samples: list[proto.SampleSpec]
-    real: list[tuple[proto.SplitEntry, Path]]
+    suite: ucf101_data.PromptSuite
+    samples: list[ucf101_data.SampleSpec]
+    real: list[tuple[ucf101_data.SplitEntry, Path]]
     protocol_id: str
     allocation: dict[str, int]
     unavailable: list[dict] = field(default_factory=list)  # listed real videos missing or unopenable: path, reason
@@ -151,17 +151,17 @@ def make_plan(config: RunConfig) -> Plan:
         if metric not in METRICS:
             raise LumiereEvalError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
     splits_dir = config.resolved_splits_dir()
-    classes = proto.read_class_index(splits_dir)
-    entries = proto.read_split(splits_dir, config.real_split, config.fold)
-    index = proto.VideoIndex(config.data_root)
+    classes = ucf101_data.read_class_index(splits_dir)
+    entries = ucf101_data.read_split(splits_dir, config.real_split, config.fold)
+    index = ucf101_data.VideoIndex(config.data_root)
     for class_name in classes:
         index.class_folder(class_name)
-    train = entries if config.real_split == "train" else proto.read_split(splits_dir, "train", config.fold)
+    train = entries if config.real_split == "train" else ucf101_data.read_split(splits_dir, "train", config.fold)
     counts = Counter(e.class_name for e in train)
-    allocation = proto.allocate(config.num_samples, {c: counts.get(c, 0) for c in classes})
-    suite = proto.prompt_suite(config.prompts, classes)
+    allocation = ucf101_data.allocate(config.num_samples, {c: counts.get(c, 0) for c in classes})
+    suite = ucf101_data.prompt_suite(config.prompts, classes)
     protocol_id = config.protocol_id(suite)
-    samples = proto.sample_plan(f"{config.domain}-zs-v1:seed{config.seed}", allocation, suite)
+    samples = ucf101_data.sample_plan(f"{config.domain}-zs-v1:seed{config.seed}", allocation, suite)
     chosen = entries
     if config.num_real < len(entries):
         rng = np.random.default_rng(config.seed)
@@ -170,10 +170,10 @@ def make_plan(config: RunConfig) -> Plan:
     for entry in chosen:
         try:
             real.append((entry, index.resolve(entry)))
-        except proto.MissingVideoError as err:
+        except ucf101_data.MissingVideoError as err:
             missing.append({"path": err.path, "reason": err.reason})
     if missing and config.strict:
-        raise proto.ProtocolDataError(f"{len(missing)} listed video(s) missing, first: {missing[0]['path']}: "
+        raise ucf101_data.ProtocolDataError(f"{len(missing)} listed video(s) missing, first: {missing[0]['path']}: "
                                       f"{missing[0]['reason']}")
     return Plan(classes, suite, samples, real, protocol_id, allocation, missing)
 

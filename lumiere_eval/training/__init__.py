@@ -1,5 +1,5 @@
 """Training code, kept apart from the runtime packages: loading a generator or an extractor never imports it
-(nor the synthetic renderer it trains on, `lumiere_eval.protocols.synthetic`).
+(nor the synthetic renderer it trains on, `lumiere_eval.datasets.synthetic`).
 
 - `lumiere_stages`: resumable training of one stage of the tiny Lumiere (`lumiere-eval train STAGE`,
   `lumiere_cli`); `lumiere_recipe`: every stage of the shipped `models/lumiere-tiny` checkpoints, then ship

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lumiere_eval.protocols.synthetic import (BACKGROUNDS, CLASS_PHRASES, CLASSES, COLOURS, SHAPES, ClipSpec,
+from lumiere_eval.datasets.synthetic import (BACKGROUNDS, CLASS_PHRASES, CLASSES, COLOURS, SHAPES, ClipSpec,
                                               SyntheticDomain, render)
 
 # Attribute columns of `attributes`: label, colour, shape, background (as indices).

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.cli_types import float_range, int_range
 from lumiere_eval.extractors.in_domain.networks import LOAD_ERRORS, VideoTextModel, build_model, to_model_input
-from lumiere_eval.protocols.synthetic import CLASSES, SyntheticDomain, class_prompt
+from lumiere_eval.datasets.synthetic import CLASSES, SyntheticDomain, class_prompt
 from lumiere_eval.training import evaluator_data as data
 from lumiere_eval.training import evaluator_sanity as sanity
 from lumiere_eval.training.evaluator_sanity import classifier_outputs

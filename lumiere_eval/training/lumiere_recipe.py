@@ -48,7 +48,7 @@ def train_all(run_root: Path, steps: int | None, threads: int) -> None:
 
 def sample_prompts() -> list[str]:
     """One caption per class for the sample grids."""
-    from lumiere_eval.protocols.synthetic import CLASS_PHRASES
+    from lumiere_eval.datasets.synthetic import CLASS_PHRASES
 
     return [f"a {c} {s} {phrase} on a {b} background"
             for (c, s, b), phrase in zip(SAMPLE_LOOKS * 2, CLASS_PHRASES.values())]
@@ -133,7 +133,7 @@ def ship(run_root: Path, generators: list[str], direction_stages: list[str], per
     import torch
 
     from lumiere_eval.models.base import create_generator
-    from lumiere_eval.protocols.synthetic import CLASSES, SyntheticDomain
+    from lumiere_eval.datasets.synthetic import CLASSES, SyntheticDomain
     from lumiere_eval.video import write_video
 
     torch.set_num_threads(threads)

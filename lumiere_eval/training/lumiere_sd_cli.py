@@ -36,7 +36,7 @@ def make_example(folder: str | Path, clips: int = 24, steps: int = 60) -> Path:
     """A tiny CPU example: random base (16x16 pixels, 8x8 latents), `clips` captioned synthetic 16-frame clips,
     and its config.json; returns the config path."""
     from lumiere_eval.models.lumiere_sd.tiny import save_tiny_base
-    from lumiere_eval.protocols.synthetic import SyntheticDomain
+    from lumiere_eval.datasets.synthetic import SyntheticDomain
     from lumiere_eval.video import write_video
 
     folder = Path(folder)

@@ -42,7 +42,7 @@ from lumiere_eval.models.lumiere.diffusion import Diffusion
 from lumiere_eval.models.lumiere.frames import upsample
 from lumiere_eval.models.lumiere.stunet import STUNet
 from lumiere_eval.models.lumiere.unet import UNet
-from lumiere_eval.protocols.synthetic import STYLES, SyntheticDomain, render
+from lumiere_eval.datasets.synthetic import STYLES, SyntheticDomain, render
 
 TRAIN_DEFAULTS: dict[str, Any] = dict(steps=1000, batch=16, lr=3e-4, seed=0, cond_drop=0.1, cond_noise=0.05,
                                       save_every_s=180.0, ema=0.999, grad_clip=1.0)

@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from lumiere_eval.protocols.synthetic import SyntheticDomain
+from lumiere_eval.datasets.synthetic import SyntheticDomain
 
 DIRECTIONS = {"MoveLeft": (-1, 0), "MoveRight": (1, 0), "MoveUp": (0, -1), "MoveDown": (0, 1)}
 

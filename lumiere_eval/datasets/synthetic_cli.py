@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Render and write every clip of both splits, plus classInd/trainlist01/testlist01 and captions."""
-    from lumiere_eval.protocols.synthetic import SyntheticDomain, write_ucf_layout
+    from lumiere_eval.datasets.synthetic import SyntheticDomain, write_ucf_layout
 
     domain = SyntheticDomain(args.height, args.width, args.frames, args.fps, args.groups, args.clips_per_group,
                              args.test_groups)

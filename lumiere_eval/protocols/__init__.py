@@ -1,1 +1,0 @@
-"""lumiere_eval.protocols."""
