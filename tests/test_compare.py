@@ -30,7 +30,8 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     out = {}
     for name, noise in {"clean": "noise=4", "noisy": "noise=60"}.items():
         out[name] = tmp / "results" / name
-        assert main(args_for(root, out[name], ws, "--model-arg", noise)) == 0
+        # StyleGAN-V's IS convention (seed-42 shuffle, here 3 splits): compare must resample it as the run computed it
+        assert main(args_for(root, out[name], ws, "--model-arg", noise, "--is-protocol", "isv2048_ucf")) == 0
     out["reseeded"] = tmp / "results" / "reseeded"  # the clean run with sample 3 made under another seed
     shutil.copytree(out["clean"], out["reseeded"])
     records = [json.loads(line) for line in (out["clean"] / "samples.jsonl").read_text().splitlines()]
@@ -53,6 +54,7 @@ def test_compare_pairs_runs_and_finds_the_flicker_difference(runs, capsys):
     for side, run in (("a", "clean"), ("b", "noisy")):
         own = json.loads((runs[run] / "results.json").read_text())["metrics"]
         assert metrics["fvd"][side] == pytest.approx(own["fvd"]["value"], rel=1e-9)
+        assert metrics["is"][side] == pytest.approx(own["is"]["value"], rel=1e-12)  # shuffled splits, as the run
     flicker = metrics["temporal_flickering"]  # noise 4 against 60: far steadier frames in A
     assert flicker["difference"] > 0 and flicker["ci_low"] > 0 and flicker["better"] == "A"
     assert flicker["a_better_count"] == 9 and flicker["significant"]

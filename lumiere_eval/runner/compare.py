@@ -63,10 +63,13 @@ def set_statistics(run: RunFeatures, keep: np.ndarray) -> dict[str, Callable[[np
             stats["fvd"] = lambda idx: frechet_distance_to_features(mu, sigma, fake[idx], unbiased)
         if "kvd" in metrics:
             stats["kvd"] = lambda idx: kernel_distance(real, fake[idx], num_subsets=1, subset_size=len(idx))[0]
-    if "is" in run.fake and "is" in metrics:  # contiguous splits, without the protocol's shuffle
+    if "is" in run.fake and "is" in metrics:  # the run's own IS convention: splits, shuffle, log eps
         probs = _stack(run.fake["is"], keep)
-        splits = int(metrics["is"].get("splits", 1))
-        stats["is"] = lambda idx: inception_score(probs[idx], splits=min(splits, len(idx)))[0]
+        convention = run.results.get("protocols", {}).get("is", {})
+        splits = int(convention.get("splits", metrics["is"].get("splits", 1)))
+        shuffle_seed, log_eps = convention.get("shuffle_seed"), float(convention.get("log_eps", 0.0))
+        stats["is"] = lambda idx: inception_score(probs[idx], splits=min(splits, len(idx)), shuffle_seed=shuffle_seed,
+                                                  log_eps=log_eps)[0]
     return stats
 
 
