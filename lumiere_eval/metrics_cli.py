@@ -299,9 +299,6 @@ def compute(args: argparse.Namespace) -> dict:
         real_x, fake_x = stack(real_rows[name], f"{name} (real)"), stack(fake_rows[name], f"{name} (generated)")
         entry = (evaluate.fvd(real_x, fake_x, extra.unbiased_covariance, args.bootstrap, args.seed) if name == "cdfvd"
                  else evaluate.jedi(real_x, fake_x, args.bootstrap, args.seed))
-        if min(len(real_x), len(fake_x)) < extra.num_samples:
-            warnings.warn(f"protocol {extra.name} wants {extra.num_samples} videos per side; got {len(real_x)} real "
-                          f"and {len(fake_x)} generated (--max-videos)", stacklevel=2)
         results[name] = metric_entry(name, entry.pop("value"), entry["n_fake"], extra.id, entry.pop("ci_low"),
                                      entry.pop("ci_high"), **entry)
     jobs = {job.name: job for job in fake_jobs}
@@ -311,11 +308,15 @@ def compute(args: argparse.Namespace) -> dict:
     described = {job.extractor.id: job.extractor.describe() for job in real_jobs + fake_jobs}
     unverified = sorted({w["path"] for d in described.values() for w in (d["weights"], d.get("probe_weights"))
                          if w is not None and not w["verified"]})
-    satisfied = min(len(real.paths), len(fake.paths)) >= protocol.num_samples
-    if not satisfied:
-        warnings.warn(f"protocol {protocol.name} wants {protocol.num_samples} videos per side; got {len(real.paths)} "
-                      f"real and {len(fake.paths)} generated: the numbers are not comparable to published ones "
-                      "(FVD is biased upward at small N)", stacklevel=2)
+    # each metric against its own protocol's count: IS reads generated videos only, the set distances both sides
+    given = {name: len(fake.paths) if name == "is" else min(len(real.paths), len(fake.paths)) for name in results}
+    short = {name: {"wanted": wanted[name], "given": given[name]} for name in results
+             if name in wanted and given[name] < wanted[name]}
+    satisfied = not short
+    if short:
+        warnings.warn("fewer videos than the protocols ask for: " + ", ".join(
+            f"{name} wants {s['wanted']}, got {s['given']}" for name, s in short.items())
+            + "; these numbers are not comparable to published ones (FVD is biased upward at small N)", stacklevel=2)
     return {
         "schema_version": SCHEMA_VERSION,
         "kind": "metrics",
@@ -328,6 +329,7 @@ def compute(args: argparse.Namespace) -> dict:
         "metrics": results,
         "unverified_weights": unverified,
         "satisfied": satisfied,
+        "short_of_protocol": short,
         "real": {"source": str(real.source), "videos": len(real.paths)},
         "fake": {"source": str(fake.source), "videos": len(fake.paths)},
         "skipped_videos": [{"path": path, "reason": reason} for path, reason in sorted(skipped.items())],
@@ -354,7 +356,9 @@ def format_table(record: dict) -> str:
     protocol = record["protocols"]["fvd"]
     lines.append(f"protocol {protocol['name']} ({protocol['covariance']} covariance): {record['real']['videos']} real, "
                  f"{record['fake']['videos']} generated videos"
-                 + ("" if record["satisfied"] else " (fewer than the protocol's sample count)"))
+                 + ("" if record["satisfied"] else " (fewer than the protocol's sample count: "
+                    + ", ".join(f"{n} {s['given']}/{s['wanted']}" for n, s in record.get("short_of_protocol", {}).items())
+                    + ")"))
     if record["skipped_videos"]:
         lines.append(f"skipped {len(record['skipped_videos'])} unusable video(s), first: "
                      f"{record['skipped_videos'][0]['path']} ({record['skipped_videos'][0]['reason']})")

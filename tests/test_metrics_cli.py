@@ -64,6 +64,10 @@ def test_metrics_command_all_metrics_against_direct_computation(setup, capsys):
     assert set(metrics) == {"fvd", "kvd", "is", "clipsim"}
     assert record["unverified_weights"] and not record["satisfied"] and record["kind"] == "metrics"
     assert record["real"]["videos"] == 5 and record["fake"]["videos"] == 5
+    # each metric against its own protocol's count (IS: 10,000 generated videos; FVD and KVD: 2,048 per side)
+    assert record["short_of_protocol"] == {"fvd": {"wanted": 2048, "given": 5}, "kvd": {"wanted": 2048, "given": 5},
+                                           "is": {"wanted": 10000, "given": 5}}
+    assert "is 5/10000" in table
 
     # FVD recomputed directly: same clips (real random 16-frame offset keyed by file name, fake first 16)
     from lumiere_eval.extractors import create_extractor
