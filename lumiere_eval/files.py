@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from lumiere_eval import LumiereEvalError
+
 HOME_VARIABLE = "LUMIERE_EVAL_HOME"
 
 # The files of a run folder (`lumiere-eval ucf101 --out RUN`).
@@ -77,3 +79,17 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 def atomic_write_json(path: str | os.PathLike, payload: Any, indent: int | None = 2) -> Path:
     """Write JSON atomically (keys sorted; non-JSON values such as paths as strings)."""
     return atomic_write_text(path, json.dumps(payload, indent=indent, sort_keys=True, default=str) + "\n")
+
+
+def read_json(path: str | os.PathLike, error: type[Exception] = LumiereEvalError, where: str | None = None) -> Any:
+    """The JSON in `path`; a missing, unreadable or malformed file raises `error` naming `where` (default: the
+    path)."""
+    where = where or str(path)
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise error(f"{where}: file not found") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise error(f"{where}: cannot read ({err})") from err
+    except json.JSONDecodeError as err:
+        raise error(f"{where}: malformed or partial JSON (line {err.lineno}: {err.msg})") from err

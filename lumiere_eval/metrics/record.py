@@ -9,7 +9,6 @@ shape in memory (`kind` "run", `n` and `protocol` filled where they can be deriv
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Literal, TypedDict
@@ -141,15 +140,9 @@ def write_record(path: str | os.PathLike, record: dict) -> Path:
 def read_json(path: str | os.PathLike, where: str | None = None) -> Any:
     """The JSON in `path`; a missing, unreadable or malformed file raises ResultRecordError naming `where`
     (default: the path)."""
-    where = where or str(path)
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise ResultRecordError(f"{where}: file not found") from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise ResultRecordError(f"{where}: cannot read ({err})") from err
-    except json.JSONDecodeError as err:
-        raise ResultRecordError(f"{where}: malformed or partial JSON (line {err.lineno}: {err.msg})") from err
+    from lumiere_eval.files import read_json as read_any_json
+
+    return read_any_json(path, ResultRecordError, where)
 
 
 def read_record(path: str | os.PathLike, where: str | None = None) -> ResultRecord:

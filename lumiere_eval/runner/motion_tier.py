@@ -99,8 +99,8 @@ def run_motion(folder: Path, num_resamples: int = 200, seed: int = 0, progress: 
     are read from the feature cache)."""
     from lumiere_eval.runner.cache import FeatureCache, default_cache_dir
     from lumiere_eval.runner.features import VideoItem
-    from lumiere_eval.files import atomic_write_json
-    from lumiere_eval.runner.run_features import load_records, read_json, run_features
+    from lumiere_eval.files import atomic_write_json, read_json
+    from lumiere_eval.runner.run_features import load_records, run_features
 
     folder = Path(folder)
     config = read_json(folder / "config.json")

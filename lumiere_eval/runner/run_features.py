@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from lumiere_eval import LumiereEvalError
+from lumiere_eval.files import read_json
 
 
 @dataclass
@@ -27,14 +28,6 @@ class RunFeatures:
     fake: dict[str, list[np.ndarray | None]]
     real: dict[str, list[np.ndarray | None]]
     config: object
-
-
-def read_json(path: Path) -> dict:
-    """A JSON file, or a LumiereEvalError naming it."""
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise LumiereEvalError(f"{path}: cannot read ({err})") from err
 
 
 def load_records(folder: Path) -> list[dict]:

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from lumiere_eval import LumiereEvalError
-from lumiere_eval.files import atomic_path, atomic_write_text, sha256_file
+from lumiere_eval.files import atomic_path, atomic_write_text, read_json, sha256_file
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".webm", ".gif", ".mov")
 PRECISIONS = ("no", "fp16", "bf16")
@@ -67,12 +67,7 @@ class SDTrainConfig:
     def load(cls, path: str | os.PathLike) -> "SDTrainConfig":
         """Read and check a config json; unknown keys and bad values are named."""
         path = Path(path)
-        try:
-            raw = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise TrainConfigError(f"{path}: config not found") from None
-        except json.JSONDecodeError as err:
-            raise TrainConfigError(f"{path}: not valid json ({err})") from None
+        raw = read_json(path, TrainConfigError, f"{path} (training config)")
         unknown = set(raw) - {"base", "revision", "data", "model", "train"}
         if unknown or "base" not in raw or "data" not in raw:
             raise TrainConfigError(f"{path}: needs 'base' and 'data'; unknown keys: {sorted(unknown)}")

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from lumiere_eval import LumiereEvalError
-from lumiere_eval.files import atomic_path, atomic_write_text, sha256_file
+from lumiere_eval.files import atomic_path, atomic_write_text, read_json, sha256_file
 from lumiere_eval.models.lumiere_sd.inflate import SpaceTimeUNet
 
 FORMAT = "lumiere-sd-temporal/1"
@@ -122,12 +122,7 @@ def save_temporal(model: SpaceTimeUNet, path: str | os.PathLike, base: dict[str,
 def read_temporal_meta(path: str | os.PathLike) -> dict[str, Any]:
     """The json beside a temporal-weights file, checked to be of this format."""
     meta_path = Path(path).with_suffix(".json")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except FileNotFoundError:
-        raise TemporalCheckpointError(f"{meta_path}: not found beside the temporal weights") from None
-    except json.JSONDecodeError as err:
-        raise TemporalCheckpointError(f"{meta_path}: not valid json ({err})") from None
+    meta = read_json(meta_path, TemporalCheckpointError, f"{meta_path} (beside the temporal weights)")
     if meta.get("format") != FORMAT:
         raise TemporalCheckpointError(f"{meta_path}: format {meta.get('format')!r}, expected {FORMAT!r}")
     return meta
