@@ -87,6 +87,13 @@ def compute_features(items: list[VideoItem], jobs: list[FeatureJob], cache: Feat
     todo = [(k, block) for k, block in enumerate(blocks) if owns_block(k) and
             any(out[job.name][i] is None for job in jobs for i in block)]
     bar = tqdm(total=sum(len(b) for _, b in todo), desc=desc, unit="video", disable=not progress or not todo)
+
+    def skip(i: int, reason: str) -> None:
+        if strict:
+            raise LumiereEvalError(f"{items[i].path}: {reason}")
+        if on_skip is not None:
+            on_skip(items[i], reason)
+
     for _, block in todo:
         decoded: dict[int, dict[str, np.ndarray]] = {}
         for i in block:
@@ -95,16 +102,8 @@ def compute_features(items: list[VideoItem], jobs: list[FeatureJob], cache: Feat
                                         max_bytes=int(max_video_mb * 10**6))
             except VideoReadError as err:
                 if strict:
-                    raise
-                if on_skip is not None:
-                    on_skip(items[i], err.reason)
-
-        def skip(i: int, reason: str) -> None:
-            if strict:
-                raise LumiereEvalError(f"{items[i].path}: {reason}")
-            if on_skip is not None:
-                on_skip(items[i], reason)
-
+                    raise  # the decoder's own error, naming the video
+                skip(i, err.reason)
         for job in jobs:
             if all(out[job.name][i] is not None for i in decoded):
                 continue
