@@ -172,17 +172,19 @@ def _items(videos: VideoSet, hashes) -> list:
 
 def _frame_fid(real_rows: list, fake_rows: list, resamples: int, seed: int, protocol: str) -> dict:
     """FID over all frames of the clips (unbiased covariance, as pytorch-fid), interval over generated videos."""
-    from lumiere_eval.metrics import FeatureStats, bootstrap_ci
+    from lumiere_eval.metrics import FeatureStats
     from lumiere_eval.metrics.record import metric_entry
+    from lumiere_eval.runner.evaluate import set_interval
 
     real = np.concatenate([r for r in real_rows if r is not None])
     fake = np.stack([r for r in fake_rows if r is not None])
     real_stats = FeatureStats.from_features(real)
     value = _frechet(real_stats, fake.reshape(-1, fake.shape[-1]))
-    low, high = (bootstrap_ci(fake, lambda v: _frechet(real_stats, v.reshape(-1, v.shape[-1])), resamples, seed=seed)
-                 if resamples >= 2 and len(fake) >= 2 else (None, None))
-    return metric_entry("fid", value, len(fake), protocol, low, high, frames_per_video=int(fake.shape[1]),
-                        covariance="unbiased", interval="bootstrap over generated videos (all their frames)")
+    interval = set_interval(fake, lambda v: _frechet(real_stats, v.reshape(-1, v.shape[-1])), value,
+                            resamples if resamples >= 2 else 0, seed)
+    return metric_entry("fid", value, len(fake), protocol, interval.pop("ci_low"), interval.pop("ci_high"),
+                        frames_per_video=int(fake.shape[1]), covariance="unbiased",
+                        interval="half-sampling over generated videos (all their frames)", **interval)
 
 
 def compute(args: argparse.Namespace) -> dict:

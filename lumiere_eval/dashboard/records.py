@@ -15,6 +15,7 @@ import pandas as pd
 
 from lumiere_eval.dashboard.paths import OutsideResultsRootError, ResultFileError, resolve_under
 from lumiere_eval.files import COMPARISON_FILE, METRICS_FILE, RESULTS_FILE, SAMPLES_FILE
+from lumiere_eval.metrics.intervals import interval_text
 from lumiere_eval.jsonl import JsonlLineError, iter_jsonl_objects
 from lumiere_eval.metrics.record import ResultRecordError, read_json, validate_record
 
@@ -67,12 +68,12 @@ def run_label(run: dict) -> str:
 
 
 def format_metric(metric: dict | None) -> str:
-    """'value [ci_low, ci_high]' with two decimals, or '-'."""
+    """'value [ci_low, ci_high]' with two decimals (flagged when the interval excludes the value), or '-'."""
     if not metric or _missing(metric.get("value")):
         return "-"
     text = f"{metric['value']:.2f}"
     if not _missing(metric.get("ci_low")) and not _missing(metric.get("ci_high")):
-        text += f" [{metric['ci_low']:.2f}, {metric['ci_high']:.2f}]"
+        text += interval_text(metric["value"], metric["ci_low"], metric["ci_high"])
     return text
 
 

@@ -1,8 +1,9 @@
 """Sample-size curves: a set metric (FVD, KVD, IS, JEDi...) at increasing numbers of generated samples.
 
 At each N the value is the metric on the first N samples of a seeded permutation (what a run with N
-samples would report), and the interval is the percentile interval over bootstrap draws of N samples
-with replacement (how much a run of N samples moves with the choice of videos).
+samples would report), and the interval is the half-sampling interval of those N samples
+(`lumiere_eval.metrics.intervals`: an interval of E[metric at N] with the real set fixed, i.e. how much
+a run of N samples moves with the choice of videos).
 
 Settled: a metric has settled at the largest N when its value moved from N/2 to N by no more than the
 half-width of its interval at N. Otherwise the results carry a warning: more samples would still change
@@ -16,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from lumiere_eval.metrics.checks import MetricInputError
+from lumiere_eval.metrics.intervals import set_metric_interval
 
 
 def curve_sizes(total: int, start: int = 64) -> list[int]:
@@ -32,16 +34,16 @@ def curve_sizes(total: int, start: int = 64) -> list[int]:
 
 def sample_size_curve(total: int, statistic: Callable[[np.ndarray], float], sizes: list[int] | None = None,
                       num_resamples: int = 50, confidence: float = 0.95, seed: int = 0) -> list[dict]:
-    """`[{"n", "value", "ci_low", "ci_high"}]` of `statistic(indices)` at each size."""
+    """`[{"n", "value", "ci_low", "ci_high"}]` of `statistic(indices)` at each size (half-sampling intervals)."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(total)
-    tail = (1 - confidence) / 2
     points = []
     for n in sizes or curve_sizes(total):
-        draws = [statistic(rng.integers(0, total, n)) for _ in range(num_resamples)]
-        low, high = np.quantile(draws, [tail, 1 - tail])
-        points.append({"n": int(n), "value": float(statistic(order[:n])), "ci_low": float(low),
-                       "ci_high": float(high)})
+        first = order[:n]
+        value = float(statistic(first))
+        low, high = set_metric_interval(n, lambda idx: statistic(first[idx]), value, num_resamples, confidence,
+                                        seed=int(rng.integers(2 ** 31)))
+        points.append({"n": int(n), "value": value, "ci_low": low, "ci_high": high})
     return points
 
 

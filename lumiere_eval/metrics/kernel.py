@@ -15,13 +15,38 @@ import numpy as np
 from lumiere_eval.metrics.checks import MetricInputError, as_float64_matrix
 
 
+def _cubic(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a @ b.T / a.shape[1] + 1) ** 3
+
+
+def _within_mean(k: np.ndarray) -> float:
+    """Mean of a square kernel matrix off its diagonal (the unbiased within-set term)."""
+    return float((k.sum() - np.trace(k)) / (len(k) * (len(k) - 1)))
+
+
 def _mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
-    m, d = len(x), x.shape[1]
-    kxx = (x @ x.T / d + 1) ** 3
-    kyy = (y @ y.T / d + 1) ** 3
-    kxy = (x @ y.T / d + 1) ** 3
+    m = len(x)
+    kxx, kyy, kxy = _cubic(x, x), _cubic(y, y), _cubic(x, y)
     within = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1))
     return float(within - 2 * kxy.mean())
+
+
+def mmd2_unbiased_statistic(real, fake, max_real: int = 1000, seed: int = 0):
+    """`positions -> unbiased MMD^2 (cubic kernel)` of the generated rows at those positions against a fixed
+    seeded subset of up to `max_real` real rows; the kernel matrices are computed once, so an interval's
+    resamples cost index sums."""
+    real = as_float64_matrix(real, "real feature set", min_rows=2)
+    fake = as_float64_matrix(fake, "generated feature set", min_rows=2)
+    if real.shape[1] != fake.shape[1]:
+        raise MetricInputError(f"feature dimensions differ: {real.shape[1]} and {fake.shape[1]}")
+    rows = np.random.default_rng(seed).choice(len(real), min(len(real), max_real), replace=False)
+    reference = real[np.sort(rows)]
+    k_ff, k_fr, k_rr = _cubic(fake, fake), _cubic(fake, reference).mean(axis=1), _within_mean(_cubic(reference, reference))
+
+    def statistic(positions: np.ndarray) -> float:
+        return _within_mean(k_ff[np.ix_(positions, positions)]) - 2 * float(k_fr[positions].mean()) + k_rr
+
+    return statistic
 
 
 def kernel_distance(x, y, num_subsets: int = 100, subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:

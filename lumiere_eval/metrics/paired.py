@@ -5,9 +5,10 @@ the same draws: the bootstrap resamples the same sample indices on both sides (f
 for set metrics such as FVD, recomputed per resample from the per-sample features), which removes the
 prompt-to-prompt spread that an unpaired interval would include.
 
-- `paired_bootstrap`: difference A - B of any statistic of the chosen indices, percentile interval, and
-  the bootstrap p-value 2 min(P*(d <= 0), P*(d >= 0)) (the smallest level at which the interval excludes 0;
-  with R resamples it cannot go below 2 / (R + 1)).
+- `paired_set_interval`: difference A - B of a set metric (any statistic of the chosen indices), its
+  half-sampling interval (`intervals`, the same halves on both sides) and normal p-value.
+- `paired_mean_bootstrap`: the mean per-sample difference, percentile interval and the bootstrap p-value
+  2 min(P*(d <= 0), P*(d >= 0)) (with R resamples it cannot go below 2 / (R + 1)).
 - `sign_test`, `permutation_test`: exact binomial sign test and a seeded sign-flip permutation test of
   the mean per-sample difference, for per-sample scores.
 - `holm`: Holm's step-down adjustment of a family of p-values.
@@ -15,10 +16,12 @@ prompt-to-prompt spread that an unpaired interval would include.
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from typing import Callable
 
 import numpy as np
 
+from lumiere_eval.metrics import intervals
 from lumiere_eval.metrics.checks import MetricInputError
 
 
@@ -29,23 +32,33 @@ def resample_indices(n: int, num_resamples: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, n, (num_resamples, n))
 
 
-def paired_bootstrap(n: int, statistic_a: Callable[[np.ndarray], float], statistic_b: Callable[[np.ndarray], float],
-                     num_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> dict:
-    """Difference `statistic_a(all) - statistic_b(all)` with a paired percentile interval and p-value.
+def paired_set_interval(n: int, statistic_a: Callable[[np.ndarray], float],
+                        statistic_b: Callable[[np.ndarray], float], num_resamples: int = 1000,
+                        confidence: float = 0.95, seed: int = 0) -> dict:
+    """Difference `statistic_a(all) - statistic_b(all)` of a set metric, with the half-sampling interval of
+    `lumiere_eval.metrics.intervals` (the same random halves on both sides) and its normal p-value
+    2 (1 - Phi(|d| / sd)) (the smallest level at which that interval excludes 0).
 
     Each statistic takes an index array into its model's samples (index i is the same prompt and seed on
-    both sides), so a set metric is recomputed on the same resampled indices for A and B.
+    both sides). The interval is one of E[A - B at N] with the real set fixed.
     """
-    if not 0 < confidence < 1:
-        raise MetricInputError(f"confidence must be in (0, 1), got {confidence}")
     everything = np.arange(n)
     difference = float(statistic_a(everything) - statistic_b(everything))
-    deltas = np.array([statistic_a(idx) - statistic_b(idx) for idx in resample_indices(n, num_resamples, seed)])
-    return _summary(difference, deltas, confidence)
+    deltas = np.array([statistic_a(idx) - statistic_b(idx)
+                       for idx in intervals.half_sample_indices(n, num_resamples, seed)])
+    low, high = intervals.half_sampling_interval(difference, deltas, n, confidence)
+    intervals.check_contains(difference, low, high, "paired set-metric interval")
+    sd = (high - low) / (2 * NormalDist().inv_cdf(0.5 + confidence / 2))
+    if sd > 0:
+        p = 2 * (1 - NormalDist().cdf(abs(difference) / sd))
+    else:
+        p = 1.0 if difference == 0 else 0.0
+    return {"difference": difference, "ci_low": low, "ci_high": high, "p_normal": float(p),
+            "num_resamples": int(num_resamples), "confidence": confidence, "interval_method": intervals.HALF_SAMPLING}
 
 
 def paired_mean_bootstrap(a, b, num_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> dict:
-    """`paired_bootstrap` of the mean per-sample difference, vectorised."""
+    """Paired percentile bootstrap of the mean per-sample difference (the same indices on both sides), vectorised."""
     d = _differences(a, b)
     deltas = d[resample_indices(len(d), num_resamples, seed)].mean(axis=1)
     return _summary(float(d.mean()), deltas, confidence)

@@ -17,6 +17,7 @@ import numpy as np
 
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.metrics import curves, paired
+from lumiere_eval.metrics.intervals import HALF_SAMPLING, interval_text
 from lumiere_eval.runner.run_features import RunFeatures, load_records, run_features
 
 COMPARE_FILE = "compare.json"
@@ -138,9 +139,9 @@ def compare_runs(run_a: Path, run_b: Path, alpha: float = 0.05, num_resamples: i
         for name in sorted(set(stats_a) & set(stats_b)):
             if not _same_protocol(a.results, b.results, name, notes):
                 continue
-            row = paired.paired_bootstrap(len(keep), stats_a[name], stats_b[name], num_resamples, seed=seed)
+            row = paired.paired_set_interval(len(keep), stats_a[name], stats_b[name], num_resamples, seed=seed)
             rows[name] = row | {"kind": "set", "n_pairs": int(len(keep)), "a": stats_a[name](everything),
-                                "b": stats_b[name](everything), "p": row["p_bootstrap"],
+                                "b": stats_b[name](everything), "p": row["p_normal"],
                                 "higher_is_better": _higher_is_better(a.results, name)}
     scores_a = per_sample_scores(run_a, records_a, motion, a)
     scores_b = per_sample_scores(run_b, records_b, motion, b)
@@ -150,7 +151,7 @@ def compare_runs(run_a: Path, run_b: Path, alpha: float = 0.05, num_resamples: i
         if ok.sum() < 2 or not _same_protocol(a.results, b.results, name, notes):
             continue
         x, y = x[ok], y[ok]
-        row = paired.paired_mean_bootstrap(x, y, num_resamples, seed=seed)
+        row = paired.paired_mean_bootstrap(x, y, num_resamples, seed=seed) | {"interval_method": "percentile"}
         row |= paired.sign_test(x, y)
         row["p_permutation"] = paired.permutation_test(x, y, seed=seed)
         rows[name] = row | {"kind": "per-sample", "n_pairs": int(ok.sum()), "a": float(x.mean()), "b": float(y.mean()),
@@ -192,15 +193,16 @@ def _better(row: dict) -> str:
 def compare_markdown(result: dict) -> str:
     """The comparison as a Markdown table."""
     lines = [f"# Paired comparison: A = {result['run_a']}, B = {result['run_b']}", "",
-             f"Difference A - B with a 95% paired bootstrap interval ({result['num_resamples']} "
-             f"resamples of the same sample indices on both sides); p-values adjusted by {result['correction']}; "
-             f"significant at alpha = {result['alpha']}.", "",
+             f"Difference A - B with a 95% paired interval ({result['num_resamples']} resamples of the same "
+             "sample indices on both sides: half-sampling for set metrics, an interval of E[A - B at N] with the "
+             "real set fixed; the percentile bootstrap for per-sample means); p-values adjusted by "
+             f"{result['correction']}; significant at alpha = {result['alpha']}.", "",
              "| metric | kind | pairs | A | B | A - B [95% CI] | p | p adjusted | better |",
              "|---|---|---|---|---|---|---|---|---|"]
     for name, r in result["metrics"].items():
-        lines.append(f"| {name} | {r['kind']} | {r['n_pairs']} | {r['a']:.4g} | {r['b']:.4g} | {r['difference']:.4g} "
-                     f"[{r['ci_low']:.4g}, {r['ci_high']:.4g}] | {r['p']:.3g} | {r['p_adjusted']:.3g} | "
-                     f"{r['better']} |")
+        interval = interval_text(r["difference"], r["ci_low"], r["ci_high"], ".4g")
+        lines.append(f"| {name} | {r['kind']} | {r['n_pairs']} | {r['a']:.4g} | {r['b']:.4g} | {r['difference']:.4g}"
+                     f"{interval} | {r['p']:.3g} | {r['p_adjusted']:.3g} | {r['better']} |")
     lines += [""] + [f"Note: {n}" for n in result["notes"]]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -214,6 +216,7 @@ def run_curves(folder: Path, num_resamples: int = 50, seed: int = 0, start: int 
     run = features or run_features(folder)
     keep = np.flatnonzero(_usable(run))
     result = {"rule": "settled when the value moved from N/2 to N by at most the interval half-width at N",
+              "interval_method": HALF_SAMPLING,
               "metrics": {}, "warnings": []}
     for name, statistic in set_statistics(run, keep).items():
         points = curves.sample_size_curve(len(keep), statistic, curves.curve_sizes(len(keep), start),

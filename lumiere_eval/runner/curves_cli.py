@@ -17,11 +17,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write RUN/sample_size.json and RUN/sample_size.png and print the warnings; exit 0 either way."""
+    from lumiere_eval.metrics.intervals import interval_text
     from lumiere_eval.runner.compare import CURVES_FILE, run_curves
 
     result = run_curves(args.run, args.bootstrap, args.seed, args.start)
     for name, m in result["metrics"].items():
-        points = ", ".join(f"N={p['n']}: {p['value']:.4g} [{p['ci_low']:.4g}, {p['ci_high']:.4g}]" for p in m["points"])
+        points = ", ".join(f"N={p['n']}: {p['value']:.4g}{interval_text(p['value'], p['ci_low'], p['ci_high'], '.4g')}"
+                           for p in m["points"])
         print(f"{name}: {points}")
     for warning in result["warnings"]:
         print(f"WARNING: {warning}")

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from lumiere_eval.files import COMPARISON_FILE, SAMPLES_FILE, atomic_write_json, atomic_write_text, lumiere_home
+from lumiere_eval.metrics.intervals import interval_text
 from lumiere_eval.runner.cache import default_cache_dir
 from lumiere_eval.runner.section_memo import memo_section
 
@@ -184,10 +185,7 @@ def real_reference(root: Path, config, num: int) -> dict:
 
 
 def _cell(metric: dict) -> str:
-    text = f"{metric['value']:.2f}"
-    if metric.get("ci_low") is not None:
-        text += f" [{metric['ci_low']:.2f}, {metric['ci_high']:.2f}]"
-    return text
+    return f"{metric['value']:.2f}" + interval_text(metric["value"], metric.get("ci_low"), metric.get("ci_high"))
 
 
 # Metrics the default run cannot compute: their networks' weights cannot be downloaded here and no honest

@@ -12,6 +12,7 @@ import itertools
 from pathlib import Path
 
 from lumiere_eval.files import atomic_write_json, atomic_write_text
+from lumiere_eval.metrics.intervals import interval_text
 from lumiere_eval.runner.compare import compare_markdown, compare_runs, run_curves
 from lumiere_eval.runner.motion_tier import run_motion, score_paths
 from lumiere_eval.runner.run_features import run_features
@@ -30,10 +31,8 @@ REPORTED_PAIRS = ("lumiere", ("keyframe-cascade", "per-frame-t2i"))
 def _cell(metric: dict | None, digits: int = 4) -> str:
     if not metric:
         return "-"
-    text = f"{metric['value']:.{digits}f}"
-    if metric.get("ci_low") is not None:
-        text += f" [{metric['ci_low']:.{digits}f}, {metric['ci_high']:.{digits}f}]"
-    return text
+    return f"{metric['value']:.{digits}f}" + interval_text(metric["value"], metric.get("ci_low"),
+                                                          metric.get("ci_high"), f".{digits}f")
 
 
 def write_statistics(out: Path, models: list[str], real_paths: list[Path], bootstrap: int = 1000,

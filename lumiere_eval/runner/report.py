@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lumiere_eval.files import atomic_write_text
+from lumiere_eval.metrics.intervals import interval_text
 from lumiere_eval.runner.skips import warning_text
 
 # Lumiere (Bar-Tal et al. 2024), Table 1: zero-shot UCF101. FVD lower is better, IS higher is better.
@@ -17,9 +18,7 @@ PUBLISHED_TABLE_1 = [
 def _fmt(metric: dict | None) -> str:
     if not metric:
         return "-"
-    text = f"{metric['value']:.2f}"
-    if metric.get("ci_low") is not None:
-        text += f" [{metric['ci_low']:.2f}, {metric['ci_high']:.2f}]"
+    text = f"{metric['value']:.2f}" + interval_text(metric["value"], metric.get("ci_low"), metric.get("ci_high"))
     if metric.get("std_over_splits") is not None:
         text += f" (± {metric['std_over_splits']:.2f} over {metric['splits']} splits)"
     return text

@@ -1,0 +1,267 @@
+"""Coverage of 95% intervals of set metrics: the old percentile bootstrap against the candidates of
+`lumiere_eval.metrics.intervals`, by Monte Carlo.
+
+Target (what each interval is an interval of): theta_N = E[metric at the run's N | the fixed real set], the
+mean over fresh draws of N generated rows (TARGET_DRAWS of them) with one real set held fixed per cell.
+Each repetition draws N generated rows, computes the estimate on all N and every candidate interval; the
+coverage is the share of repetitions whose interval holds theta_N.
+
+Every statistic is evaluated in batch from a count vector over the N rows (1 for a half sample, bootstrap
+multiplicities, all ones but one for the jackknife), so one cell costs a few batched eigen solves; the batch
+forms are checked against the library's functions on the first repetition of every cell.
+
+Run: OMP_NUM_THREADS=1 python benchmarks/bench_interval_coverage.py [--reps 200] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, machine  # noqa: E402
+
+from lumiere_eval.metrics import FeatureStats, frechet_distance_to_features, inception_score  # noqa: E402
+from lumiere_eval.metrics import intervals  # noqa: E402
+from lumiere_eval.metrics.kernel import jedi_from_stats  # noqa: E402
+
+REAL_ROWS = 2048
+CLASSES = 20
+RHO = 0.8  # correlation of sample i of model A and model B (the shared prompt and seed)
+TARGET_DRAWS = 1000
+RESAMPLES = 200
+# (dim, N): the protocols' d/N ratios 16/64, 64/128, 2048/2048 (as 64/64) and 400/10000 = FID's 2048/50000
+# (as 20/500).
+GRID = [(16, 64), (64, 128), (64, 64), (20, 500)]
+DISTRIBUTIONS = ("gaussian", "mixture", "heavy-tailed")
+METHODS = ("percentile", "centred-bootstrap", "jackknife", "bca", "half-sampling", "half-sampling-basic")
+
+
+def base_rows(kind: str, n: int, d: int, rng: np.random.Generator, pattern: np.ndarray) -> np.ndarray:
+    """n rows of the cell's base distribution: N(0, I), a two-component mixture, or a multivariate t(5)."""
+    z = rng.normal(size=(n, d))
+    if kind == "mixture":
+        return z + 1.5 * rng.choice([-1.0, 1.0], size=(n, 1)) * pattern
+    if kind == "heavy-tailed":
+        return z / np.sqrt(rng.chisquare(5, size=(n, 1)) / 5)
+    return z
+
+
+class Cell:
+    """One grid cell: a fixed real set, two paired generators and batch statistics of count vectors."""
+
+    def __init__(self, kind: str, d: int, n: int, seed: int):
+        self.kind, self.d, self.n = kind, d, n
+        rng = np.random.default_rng(seed)
+        self.pattern = rng.choice([-1.0, 1.0], size=d)
+        self.real = base_rows(kind, REAL_ROWS, d, rng, self.pattern)
+        self.readout = rng.normal(size=(d, CLASSES)) * 3 / np.sqrt(d)
+        stats = FeatureStats.from_features(self.real)
+        self.real_stats = stats
+        self.mu = stats.mean
+        self.sigma = {u: stats.covariance(u) for u in (False, True)}
+        self.chol = {u: np.linalg.cholesky(s) for u, s in self.sigma.items()}
+        self.real_second = stats.sum_outer / stats.count
+        k_rr = (self.real @ self.real.T / d + 1) ** 3
+        self.k_rr = (k_rr.sum() - np.trace(k_rr)) / (REAL_ROWS * (REAL_ROWS - 1))
+
+    def draw(self, rng: np.random.Generator) -> dict:
+        """Features of N samples of model A and B (sample i of both shares a latent) and their IS probs."""
+        shared = base_rows(self.kind, self.n, self.d, rng, self.pattern)
+        own = [base_rows(self.kind, self.n, self.d, rng, self.pattern) for _ in range(2)]
+        a = 0.3 + 1.2 * (RHO * shared + np.sqrt(1 - RHO ** 2) * own[0])
+        b = 0.2 + 1.1 * (RHO * shared + np.sqrt(1 - RHO ** 2) * own[1])
+        return {"a": self.prepare(a), "b": self.prepare(b)}
+
+    def prepare(self, x: np.ndarray) -> dict:
+        logits = x @ self.readout
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        k_ff = (x @ x.T / self.d + 1) ** 3
+        k_fr = ((x @ self.real.T / self.d + 1) ** 3).mean(axis=1)
+        gram2 = (x @ x.T) ** 2
+        return {"x": x, "p": p, "plogp": np.sum(p * np.log(p), axis=1), "k_ff": k_ff, "k_fr": k_fr,
+                "gram2": gram2, "a_real": np.einsum("nd,de,ne->n", x, self.real_second, x)}
+
+    def fvd(self, f: dict, counts: np.ndarray, unbiased: bool) -> np.ndarray:
+        """Frechet distance to the real Gaussian of the count-weighted rows, per count vector `[R, N]`."""
+        x, m = f["x"], counts.sum(axis=1)
+        mean = counts @ x / m[:, None]
+        raw = (x.T[None] * counts[:, None, :]) @ x
+        cov = (raw - m[:, None, None] * mean[:, :, None] * mean[:, None, :]) / (m - 1 if unbiased else m)[:, None, None]
+        chol = self.chol[unbiased]
+        inner = chol.T @ cov @ chol
+        ev = np.linalg.eigvalsh((inner + np.swapaxes(inner, 1, 2)) / 2)
+        tol = self.d * np.finfo(np.float64).eps * np.abs(ev).max(axis=1, keepdims=True)
+        root = np.sqrt(np.where(ev > tol, ev, 0.0)).sum(axis=1)
+        diff = self.mu - mean
+        return (diff * diff).sum(1) + np.trace(self.sigma[unbiased]) + np.trace(cov, axis1=1, axis2=2) - 2 * root
+
+    def kvd(self, f: dict, counts: np.ndarray) -> np.ndarray:
+        """Unbiased MMD^2 (cubic kernel) of the count-weighted rows against the whole fixed real set."""
+        m = counts.sum(axis=1)
+        pairs = ((counts @ f["k_ff"]) * counts).sum(axis=1) - counts @ np.diag(f["k_ff"])
+        return pairs / (m * (m - 1)) - 2 * counts @ f["k_fr"] / m + self.k_rr
+
+    def jedi(self, f: dict, counts: np.ndarray) -> np.ndarray:
+        """JEDi: 100 |S_fake - S_real|_F^2 / d^2 with second moments S, from the Gram matrix."""
+        m = counts.sum(axis=1)
+        own = ((counts @ f["gram2"]) * counts).sum(axis=1) / m ** 2
+        cross = counts @ f["a_real"] / m
+        return 100 * (own - 2 * cross + np.sum(self.real_second ** 2)) / self.d ** 2
+
+    def inception(self, f: dict, counts: np.ndarray) -> np.ndarray:
+        """IS with one split: exp(mean KL(p(y|x) || p(y))) of the count-weighted rows."""
+        m = counts.sum(axis=1)
+        marginal = counts @ f["p"] / m[:, None]
+        return np.exp(counts @ f["plogp"] / m - np.sum(marginal * np.log(marginal), axis=1))
+
+    def statistics(self, f: dict, g: dict, counts: np.ndarray) -> dict[str, np.ndarray]:
+        """Every metric (and the paired differences A - B) for each count vector."""
+        out = {"fvd_biased": self.fvd(f, counts, False), "fvd_unbiased": self.fvd(f, counts, True),
+               "kvd": self.kvd(f, counts), "jedi": self.jedi(f, counts), "is": self.inception(f, counts)}
+        out["paired_fvd"] = out["fvd_unbiased"] - self.fvd(g, counts, True)
+        out["paired_is"] = out["is"] - self.inception(g, counts)
+        return out
+
+    def self_check(self, f: dict) -> None:
+        """The batch forms equal the library's functions on all N rows (relative 1e-6)."""
+        ones = np.ones((1, self.n))
+        x = f["x"]
+        library = {"fvd_biased": frechet_distance_to_features(self.mu, self.sigma[False], x, unbiased=False),
+                   "fvd_unbiased": frechet_distance_to_features(self.mu, self.sigma[True], x, unbiased=True),
+                   "kvd": _mmd2_unbiased_against(self.real, x),
+                   "jedi": jedi_from_stats(self.real_stats, FeatureStats.from_features(x)),
+                   "is": inception_score(f["p"], splits=1)[0]}
+        batch = {"fvd_biased": self.fvd(f, ones, False)[0], "fvd_unbiased": self.fvd(f, ones, True)[0],
+                 "kvd": self.kvd(f, ones)[0], "jedi": self.jedi(f, ones)[0], "is": self.inception(f, ones)[0]}
+        for name, value in library.items():
+            if not np.isclose(batch[name], value, rtol=1e-6, atol=1e-9):
+                raise AssertionError(f"{self.kind} d={self.d} N={self.n} {name}: batch {batch[name]} != library {value}")
+
+
+def _mmd2_unbiased_against(real: np.ndarray, fake: np.ndarray) -> float:
+    """Unbiased MMD^2 of fake rows against all real rows (within-set means without the diagonal)."""
+    d = real.shape[1]
+    n, m = len(fake), len(real)
+    k_ff, k_rr = (fake @ fake.T / d + 1) ** 3, (real @ real.T / d + 1) ** 3
+    k_fr = (fake @ real.T / d + 1) ** 3
+    return float((k_ff.sum() - np.trace(k_ff)) / (n * (n - 1)) + (k_rr.sum() - np.trace(k_rr)) / (m * (m - 1))
+                 - 2 * k_fr.mean())
+
+
+def _in_chunks(fn, counts: np.ndarray, size: int = 100) -> dict[str, np.ndarray]:
+    parts = [fn(counts[i:i + size]) for i in range(0, len(counts), size)]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def run_cell(kind: str, d: int, n: int, reps: int, seed: int, jackknife: bool) -> list[dict]:
+    cell = Cell(kind, d, n, seed)
+    rng = np.random.default_rng(seed + 1)
+    ones = np.ones((1, n))
+    # the target: the mean of each metric over TARGET_DRAWS fresh runs of N samples
+    target_values: dict[str, list[float]] = {}
+    for _ in range(TARGET_DRAWS):
+        draw = cell.draw(rng)
+        for k, v in cell.statistics(draw["a"], draw["b"], ones).items():
+            target_values.setdefault(k, []).append(float(v[0]))
+    target = {k: float(np.mean(v)) for k, v in target_values.items()}
+    target_se = {k: float(np.std(v) / np.sqrt(len(v))) for k, v in target_values.items()}
+    covered = {(m, k): 0 for m in METHODS for k in target}
+    outside = {(m, k): 0 for m in METHODS for k in target}
+    widths = {(m, k): [] for m in METHODS for k in target}
+    for rep in range(reps):
+        draw = cell.draw(rng)
+        f, g = draw["a"], draw["b"]
+        if rep == 0:
+            cell.self_check(f)
+        stat = lambda c: cell.statistics(f, g, c)  # noqa: E731
+        estimate = {k: float(v[0]) for k, v in stat(ones).items()}
+        halves = np.zeros((RESAMPLES, n))
+        np.put_along_axis(halves, intervals.half_sample_indices(n, RESAMPLES, int(rng.integers(2 ** 31))), 1.0, axis=1)
+        boot_idx = rng.integers(0, n, (RESAMPLES, n))
+        boot = np.stack([np.bincount(row, minlength=n) for row in boot_idx]).astype(np.float64)
+        half_draws, boot_draws = _in_chunks(stat, halves), _in_chunks(stat, boot)
+        loo = _in_chunks(stat, 1.0 - np.eye(n)) if jackknife else None
+        for k, t in target.items():
+            e = estimate[k]
+            found = {"percentile": intervals.percentile_interval(boot_draws[k]),
+                     "centred-bootstrap": intervals.centred_bootstrap_interval(e, boot_draws[k]),
+                     "half-sampling": intervals.half_sampling_interval(e, half_draws[k], n),
+                     "half-sampling-basic": intervals.half_sampling_basic_interval(e, half_draws[k], n)}
+            if loo is not None:
+                found["jackknife"] = intervals.jackknife_interval(e, loo[k])
+                found["bca"] = intervals.bca_interval(e, boot_draws[k], loo[k])
+            for method, (low, high) in found.items():
+                covered[method, k] += low <= t <= high
+                outside[method, k] += not intervals.contains(e, low, high)
+                widths[method, k].append(high - low)
+    rows = []
+    for (method, k), hits in covered.items():
+        if not widths[method, k]:
+            continue
+        rows.append({"distribution": kind, "dim": d, "n": n, "metric": k, "method": method, "reps": reps,
+                     "coverage": hits / reps, "estimate_outside": outside[method, k] / reps,
+                     "mean_width": float(np.mean(widths[method, k])), "target": target[k],
+                     "target_mc_se": target_se[k]})
+    return rows
+
+
+def markdown(rows: list[dict], loads: list, seconds: float, reps: int) -> str:
+    cells = sorted({(r["distribution"], r["dim"], r["n"]) for r in rows},
+                   key=lambda c: (DISTRIBUTIONS.index(c[0]), c[2] / c[1], c[1]))
+    metrics = list(dict.fromkeys(r["metric"] for r in rows))
+    lines = ["# interval_coverage", "",
+             f"Coverage of nominal 95% intervals of theta_N = E[metric at N | fixed real set] ({reps} repetitions "
+             f"per cell, {RESAMPLES} resamples per interval, target from {TARGET_DRAWS} Monte Carlo runs; "
+             f"{REAL_ROWS} real rows; IS with one split over {CLASSES} classes; paired: model B's sample i "
+             f"shares a latent with A's, rho {RHO}). Binomial standard error of a coverage at 95%: "
+             f"{100 * np.sqrt(0.95 * 0.05 / reps):.1f} points. `outside` = share of intervals not containing "
+             "their own estimate.", ""]
+    for metric in metrics:
+        lines += [f"## {metric}", "", "| cell | " + " | ".join(METHODS) + " | outside (percentile) |",
+                  "|---|" + "---|" * (len(METHODS) + 1)]
+        for kind, d, n in cells:
+            got = {r["method"]: r for r in rows if (r["distribution"], r["dim"], r["n"], r["metric"]) == (kind, d, n, metric)}
+            cols = [f"{100 * got[m]['coverage']:.1f}" if m in got else "-" for m in METHODS]
+            lines.append(f"| {kind} {d}/{n} | " + " | ".join(cols) +
+                         f" | {100 * got['percentile']['estimate_outside']:.0f}% |")
+        lines.append("")
+    lines += [f"Wall time {seconds:.0f} s; load average (1, 5, 15 min) at start {loads[0]}, at end {loads[1]}.",
+              f"Machine: {json.dumps(machine())}"]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=200)
+    parser.add_argument("--quick", action="store_true", help="one small Gaussian cell only (a smoke run)")
+    parser.add_argument("--name", default="interval_coverage")
+    args = parser.parse_args()
+    grid = [("gaussian", 16, 64)] if args.quick else [(k, d, n) for k in DISTRIBUTIONS for d, n in GRID]
+    loads = [list(os.getloadavg())]
+    start = time.time()
+    rows = []
+    for i, (kind, d, n) in enumerate(grid):
+        t0 = time.time()
+        rows += run_cell(kind, d, n, args.reps, seed=1000 + i, jackknife=n <= 128)
+        print(f"{kind} {d}/{n}: {time.time() - t0:.0f} s", flush=True)
+        partial = {"rows": rows, "machine": machine(), "load_average_start": loads[0]}
+        (RESULTS / f"{args.name}.json").write_text(json.dumps(partial, indent=1))
+    loads.append(list(os.getloadavg()))
+    seconds = time.time() - start
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(
+        {"rows": rows, "machine": machine(), "load_average_start": loads[0], "load_average_end": loads[1],
+         "seconds": seconds, "reps": args.reps, "resamples": RESAMPLES, "target_draws": TARGET_DRAWS}, indent=1))
+    text = markdown(rows, loads, seconds, args.reps)
+    (RESULTS / f"{args.name}.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Intervals of set metrics: half-sampling (the chosen method), the candidates, and the estimate-inside guard."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from lumiere_eval.metrics import (FeatureStats, frechet_distance_from_stats, frechet_distance_to_features,
+                                  intervals, paired)
+from lumiere_eval.metrics.kernel import _mmd2_unbiased, mmd2_unbiased_statistic
+from lumiere_eval.runner import evaluate
+
+
+def test_half_samples_are_halves_without_replacement():
+    idx = intervals.half_sample_indices(11, 50, seed=3)
+    assert idx.shape == (50, 5)
+    assert all(len(set(row)) == 5 and row.max() < 11 for row in idx)
+    assert np.array_equal(idx, intervals.half_sample_indices(11, 50, seed=3))
+
+
+def test_half_sampling_sd_of_a_mean_is_the_standard_error():
+    # over all C(8, 4) halves, the rescaled spread of half means is exactly s / sqrt(N) (ddof 0 over halves)
+    x = np.random.default_rng(0).normal(size=8)
+    halves = [x[list(c)].mean() for c in itertools.combinations(range(8), 4)]
+    low, high = intervals.half_sampling_interval(x.mean(), halves, 8)
+    sd = (high - low) / (2 * 1.959963984540054)
+    standard_error = x.std(ddof=1) / np.sqrt(8)
+    assert sd == pytest.approx(standard_error * np.sqrt(70 / 69), rel=1e-9)
+
+
+def _fvd_cell(dim: int, n: int, seed: int):
+    rng = np.random.default_rng(seed)
+    real = FeatureStats.from_features(rng.normal(size=(4000, dim)))
+    mu, sigma = real.mean, real.covariance(True)
+    draw = lambda: 0.3 + 1.2 * rng.normal(size=(n, dim))  # noqa: E731
+    return rng, mu, sigma, draw
+
+
+def test_half_sampling_covers_the_expected_fvd_at_n_and_the_percentile_bootstrap_does_not():
+    # the issue's case at a cheap size: the target is E[FVD at N | the fixed real set], by Monte Carlo
+    dim, n = 16, 64
+    rng, mu, sigma, draw = _fvd_cell(dim, n, seed=7)
+    fvd = lambda rows: frechet_distance_to_features(mu, sigma, rows)  # noqa: E731
+    target = np.mean([fvd(draw()) for _ in range(3000)])
+    hits, old_hits = [], []
+    for rep in range(200):
+        fake = draw()
+        value = fvd(fake)
+        low, high = intervals.set_metric_interval(n, lambda i: fvd(fake[i]), value, 100, seed=rep)
+        hits.append(low <= target <= high)
+        old = [fvd(fake[r]) for r in np.random.default_rng(rep).integers(0, n, (100, n))]
+        old_low, old_high = intervals.percentile_interval(old)
+        old_hits.append(old_low <= target <= old_high)
+    assert 0.91 <= np.mean(hits) <= 0.99, np.mean(hits)
+    assert np.mean(old_hits) < 0.85, np.mean(old_hits)
+
+
+def test_the_estimate_is_inside_the_chosen_interval_and_the_guard_names_a_violation():
+    rng, mu, sigma, draw = _fvd_cell(6, 12, seed=1)
+    fake = draw()
+    entry = evaluate.fvd(rng.normal(size=(500, 6)), fake, True, 50, seed=0)
+    assert entry["ci_low"] <= entry["value"] <= entry["ci_high"] and entry["interval_method"] == "half-sampling"
+    with pytest.raises(intervals.IntervalError, match="does not contain its own estimate 49.68"):
+        intervals.check_contains(49.68, 54.16, 125.36, "fvd")
+    intervals.check_contains(1.0, 1.0, 2.0, "fvd")  # an end point is inside
+    assert intervals.contains(1.0, None, None)
+
+
+def test_a_report_never_prints_an_interval_that_excludes_its_estimate_as_fine():
+    from lumiere_eval.dashboard.records import format_metric
+    from lumiere_eval.runner.report import _fmt
+
+    old = {"value": 49.68, "ci_low": 54.16, "ci_high": 125.36}
+    for text in (intervals.interval_text(49.68, 54.16, 125.36), _fmt(old), format_metric(old)):
+        assert "[54.16, 125.36] (INTERVAL EXCLUDES ITS ESTIMATE: invalid)" in text
+    good = {"value": 60.0, "ci_low": 54.16, "ci_high": 125.36}
+    assert _fmt(good) == "60.00 [54.16, 125.36]" and format_metric(good) == "60.00 [54.16, 125.36]"
+
+
+def test_old_point_values_are_unchanged_and_every_set_metric_has_a_guarded_interval():
+    rng = np.random.default_rng(2)
+    real, fake = rng.normal(size=(300, 8)), 0.2 + rng.normal(size=(40, 8))
+    real_stats = FeatureStats.from_features(real)
+    for unbiased in (False, True):
+        entry = evaluate.fvd(real, fake, unbiased, 40, seed=0)
+        assert entry["value"] == frechet_distance_from_stats(real_stats, FeatureStats.from_features(fake), unbiased)
+        assert entry["ci_low"] <= entry["value"] <= entry["ci_high"]
+    kvd = evaluate.kvd(real, fake, seed=0, num_resamples=40)
+    assert kvd["ci_low"] <= kvd["value"] <= kvd["ci_high"]
+    assert evaluate.kvd(real, fake, seed=0)["value"] == kvd["value"]
+    jedi = evaluate.jedi(real, fake, 40, seed=0)
+    assert jedi["ci_low"] <= jedi["value"] <= jedi["ci_high"]
+
+
+def test_kvd_statistic_is_the_unbiased_mmd_against_the_reference_rows():
+    rng = np.random.default_rng(4)
+    real, fake = rng.normal(size=(30, 5)), rng.normal(size=(20, 5))
+    statistic = mmd2_unbiased_statistic(real, fake, max_real=30)
+    value = statistic(np.arange(20))
+    k = lambda a, b: (a @ b.T / 5 + 1) ** 3  # noqa: E731
+    kff, krr = k(fake, fake), k(real, real)
+    expected = ((kff.sum() - np.trace(kff)) / 380 + (krr.sum() - np.trace(krr)) / 870 - 2 * k(fake, real).mean())
+    assert value == pytest.approx(expected, rel=1e-12)
+    assert mmd2_unbiased_statistic(real, fake, max_real=20, seed=1)(np.arange(20)) == pytest.approx(
+        _mmd2_unbiased(fake, real[np.sort(np.random.default_rng(1).choice(30, 20, replace=False))]), rel=1e-12)
+
+
+def test_paired_set_interval_p_value_agrees_with_its_interval():
+    rng = np.random.default_rng(5)
+    z = rng.normal(size=60)
+    a, b = 2.0 * z + rng.normal(0, 0.5, 60), 1.0 * z + rng.normal(0, 0.5, 60)
+    row = paired.paired_set_interval(60, lambda i: a[i].std(), lambda i: b[i].std(), 200, seed=0)
+    assert row["ci_low"] <= row["difference"] <= row["ci_high"]
+    assert (row["p_normal"] < 0.05) == (row["ci_low"] > 0 or row["ci_high"] < 0)
+    same = paired.paired_set_interval(60, lambda i: a[i].std(), lambda i: a[i].std(), 50, seed=0)
+    assert same["p_normal"] == 1.0 and same["ci_low"] == same["ci_high"] == 0.0
+
+
+def test_candidates_on_a_known_case():
+    draws = np.arange(1.0, 101.0)  # mean 50.5
+    assert intervals.percentile_interval(draws) == pytest.approx((3.475, 97.525))
+    low, high = intervals.centred_bootstrap_interval(10.0, draws)
+    assert (low, high) == pytest.approx((10.0 + 3.475 - 50.5, 10.0 + 97.525 - 50.5))
+    loo = np.array([1.0, 2.0, 3.0])  # jackknife sd sqrt(2/3 * 2)
+    low, high = intervals.jackknife_interval(0.0, loo)
+    assert high == pytest.approx(1.959963984540054 * np.sqrt(4 / 3))
+    # BCa with symmetric draws centred on the estimate and no skew is the percentile interval
+    assert intervals.bca_interval(50.5, draws, np.array([-1.0, 0.0, 1.0])) == pytest.approx((3.475, 97.525))
