@@ -7,9 +7,10 @@ manifest). A thin command over the `ucf101` runner's feature stage (`lumiere_eva
 video decoded once for all extractors, rows computed in fixed blocks and kept in the content-keyed feature
 cache (a rerun computes nothing again), and the numbers from the same functions with the same defaults
 (protocols from `lumiere_eval.metrics.protocols`), so both commands give the same numbers on the same videos.
-Intervals: FVD, IS and CLIPSIM by a seeded bootstrap over generated videos (real statistics held fixed), frame
-FID the same way only on request (--fid-bootstrap: each resample recomputes a 2048-d covariance); KVD with its
-std over subsets, IS also with its std over splits. The record follows `lumiere_eval.metrics.record`.
+Intervals (real statistics held fixed, docs/statistics.md): FVD, KVD, IS, cd-FVD and JEDi by seeded
+half-sampling over generated videos, CLIPSIM by a percentile bootstrap, frame FID by half-sampling only on
+request (--fid-bootstrap: each resample recomputes a 2048-d covariance); KVD also with its std over subsets,
+IS with its std over splits. The record follows `lumiere_eval.metrics.record`.
 """
 from __future__ import annotations
 
@@ -124,9 +125,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fid-frames", type=int_range(0), default=0,
                         help="Frames per clip for frame FID, uniform over the FVD clip (0: all of them).")
     parser.add_argument("--bootstrap", type=int_range(0), default=200,
-                        help="Bootstrap resamples for the FVD, IS and CLIPSIM intervals (0: none); as `ucf101`.")
+                        help="Resamples for the intervals of every metric (half samples for set metrics; 0: "
+                             "none); as `ucf101`.")
     parser.add_argument("--fid-bootstrap", type=int_range(0), default=0,
-                        help="Bootstrap resamples for the frame-FID interval (0: none); each costs the covariance of "
+                        help="Half samples for the frame-FID interval (0: none); each costs the covariance of "
                              "all generated frames plus one 2048-d Frechet distance, seconds to minutes.")
     parser.add_argument("--seed", type=int_range(0), default=0, help="Seed of the bootstrap and of the KVD subsets.")
     parser.add_argument("--device", type=str, default=None, help="Torch device (default: cuda if present, else cpu).")

@@ -41,7 +41,8 @@ def test_paired_set_interval_of_a_set_statistic_covers_its_expectation():
         a, b = pair(np.random.default_rng(1000 + seed))
         r = paired.paired_set_interval(60, lambda i: a[i].std(), lambda i: b[i].std(), num_resamples=150, seed=seed)
         hits.append(r["ci_low"] <= truth <= r["ci_high"])
-    # a broken pairing (each side on its own halves) gives intervals far too wide or too narrow
+    # measured 0.925 over these 200 seeds; a broken pairing (each side on its own halves) gives intervals far
+    # too wide or too narrow
     assert 0.90 <= np.mean(hits) <= 0.99, np.mean(hits)
 
 

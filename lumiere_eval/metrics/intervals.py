@@ -31,6 +31,7 @@ from lumiere_eval.metrics.checks import MetricInputError
 
 HALF_SAMPLING = "half-sampling"
 PERCENTILE = "percentile"
+MIN_SAMPLES = 4  # two rows per half at least (a covariance, an unbiased MMD)
 METHOD_DESCRIPTIONS = {
     HALF_SAMPLING: "estimate +- z * sd, sd from the metric on random halves drawn without replacement "
                    "(delete-N/2 jackknife, spread x sqrt(h/(N-h))); an interval of E[metric at N] given the "
@@ -54,9 +55,9 @@ def _z(confidence: float) -> float:
 
 
 def half_size(n: int) -> int:
-    """Rows per half sample: N // 2 (at least 1, at most N - 1)."""
-    if n < 2:
-        raise MetricInputError(f"an interval needs at least 2 samples, got {n}")
+    """Rows per half sample: N // 2 (N >= MIN_SAMPLES, so a half holds at least 2 rows)."""
+    if n < MIN_SAMPLES:
+        raise MetricInputError(f"a set-metric interval needs at least {MIN_SAMPLES} samples, got {n}")
     return n // 2
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.metrics import curves, paired
-from lumiere_eval.metrics.intervals import HALF_SAMPLING, interval_text
+from lumiere_eval.metrics.intervals import HALF_SAMPLING, MIN_SAMPLES, interval_text
 from lumiere_eval.runner.run_features import RunFeatures, load_records, run_features
 
 COMPARE_FILE = "compare.json"
@@ -136,6 +136,9 @@ def compare_runs(run_a: Path, run_b: Path, alpha: float = 0.05, num_resamples: i
         keep = np.flatnonzero(_usable(a) & _usable(b))
         everything = np.arange(len(keep))
         stats_a, stats_b = set_statistics(a, keep), set_statistics(b, keep)
+        if len(keep) < MIN_SAMPLES and stats_a:
+            notes.append(f"set metrics not compared: {len(keep)} usable pairs, an interval needs {MIN_SAMPLES}")
+            stats_a = {}
         for name in sorted(set(stats_a) & set(stats_b)):
             if not _same_protocol(a.results, b.results, name, notes):
                 continue
@@ -242,7 +245,8 @@ def plot_curves(result: dict, path: Path, title: str = "") -> Path:
     for ax, name in zip(axes[0], names):
         m = result["metrics"][name]
         n = [p["n"] for p in m["points"]]
-        ax.fill_between(n, [p["ci_low"] for p in m["points"]], [p["ci_high"] for p in m["points"]], alpha=0.25)
+        band = [[np.nan if p[k] is None else p[k] for p in m["points"]] for k in ("ci_low", "ci_high")]
+        ax.fill_between(n, *band, alpha=0.25)
         ax.plot(n, [p["value"] for p in m["points"]], marker="o")
         ax.set_xscale("log", base=2)
         ax.set_xlabel("generated samples N")

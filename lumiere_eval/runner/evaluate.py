@@ -11,7 +11,7 @@ import numpy as np
 
 from lumiere_eval.metrics import (FeatureStats, bootstrap_ci, clip_similarity, frechet_distance_from_stats,
                                   frechet_distance_to_features, inception_score, kernel_distance)
-from lumiere_eval.metrics.intervals import HALF_SAMPLING, PERCENTILE, set_metric_interval
+from lumiere_eval.metrics.intervals import HALF_SAMPLING, MIN_SAMPLES, PERCENTILE, set_metric_interval
 from lumiere_eval.metrics.protocols import FVDProtocol, ISProtocol, protocol_inception_score
 from lumiere_eval.metrics.record import metric_entry
 
@@ -21,8 +21,8 @@ def _interval(low: float, high: float, method: str = HALF_SAMPLING) -> dict:
 
 def set_interval(rows: np.ndarray, statistic, estimate: float, num_resamples: int, seed: int) -> dict:
     """The half-sampling interval of a set metric over generated `rows` (`statistic` of a subset of rows),
-    or none without resamples or with fewer than 2 rows."""
-    if not num_resamples or len(rows) < 2:
+    or none without resamples or with fewer than MIN_SAMPLES rows."""
+    if not num_resamples or len(rows) < MIN_SAMPLES:
         return _interval(None, None)
     return _interval(*set_metric_interval(len(rows), lambda idx: statistic(rows[idx]), estimate, num_resamples,
                                           seed=seed))
@@ -63,7 +63,7 @@ def kvd(real: np.ndarray, fake: np.ndarray, seed: int, num_resamples: int = 0) -
 
     mean, std = kernel_distance(real, fake, num_subsets=100, subset_size=1000, seed=seed)
     interval = _interval(None, None)
-    if num_resamples and len(fake) >= 4:
+    if num_resamples and len(fake) >= MIN_SAMPLES:
         statistic = mmd2_unbiased_statistic(real, fake, seed=seed)
         interval = _interval(*set_metric_interval(len(fake), statistic, mean, num_resamples, seed=seed))
     return {"value": mean, "std_over_subsets": std, **interval, "n_real": len(real), "n_fake": len(fake)}
