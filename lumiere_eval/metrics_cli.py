@@ -347,10 +347,12 @@ def compute(args: argparse.Namespace) -> dict:
 
 def format_table(record: dict) -> str:
     """The metrics as an aligned text table."""
+    from lumiere_eval.metrics.intervals import interval_text
+
     lines = [f"{'metric':8s} {'value':>12s}  {'interval':34s} {'better':6s}"]
     for name, result in record["metrics"].items():
         if result.get("ci_low") is not None:
-            interval = f"95% CI [{result['ci_low']:.4g}, {result['ci_high']:.4g}]"
+            interval = "95% CI" + interval_text(result["value"], result["ci_low"], result["ci_high"], ".4g")
         elif "std_over_subsets" in result:
             interval = f"+- {result['std_over_subsets']:.4g} (std over subsets)"
         else:

@@ -128,3 +128,12 @@ def test_candidates_on_a_known_case():
     assert high == pytest.approx(1.959963984540054 * np.sqrt(4 / 3))
     # BCa with symmetric draws centred on the estimate and no skew is the percentile interval
     assert intervals.bca_interval(50.5, draws, np.array([-1.0, 0.0, 1.0])) == pytest.approx((3.475, 97.525))
+
+
+def test_the_dashboard_flags_an_interval_that_excludes_its_estimate():
+    from lumiere_eval.dashboard import compare_view, records
+
+    table = compare_view.differences_table({"metrics": {"fvd": {"difference": 1.0, "ci_low": 2.0, "ci_high": 3.0},
+                                                        "is": {"difference": 2.5, "ci_low": 2.0, "ci_high": 3.0}}})
+    assert list(table["interval"]) == ["EXCLUDES ITS ESTIMATE: invalid", "ok"]
+    assert records.interval_check(1.0, None, None) == "-"

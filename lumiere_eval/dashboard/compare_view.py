@@ -23,7 +23,9 @@ def differences_table(result: dict) -> pd.DataFrame:
     for name, m in result.get("metrics", {}).items():
         rows.append({"metric": name, "kind": m.get("kind"), "pairs": m.get("n_pairs"), "A": m.get("a"),
                      "B": m.get("b"), "A - B": m.get("difference"), "CI low": m.get("ci_low"),
-                     "CI high": m.get("ci_high"), "p": m.get("p"), "p adjusted": m.get("p_adjusted"),
+                     "CI high": m.get("ci_high"),
+                     "interval": records.interval_check(m.get("difference"), m.get("ci_low"), m.get("ci_high")),
+                     "p": m.get("p"), "p adjusted": m.get("p_adjusted"),
                      "significant": m.get("significant"), "better": m.get("better")})
     return pd.DataFrame(rows)
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from lumiere_eval.dashboard.paths import OutsideResultsRootError, ResultFileError, resolve_under
 from lumiere_eval.files import COMPARISON_FILE, METRICS_FILE, RESULTS_FILE, SAMPLES_FILE
-from lumiere_eval.metrics.intervals import interval_text
+from lumiere_eval.metrics.intervals import contains, interval_text
 from lumiere_eval.jsonl import JsonlLineError, iter_jsonl_objects
 from lumiere_eval.metrics.record import ResultRecordError, read_json, validate_record
 
@@ -75,6 +75,13 @@ def format_metric(metric: dict | None) -> str:
     if not _missing(metric.get("ci_low")) and not _missing(metric.get("ci_high")):
         text += interval_text(metric["value"], metric["ci_low"], metric["ci_high"])
     return text
+
+
+def interval_check(estimate, low, high) -> str:
+    """'ok', '-' (no interval) or the flag of an interval that does not contain its own estimate."""
+    if _missing(estimate) or _missing(low) or _missing(high):
+        return "-"
+    return "ok" if contains(estimate, low, high) else "EXCLUDES ITS ESTIMATE: invalid"
 
 
 def _missing(value) -> bool:

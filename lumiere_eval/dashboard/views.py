@@ -183,7 +183,8 @@ def run_page(root: Path) -> None:
             st.warning(f"{label}: {plain(', '.join(map(str, run[field])))}")
     st.text(f"Protocol: {run.get('protocol_id', '?')}")
     metrics = [{"metric": records.metric_column(name, m.get("higher_is_better")), "value": m["value"],
-                "95% low": m.get("ci_low"), "95% high": m.get("ci_high"), "samples": m.get("n"),
+                "95% low": m.get("ci_low"), "95% high": m.get("ci_high"),
+                "interval": records.interval_check(m["value"], m.get("ci_low"), m.get("ci_high")), "samples": m.get("n"),
                 "extractor": (m.get("extractor") or {}).get("id"), "clip": m.get("clip")}
                for name, m in run["metrics"].items()]
     st.dataframe(pd.DataFrame(metrics), hide_index=True, width="stretch")

@@ -105,7 +105,7 @@ def statistics_markdown(stats: dict, models: list[str], num_real: int) -> str:
         lines += ["", f"clip_consistency_*: not available ({stats['clip_consistency']})."]
     lines += ["", "### Claims (paired, Holm-corrected)", ""]
     for c in stats["claims"]:
-        parts = [f"vs {o}: {r['difference']:+.4f} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}], "
+        parts = [f"vs {o}: {r['difference']:+.4f}{interval_text(r['difference'], r['ci_low'], r['ci_high'], '+.4f')}, "
                  f"p_adj {r['p_adjusted']:.3g}{'' if r['significant'] else ' (not significant)'}"
                  for o, r in c["against"].items()]
         verdict = "holds" if c["holds"] else f"does not hold against every model at alpha {c['alpha']}"
