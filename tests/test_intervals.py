@@ -9,7 +9,8 @@ import pytest
 from lumiere_eval.metrics import (FeatureStats, frechet_distance_from_stats, frechet_distance_to_features,
                                   intervals, paired)
 from lumiere_eval.metrics.kernel import _mmd2_unbiased, mmd2_unbiased_statistic
-from lumiere_eval.runner import evaluate
+from lumiere_eval.metrics import values
+from lumiere_eval.metrics.protocols import get_fvd_protocol, get_jedi_protocol
 
 
 def test_half_samples_are_halves_without_replacement():
@@ -60,7 +61,7 @@ def test_half_sampling_covers_the_expected_fvd_at_n_and_the_percentile_bootstrap
 def test_the_estimate_is_inside_the_chosen_interval_and_the_guard_names_a_violation():
     rng, mu, sigma, draw = _fvd_cell(6, 12, seed=1)
     fake = draw()
-    entry = evaluate.fvd(rng.normal(size=(500, 6)), fake, True, 50, seed=0)
+    entry = values.compute("fvd", rng.normal(size=(500, 6)), fake, get_fvd_protocol("fvd2048_16f"), 50, seed=0)
     assert entry["ci_low"] <= entry["value"] <= entry["ci_high"] and entry["interval_method"] == "half-sampling"
     with pytest.raises(intervals.IntervalError, match="does not contain its own estimate 49.68"):
         intervals.check_contains(49.68, 54.16, 125.36, "fvd")
@@ -83,14 +84,15 @@ def test_old_point_values_are_unchanged_and_every_set_metric_has_a_guarded_inter
     rng = np.random.default_rng(2)
     real, fake = rng.normal(size=(300, 8)), 0.2 + rng.normal(size=(40, 8))
     real_stats = FeatureStats.from_features(real)
-    for unbiased in (False, True):
-        entry = evaluate.fvd(real, fake, unbiased, 40, seed=0)
+    for name, unbiased in (("fvd2048_16f", False), ("fvd2048_16f_tats", True)):
+        assert get_fvd_protocol(name).unbiased_covariance == unbiased
+        entry = values.compute("fvd", real, fake, get_fvd_protocol(name), 40, seed=0)
         assert entry["value"] == frechet_distance_from_stats(real_stats, FeatureStats.from_features(fake), unbiased)
         assert entry["ci_low"] <= entry["value"] <= entry["ci_high"]
-    kvd = evaluate.kvd(real, fake, seed=0, num_resamples=40)
-    assert kvd["ci_low"] <= kvd["value"] <= kvd["ci_high"]
-    assert evaluate.kvd(real, fake, seed=0)["value"] == kvd["value"]
-    jedi = evaluate.jedi(real, fake, 40, seed=0)
+    kvd = values.compute("kvd", real, fake, get_fvd_protocol("fvd2048_16f"), 40, seed=0)
+    assert kvd["ci_low"] <= kvd["value"] <= kvd["ci_high"] and kvd["interval_method"] == "half-sampling"
+    assert values.compute("kvd", real, fake, get_fvd_protocol("fvd2048_16f"), 0, seed=0)["value"] == kvd["value"]
+    jedi = values.compute("jedi", real, fake, get_jedi_protocol("jedi5000_16f"), 40, seed=0)
     assert jedi["ci_low"] <= jedi["value"] <= jedi["ci_high"]
 
 
