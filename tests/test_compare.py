@@ -67,6 +67,20 @@ def test_unpaired_runs_are_refused(runs, capsys):
     assert "not paired: sample 3 has prompt" in capsys.readouterr().err
 
 
+def test_a_run_compared_with_itself_is_refused(runs, capsys):
+    alias = runs["clean"].parent / "." / "clean"
+    assert main(["compare", str(runs["clean"]), str(alias), "--no-motion"]) == 1
+    assert "are one run (both sides are the same folder)" in capsys.readouterr().err
+
+
+def test_compare_report_names_the_runs_not_their_paths(runs):
+    from lumiere_eval.runner.compare import compare_markdown
+
+    head = compare_markdown({"run_a": str(runs["clean"]), "run_b": str(runs["noisy"]), "num_resamples": 10,
+                             "correction": "holm", "alpha": 0.05, "metrics": {}, "notes": []}).splitlines()[0]
+    assert head == "# Paired comparison: A = clean, B = noisy"
+
+
 def test_metrics_of_other_protocols_are_not_compared(runs, tmp_path, capsys):
     # a run whose FVD and CLIPSIM come from other extractors (their protocol ids differ) on the same real set
     other = tmp_path / "other"

@@ -139,7 +139,7 @@ def test_bad_rows_are_listed_and_the_rest_is_analysed(big_study, tmp_path, capsy
     assert report["counts"]["dropped"] == {"rejected_assignments": 2, "repeated_assignments": 1}
     # rows 4 and 5 still give their other answers: 3 questions x (all rows - 5 unusable) - 2 missing
     assert report["counts"]["votes_read"] == 3 * (len(rows) - 5) - 2
-    assert "malformed_rows at rows [2]" in capsys.readouterr().err
+    assert "not used: 1 x malformed row (wrong column count, no AssignmentId/WorkerId, answer JSON unreadable) (rows 2)" in capsys.readouterr().err
     assert main(["study", "analyze", str(big_study), str(bad), "--resamples", "20", "--strict",
                  "--out", str(tmp_path / "r2")]) == 1
 

@@ -40,3 +40,61 @@ def test_readme_command_parses(argv, capsys):
     help_text = capsys.readouterr().out
     for option in (a for a in argv if a.startswith("--")):
         assert option in help_text, f"README uses {option} which `{argv[0]}` does not take"
+
+
+def _parser_defaults() -> dict[str, set[str]]:
+    """Every option of every subcommand (study and weights actions included) -> the defaults its parsers give."""
+    import argparse
+    import importlib
+
+    defaults: dict[str, set[str]] = {}
+
+    def collect(parser: argparse.ArgumentParser) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    collect(sub)
+            for option in action.option_strings:
+                defaults.setdefault(option, set()).add(str(action.default))
+
+    for module_name, _ in SUBCOMMANDS.values():
+        parser = argparse.ArgumentParser()
+        importlib.import_module(module_name).add_arguments(parser)
+        collect(parser)
+    return defaults
+
+
+def _same_value(readme: str, default: str) -> bool:
+    if readme.endswith("%"):
+        readme = str(float(readme[:-1]) / 100)
+    try:
+        return float(readme) == float(default)
+    except ValueError:
+        return readme == default
+
+
+def test_readme_option_defaults_equal_the_parsers():
+    """Every "`--option` ... default X" in the README is the default some subcommand's parser gives it."""
+    text = " ".join(README.read_text().split())
+    defaults = _parser_defaults()
+    stated = re.findall(r"`(--[a-z0-9-]+)`(?:(?!`--)[^.;])*?\bdefault `?([^`),:\s]+)`?", text)
+    assert len(stated) >= 4, stated
+    for option, value in stated:
+        assert option in defaults, f"README names {option}, which no subcommand takes"
+        assert any(_same_value(value, d) for d in defaults[option]), \
+            f"README says {option} defaults to {value}; the parsers say {sorted(defaults[option])}"
+
+
+def test_readme_lists_every_subcommand():
+    text = README.read_text()
+    missing = [name for name in SUBCOMMANDS if not re.search(rf"lumiere-eval {re.escape(name)}\b", text)]
+    assert not missing, f"README never shows the subcommand(s) {missing}"
+
+
+@pytest.mark.parametrize("name", ["ucf101", "metrics", "compare", "motion", "curves", "generate"])
+def test_help_states_one_default_per_option(name, capsys):
+    with pytest.raises(SystemExit):
+        main([name, "--help"])
+    options = re.split(r"\n  (?=-)", capsys.readouterr().out)
+    doubled = [o.split()[0] for o in options if len(re.findall(r"\(default\b|\bdefault:", " ".join(o.split()))) > 1]
+    assert not doubled, f"`{name} --help` states two defaults for {doubled}"

@@ -120,3 +120,24 @@ def test_bad_real_videos_are_skipped_listed_and_counted(tmp_path, weights, ucf10
     assert main(args_for(root, tmp_path / "strict", weights, "--metrics", "fvd", "--strict")) == 1
     err = capsys.readouterr().err
     assert "error: 3 listed video(s) missing, first:" in err and "v_Basketball_g08_c01.avi" in err
+
+
+def test_a_class_tree_without_enough_real_clips_is_refused_before_generation(tmp_path, weights, capsys):
+    """Issue 26: every class folder present but (nearly) empty passed `--dry-run` ("real clips: 0"); now the
+    pre-flight refuses it, naming how many listed clips are missing and the first paths; one missing is a skip."""
+    root = build_tree(tmp_path / "data")
+    listed = sorted((root / "UCF-101").glob("*/*.avi"))
+    train = [p for p in listed if "_g01_" not in p.name]  # the train list (g01 is the test clip)
+    for clip in train[1:]:
+        clip.unlink()
+    out = tmp_path / "run"
+    assert main(args_for(root, out, weights, "--dry-run")) == 1
+    err = capsys.readouterr().err
+    assert f"only 1 of the {len(train)} real clips listed in trainlist01 exist ({len(train) - 1} missing; " \
+           "the FVD protocol needs 9); first missing: " in err
+    assert str(train[1]) in err
+    assert main(args_for(root, out, weights)) == 1 and not (out / "samples").exists()  # nothing generated
+    # a handful missing stays a skip: the plan keeps the rest and lists the missing clip
+    root2 = build_tree(tmp_path / "data2")
+    next(p for p in sorted((root2 / "UCF-101").glob("*/*.avi")) if "_g01_" not in p.name).unlink()
+    assert main(args_for(root2, tmp_path / "run2", weights, "--dry-run")) == 0

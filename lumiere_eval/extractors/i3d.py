@@ -6,7 +6,7 @@ scripts save it without BatchNorm's `num_batches_tracked` buffers, 287 entries, 
 same maths: TF 'SAME' padding computed from the input size (zeros, also before max-pooling), batch norm,
 average pooling over (2, 7, 7) with stride 1, a 1x1x1 logits convolution, then the mean over time.
 
-BatchNorm eps is a convention of each reference, not of the weights (PROTOCOLS.md section 7): 1e-3 in
+BatchNorm eps is a convention of each reference, not of the weights (docs/protocols.md, "Numeric conventions"): 1e-3 in
 piergiaj/pytorch-i3d and the TF original (`BN_EPS_TF`), 1e-5 in VideoGPT, TATS and cd-fvd (`BN_EPS_VIDEOGPT`);
 the same state dict gives FVDs a few percent apart under the two. Each extractor below names its own.
 Its forward is the plain computation. `FusedI3d` is the inference version: batch norm folded into the

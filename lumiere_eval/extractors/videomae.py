@@ -8,7 +8,8 @@ pre-norm blocks (LayerNorm eps 1e-6) whose qkv projection has a bias on q and v 
 and features = fc_norm(mean of the tokens), 1408-d (`forward_features`).
 Preprocessing as the cd-fvd package (`preprocess_videomae`): uint8 -> float in [0, 1], each frame resized to
 224x224 bilinearly (align_corners=False), no mean/std normalisation.
-Facts: /work/shared/PROTOCOLS.md section 8; tests/test_extractors_videomae.py compares with cd-fvd's classes.
+Facts (with their sources): docs/protocols.md, "The newer video metrics";
+tests/test_extractors_videomae.py compares with cd-fvd's classes.
 
 Axis legend: b batch, c channels, t time, h height, w width, n tokens, d token width.
 """

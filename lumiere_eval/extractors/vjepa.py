@@ -12,7 +12,8 @@ JEDi feature (what the videojedi package's `VJEPA.get_feats` returns).
 Preprocessing: uint8 -> float in [0, 1], ImageNet mean/std per channel. videojedi leaves the frame size to the
 caller's data loader (the encoder stretches its position table to other sizes); our protocol resizes each frame
 to 224x224 bilinearly (align_corners=False), the size V-JEPA was trained and probed at.
-Facts: /work/shared/PROTOCOLS.md section 8; tests/test_extractors_vjepa.py compares with the vjepa classes.
+Facts (with their sources): docs/protocols.md, "The newer video metrics";
+tests/test_extractors_vjepa.py compares with the vjepa classes.
 
 Axis legend: b batch, c channels, t time, h height, w width, n tokens, d token width.
 """

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lumiere_eval.human_study.results import ReadResult, Vote, read_results
+from lumiere_eval.human_study.results import ReadResult, Vote, counted_votes
 from lumiere_eval.human_study.stats import (
     bradley_terry, cluster_bootstrap, holm_adjust, krippendorff_alpha_nominal, sign_test, wilson_interval,
 )
@@ -21,8 +21,10 @@ def analyze_study(study: dict, results_paths, vigilance_threshold: float = 0.8,
                   num_resamples: int = 1000, bt_prior: float = 0.5, seed: int = 0) -> dict:
     """The full analysis of one or several results CSVs (or folders of them) for `study` as a JSON-ready
     dict (see `analyze_votes`); quantities without data (no votes) are None, never NaN."""
-    read = read_results(results_paths, study)
+    counted = counted_votes(results_paths, study, vigilance_threshold)
+    read = counted.read
     report = analyze_votes(study, read, vigilance_threshold, num_resamples, bt_prior, seed)
+    report["counts"]["unused"] = counted.unused
     report["results_files"] = read.files
     report["warnings"] = read.warnings
     return json_ready(report)

@@ -235,7 +235,7 @@ def _review(args) -> int:
 
 def _analyze(args) -> int:
     from lumiere_eval.human_study.analysis import analyze_study, write_report
-    from lumiere_eval.human_study.results import ResultsFormatError
+    from lumiere_eval.human_study.results import UNUSED_REASONS, ResultsFormatError
     from lumiere_eval.human_study.study import load_study
 
     report = analyze_study(load_study(args.study), args.results, args.vigilance_threshold, args.resamples,
@@ -253,18 +253,35 @@ def _analyze(args) -> int:
           f"(below {vig['threshold']:.0%} right)")
     print("wrote " + ", ".join(str(p) for p in written))
     files = ", ".join(report["results_files"])
-    if report["problems"]:
-        for kind, rows in report["problems"].items():
-            print(f"{files}: {kind} at rows {rows}", file=sys.stderr)
-        if args.strict:
-            raise ResultsFormatError(f"{files}: rows with problems (see above); analysed the valid rows anyway")
     counts = report["counts"]
+    _print_unused(files, counts["unused"])
+    if report["problems"] and args.strict:
+        raise ResultsFormatError(f"{files}: rows with problems (see above); analysed the valid rows anyway")
     if not counts["comparison_votes_used"]:
+        why = "; ".join(f"{e['count']} {UNUSED_REASONS[k]}" for k, e in counts["unused"].items()) or "no answer rows"
         raise ResultsFormatError(
-            f"{files}: no usable answers ({counts['assignments_read']} assignments, {counts['votes_read']} votes "
-            f"read, {counts['votes_in_rejected_assignments']} in rejected assignments, "
-            f"{vig['votes_removed']} removed by vigilance); the empty analysis is in {out}")
+            f"{files}: no usable answers ({counts['assignments_read']} assignments read; {why}); the empty "
+            f"analysis is in {out}")
     return 0
+
+
+def _print_unused(files: str, unused: dict) -> None:
+    """Every row the study reader left out, by reason, on stderr (the same lines in every study command)."""
+    from lumiere_eval.human_study.results import unused_lines
+
+    for line in unused_lines(unused):
+        print(f"{files}: {line}", file=sys.stderr)
+
+
+def _counted(args, study: dict) -> tuple[dict[str, list], dict]:
+    """`leaderboard.question_votes` of the command's results, its warnings and unused rows printed."""
+    from lumiere_eval.human_study.leaderboard import question_votes
+
+    votes, vigilance = question_votes(study, args.results, args.vigilance_threshold)
+    for warning in vigilance["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    _print_unused(", ".join(vigilance["files"]), vigilance["unused"])
+    return votes, vigilance
 
 
 def _num(value, spec: str = ".3f") -> str:
@@ -292,11 +309,10 @@ def _simulate(args) -> int:
 
 
 def _boards(args, study: dict) -> tuple[dict[str, dict | None], dict[str, list], dict]:
-    from lumiere_eval.human_study.leaderboard import leaderboard, paired_votes, question_votes
-
+    from lumiere_eval.human_study.leaderboard import leaderboard, paired_votes
     from lumiere_eval.human_study.sources import StudyInputError
 
-    votes, vigilance = question_votes(study, args.results, args.vigilance_threshold)
+    votes, vigilance = _counted(args, study)
     try:
         boards = {q: leaderboard(paired_votes(v, study["models"]), args.prior, args.resamples, args.seed,
                                  clusters=args.bootstrap_over) if v else None for q, v in votes.items()}
@@ -385,7 +401,6 @@ def _next(args) -> int:
 
 def _agreement(args) -> int:
     from lumiere_eval.human_study.agreement import agreement, load_metrics, markdown_table, study_votes
-    from lumiere_eval.human_study.leaderboard import question_votes
     from lumiere_eval.human_study.sources import StudyInputError
     from lumiere_eval.human_study.study import load_study, write_json_atomic
 
@@ -401,7 +416,13 @@ def _agreement(args) -> int:
     if unknown:
         raise StudyInputError(f"--runs: model(s) {', '.join(unknown)} are not in the study "
                               f"({', '.join(study['models'])}); name them with NAME=PATH")
-    votes, _ = question_votes(study, args.results, args.vigilance_threshold)
+    if not metrics.higher_is_better:
+        held = sorted(set(metrics.skipped))
+        raise StudyInputError(
+            f"--runs {' '.join(args.runs)}: no metric to compare with the votes; the runs hold "
+            + (f"{', '.join(held)} (direction unknown: pass --metric NAME=higher|lower)" if held else "no metric "
+               "values at all (run `lumiere-eval metrics` or `ucf101` on them first)"))
+    votes, _ = _counted(args, study)
     results, lines = {}, ["# Metric-human agreement", ""]
     for question, question_list in votes.items():
         if not question_list:

@@ -396,21 +396,17 @@ def leaderboard(votes: PairedVotes, prior: float = 0.0, num_resamples: int = 200
 
 
 def question_votes(study: dict, results_paths, vigilance_threshold: float = 0.8) -> tuple[dict[str, list], dict]:
-    """The counted comparison votes of each question from results files, after removing workers below
-    `vigilance_threshold` right vigilance answers (rejected assignments judge workers but are not counted)."""
-    from lumiere_eval.human_study.results import read_results
+    """The counted comparison votes of each question from results files (`results.counted_votes`: workers
+    below `vigilance_threshold` removed, rejected assignments judge workers but are not counted), and the
+    vigilance summary with every unused row by reason; nothing usable is a ResultsFormatError."""
+    from lumiere_eval.human_study.results import counted_votes, require_usable
 
-    read = read_results(results_paths, study)
-    outcomes: dict[str, list[bool]] = {}
-    for vote in read.votes:
-        if vote.correct is not None:
-            outcomes.setdefault(vote.worker_id, []).append(vote.correct)
-    failed = sorted(w for w, o in outcomes.items() if np.mean(o) < vigilance_threshold)
-    kept = [v for v in read.votes if v.kind == "comparison" and v.worker_id not in failed
-            and not getattr(v, "rejected", False)]
-    by_question = {q: [v for v in kept if v.question == q] for q in study["options"]["questions"]}
-    return by_question, {"threshold": vigilance_threshold, "failed_workers": failed,
-                         "workers": len({v.worker_id for v in read.votes}), "problems": read.problems}
+    counted = counted_votes(results_paths, study, vigilance_threshold)
+    require_usable(counted)
+    by_question = {q: [v for v in counted.votes if v.question == q] for q in study["options"]["questions"]}
+    return by_question, {"threshold": vigilance_threshold, "failed_workers": counted.failed_workers,
+                         "workers": len({v.worker_id for v in counted.read.votes}), "problems": counted.read.problems,
+                         "unused": counted.unused, "warnings": counted.read.warnings, "files": counted.read.files}
 
 
 def markdown(boards: dict[str, dict]) -> str:

@@ -84,14 +84,16 @@ class ReadResult:
     assignments: dict[str, dict] = field(default_factory=dict)  # AssignmentId -> row values (+ "_row")
     problems: dict[str, list] = field(default_factory=dict)  # kind -> rows (or [row, question])
     dropped: dict[str, int] = field(default_factory=dict)
+    dropped_rows: dict[str, list] = field(default_factory=dict)  # kind -> rows, as for problems
     warnings: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
 
     def problem(self, kind: str, where) -> None:
         self.problems.setdefault(kind, []).append(where)
 
-    def drop(self, kind: str) -> None:
+    def drop(self, kind: str, where) -> None:
         self.dropped[kind] = self.dropped.get(kind, 0) + 1
+        self.dropped_rows.setdefault(kind, []).append(where)
 
 
 def parse_task_answers(text: str) -> dict[str, str]:
@@ -207,7 +209,9 @@ def _file_rows(path: Path, questions: list[str], result: ReadResult, label: str 
         if missing:
             raise ResultsFormatError(f"{path}: missing column(s) {'; '.join(missing)}")
         rows = []
-        for number, cells in enumerate(reader, start=2):
+        body = list(reader)
+        cut = not text.endswith(("\n", "\r"))  # a complete download ends with a line break
+        for number, cells in enumerate(body, start=2):
             where = number if label is None else f"{label}:{number}"
             cells = [restore_cell(c) for c in cells]
             if not any(c.strip() for c in cells):
@@ -222,7 +226,12 @@ def _file_rows(path: Path, questions: list[str], result: ReadResult, label: str 
                     "batches with different layouts joined by hand); pass the downloaded files separately: "
                     "lumiere-eval study analyze STUDY a.csv b.csv")
             if len(cells) != len(header):
-                result.problem("malformed_rows", where)
+                if cut and number == len(body) + 1:
+                    result.problem("truncated_rows", where)
+                    result.warnings.append(f"{path} row {number}: the last row is cut short ({len(cells)} of "
+                                           f"{len(header)} columns; an interrupted download?); left out")
+                else:
+                    result.problem("malformed_rows", where)
                 continue
             rows.append(_Row(where, dict(zip(header, cells)), has_plain, path))
     except csv.Error as err:
@@ -263,7 +272,7 @@ def _unique_assignments(rows: list[_Row], result: ReadResult) -> list[_Row]:
             order.append(assignment)
             continue
         first = kept[assignment]
-        result.drop("repeated_assignments")
+        result.drop("repeated_assignments", row.where)
         if _STATUS_RANK.get(_status(row), 0) > _STATUS_RANK.get(_status(first), 0):
             kept[assignment] = row
         if row.path != first.path:
@@ -299,7 +308,7 @@ def _read_row(row: _Row, questions: list[str], hits: dict, result: ReadResult, s
             result.problem("malformed_rows", number)
             return
     if rejected:
-        result.drop("rejected_assignments")
+        result.drop("rejected_assignments", number)
     result.assignments[assignment] = dict(values, _row=number)
     for question in questions:
         side = answers.get(question, "")
@@ -309,7 +318,7 @@ def _read_row(row: _Row, questions: list[str], hits: dict, result: ReadResult, s
             continue
         key = (worker, hit["pair_id"], question)
         if key in seen_votes and hit["kind"] == "comparison":  # every vigilance answer is a check of its own
-            result.drop("duplicate_votes")
+            result.drop("duplicate_votes", [number, question])
             continue
         seen_votes.add(key)
         chosen_side = "left" if side == "same" else side  # "same" (offered by --same-option) is a tie
@@ -320,3 +329,65 @@ def _read_row(row: _Row, questions: list[str], hits: dict, result: ReadResult, s
             pair_id=hit["pair_id"], kind=hit["kind"], question=question, side=side,
             chosen=hit[chosen_side]["model"], other=hit[other_side]["model"], prompt=hit["prompt"],
             correct=None if expected is None else side == expected, rejected=rejected))
+
+
+# Why a row (or one answer in it) is not counted, in the order the summary lists them.
+UNUSED_REASONS = {
+    "unknown_item_ids": "unknown item id (another study's HIT)",
+    "malformed_rows": "malformed row (wrong column count, no AssignmentId/WorkerId, answer JSON unreadable)",
+    "missing_answers": "malformed answer (empty, or not exactly one side chosen)",
+    "rejected_assignments": "rejected assignment",
+    "repeated_assignments": "duplicate assignment",
+    "duplicate_votes": "duplicate vote (same worker, pair and question)",
+    "vigilance_removed": "vote of a vigilance-removed worker",
+    "truncated_rows": "truncated row",
+}
+
+
+@dataclass
+class CountedVotes:
+    """The votes every study command counts (comparison votes of accepted assignments by workers who pass
+    vigilance), the failed workers, and every row or answer left out, by reason."""
+
+    read: ReadResult
+    votes: list[Vote]
+    failed_workers: list[str]
+    unused: dict[str, dict]  # reason -> {"count", "rows": first few}
+
+
+def failed_vigilance(votes: list[Vote], threshold: float) -> list[str]:
+    """Workers whose share of right vigilance answers (rejected assignments included) is below `threshold`."""
+    outcomes: dict[str, list[bool]] = {}
+    for vote in votes:
+        if vote.correct is not None:
+            outcomes.setdefault(vote.worker_id, []).append(vote.correct)
+    return sorted(w for w, o in outcomes.items() if sum(o) / len(o) < threshold)
+
+
+def counted_votes(paths, study: dict, vigilance_threshold: float = 0.8) -> CountedVotes:
+    """The one reader of `study analyze`, `leaderboard`, `next` and `agreement`: `read_results`, then the
+    vigilance filter, with every unused row counted by reason (first few row numbers kept)."""
+    read = read_results(paths, study)
+    failed = failed_vigilance(read.votes, vigilance_threshold)
+    removed = [[v.row, v.question] for v in read.votes
+               if v.kind == "comparison" and v.worker_id in failed and not v.rejected]
+    kept = [v for v in read.votes if v.kind == "comparison" and v.worker_id not in failed and not v.rejected]
+    by_kind = {**read.problems, **read.dropped_rows, "vigilance_removed": removed}
+    unused = {kind: {"count": len(by_kind[kind]), "rows": by_kind[kind][:_MAX_LISTED]}
+              for kind in UNUSED_REASONS if by_kind.get(kind)}
+    return CountedVotes(read, kept, failed, unused)
+
+
+def unused_lines(unused: dict[str, dict]) -> list[str]:
+    """One line per reason rows were not used: count, reason, first rows (header is row 1)."""
+    return [f"not used: {entry['count']} x {UNUSED_REASONS[kind]} (rows {', '.join(map(str, entry['rows']))}"
+            f"{', ...' if entry['count'] > len(entry['rows']) else ''})" for kind, entry in unused.items()]
+
+
+def require_usable(counted: CountedVotes) -> None:
+    """A ResultsFormatError naming the files when no vote is left to count, with why every row went."""
+    if counted.votes:
+        return
+    why = "; ".join(f"{e['count']} {UNUSED_REASONS[k]}" for k, e in counted.unused.items()) or "no answer rows"
+    raise ResultsFormatError(f"{', '.join(counted.read.files)}: no usable answers "
+                             f"({len(counted.read.assignments)} assignments read; {why})")

@@ -6,7 +6,7 @@ conventions (BatchNorm eps), the sample counts, and for IS the splits and shuffl
 `ISProtocol.id` spell all of it out; results and feature-cache keys carry that id. A protocol changed by a
 command-line option keeps its base name with `+custom`, and its id shows what changed.
 
-Facts from /work/shared/PROTOCOLS.md sections 2-3 and 7 (sources named there).
+Facts (with their sources): docs/protocols.md, sections FVD, Inception Score and Numeric conventions.
 """
 from __future__ import annotations
 

@@ -149,3 +149,61 @@ def read_record(path: str | os.PathLike, where: str | None = None) -> ResultReco
     """A record read from `path` and validated; errors name `where` (default: the path)."""
     where = where or str(path)
     return validate_record(read_json(path, where), where)
+
+
+# samples.jsonl: one object per generated sample; the per-sample metric fields are numbers (or null when skipped)
+_SAMPLE_FIELDS: dict[str, tuple] = {"index": (int,), "prompt": (str,), "seed": (int,), "path": (str,),
+                                    "sha256": (str,)}
+_SAMPLE_NUMBERS = tuple(field for m in registry.METRICS.values() for field in m.per_sample)
+
+
+def read_text_utf8(path: str | os.PathLike, error: type[LumiereEvalError] = ResultRecordError) -> str:
+    """The UTF-8 text of a record file; unreadable or not UTF-8 raises `error` naming the file and byte."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise error(f"{path}: cannot read ({err.strerror or err})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise error(f"{path}: not UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start}); run records are "
+                    "written as UTF-8, was the file edited by hand?") from None
+
+
+def read_samples(path: str | os.PathLike) -> list[dict]:
+    """The per-sample records of a run's samples.jsonl, checked (ResultRecordError naming file, line and field:
+    index/seed ints, prompt/path/sha256 strings, per-sample metrics numbers or null), sorted by index."""
+    from lumiere_eval.jsonl import JsonlLineError, iter_jsonl_objects
+
+    rows = []
+    try:
+        for number, row in iter_jsonl_objects(read_text_utf8(path).splitlines()):
+            where = f"{path} line {number}"
+            _check(where, row, _SAMPLE_FIELDS, "")
+            for field in _SAMPLE_NUMBERS:
+                value = row.get(field)
+                if value is not None and (isinstance(value, bool) or not isinstance(value, _NUMBER)):
+                    raise ResultRecordError(f"{where}: field '{field}' should be a number or null, found "
+                                            f"{type(value).__name__} ({value!r})")
+            rows.append(row)
+    except JsonlLineError as err:
+        raise ResultRecordError(f"{path} {err}") from None
+    return sorted(rows, key=lambda r: r["index"])
+
+
+def check_config_types(values: dict, defaults: dict[str, Any], where: str) -> None:
+    """ResultRecordError naming `where` and the field when a config.json value has another type than the
+    option's default (an int option given "nine"); options whose default is None or a path are not checked."""
+    for key, value in values.items():
+        default = defaults.get(key)
+        if isinstance(default, bool):
+            wanted: tuple = (bool,)
+        elif isinstance(default, (int, float)):
+            wanted = _NUMBER if isinstance(default, float) else (int,)
+        elif isinstance(default, str):
+            wanted = (str,)
+        else:
+            continue
+        if not isinstance(value, wanted) or (isinstance(value, bool) and bool not in wanted):
+            raise ResultRecordError(f"{where}: field '{key}' should be {' or '.join(t.__name__ for t in wanted)}, "
+                                    f"found {type(value).__name__} ({value!r})")

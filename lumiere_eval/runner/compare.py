@@ -124,6 +124,9 @@ def compare_runs(run_a: Path, run_b: Path, alpha: float = 0.05, num_resamples: i
     """Paired difference (A - B) of every metric the two runs share, with intervals and adjusted p-values
     (`features`: the two runs' features when the caller has read them already)."""
     run_a, run_b = Path(run_a), Path(run_b)
+    if run_a.resolve() == run_b.resolve():
+        raise LumiereEvalError(f"{run_a} and {run_b} are one run (both sides are the same folder); "
+                               "compare two different runs of the same prompts and seeds")
     records_a, records_b = load_records(run_a), load_records(run_b)
     check_paired(records_a, records_b, str(run_a), str(run_b))
     rows: dict[str, dict] = {}
@@ -193,8 +196,8 @@ def _better(row: dict) -> str:
 
 
 def compare_markdown(result: dict) -> str:
-    """The comparison as a Markdown table."""
-    lines = [f"# Paired comparison: A = {result['run_a']}, B = {result['run_b']}", "",
+    """The comparison as a Markdown table, the runs named by their folder names (the paths are in the JSON)."""
+    lines = [f"# Paired comparison: A = {Path(result['run_a']).name}, B = {Path(result['run_b']).name}", "",
              f"Difference A - B with a 95% paired interval ({result['num_resamples']} resamples of the same "
              "sample indices on both sides: half-sampling for set metrics, an interval of E[A - B at N] with the "
              "real set fixed; the percentile bootstrap for per-sample means); p-values adjusted by "

@@ -8,7 +8,6 @@ extractors and clips).
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.files import read_json
+from lumiere_eval.metrics.record import ResultRecordError, check_config_types, read_record, read_samples
 
 
 @dataclass
@@ -31,30 +31,24 @@ class RunFeatures:
 
 
 def load_records(folder: Path) -> list[dict]:
-    """The run's per-sample records (`samples.jsonl`), sorted by sample index."""
+    """The run's per-sample records (`samples.jsonl`), checked and sorted by sample index (`record.read_samples`)."""
     path = Path(folder) / "samples.jsonl"
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as err:
-        raise LumiereEvalError(f"{path}: cannot read ({err}); is {folder} a finished run folder?") from err
-    try:
-        records = [json.loads(line) for line in lines if line.strip()]
-    except json.JSONDecodeError as err:
-        raise LumiereEvalError(f"{path}: not JSON lines ({err})") from err
-    for i, r in enumerate(records):
-        missing = [k for k in ("index", "prompt", "seed", "path", "sha256") if k not in r]
-        if missing:
-            raise LumiereEvalError(f"{path}: record {i + 1} lacks {', '.join(missing)}")
-    return sorted(records, key=lambda r: r["index"])
+    if not path.is_file():
+        raise LumiereEvalError(f"{path}: file not found; is {folder} a finished run folder?")
+    return read_samples(path)
 
 
 def run_config(folder: Path):
     """The run's RunConfig, rebuilt from `config.json` (options this version does not know are ignored)."""
     from lumiere_eval.runner.ucf101_run import RunConfig
 
-    raw = read_json(Path(folder) / "config.json")
+    path = Path(folder) / "config.json"
+    raw = read_json(path)
+    if not isinstance(raw, dict):
+        raise ResultRecordError(f"{path}: expected a JSON object, found {type(raw).__name__}")
     known = {f.name: f for f in dataclasses.fields(RunConfig)}
     values = {k: v for k, v in raw.items() if k in known}
+    check_config_types(values, {k: f.default for k, f in known.items()}, str(path))
     for key in ("out", "data_root", "splits_dir", "cache_dir"):
         if values.get(key) not in (None, "None"):
             values[key] = Path(values[key])
@@ -72,7 +66,7 @@ def run_features(folder: Path, progress: bool = False) -> RunFeatures:
     from lumiere_eval.runner.ucf101_run import build_jobs, make_plan
 
     folder = Path(folder)
-    results = read_json(folder / "results.json")
+    results = read_record(folder / "results.json")
     records = load_records(folder)
     config = run_config(folder)
     plan = make_plan(config)

@@ -175,7 +175,22 @@ def make_plan(config: RunConfig) -> Plan:
     if missing and config.strict:
         raise ucf101_data.ProtocolDataError(f"{len(missing)} listed video(s) missing, first: {missing[0]['path']}: "
                                       f"{missing[0]['reason']}")
+    _check_real_set(config, len(chosen), real, missing)
     return Plan(classes, suite, samples, real, protocol_id, allocation, missing)
+
+
+def _check_real_set(config: RunConfig, listed: int, real: list, missing: list[dict]) -> None:
+    """Refuse, before any generation, a real set smaller than the FVD protocol's real-clip count (its sample
+    count, or every listed clip when the split holds fewer) or than 2; fewer missing clips stay skips."""
+    if not {"fvd", "kvd"} & set(config.metrics):
+        return
+    needed = max(2, min(listed, config.fvd().num_samples))
+    if len(real) >= needed:
+        return
+    first = ", ".join(f"{m['path']} ({m['reason']})" for m in missing[:3])
+    raise ucf101_data.ProtocolDataError(
+        f"{config.data_root}: only {len(real)} of the {listed} real clips listed in {config.real_split}list0"
+        f"{config.fold} exist ({len(missing)} missing; the FVD protocol needs {needed}); first missing: {first}")
 
 
 def _extractor(config: RunConfig, name: str, frame_size: int | None = None):
