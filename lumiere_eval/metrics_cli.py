@@ -158,31 +158,10 @@ def _parse_metrics(text: str) -> list[str]:
     return names
 
 
-def _frechet(real_stats, fake_rows: np.ndarray) -> float:
-    from lumiere_eval.metrics import frechet_distance_to_features
-
-    return frechet_distance_to_features(real_stats.mean, real_stats.covariance(True), fake_rows, True)
-
-
 def _items(videos: VideoSet, hashes) -> list:
     from lumiere_eval.runner.features import VideoItem
 
     return [VideoItem(path, hashes.sha256(path), key) for path, key in zip(videos.paths, videos.keys)]
-
-
-def _frame_fid(real_rows: list, fake_rows: list, resamples: int, seed: int, protocol: str) -> dict:
-    """FID over all frames of the clips (unbiased covariance, as pytorch-fid), interval over generated videos."""
-    from lumiere_eval.metrics import FeatureStats, bootstrap_ci
-    from lumiere_eval.metrics.record import metric_entry
-
-    real = np.concatenate([r for r in real_rows if r is not None])
-    fake = np.stack([r for r in fake_rows if r is not None])
-    real_stats = FeatureStats.from_features(real)
-    value = _frechet(real_stats, fake.reshape(-1, fake.shape[-1]))
-    low, high = (bootstrap_ci(fake, lambda v: _frechet(real_stats, v.reshape(-1, v.shape[-1])), resamples, seed=seed)
-                 if resamples >= 2 and len(fake) >= 2 else (None, None))
-    return metric_entry("fid", value, len(fake), protocol, low, high, frames_per_video=int(fake.shape[1]),
-                        covariance="unbiased", interval="bootstrap over generated videos (all their frames)")
 
 
 def compute(args: argparse.Namespace) -> dict:
@@ -191,8 +170,8 @@ def compute(args: argparse.Namespace) -> dict:
     from lumiere_eval.extractors import create_extractor
     from lumiere_eval.extractors.clipsim import uniform_indices
     from lumiere_eval.metrics.protocols import get_fvd_protocol, get_is_protocol, get_jedi_protocol
-    from lumiere_eval.metrics.record import SCHEMA_VERSION, metric_entry
-    from lumiere_eval.runner import evaluate
+    from lumiere_eval.metrics import values
+    from lumiere_eval.metrics.record import SCHEMA_VERSION
     from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
     from lumiere_eval.runner.features import FeatureJob, compute_features
     from lumiere_eval.runner.provenance import git_commit, package_versions
@@ -283,24 +262,28 @@ def compute(args: argparse.Namespace) -> dict:
     fvd_real = stack(real_rows["fvd"], "FVD (real)") if "fvd" in real_rows else None
     fvd_fake = stack(fake_rows["fvd"], "FVD (generated)") if "fvd" in fake_rows else None
     probs = stack(fake_rows["is"], "IS") if "is" in fake_rows else None
-    clip_values = None
+    rows = {}
+    if "fvd" in real_rows:
+        rows["fvd"] = rows["kvd"] = (fvd_real, fvd_fake)
+    if probs is not None:
+        rows["is"] = (None, probs)
     if "clipsim" in fake_rows:
         keep = [i for i, r in enumerate(fake_rows["clipsim"]) if r is not None]
         texts = clip.text_embeddings([fake.prompts[i] for i in keep])
-        clip_values = evaluate.clipsim_per_sample([fake_rows["clipsim"][i] for i in keep], texts)
-    clip_job = next((job for job in fake_jobs if job.name == "clipsim"), None)
-    results = evaluate.metric_entries([n for n in names if n not in ("fid", "cdfvd", "jedi")], protocol,
-                                      is_protocol, fvd_real, fvd_fake, probs, clip_values,
-                                      evaluate.clip_protocol(clip_job), args.bootstrap, args.seed)
+        rows["clipsim"] = (None, values.clipsim_per_sample([fake_rows["clipsim"][i] for i in keep], texts))
     if "fid" in names:
-        results["fid"] = _frame_fid(real_rows["fid"], fake_rows["fid"], args.fid_bootstrap, args.seed,
-                                    f"fid-frames:{protocol.id}:frames{len(frames)}")
-    for name, extra in extra_protocols.items():
-        real_x, fake_x = stack(real_rows[name], f"{name} (real)"), stack(fake_rows[name], f"{name} (generated)")
-        entry = (evaluate.fvd(real_x, fake_x, extra.unbiased_covariance, args.bootstrap, args.seed) if name == "cdfvd"
-                 else evaluate.jedi(real_x, fake_x, args.bootstrap, args.seed))
-        results[name] = metric_entry(name, entry.pop("value"), entry["n_fake"], extra.id, entry.pop("ci_low"),
-                                     entry.pop("ci_high"), **entry)
+        rows["fid"] = (np.concatenate([r for r in real_rows["fid"] if r is not None]),
+                       np.stack([r for r in fake_rows["fid"] if r is not None]))
+    for name in extra_protocols:
+        rows[name] = (stack(real_rows[name], f"{name} (real)"), stack(fake_rows[name], f"{name} (generated)"))
+    clip_job = next((job for job in fake_jobs if job.name == "clipsim"), None)
+    protocols = {"fvd": (protocol, protocol.id), "kvd": (protocol, protocol.id), "is": (is_protocol, is_protocol.id),
+                 "clipsim": (None, values.clip_protocol(clip_job)),
+                 "fid": (protocol, f"fid-frames:{protocol.id}:frames{len(frames)}" if "fid" in names else ""),
+                 **{name: (extra, extra.id) for name, extra in extra_protocols.items()}}
+    # frame FID has its own resample count (each resample recomputes a 2048-d covariance)
+    resamples = {name: args.fid_bootstrap if name == "fid" else args.bootstrap for name in names}
+    results = values.metric_entries(names, rows, protocols, resamples, args.seed)
     jobs = {job.name: job for job in fake_jobs}
     for name, entry in results.items():
         job = jobs["fvd" if name == "kvd" else name]

@@ -21,9 +21,10 @@ import numpy as np
 
 from lumiere_eval.human_study.leaderboard import PairedVotes, fit
 from lumiere_eval.human_study.sources import StudyInputError, load_run_folder
+from lumiere_eval.metrics.registry import per_sample_directions
 
-# per-sample fields of samples.jsonl whose direction is known; others need --metric NAME=higher|lower
-PER_VIDEO_DIRECTIONS = {"clipsim": True, "is_prob_of_prompted_class": True}
+# per-sample fields of samples.jsonl whose direction the metric registry knows; others need --metric NAME=higher|lower
+PER_VIDEO_DIRECTIONS = per_sample_directions()
 _NOT_METRICS = {"index", "seed"}
 
 

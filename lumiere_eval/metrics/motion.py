@@ -27,13 +27,8 @@ import numpy as np
 
 from lumiere_eval.metrics.checks import MetricInputError
 
-# name -> whether higher is better (read by reports and the dashboard); None: neither, compare the amount of
-# motion with the real clips' (a model whose frames are unrelated "moves" a lot)
-HIGHER_IS_BETTER = {
-    "dynamic_degree_dis": None, "motion_magnitude_dis": None, "camera_motion_dis": None,
-    "object_motion_dis": None, "temporal_flickering": True, "motion_smoothness_flowinterp": True,
-    "warping_error_dis": False, "clip_consistency_consecutive": True, "clip_consistency_first": True,
-}
+# Each score's direction is in the metric registry (lumiere_eval.metrics.registry, tier "motion"); None there:
+# neither, compare the amount of motion with the real clips' (a model whose frames are unrelated "moves" a lot).
 PIXEL_SCORES = ("dynamic_dis", "motion_magnitude_dis", "camera_motion_dis",
                 "object_motion_dis", "temporal_flickering", "motion_smoothness_flowinterp",
                 "warping_error_dis")

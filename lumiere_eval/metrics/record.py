@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any, Literal, TypedDict
 
 from lumiere_eval import LumiereEvalError
+from lumiere_eval.metrics import registry
 
 SCHEMA_VERSION = 1
 KINDS = ("run", "metrics")
-# Whether a larger value is better, for every metric the harness computes.
-HIGHER_IS_BETTER = {"fvd": False, "kvd": False, "is": True, "clipsim": True, "fid": False, "cdfvd": False,
-                    "jedi": False}
+# Whether a larger value is better, for every metric the harness computes (owned by the metric registry).
+HIGHER_IS_BETTER = registry.higher_is_better()
 
 
 class ResultRecordError(LumiereEvalError):

@@ -21,8 +21,6 @@ from lumiere_eval.runner.run_features import RunFeatures, load_records, run_feat
 
 COMPARE_FILE = "compare.json"
 CURVES_FILE = "sample_size.json"
-# Per-sample scores the UCF101 runner writes into samples.jsonl, with whether higher is better.
-RECORD_SCORES = {"clipsim": True, "is_prob_of_prompted_class": True}
 
 
 def check_paired(records_a: list[dict], records_b: list[dict], name_a: str, name_b: str) -> None:
@@ -81,10 +79,10 @@ def _usable(run: RunFeatures) -> np.ndarray:
 
 
 def _higher_is_better(results: dict, name: str) -> bool | None:
-    from lumiere_eval.metrics.motion import HIGHER_IS_BETTER
+    from lumiere_eval.metrics.registry import higher_is_better
 
     metric = results.get("metrics", {}).get(name, {})
-    return metric.get("higher_is_better", RECORD_SCORES.get(name, HIGHER_IS_BETTER.get(name)))
+    return metric.get("higher_is_better", higher_is_better().get(name))
 
 
 def _protocol(results: dict, name: str) -> str | None:
@@ -105,10 +103,11 @@ def _same_protocol(a: dict, b: dict, name: str, notes: list[str]) -> bool:
 def per_sample_scores(folder: Path, records: list[dict], motion: bool, features: RunFeatures) -> dict[str, np.ndarray]:
     """Per-sample score arrays in record order (NaN where a sample has none): the records' own and the
     motion tier's (computed and cached on first use)."""
+    from lumiere_eval.metrics.registry import per_sample_directions
     from lumiere_eval.runner.motion_tier import load_or_run_motion
 
     scores = {name: np.array([r.get(name, np.nan) for r in records], dtype=np.float64)
-              for name in RECORD_SCORES if any(name in r for r in records)}
+              for name in per_sample_directions() if any(name in r for r in records)}
     if motion:
         per_sample = load_or_run_motion(folder, frame_embeddings=features.fake.get("clipsim"))["per_sample"]
         rows = [per_sample.get(str(r["index"])) or {} for r in records]

@@ -142,7 +142,7 @@ def _consistency(paths: list[Path]) -> dict[str, float]:
 def real_reference(root: Path, config, num: int) -> dict:
     """The domain's own numbers: held-out real clips scored like a model (FVD floor, IS, CLIPSIM, consistency)."""
     from lumiere_eval.datasets import ucf101 as ucf101_data
-    from lumiere_eval.runner import evaluate
+    from lumiere_eval.metrics.values import clipsim_per_sample, compute
     from lumiere_eval.runner.cache import FeatureCache, FileHashes
     from lumiere_eval.runner.features import VideoItem, compute_features
     from lumiere_eval.runner.ucf101_run import build_jobs
@@ -168,13 +168,13 @@ def real_reference(root: Path, config, num: int) -> dict:
     suite = ucf101_data.prompt_suite(config.prompts, ucf101_data.read_class_index(splits))
     clip_job = next(j for j in fake_jobs if j.name == "clipsim")
     texts = clip_job.extractor.text_embeddings([suite.prompt(c) for c in test_classes])
-    values = evaluate.clipsim_per_sample(test_rows["clipsim"], texts)
+    similarities = clipsim_per_sample(test_rows["clipsim"], texts)
     probs = np.stack(test_rows["is"])
     return {
-        "fvd": evaluate.fvd(np.stack(real_rows["fvd"]), np.stack(test_rows["fvd"]),
-                            config.fvd().unbiased_covariance, config.bootstrap, config.seed),
-        "is": evaluate.inception(probs, config.inception(), config.bootstrap, config.seed),
-        "clipsim": evaluate.clipsim(values, config.bootstrap, config.seed),
+        "fvd": compute("fvd", np.stack(real_rows["fvd"]), np.stack(test_rows["fvd"]), config.fvd(), config.bootstrap,
+                       config.seed),
+        "is": compute("is", None, probs, config.inception(), config.bootstrap, config.seed),
+        "clipsim": compute("clipsim", None, similarities, None, config.bootstrap, config.seed),
         "class_accuracy": float(np.mean([ucf101_data.read_class_index(splits)[int(p.argmax())] == c
                                          for p, c in zip(probs, test_classes)])),
         "temporal": _consistency([it.path for it in test]),

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from lumiere_eval import LumiereEvalError
-from lumiere_eval.metrics import MetricInputError, bootstrap_ci
-from lumiere_eval.metrics.motion import HIGHER_IS_BETTER, PIXEL_SCORES, embedding_consistency, pixel_scores
+from lumiere_eval.metrics import MetricInputError
+from lumiere_eval.metrics.motion import PIXEL_SCORES, embedding_consistency, pixel_scores
+from lumiere_eval.metrics.registry import get_metric, interval_hook
 
 TIER_ID = "motion-tier-dis-v1"
 MOTION_FILE = "motion.json"
@@ -68,10 +69,9 @@ def summarize(per_video: list[dict], num_resamples: int = 200, seed: int = 0) ->
         if len(values) == 0:
             continue
         metric = "dynamic_degree_dis" if name == "dynamic_dis" else name
-        low, high = (bootstrap_ci(values, np.mean, num_resamples, seed=seed) if num_resamples and len(values) > 1
-                     else (None, None))
+        low, high = interval_hook(metric)(values, np.mean, num_resamples, seed)
         summary[metric] = {"value": float(values.mean()), "ci_low": low, "ci_high": high, "n": int(len(values)),
-                           "higher_is_better": HIGHER_IS_BETTER[metric]}
+                           "higher_is_better": get_metric(metric).higher_is_better}
     return summary
 
 

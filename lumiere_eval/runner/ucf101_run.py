@@ -24,7 +24,7 @@ from lumiere_eval.metrics.protocols import (DEFAULT_FVD_PROTOCOL, DEFAULT_IS_PRO
                                             get_fvd_protocol, get_is_protocol)
 from lumiere_eval.metrics.record import SCHEMA_VERSION, write_record
 from lumiere_eval.datasets import ucf101 as ucf101_data
-from lumiere_eval.runner import evaluate
+from lumiere_eval.metrics import values
 from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
 from lumiere_eval.runner.distributed import Shard, current_shard, finish
 from lumiere_eval.runner.features import FeatureJob, VideoItem, compute_features
@@ -375,11 +375,14 @@ def _metrics(config: RunConfig, plan: Plan, records: list[dict], fake_jobs: list
     if "clipsim" in jobs:
         keep = [i for i, b in enumerate(fake_rows["clipsim"]) if b is not None]
         texts = jobs["clipsim"].extractor.text_embeddings([records[i]["prompt"] for i in keep])
-        clip_values = evaluate.clipsim_per_sample([fake_rows["clipsim"][i] for i in keep], texts)
+        clip_values = values.clipsim_per_sample([fake_rows["clipsim"][i] for i in keep], texts)
         for i, v in zip(keep, clip_values):
             per_sample[records[i]["index"]]["clipsim"] = float(v)
-    results = evaluate.metric_entries(config.metrics, config.fvd(), config.inception(), real, fake, probs,
-                                      clip_values, evaluate.clip_protocol(jobs.get("clipsim")), config.bootstrap, config.seed)
+    fvd, inception = config.fvd(), config.inception()
+    rows = {"fvd": (real, fake), "kvd": (real, fake), "is": (None, probs), "clipsim": (None, clip_values)}
+    protocols = {"fvd": (fvd, fvd.id), "kvd": (fvd, fvd.id), "is": (inception, inception.id),
+                 "clipsim": (None, values.clip_protocol(jobs.get("clipsim")))}
+    results = values.metric_entries(config.metrics, rows, protocols, config.bootstrap, config.seed)
     if "is" in results and any("is_top1" in v for v in per_sample.values()):
         results["is"]["top1_accuracy_vs_prompted_class"] = float(np.mean(
             [per_sample[r["index"]]["is_top1"] == r["class"] for r in records if "is_top1" in per_sample[r["index"]]]))

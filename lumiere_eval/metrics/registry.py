@@ -1,0 +1,158 @@
+"""The metric registry: every metric the harness computes, one entry each, and the one owner of its facts.
+
+An entry (`Metric`) says what a metric is (name, better direction, kind: a set metric computed from feature rows of
+two sets, or a per-sample score averaged over videos), under which protocol family it is computed and its default
+protocol there, which feature jobs it needs (job name, extractor, clip sampling, real and/or generated side; metrics
+naming the same job share one extractor pass: FVD and KVD read one I3D pass), the function that turns rows into a
+value (`compute`, "module:function", imported only when used), the interval hook that puts an interval on that
+value (`interval`, one name per metric from `INTERVALS`), the per-sample fields it writes into samples.jsonl, and the
+weights it needs. Directions read anywhere (result records, compare, curves, study agreement, dashboard) come
+from here.
+
+How to add a metric (docs/adding_a_metric.md has the worked example, precision/recall):
+1. Write the maths as a pure function of feature rows in its own module under `lumiere_eval/metrics/`.
+2. Add one `Metric(...)` line to `METRICS` below: its name, direction, kind, family and default protocol, the
+   feature job it reads (reuse an existing job name to share its extractor pass), `compute` naming a function
+   `(real_rows, fake_rows, protocol, num_resamples, seed, interval) -> dict` with `value`, `ci_low`, `ci_high`
+   and any extras, and the weights it needs.
+3. Add its tests (a property test, and the reference implementation on the same features).
+Everything else (the `--metrics` choices, the record entry and its direction, compare/curves rows, the dashboard
+column, `--list-metrics`) follows from the entry.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+import numpy as np
+
+from lumiere_eval import LumiereEvalError
+
+Kind = Literal["set", "per-sample"]
+Side = Literal["real", "fake"]
+
+
+class UnknownMetricError(LumiereEvalError):
+    """A metric name that is not in the registry."""
+
+
+@dataclass(frozen=True)
+class FeatureNeed:
+    """One feature job a metric reads: `job` names it (metrics naming the same job share one pass), `extractor`
+    is the protocol's extractor unless fixed here, `sampling` "protocol" (the protocol's real/fake clip),
+    "none" (the extractor picks frames itself), `kind` the runner's feature kind, `sides` which sets it reads."""
+
+    job: str
+    sides: tuple[Side, ...] = ("real", "fake")
+    extractor: str | None = None  # None: the protocol's `extractor`
+    sampling: str = "protocol"
+    kind: str = "clip"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A registered metric (see the module docstring for each field's meaning)."""
+
+    name: str
+    title: str
+    higher_is_better: bool | None  # None: neither; compare with real videos
+    kind: Kind
+    family: str  # protocol family: "fvd" (FVD_PROTOCOLS), "is", "jedi", "clipsim", "motion"
+    default_protocol: str | None
+    features: tuple[FeatureNeed, ...] = ()
+    compute: str | None = None  # "module:function", rows -> {"value", "ci_low", "ci_high", ...}
+    interval: str = "percentile_bootstrap"  # a key of INTERVALS
+    per_sample: tuple[str, ...] = ()  # samples.jsonl fields this metric writes (higher_is_better applies)
+    weights: tuple[str, ...] = ()  # weight registry names (lumiere_eval.extractors.weights); () = weight-free
+    tier: str = "core"  # "core": computed by `ucf101`/`metrics`; "motion": by the motion tier (motion.json)
+
+    def compute_function(self) -> Callable:
+        """The function `compute` names, imported now."""
+        import importlib
+
+        module, _, function = self.compute.partition(":")
+        return getattr(importlib.import_module(module), function)
+
+
+def percentile_bootstrap(data: np.ndarray, statistic: Callable[[np.ndarray], float], num_resamples: int,
+                         seed: int) -> tuple[float | None, float | None]:
+    """Seeded 95% percentile bootstrap of `statistic` over the rows of `data` (None, None when no resamples are
+    asked for or fewer than two rows are given)."""
+    from lumiere_eval.metrics.bootstrap import bootstrap_ci
+
+    if not num_resamples or len(data) < 2:
+        return None, None
+    return bootstrap_ci(data, statistic, num_resamples, seed=seed)
+
+
+# Interval methods by name; a metric's `interval` picks one. Swap a metric's method here or in its entry.
+INTERVALS: dict[str, Callable] = {"percentile_bootstrap": percentile_bootstrap}
+
+
+def interval_hook(name: str) -> Callable[[np.ndarray, Callable, int, int], tuple[float | None, float | None]]:
+    """The interval function of metric `name`: `(data, statistic, num_resamples, seed) -> (low, high)`."""
+    return INTERVALS[get_metric(name).interval]
+
+
+_I3D, _C3D, _CLIP = ("i3d_torchscript", "i3d_pretrained_400"), ("c3d_ucf101",), ("clip_vit_b32",)
+_VALUES = "lumiere_eval.metrics.values"
+_MOTION_PIXEL = "weight-free (OpenCV DIS flow)"
+
+METRICS: dict[str, Metric] = {m.name: m for m in (
+    Metric("fvd", "FVD", False, "set", "fvd", "fvd2048_16f", (FeatureNeed("fvd"),), f"{_VALUES}:fvd",
+           weights=_I3D),
+    Metric("kvd", "KVD", False, "set", "fvd", "fvd2048_16f", (FeatureNeed("fvd"),), f"{_VALUES}:kvd",
+           interval="none", weights=_I3D),
+    Metric("is", "IS", True, "set", "is", "is10k_tgan_ucf", (FeatureNeed("is", ("fake",)),),
+           f"{_VALUES}:inception", per_sample=("is_prob_of_prompted_class",), weights=_C3D),
+    Metric("clipsim", "CLIPSIM", True, "per-sample", "clipsim", None,
+           (FeatureNeed("clipsim", ("fake",), extractor="clip", sampling="none", kind="frames"),),
+           f"{_VALUES}:clipsim", per_sample=("clipsim",), weights=_CLIP),
+    Metric("fid", "frame FID", False, "set", "fvd", "fvd2048_16f",
+           (FeatureNeed("fid", extractor="inception-fid", kind="frame_rows"),), f"{_VALUES}:frame_fid",
+           weights=("pt_inception",)),
+    Metric("cdfvd", "cd-FVD", False, "set", "fvd", "cdfvd2048_16f", (FeatureNeed("cdfvd"),), f"{_VALUES}:fvd",
+           weights=("videomae_v2_g_ssv2",)),
+    Metric("jedi", "JEDi", False, "set", "jedi", "jedi5000_16f", (FeatureNeed("jedi"),), f"{_VALUES}:jedi",
+           weights=("vjepa_vith16", "vjepa_vith16_ssv2_probe")),
+    # the motion tier (lumiere_eval.runner.motion_tier): per-video scores, no feature jobs of the runner
+    *(Metric(name, title, higher, "per-sample", "motion", "motion-tier-dis-v1", per_sample=(name,), tier="motion",
+             weights=weights)
+      for name, title, higher, weights in (
+          ("dynamic_degree_dis", "dynamic degree", None, ()),
+          ("motion_magnitude_dis", "motion magnitude", None, ()),
+          ("camera_motion_dis", "camera motion", None, ()),
+          ("object_motion_dis", "object motion", None, ()),
+          ("temporal_flickering", "temporal flickering (higher: steadier)", True, ()),
+          ("motion_smoothness_flowinterp", "motion smoothness", True, ()),
+          ("warping_error_dis", "warping error", False, ()),
+          ("clip_consistency_consecutive", "CLIP consistency (consecutive frames)", True, _CLIP),
+          ("clip_consistency_first", "CLIP consistency (to the first frame)", True, _CLIP))),
+)}
+INTERVALS["none"] = lambda data, statistic, num_resamples, seed: (None, None)
+
+
+def get_metric(name: str) -> Metric:
+    """The registered metric called `name`; an unknown name raises UnknownMetricError listing the known ones."""
+    try:
+        return METRICS[name]
+    except KeyError:
+        raise UnknownMetricError(f"unknown metric {name!r}; known: {', '.join(METRICS)}") from None
+
+
+def names(tier: str | None = None) -> tuple[str, ...]:
+    """Registered metric names, in registry order (only those of `tier` when given)."""
+    return tuple(n for n, m in METRICS.items() if tier is None or m.tier == tier)
+
+
+def higher_is_better() -> dict[str, bool | None]:
+    """Every metric's direction, and every per-sample field's (True: higher is better; None: neither)."""
+    out = {name: m.higher_is_better for name, m in METRICS.items()}
+    for m in METRICS.values():
+        out.update(dict.fromkeys(m.per_sample, m.higher_is_better))
+    return out
+
+
+def per_sample_directions(tier: str = "core") -> dict[str, bool]:
+    """The samples.jsonl fields the metrics of `tier` write, with their direction."""
+    return {field: m.higher_is_better for m in METRICS.values() if m.tier == tier for field in m.per_sample}

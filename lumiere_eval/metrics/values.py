@@ -1,0 +1,130 @@
+"""Rows -> a metric's value with its interval: the `compute` functions the metric registry names.
+
+Each takes `(real, fake, protocol, num_resamples, seed, interval)`: the real and generated rows (None for a side
+the metric does not read), the metric's protocol, and the interval hook of the metric (`registry.interval_hook`:
+by default a seeded percentile bootstrap over generated rows, the real statistics held fixed, so the interval
+describes how much the number moves with the choice of generated videos). Each returns a dict with `value`,
+`ci_low`, `ci_high` and its extras. Pure functions of the rows given.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from lumiere_eval.metrics import (FeatureStats, clip_similarity, frechet_distance_from_stats,
+                                  frechet_distance_to_features, inception_score, kernel_distance)
+from lumiere_eval.metrics.protocols import protocol_inception_score
+from lumiere_eval.metrics.record import metric_entry
+
+
+def _interval(low: float | None, high: float | None) -> dict:
+    return {"ci_low": low, "ci_high": high}
+
+
+def fvd(real: np.ndarray, fake: np.ndarray, protocol, num_resamples: int, seed: int, interval) -> dict:
+    """Frechet distance between real and fake feature rows (the protocol's covariance convention), with the
+    interval over fake rows."""
+    unbiased = protocol.unbiased_covariance
+    real_stats = FeatureStats.from_features(real)
+    value = frechet_distance_from_stats(real_stats, FeatureStats.from_features(fake), unbiased)
+    mu, sigma = real_stats.mean, real_stats.covariance(unbiased)
+
+    def statistic(rows: np.ndarray) -> float:
+        return frechet_distance_to_features(mu, sigma, rows, unbiased)
+
+    return {"value": value, **_interval(*interval(fake, statistic, num_resamples, seed)), "n_real": len(real),
+            "n_fake": len(fake), "covariance": "unbiased" if unbiased else "biased"}
+
+
+def jedi(real: np.ndarray, fake: np.ndarray, protocol, num_resamples: int, seed: int, interval) -> dict:
+    """JEDi (100 x polynomial MMD^2, from second moments) between real and fake feature rows, with the interval
+    over fake rows."""
+    from lumiere_eval.metrics.kernel import jedi_from_stats
+
+    real_stats = FeatureStats.from_features(real)
+
+    def statistic(rows: np.ndarray) -> float:
+        return jedi_from_stats(real_stats, FeatureStats.from_features(rows))
+
+    return {"value": statistic(fake), **_interval(*interval(fake, statistic, num_resamples, seed)),
+            "n_real": len(real), "n_fake": len(fake)}
+
+
+def kvd(real: np.ndarray, fake: np.ndarray, protocol, num_resamples: int, seed: int, interval) -> dict:
+    """Kernel distance (unbiased MMD^2, cubic kernel) and its spread over 100 overlapping subsets (its registered
+    interval is none: the subsets are not independent)."""
+    mean, std = kernel_distance(real, fake, num_subsets=100, subset_size=1000, seed=seed)
+    return {"value": mean, "std_over_subsets": std, **_interval(*interval(fake, None, num_resamples, seed)),
+            "n_real": len(real), "n_fake": len(fake)}
+
+
+def inception(real: None, probs: np.ndarray, protocol, num_resamples: int, seed: int, interval) -> dict:
+    """Inception Score under `protocol` (mean and std over its splits of its first `num_samples` rows) with the
+    interval over samples."""
+    probs = np.asarray(probs, dtype=np.float64)[:protocol.num_samples]
+    splits = min(protocol.splits, len(probs))
+    mean, std = protocol_inception_score(protocol, probs)
+    low, high = interval(probs, lambda p: inception_score(p, splits=splits, log_eps=protocol.log_eps)[0],
+                         num_resamples, seed)
+    return {"value": mean, "std_over_splits": std, "splits": splits, **_interval(low, high), "n_fake": len(probs)}
+
+
+def clipsim(real: None, values: np.ndarray, protocol, num_resamples: int, seed: int, interval) -> dict:
+    """Mean per-video CLIP similarity (`values`, from `clipsim_per_sample`) with the interval over videos."""
+    return {"value": float(np.mean(values)), **_interval(*interval(values, np.mean, num_resamples, seed)),
+            "n_fake": len(values)}
+
+
+def frame_fid(real: np.ndarray, fake: np.ndarray, protocol, num_resamples: int, seed: int, interval) -> dict:
+    """FID over all frames of the clips (real `[frames, D]`, fake `[videos, frames, D]`; unbiased covariance, as
+    pytorch-fid), the interval over generated videos (all their frames)."""
+    real_stats = FeatureStats.from_features(real)
+
+    def statistic(videos: np.ndarray) -> float:
+        rows = videos.reshape(-1, videos.shape[-1])
+        return frechet_distance_to_features(real_stats.mean, real_stats.covariance(True), rows, True)
+
+    return {"value": statistic(fake), **_interval(*interval(fake, statistic, num_resamples, seed)), "n": len(fake),
+            "frames_per_video": int(fake.shape[1]), "covariance": "unbiased",
+            "interval": "bootstrap over generated videos (all their frames)"}
+
+
+def clipsim_per_sample(frame_embeddings: list[np.ndarray], text_embeddings: np.ndarray) -> np.ndarray:
+    """CLIP similarity of each video (frames `[F, D]`) with its prompt embedding (x100, clamped at 0)."""
+    return np.array([clip_similarity(f, t) for f, t in zip(frame_embeddings, text_embeddings, strict=True)])
+
+
+def clip_protocol(job) -> str:
+    """The CLIPSIM protocol id of a feature job: extractor, its frame sampling and preprocessing, x100 cosine
+    clamped at 0 ("" without a job)."""
+    if job is None:
+        return ""
+    return f"clipsim:{job.extractor.id}:{job.extractor.protocol}:x100-clamp0"
+
+
+def compute(name: str, real, fake, protocol, num_resamples: int, seed: int) -> dict:
+    """Metric `name` from its rows through its registered compute function and interval hook (a plain dict)."""
+    from lumiere_eval.metrics.registry import get_metric, interval_hook
+
+    return get_metric(name).compute_function()(real, fake, protocol, num_resamples, seed, interval_hook(name))
+
+
+def entry(name: str, result: dict, protocol_id: str) -> dict:
+    """A computed metric (`compute`'s dict) as a result-record metric entry under `protocol_id`."""
+    result = dict(result)
+    n = result.pop("n") if "n" in result else result["n_fake"]
+    return metric_entry(name, result.pop("value"), n, protocol_id, result.pop("ci_low"), result.pop("ci_high"),
+                        **result)
+
+
+def metric_entries(names, rows: dict[str, tuple], protocols: dict[str, tuple], num_resamples: int | dict[str, int],
+                   seed: int) -> dict:
+    """Result-record entries of the metrics in `names`, in registry order: `rows[name]` is its (real, fake) rows,
+    `protocols[name]` its (protocol, protocol id), `num_resamples` one count or a count per metric."""
+    from lumiere_eval.metrics.registry import METRICS
+
+    out = {}
+    for name in (n for n in METRICS if n in names):
+        protocol, protocol_id = protocols[name]
+        count = num_resamples[name] if isinstance(num_resamples, dict) else num_resamples
+        out[name] = entry(name, compute(name, *rows[name], protocol, count, seed), protocol_id)
+    return out

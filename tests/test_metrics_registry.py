@@ -1,0 +1,50 @@
+"""The metric registry: one entry per metric, its facts consistent with the protocols and read by every table."""
+import numpy as np
+import pytest
+
+from lumiere_eval.metrics import bootstrap_ci, protocols, registry
+from lumiere_eval.metrics.record import HIGHER_IS_BETTER
+
+PROTOCOL_TABLES = {"fvd": protocols.FVD_PROTOCOLS, "is": protocols.IS_PROTOCOLS, "jedi": protocols.JEDI_PROTOCOLS}
+
+
+def test_every_metric_the_harness_computes_is_an_entry():
+    assert {"fvd", "kvd", "is", "clipsim", "fid", "cdfvd", "jedi", "temporal_flickering", "warping_error_dis",
+            "dynamic_degree_dis", "clip_consistency_first"} <= set(registry.METRICS)
+    with pytest.raises(registry.UnknownMetricError, match="unknown metric 'nope'; known: fvd, kvd"):
+        registry.get_metric("nope")
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_entry_is_consistent(name):
+    metric = registry.get_metric(name)
+    assert metric.kind in ("set", "per-sample")
+    assert metric.interval in registry.INTERVALS
+    if metric.family in PROTOCOL_TABLES:
+        assert metric.default_protocol in PROTOCOL_TABLES[metric.family]
+    if metric.tier == "core":
+        assert callable(metric.compute_function()) and metric.features and metric.weights
+    else:
+        assert metric.compute is None and not metric.features
+
+
+def test_directions_have_one_owner():
+    from lumiere_eval.human_study.agreement import PER_VIDEO_DIRECTIONS
+
+    assert HIGHER_IS_BETTER == registry.higher_is_better()
+    assert HIGHER_IS_BETTER["fvd"] is False and HIGHER_IS_BETTER["is"] is True
+    assert HIGHER_IS_BETTER["is_prob_of_prompted_class"] is True
+    assert HIGHER_IS_BETTER["temporal_flickering"] is True and HIGHER_IS_BETTER["warping_error_dis"] is False
+    assert PER_VIDEO_DIRECTIONS == {"is_prob_of_prompted_class": True, "clipsim": True}
+
+
+def test_default_interval_hook_is_the_percentile_bootstrap():
+    rows = np.random.default_rng(3).normal(size=(40, 5))
+    hook = registry.interval_hook("fvd")
+    assert hook(rows, lambda r: float(r.mean()), 50, 7) == bootstrap_ci(rows, lambda r: float(r.mean()), 50, seed=7)
+    assert hook(rows, np.mean, 0, 7) == (None, None) and hook(rows[:1], np.mean, 50, 7) == (None, None)
+    assert registry.interval_hook("kvd")(rows, np.mean, 50, 7) == (None, None)
+
+
+def test_shared_jobs_are_named_once():
+    assert registry.get_metric("fvd").features == registry.get_metric("kvd").features
