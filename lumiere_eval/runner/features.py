@@ -5,6 +5,8 @@ reported (path and reason) and left out, or stops the run when `strict`.
 """
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -13,8 +15,10 @@ import numpy as np
 
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.runner.cache import FeatureCache
+from lumiere_eval.runner.decode_pool import (MIN_VIDEOS_FOR_POOL, DecodePool, decode_serial, decode_video,
+                                             default_workers)
+from lumiere_eval.runner.progress import PhaseProgress
 from lumiere_eval.video import ClipSampling, VideoReadError
-from lumiere_eval.video.clips import read_clips
 from lumiere_eval.limits import DEFAULT_MAX_VIDEO_MB
 
 FEATURE_BLOCK = 4  # default videos per extractor call of both `metrics` and `ucf101`
@@ -66,19 +70,23 @@ def compute_features(items: list[VideoItem], jobs: list[FeatureJob], cache: Feat
                      owns_block: Callable[[int], bool] = lambda block: True, strict: bool = False,
                      progress: bool = True, desc: str = "features",
                      on_skip: Callable[[VideoItem, str], None] | None = None,
-                     max_video_mb: float = DEFAULT_MAX_VIDEO_MB) -> dict[str, list[np.ndarray | None]]:
+                     max_video_mb: float = DEFAULT_MAX_VIDEO_MB, decode_workers: int | None = None,
+                     decode: Callable = decode_video) -> dict[str, list[np.ndarray | None]]:
     """Per job, one row block per item (None where the video was unusable or the block is not ours).
 
-    A video that is unreadable, truncated, too short for a clip, above `max_video_mb` of decoded frames, or
-    whose features come out NaN/infinite is passed to `on_skip` with the reason, or stops the run when `strict`.
+    A video that is unreadable, truncated, too short for a clip, above `max_video_mb` of decoded frames, whose
+    decoder process died, or whose features come out NaN/infinite is passed to `on_skip` with the reason, or
+    stops the run when `strict`.
 
     Items are processed in fixed blocks `[k * block_size, (k + 1) * block_size)` of the item list, and a block
     with any missing row is recomputed whole. A row is therefore always computed in the same batch, so
     float round-off cannot differ between a single-process run, a sharded run and a resumed one; the block
     size is part of the cache key, so rows computed in other blocks are never mixed in.
-    """
-    from tqdm import tqdm
 
+    `decode_workers` processes (None: decode_pool.default_workers; 0: in this process) decode the videos of
+    the next blocks while the extractors run the current one; clips arrive in item order, so the rows are the
+    same for any number of workers. `decode` is the per-video decoder every worker runs.
+    """
     keys = {job.name: [cache.key(item.sha256, _key_config(job, item, block_size)) for item in items] for job in jobs}
     out: dict[str, list[np.ndarray | None]] = {job.name: [cache.get(k) for k in keys[job.name]] for job in jobs}
     for job in jobs:  # an entry of the wrong shape is named and recomputed
@@ -86,7 +94,10 @@ def compute_features(items: list[VideoItem], jobs: list[FeatureJob], cache: Feat
     blocks = [range(start, min(start + block_size, len(items))) for start in range(0, len(items), block_size)]
     todo = [(k, block) for k, block in enumerate(blocks) if owns_block(k) and
             any(out[job.name][i] is None for job in jobs for i in block)]
-    bar = tqdm(total=sum(len(b) for _, b in todo), desc=desc, unit="video", disable=not progress or not todo)
+    tasks = [(i, str(items[i].path), items[i].key) for _, block in todo for i in block]
+    if not tasks:
+        return out
+    bar = PhaseProgress(len(tasks), desc, enabled=progress)
 
     def skip(i: int, reason: str) -> None:
         if strict:
@@ -94,29 +105,52 @@ def compute_features(items: list[VideoItem], jobs: list[FeatureJob], cache: Feat
         if on_skip is not None:
             on_skip(items[i], reason)
 
-    for _, block in todo:
-        decoded: dict[int, dict[str, np.ndarray]] = {}
-        for i in block:
-            try:
-                decoded[i] = read_clips(items[i].path, {job.name: job.sampling for job in jobs}, items[i].key,
-                                        max_bytes=int(max_video_mb * 10**6))
-            except VideoReadError as err:
-                if strict:
-                    raise  # the decoder's own error, naming the video
-                skip(i, err.reason)
-        for job in jobs:
-            if all(out[job.name][i] is not None for i in decoded):
-                continue
-            clips = {i: parts[job.name] for i, parts in decoded.items()}
-            for shape in dict.fromkeys(c.shape for c in clips.values()):  # clips of one batch must stack
-                members = [i for i, c in clips.items() if c.shape == shape]
-                members, rows = finite_rows(job, members, clips, skip)
-                for i, row in zip(members, rows, strict=True):
-                    cache.put(keys[job.name][i], row)
-                    out[job.name][i] = row
-        bar.update(len(block))
+    with _decoded_stream(tasks, jobs, int(max_video_mb * 10**6), block_size, decode_workers, decode) as stream:
+        for _, block in todo:
+            start = time.perf_counter()
+            decoded: dict[int, dict[str, np.ndarray]] = {}
+            for i in block:
+                _, (clips, err) = next(stream)
+                if err is None:
+                    decoded[i] = clips
+                elif strict or not isinstance(err, VideoReadError):
+                    raise err  # the decoder's own error, naming the video
+                else:
+                    skip(i, err.reason)
+            network_start = time.perf_counter()
+            for job in jobs:
+                if all(out[job.name][i] is not None for i in decoded):
+                    continue
+                clips = {i: parts[job.name] for i, parts in decoded.items()}
+                for shape in dict.fromkeys(c.shape for c in clips.values()):  # clips of one batch must stack
+                    members = [i for i, c in clips.items() if c.shape == shape]
+                    members, rows = finite_rows(job, members, clips, skip)
+                    for i, row in zip(members, rows, strict=True):
+                        cache.put(keys[job.name][i], row)
+                        out[job.name][i] = row
+            bar.update(len(block), network_start - start, time.perf_counter() - network_start)
     bar.close()
     return out
+
+
+@contextmanager
+def _decoded_stream(tasks: list, jobs: list[FeatureJob], max_bytes: int, block_size: int, workers: int | None,
+                    decode: Callable):
+    """`(index, (clips, error))` of every task in order: from a DecodePool, or in this process."""
+    samplings = {job.name: job.sampling for job in jobs}
+    if workers is None:
+        device = str(getattr(jobs[0].extractor, "device", "cpu")) if jobs else "cpu"
+        workers = default_workers(device) if len(tasks) >= MIN_VIDEOS_FOR_POOL else 0
+    if workers == 0:
+        yield iter(decode_serial(tasks, samplings, max_bytes, decode))
+        return
+    with DecodePool(workers, samplings, max_bytes, prefetch_depth(block_size, workers), decode) as pool:
+        yield iter(pool.results(tasks))
+
+
+def prefetch_depth(block_size: int, workers: int) -> int:
+    """Videos decoded ahead at most: the next two blocks and one per worker."""
+    return 2 * block_size + workers
 
 
 def _key_config(job: FeatureJob, item: VideoItem, block_size: int) -> dict:
