@@ -220,7 +220,7 @@ def test_inception_matches_pytorch_fid_inceptionv3(tmp_path, monkeypatch):
 
 # ---- one decode pass (the runner's feature stage, used by both `metrics` and `ucf101`) --------------------
 
-def test_real_ucf101_clips_through_the_feature_stage(ucf101_shared, tmp_path, monkeypatch):
+def test_real_ucf101_clips_through_the_feature_stage(ucf101_shared, tmp_path):
     """The two real XviD clips (320x240) decoded once each for two jobs, cut as fvd2048_16f real and fake clips,
     through a TorchScript I3D; a second pass is served from the cache without decoding."""
     from lumiere_eval.files import sha256_file
@@ -236,21 +236,20 @@ def test_real_ucf101_clips_through_the_feature_stage(ucf101_shared, tmp_path, mo
     jobs = [features.FeatureJob("real", extractor, protocol.real_sampling),
             features.FeatureJob("fake", extractor, protocol.fake_sampling)]
     decoded = []
-    read_clips = features.read_clips
 
-    def counting_read_clips(path, *args, **kwargs):
+    def counting_decode(path, *args, **kwargs):
         decoded.append(str(path))
-        return read_clips(path, *args, **kwargs)
+        return features.decode_video(path, *args, **kwargs)
 
-    monkeypatch.setattr(features, "read_clips", counting_read_clips)
     items = [features.VideoItem(p, sha256_file(p), p.name) for p in paths]
     cache = FeatureCache(tmp_path / "cache")
-    out = features.compute_features(items, jobs, cache, block_size=2, progress=False)
+    out = features.compute_features(items, jobs, cache, block_size=2, progress=False, decode_workers=0,
+                                    decode=counting_decode)
     assert decoded == [str(p) for p in paths]  # each video decoded exactly once for both jobs
     rows = np.stack(out["real"])
     assert rows.shape == (len(paths), 400) and np.isfinite(rows).all()
     assert not np.allclose(rows[0], rows[1])
     expected = extractor.extract(np.stack([read_clip(p, protocol.real_sampling, key=p.name) for p in paths]))
     np.testing.assert_allclose(rows, expected, rtol=1e-5, atol=1e-6)
-    again = features.compute_features(items, jobs, cache, block_size=2, progress=False)
+    again = features.compute_features(items, jobs, cache, block_size=2, progress=False, decode=counting_decode)
     assert len(decoded) == len(paths) and all(np.array_equal(a, b) for a, b in zip(again["real"], out["real"]))

@@ -191,11 +191,15 @@ def read_samples(path: str | os.PathLike) -> list[dict]:
     return sorted(rows, key=lambda r: r["index"])
 
 
-def check_config_types(values: dict, defaults: dict[str, Any], where: str) -> None:
+def check_config_types(values: dict, defaults: dict[str, Any], where: str, nullable: frozenset = frozenset()
+                       ) -> None:
     """ResultRecordError naming `where` and the field when a config.json value has another type than the
-    option's default (an int option given "nine"); options whose default is None or a path are not checked."""
+    option's default (an int option given "nine"); options whose default is None or a path are not checked, and
+    the `nullable` ones may also be null."""
     for key, value in values.items():
         default = defaults.get(key)
+        if value is None and key in nullable:
+            continue
         if isinstance(default, bool):
             wanted: tuple = (bool,)
         elif isinstance(default, (int, float)):

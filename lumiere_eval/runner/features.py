@@ -5,6 +5,7 @@ reported (path and reason) and left out, or stops the run when `strict`.
 """
 from __future__ import annotations
 
+import multiprocessing
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -141,6 +142,8 @@ def _decoded_stream(tasks: list, jobs: list[FeatureJob], max_bytes: int, block_s
     if workers is None:
         device = str(getattr(jobs[0].extractor, "device", "cpu")) if jobs else "cpu"
         workers = default_workers(device) if len(tasks) >= MIN_VIDEOS_FOR_POOL else 0
+    if workers and multiprocessing.current_process().daemon:
+        workers = 0  # a daemonic process (a generation worker of `--workers`) may not start decode processes
     if workers == 0:
         yield iter(decode_serial(tasks, samplings, max_bytes, decode))
         return

@@ -48,7 +48,8 @@ def run_config(folder: Path):
         raise ResultRecordError(f"{path}: expected a JSON object, found {type(raw).__name__}")
     known = {f.name: f for f in dataclasses.fields(RunConfig)}
     values = {k: v for k, v in raw.items() if k in known}
-    check_config_types(values, {k: f.default for k, f in known.items()}, str(path))
+    check_config_types(values, {k: f.default for k, f in known.items()}, str(path),
+                       frozenset(k for k, f in known.items() if "None" in str(f.type)))
     for key in ("out", "data_root", "splits_dir", "cache_dir"):
         if values.get(key) not in (None, "None"):
             values[key] = Path(values[key])
