@@ -26,9 +26,11 @@ import numpy as np
 from lumiere_eval import LumiereEvalError, __version__
 from lumiere_eval.cli_types import float_range, int_range
 from lumiere_eval.limits import DEFAULT_MAX_SKIPPED_FRACTION, DEFAULT_MAX_VIDEO_MB
+from lumiere_eval.metrics.registry import METRICS as _REGISTERED, sharing_job
 from lumiere_eval.runner.skips import skip_report, warning_text
 
-METRICS = ("fvd", "kvd", "is", "clipsim", "fid", "cdfvd", "jedi")
+METRICS = tuple(name for name, metric in _REGISTERED.items() if metric.tier == "core")
+I3D_METRICS = sharing_job("fvd", METRICS)  # FVD, KVD, precision, recall: one I3D pass
 VIDEO_SUFFIXES = {".mp4", ".avi", ".gif", ".webm", ".mkv", ".mov"}
 
 
@@ -184,7 +186,7 @@ def compute(args: argparse.Namespace) -> dict:
     if "jedi" in names:
         extra_protocols["jedi"] = get_jedi_protocol(args.jedi_protocol)
     # videos per side each metric's protocol asks for; --max-videos sets one count for all
-    wanted = {**dict.fromkeys(("fvd", "kvd", "fid"), protocol.num_samples), "is": is_protocol.num_samples,
+    wanted = {**dict.fromkeys((*I3D_METRICS, "fid"), protocol.num_samples), "is": is_protocol.num_samples,
               **{name: extra.num_samples for name, extra in extra_protocols.items()}}
     limit = args.max_videos or max(wanted.get(n, 0) for n in names) or protocol.num_samples
     used = lambda job: args.max_videos or wanted.get(job.name, limit)  # noqa: E731 - its first videos count
@@ -196,7 +198,7 @@ def compute(args: argparse.Namespace) -> dict:
     load = {"fetch_missing": not args.no_download, "timeout": args.timeout, "device": args.device,
             "batch_size": args.feature_block}
     real_jobs, fake_jobs = [], []
-    if {"fvd", "kvd"} & set(names):
+    if set(I3D_METRICS) & set(names):
         i3d = create_extractor(protocol.extractor, args.i3d, **load)
         real_jobs.append(FeatureJob("fvd", i3d, protocol.real_sampling))
         fake_jobs.append(FeatureJob("fvd", i3d, protocol.fake_sampling))
@@ -264,7 +266,7 @@ def compute(args: argparse.Namespace) -> dict:
     probs = stack(fake_rows["is"], "IS") if "is" in fake_rows else None
     rows = {}
     if "fvd" in real_rows:
-        rows["fvd"] = rows["kvd"] = (fvd_real, fvd_fake)
+        rows |= dict.fromkeys(I3D_METRICS, (fvd_real, fvd_fake))
     if probs is not None:
         rows["is"] = (None, probs)
     if "clipsim" in fake_rows:
@@ -277,7 +279,7 @@ def compute(args: argparse.Namespace) -> dict:
     for name in extra_protocols:
         rows[name] = (stack(real_rows[name], f"{name} (real)"), stack(fake_rows[name], f"{name} (generated)"))
     clip_job = next((job for job in fake_jobs if job.name == "clipsim"), None)
-    protocols = {"fvd": (protocol, protocol.id), "kvd": (protocol, protocol.id), "is": (is_protocol, is_protocol.id),
+    protocols = {**dict.fromkeys(I3D_METRICS, (protocol, protocol.id)), "is": (is_protocol, is_protocol.id),
                  "clipsim": (None, values.clip_protocol(clip_job)),
                  "fid": (protocol, f"fid-frames:{protocol.id}:frames{len(frames)}" if "fid" in names else ""),
                  **{name: (extra, extra.id) for name, extra in extra_protocols.items()}}
@@ -286,7 +288,7 @@ def compute(args: argparse.Namespace) -> dict:
     results = values.metric_entries(names, rows, protocols, resamples, args.seed)
     jobs = {job.name: job for job in fake_jobs}
     for name, entry in results.items():
-        job = jobs["fvd" if name == "kvd" else name]
+        job = jobs["fvd" if name in I3D_METRICS else name]
         entry.update({"extractor": job.extractor.describe(), "clip": job.config["clip"]})
     described = {job.extractor.id: job.extractor.describe() for job in real_jobs + fake_jobs}
     unverified = sorted({w["path"] for d in described.values() for w in (d["weights"], d.get("probe_weights"))

@@ -136,6 +136,11 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            interval="half_sampling", weights=("videomae_v2_g_ssv2",)),
     Metric("jedi", "JEDi", False, "set", "jedi", "jedi5000_16f", (FeatureNeed("jedi"),), f"{_VALUES}:jedi",
            interval="half_sampling", weights=("vjepa_vith16", "vjepa_vith16_ssv2_probe")),
+    # improved precision/recall (Kynkaanniemi et al. 2019, k = 3) on the FVD protocol's I3D rows (one I3D pass)
+    Metric("precision", "precision (k=3)", True, "set", "fvd", "fvd2048_16f", (FeatureNeed("fvd"),),
+           f"{_VALUES}:precision", weights=_I3D),
+    Metric("recall", "recall (k=3)", True, "set", "fvd", "fvd2048_16f", (FeatureNeed("fvd"),), f"{_VALUES}:recall",
+           interval="none", weights=_I3D),
     # the motion tier (lumiere_eval.runner.motion_tier): per-video scores, no feature jobs of the runner
     *(Metric(name, title, higher, "per-sample", "motion", "motion-tier-dis-v1", per_sample=(name,), tier="motion",
              weights=weights)
@@ -171,6 +176,11 @@ def higher_is_better() -> dict[str, bool | None]:
     for m in METRICS.values():
         out.update(dict.fromkeys(m.per_sample, m.higher_is_better))
     return out
+
+
+def sharing_job(job: str, among=None) -> tuple[str, ...]:
+    """The metrics (of `among`, default all) that read feature job `job`."""
+    return tuple(n for n in (among or METRICS) if any(f.job == job for f in get_metric(n).features))
 
 
 def per_sample_directions(tier: str = "core") -> dict[str, bool]:
