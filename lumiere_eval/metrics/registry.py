@@ -75,9 +75,9 @@ class Metric:
 
 
 def percentile_bootstrap(data: np.ndarray, statistic: Callable[[np.ndarray], float], num_resamples: int,
-                         seed: int) -> tuple[float | None, float | None]:
+                         seed: int, estimate: float | None = None) -> tuple[float | None, float | None]:
     """Seeded 95% percentile bootstrap of `statistic` over the rows of `data` (None, None when no resamples are
-    asked for or fewer than two rows are given)."""
+    asked for or fewer than two rows are given); `estimate` is not used (the percentiles are not centred)."""
     from lumiere_eval.metrics.bootstrap import bootstrap_ci
 
     if not num_resamples or len(data) < 2:
@@ -108,10 +108,7 @@ INTERVAL_METHOD_NAMES = {"percentile_bootstrap": "percentile", "half_sampling": 
 def interval_hook(name: str) -> Callable[..., tuple[float | None, float | None]]:
     """The interval function of metric `name`: `(data, statistic, num_resamples, seed, estimate=None) -> (low,
     high)`; percentile ignores `estimate`."""
-    method = INTERVALS[get_metric(name).interval]
-    return lambda data, statistic, num_resamples, seed, estimate=None: (
-        method(data, statistic, num_resamples, seed, estimate) if method is not percentile_bootstrap
-        else method(data, statistic, num_resamples, seed))
+    return INTERVALS[get_metric(name).interval]
 
 
 _I3D, _C3D, _CLIP = ("i3d_torchscript", "i3d_pretrained_400"), ("c3d_ucf101",), ("clip_vit_b32",)
