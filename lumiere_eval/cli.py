@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 from lumiere_eval import LumiereEvalError, __version__
@@ -29,6 +30,20 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "motion": ("lumiere_eval.runner.motion_cli", "Weight-free motion tier (OpenCV flow, VBench's rules) on a run folder or video files."),
     "dashboard": ("lumiere_eval.dashboard.cli", "Browse results in a Streamlit dashboard on 127.0.0.1: leaderboard, runs, videos, studies."),
 }
+
+
+_STATES_DEFAULT = re.compile(r"\(default\b|\bdefaults?:|[;,] default |^default ", re.IGNORECASE)
+
+
+class OneDefaultHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends "(default: X)" only where the help does not already say its default and there is one to show
+    (not None or False), so every option states one default."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if _STATES_DEFAULT.search(text) or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     module_name, help_text = SUBCOMMANDS[name]
     module = importlib.import_module(module_name)
     sub_parser = argparse.ArgumentParser(prog=f"lumiere-eval {name}", description=help_text,
-                                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                         formatter_class=OneDefaultHelpFormatter)
     module.add_arguments(sub_parser)
     args = sub_parser.parse_args(argv[1:])
     try:
