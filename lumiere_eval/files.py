@@ -93,3 +93,18 @@ def read_json(path: str | os.PathLike, error: type[Exception] = LumiereEvalError
         raise error(f"{where}: cannot read ({err})") from err
     except json.JSONDecodeError as err:
         raise error(f"{where}: malformed or partial JSON (line {err.lineno}: {err.msg})") from err
+
+
+def decode_text(data: bytes, path: str | os.PathLike) -> tuple[str, str | None]:
+    """Text typed by people (prompts, manifests, results CSVs): UTF-8 (a byte-order mark dropped), else
+    Windows-1252, else Latin-1, with a warning naming the file, the first bad byte and the encoding used."""
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as err:
+        bad = f"byte 0x{data[err.start]:02x} at offset {err.start}"
+    for encoding, name in (("cp1252", "Windows-1252"), ("latin-1", "Latin-1")):
+        try:
+            return data.decode(encoding), f"{path}: not UTF-8 ({bad}); decoded as {name}"
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes every byte")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import os
 import warnings
@@ -52,13 +53,27 @@ class VideoSet:
         return VideoSet(self.source, self.paths[:n], self.keys[:n], self.prompts[:n])
 
 
+def _read_text(path: Path) -> str:
+    """A prompt file or manifest decoded as `files.decode_text` does (UTF-8, else a named fallback, warned)."""
+    from lumiere_eval.files import decode_text
+
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise MetricsInputError(f"{path}: cannot read ({err.strerror or err})") from None
+    text, warning = decode_text(data, path)
+    if warning:
+        warnings.warn(warning, stacklevel=2)
+    return text
+
+
 def _manifest_rows(path: Path) -> list[dict]:
+    text = _read_text(path)
     if path.suffix == ".csv":
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
     else:
         rows = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for number, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
                     rows.append(json.loads(line))
@@ -67,6 +82,12 @@ def _manifest_rows(path: Path) -> list[dict]:
     for number, row in enumerate(rows, 1):
         if not isinstance(row, dict) or not row.get("path"):
             raise MetricsInputError(f"{path}: row {number} has no 'path' field")
+        if not isinstance(row["path"], str):
+            raise MetricsInputError(f"{path}: row {number}: field 'path' should be a string, found "
+                                    f"{type(row['path']).__name__} ({row['path']!r})")
+        if row.get("prompt") is not None and not isinstance(row["prompt"], str):
+            raise MetricsInputError(f"{path}: row {number}: field 'prompt' should be a string, found "
+                                    f"{type(row['prompt']).__name__}")
     return rows
 
 
@@ -75,8 +96,8 @@ def load_video_set(source: str | os.PathLike) -> VideoSet:
     source = Path(source)
     if source.is_dir():
         paths = sorted(p for p in source.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
-        prompts = [p.with_suffix(".txt").read_text(encoding="utf-8").strip() if p.with_suffix(".txt").is_file()
-                   else None for p in paths]
+        prompts = [_read_text(p.with_suffix(".txt")).strip() if p.with_suffix(".txt").is_file() else None
+                   for p in paths]
         keys = [p.name for p in paths]
     elif source.is_file() and source.suffix in (".csv", ".jsonl"):
         rows = _manifest_rows(source)

@@ -61,3 +61,37 @@ def test_compare_on_a_malformed_record_prints_one_line(tmp_path, capsys):
     assert main(["compare", str(a), str(b), "--no-motion"]) == 1
     err = capsys.readouterr().err
     assert "samples.jsonl line 2: expected a JSON object, got int" in err and "Traceback" not in err
+
+
+def test_a_non_utf8_file_name_gets_a_random_clip_and_utf8_names_keep_theirs():
+    import hashlib
+
+    import numpy as np
+
+    from lumiere_eval.video import ClipSampling
+
+    sampling = ClipSampling("random", 4, 1, seed=0)
+    odd = b"real/caf\xe9.mp4".decode("utf-8", "surrogateescape")  # how Python lists a Latin-1 file name
+    assert 0 <= sampling.start(40, key=odd) <= 36
+    digest = hashlib.sha256("0:real/café.mp4".encode()).digest()  # the earlier hashing of a UTF-8 name
+    expected = int(np.random.default_rng(int.from_bytes(digest[:8], "little")).integers(0, 37))
+    assert sampling.start(40, key="real/café.mp4") == expected
+
+
+def test_metrics_inputs_not_utf8_are_decoded_with_a_named_warning(tmp_path):
+    from lumiere_eval.metrics_cli import MetricsInputError, load_video_set
+
+    folder = tmp_path / "fake"
+    folder.mkdir()
+    (folder / "a.mp4").write_bytes(b"")
+    (folder / "a.txt").write_bytes("un caf\u00e9".encode("latin-1"))
+    with pytest.warns(UserWarning, match=r"a.txt: not UTF-8 \(byte 0xe9 at offset 6\); decoded as Windows-1252"):
+        assert load_video_set(folder).prompts == ["un café"]
+    manifest = tmp_path / "m.csv"
+    manifest.write_bytes("path,prompt\nfake/a.mp4,un caf\u00e9\n".encode("latin-1"))
+    with pytest.warns(UserWarning, match=r"m.csv: not UTF-8 .*decoded as Windows-1252"):
+        assert load_video_set(manifest).prompts == ["un café"]
+    jsonl = tmp_path / "m.jsonl"
+    jsonl.write_text('{"path": 5}\n')
+    with pytest.raises(MetricsInputError, match=r"m.jsonl: row 1: field 'path' should be a string, found int \(5\)"):
+        load_video_set(jsonl)

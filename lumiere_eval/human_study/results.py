@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lumiere_eval import LumiereEvalError
+from lumiere_eval.files import decode_text
 from lumiere_eval.human_study.spreadsheet import neutralise_cell, restore_cell
 
 RESULTS_FIXED_COLUMNS = (
@@ -144,17 +145,8 @@ def decode_results_text(path: Path) -> tuple[str, str | None]:
     nul = data.find(b"\x00")
     if nul >= 0:
         raise ResultsFormatError(f"{path}: binary data (NUL byte at offset {nul}), not an MTurk batch results CSV")
-    try:
-        return data.decode("utf-8-sig"), None
-    except UnicodeDecodeError as err:
-        bad = f"byte 0x{data[err.start]:02x} at offset {err.start}"
-    for encoding, name in (("cp1252", "Windows-1252"), ("latin-1", "Latin-1")):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        return text, f"{path}: not UTF-8 ({bad}); decoded as {name}, as Excel saves CSVs"
-    raise AssertionError("latin-1 decodes every byte")
+    text, warning = decode_text(data, path)
+    return text, warning and f"{warning}, as Excel saves CSVs"
 
 
 @dataclass

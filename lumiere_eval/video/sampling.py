@@ -53,7 +53,8 @@ class ClipSampling:
             return 0
         if self.strategy == "center":
             return room // 2
-        digest = hashlib.sha256(f"{self.seed}:{key}".encode()).digest()
+        # the key as the file system's bytes: a non-UTF-8 file name (surrogate escapes) hashes too, others as before
+        digest = hashlib.sha256(f"{self.seed}:".encode() + os.fsencode(key)).digest()
         return int(np.random.default_rng(int.from_bytes(digest[:8], "little")).integers(0, room + 1))
 
     def indices(self, length: int, path: str | os.PathLike = "", key: str = "") -> np.ndarray:
