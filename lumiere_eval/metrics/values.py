@@ -159,3 +159,56 @@ def metric_entries(names, rows: dict[str, tuple], protocols: dict[str, tuple], n
         count = num_resamples[name] if isinstance(num_resamples, dict) else num_resamples
         out[name] = entry(name, compute(name, *rows[name], protocol, count, seed), protocol_id)
     return out
+
+
+# Set statistics for paired differences and sample-size curves: `(real, fake, protocol) -> f(positions) -> value`,
+# the metric recomputed on the generated rows at `positions` against the fixed real rows (the registry's
+# `statistic`; compare and curves call them on the same positions for two runs).
+
+def fvd_statistic(real: np.ndarray, fake: np.ndarray, protocol):
+    """FVD of the generated rows at given positions (the protocol's covariance convention)."""
+    unbiased = protocol.unbiased_covariance
+    real_stats = FeatureStats.from_features(real)
+    mu, sigma = real_stats.mean, real_stats.covariance(unbiased)
+    return lambda idx: frechet_distance_to_features(mu, sigma, fake[idx], unbiased)
+
+
+def kvd_statistic(real: np.ndarray, fake: np.ndarray, protocol):
+    """KVD (one unbiased MMD^2 over all given rows) of the generated rows at given positions."""
+    return lambda idx: kernel_distance(real, fake[idx], num_subsets=1, subset_size=len(idx))[0]
+
+
+def inception_statistic(real: None, probs: np.ndarray, protocol):
+    """IS (the protocol's splits, shuffle and log eps) of the generated rows at given positions."""
+    return lambda idx: inception_score(probs[idx], splits=min(protocol.splits, len(idx)),
+                                       shuffle_seed=protocol.shuffle_seed, log_eps=protocol.log_eps)[0]
+
+
+def jedi_statistic(real: np.ndarray, fake: np.ndarray, protocol):
+    """JEDi of the generated rows at given positions."""
+    from lumiere_eval.metrics.kernel import jedi_from_stats
+
+    real_stats = FeatureStats.from_features(real)
+    return lambda idx: jedi_from_stats(real_stats, FeatureStats.from_features(fake[idx]))
+
+
+def frame_fid_statistic(real: np.ndarray, fake: np.ndarray, protocol):
+    """Frame FID of the generated videos at given positions (all their frames)."""
+    real_stats = FeatureStats.from_features(real)
+    mu, sigma = real_stats.mean, real_stats.covariance(True)
+    return lambda idx: frechet_distance_to_features(mu, sigma, fake[idx].reshape(-1, fake.shape[-1]), True)
+
+
+def precision_statistic(real: np.ndarray, fake: np.ndarray, protocol):
+    """Improved precision (k = 3) of the generated rows at given positions (the real manifold fixed)."""
+    from lumiere_eval.metrics.precision_recall import DEFAULT_K, inside_manifold, knn_radii
+
+    inside = inside_manifold(fake, real, knn_radii(real, DEFAULT_K)).astype(np.float64)
+    return lambda idx: float(inside[idx].mean())
+
+
+def recall_statistic(real: np.ndarray, fake: np.ndarray, protocol):
+    """Improved recall (k = 3) against the manifold of the generated rows at given positions (distinct rows)."""
+    from lumiere_eval.metrics.precision_recall import DEFAULT_K, inside_manifold, knn_radii
+
+    return lambda idx: float(inside_manifold(real, fake[idx], knn_radii(fake[idx], DEFAULT_K)).mean())

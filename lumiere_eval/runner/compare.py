@@ -2,7 +2,8 @@
 
 Two runs are paired when they hold the same sample indices with the same prompts and seeds (the UCF101
 runner gives sample i the same prompt and seed for every model); a comparison of unpaired runs is
-refused. Set metrics (FVD, KVD, IS) are recomputed on the same resampled sample indices for both runs
+refused. Set metrics (every registered one the runs hold: FVD, KVD, IS, cd-FVD, JEDi, frame FID, precision,
+recall) are recomputed on the same resampled sample indices for both runs
 from the cached per-sample features, against the shared real set; per-sample scores (CLIPSIM, the
 motion tier) also get a sign test and a permutation test. A metric the two runs computed under different
 protocols (another extractor, clip sampling or sample count) is left out, with a note. p-values are adjusted over all metrics (Holm
@@ -46,29 +47,22 @@ def _stack(blocks: list, keep: np.ndarray) -> np.ndarray:
 
 
 def set_statistics(run: RunFeatures, keep: np.ndarray) -> dict[str, Callable[[np.ndarray], float]]:
-    """Per set metric of the run, a function of sample positions (into `keep`) giving the metric's value."""
-    from lumiere_eval.metrics import FeatureStats, frechet_distance_to_features, inception_score
-    from lumiere_eval.metrics.kernel import kernel_distance
+    """Per set metric the run holds, a function of sample positions (into `keep`) giving the metric's value:
+    the registry's `statistic` on the run's cached rows, under the run's protocols."""
+    from lumiere_eval.metrics.registry import METRICS
 
+    protocols = run.config.protocols()
     stats: dict[str, Callable[[np.ndarray], float]] = {}
-    metrics = run.results.get("metrics", {})
-    if "fvd" in run.fake and any(m in metrics for m in ("fvd", "kvd")):
-        fake = _stack(run.fake["fvd"], keep)
-        real = np.stack([r for r in run.real["fvd"] if r is not None]).astype(np.float64)
-        if "fvd" in metrics:
-            unbiased = metrics["fvd"].get("covariance", "unbiased") == "unbiased"
-            real_stats = FeatureStats.from_features(real)
-            mu, sigma = real_stats.mean, real_stats.covariance(unbiased)
-            stats["fvd"] = lambda idx: frechet_distance_to_features(mu, sigma, fake[idx], unbiased)
-        if "kvd" in metrics:
-            stats["kvd"] = lambda idx: kernel_distance(real, fake[idx], num_subsets=1, subset_size=len(idx))[0]
-    if "is" in run.fake and "is" in metrics:  # the run's own IS convention: splits, shuffle, log eps
-        probs = _stack(run.fake["is"], keep)
-        convention = run.results.get("protocols", {}).get("is", {})
-        splits = int(convention.get("splits", metrics["is"].get("splits", 1)))
-        shuffle_seed, log_eps = convention.get("shuffle_seed"), float(convention.get("log_eps", 0.0))
-        stats["is"] = lambda idx: inception_score(probs[idx], splits=min(splits, len(idx)), shuffle_seed=shuffle_seed,
-                                                  log_eps=log_eps)[0]
+    for name in run.results.get("metrics", {}):
+        metric = METRICS.get(name)
+        if metric is None or metric.statistic is None or metric.features[0].job not in run.fake:
+            continue
+        need = metric.features[0]
+        real = None
+        if "real" in need.sides:
+            rows = [r for r in run.real[need.job] if r is not None]
+            real = (np.concatenate(rows) if rows[0].ndim == 2 else np.stack(rows)).astype(np.float64)
+        stats[name] = metric.statistic_function()(real, _stack(run.fake[need.job], keep), protocols.of_job(need.job))
     return stats
 
 
