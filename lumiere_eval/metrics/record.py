@@ -34,7 +34,7 @@ class MetricEntry(TypedDict, total=False):
     value: float
     ci_low: float | None
     ci_high: float | None
-    higher_is_better: bool
+    higher_is_better: bool | None  # None: neither direction (a motion score, compared with real videos)
     n: int
     protocol: str
 
@@ -64,7 +64,7 @@ _RECORD_FIELDS: dict[str, tuple] = {
 }
 _METRIC_FIELDS: dict[str, tuple] = {
     "value": _NUMBER, "ci_low": (*_NUMBER, type(None)), "ci_high": (*_NUMBER, type(None)),
-    "higher_is_better": (bool,), "n": (int,), "protocol": (str,),
+    "higher_is_better": (bool, type(None)), "n": (int,), "protocol": (str,),
 }
 
 

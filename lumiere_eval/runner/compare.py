@@ -2,8 +2,8 @@
 
 Two runs are paired when they hold the same sample indices with the same prompts and seeds (the UCF101
 runner gives sample i the same prompt and seed for every model); a comparison of unpaired runs is
-refused. Set metrics (every registered one the runs hold: FVD, KVD, IS, cd-FVD, JEDi, frame FID, precision,
-recall) are recomputed on the same resampled sample indices for both runs
+refused. Set metrics (every registered one the runs hold that has an interval: FVD, KVD, IS, cd-FVD, JEDi, frame FID,
+precision) are recomputed on the same resampled sample indices for both runs
 from the cached per-sample features, against the shared real set; per-sample scores (CLIPSIM, the
 motion tier) also get a sign test and a permutation test. A metric the two runs computed under different
 protocols (another extractor, clip sampling or sample count) is left out, with a note. p-values are adjusted over all metrics (Holm
@@ -56,6 +56,8 @@ def set_statistics(run: RunFeatures, keep: np.ndarray) -> dict[str, Callable[[np
     for name in run.results.get("metrics", {}):
         metric = METRICS.get(name)
         if metric is None or metric.statistic is None or metric.features[0].job not in run.fake:
+            continue
+        if metric.interval == "none":  # no resampling interval holds for it (recall: repeated rows' radii)
             continue
         need = metric.features[0]
         real = None

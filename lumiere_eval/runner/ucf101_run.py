@@ -231,10 +231,28 @@ def describe_plan(config: RunConfig, plan: Plan) -> str:
              f"prompts: {plan.suite.name} (hash {plan.suite.hash}); e.g. {plan.samples[0].prompt!r}",
              f"metrics: {', '.join(config.metrics)}; FVD protocol {config.fvd().id}; IS protocol "
              f"{config.inception().id}; clip={config.clip_extractor}",
+             *planned_shortfalls(config, plan),
              f"work: {len(plan.samples) - done} generations, up to {len(plan.samples) + len(plan.real)} video "
              f"decodes for features (cached features are reused from {config.cache_dir or default_cache_dir()})",
              f"output: {config.out}"]
     return "\n".join(lines)
+
+
+def planned_shortfalls(config: RunConfig, plan: Plan) -> list[str]:
+    """A line per metric whose protocol asks for more videos than the run will give it (flagged
+    `short_of_protocol` in the results)."""
+    protocols, lines = config.protocols(), []
+    for name in config.metrics:
+        if name not in evaluation.ENGINE_METRICS:
+            continue
+        need = evaluation.get_metric(name).features[0]
+        protocol = protocols.of_job(need.job)
+        wanted = getattr(protocol, "num_samples", None)
+        given = min(len(plan.samples), len(plan.real)) if "real" in need.sides else len(plan.samples)
+        if wanted is not None and given < wanted:
+            lines.append(f"SHORT OF PROTOCOL: {evaluation.get_metric(name).title} {protocol.name} uses {given} of its "
+                         f"{wanted} samples (flagged short_of_protocol in results.json and summary.md)")
+    return lines
 
 
 def _check_disk(config: RunConfig, plan: Plan) -> None:
