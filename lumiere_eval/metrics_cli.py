@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-from lumiere_eval import LumiereEvalError, __version__
+from lumiere_eval import LumiereEvalError
 from lumiere_eval.cli_types import float_range, int_range
 from lumiere_eval.runner.skips import skip_report, warning_text
 
@@ -117,6 +117,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list", dest="list_metrics", action="store_true",
                         help="Print every metric with its direction, protocols and needed weights, and exit.")
     options.add_metric_options(parser, "fvd,kvd,is,clipsim,fid")
+    options.add_override_options(parser)
     options.add_weight_options(parser)
     parser.add_argument("--max-videos", type=int_range(0), default=0,
                         help="Use at most this many videos per side for every metric (0: each metric its own "
@@ -140,18 +141,19 @@ def _items(videos: VideoSet, hashes) -> list:
 
 def protocols_from_args(args: argparse.Namespace):
     """The engine's `Protocols` of the options."""
-    from lumiere_eval.metrics.protocols import get_fvd_protocol, get_is_protocol, get_jedi_protocol
-    from lumiere_eval.runner.evaluation import Protocols
+    from lumiere_eval.metrics.protocols import get_fvd_protocol, get_jedi_protocol
+    from lumiere_eval.runner.evaluation import Protocols, derive_fvd, derive_is
 
-    return Protocols(get_fvd_protocol(args.fvd_protocol), get_is_protocol(args.is_protocol),
+    return Protocols(derive_fvd(args.fvd_protocol, None, args.fvd_extractor, args.real_clip, args.fake_clip,
+                                args.fvd_covariance),
+                     derive_is(args.is_protocol, None, args.is_extractor, args.is_splits, -1, args.fake_clip),
                      get_fvd_protocol(args.cdfvd_protocol), get_jedi_protocol(args.jedi_protocol),
-                     clip_frames=args.clip_frames, fid_frames=args.fid_frames)
+                     args.clip_extractor, args.clip_frames, args.fid_frames)
 
 
 def compute(args: argparse.Namespace) -> dict:
     """Features of both sets through the engine's jobs and the runner's feature stage, then the requested
     metrics; returns the record."""
-    from lumiere_eval.metrics.record import SCHEMA_VERSION
     from lumiere_eval.runner import evaluation
     from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
     from lumiere_eval.runner.features import compute_features
@@ -208,33 +210,22 @@ def compute(args: argparse.Namespace) -> dict:
     if evaluation.MOTION in names:
         results |= evaluation.motion_entries(video_scores(fake_items, cache, None, progress), args.bootstrap,
                                              args.seed, TIER_ID)
-    described = {job.extractor.id: job.extractor.describe() for job in plan.all}
-    unverified = sorted({w["path"] for d in described.values() for w in (d["weights"], d.get("probe_weights"))
-                         if w is not None and not w["verified"]})
     short = computed["short_of_protocol"]
     if short:
         warnings.warn(evaluation.shortfall_text(short), stacklevel=2)
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "metrics",
-        "lumiere_eval_version": __version__,
-        "model": {"name": fake.source.stem if fake.source.is_file() else fake.source.name},
-        "domain": "videos",
-        "protocol_id": f"{protocols.fvd.name}_{protocols.inception.name}",
-        "protocols": protocols.describe(names),
-        "metrics": results,
-        "unverified_weights": unverified,
-        "satisfied": not short,
-        "short_of_protocol": short,
-        "real": {"source": str(real.source), "videos": len(real.paths)},
-        "fake": {"source": str(fake.source), "videos": len(fake.paths)},
-        "skipped_videos": [{"path": path, "reason": reason} for path, reason in sorted(skipped.items())],
-        "skipped_fraction": skip_report(list(skipped), len(real_items) * bool(plan.real) + len(fake_items),
-                                        args.max_skipped_fraction),
-        "config": {"feature_block": args.feature_block, "bootstrap": args.bootstrap, "seed": args.seed,
-                   "clip_frames": args.clip_frames or 8, "fid_frames": args.fid_frames, "max_videos": args.max_videos},
-        "provenance": {"versions": package_versions(), "git_commit": git_commit(), "extractors": described},
-    }
+    provenance = {"versions": package_versions(), "git_commit": git_commit(),
+                  "extractors": {job.extractor.id: job.extractor.describe() for job in plan.all}}
+    model = {"name": fake.source.stem if fake.source.is_file() else fake.source.name}
+    return evaluation.record(
+        "metrics", model, "videos", f"{protocols.fvd.name}_{protocols.inception.name}", protocols, names,
+        computed | {"metrics": results}, plan, provenance, satisfied=not short,
+        real={"source": str(real.source), "videos": len(real.paths)},
+        fake={"source": str(fake.source), "videos": len(fake.paths)},
+        skipped_videos=[{"path": path, "reason": reason} for path, reason in sorted(skipped.items())],
+        skipped_fraction=skip_report(list(skipped), len(real_items) * bool(plan.real) + len(fake_items),
+                                     args.max_skipped_fraction),
+        config={"feature_block": args.feature_block, "bootstrap": args.bootstrap, "seed": args.seed,
+                "clip_frames": args.clip_frames or 8, "fid_frames": args.fid_frames, "max_videos": args.max_videos})
 
 
 def format_table(record: dict) -> str:

@@ -41,10 +41,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                       help="split the real reference clips come from")
     data.add_argument("--num-real", type=int_range(1), default=10000,
                       help="real clips (all of the split when it has fewer; a seeded subset otherwise)")
-    data.add_argument("--real-clip", default=None,
-                      help="clip of each real video: first|center|random<frames>s<stride>[seed<n>] (default: the "
-                           "FVD protocol's)")
-    data.add_argument("--fake-clip", default=None, help="clip of each generated video, same syntax")
     gen = p.add_argument_group("generation")
     gen.add_argument("--model", default=None,
                      help="generator name from the registry (required with a data root; the embedded default "
@@ -59,14 +55,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     gen.add_argument("--width", type=int_range(1), default=128, help="width of generated videos")
     ev = p.add_argument_group("evaluation")
     options.add_metric_options(ev, "fvd,is,clipsim")
-    ev.add_argument("--fvd-extractor", default=None, help="extractor for FVD/KVD features (default: the protocol's)")
-    ev.add_argument("--is-extractor", default=None, help="classifier for the Inception Score (default: the protocol's)")
-    ev.add_argument("--clip-extractor", default="clip", help="extractor for CLIP similarity")
+    options.add_override_options(ev)
     options.add_weight_options(ev)
-    ev.add_argument("--fvd-covariance", choices=("unbiased", "biased"), default=None,
-                    help="unbiased (TF-GAN, pytorch-fid) or biased (StyleGAN-V); default: the protocol's")
-    ev.add_argument("--is-splits", type=int_range(1), default=None,
-                    help="Inception Score splits (StyleGAN-V 10, TGAN 1); default: the IS protocol's")
     options.add_interval_options(ev)
     run = p.add_argument_group("run")
     run.add_argument("--out", type=Path, default=None, help="run folder (default runs/<model>-<protocol>)")

@@ -78,6 +78,40 @@ class Protocols:
         return {slot: p.describe() for slot, p in slots.items() if slot in used}
 
 
+def derive_fvd(name: str, num_samples: int | None = None, extractor: str | None = None, real_clip: str | None = None,
+               fake_clip: str | None = None, covariance: str | None = None):
+    """FVD protocol `name` with the command's overrides (None: the protocol's); the registered protocol it then
+    equals, else `<name>+custom` (`FVDProtocol.derive`)."""
+    from lumiere_eval.metrics.protocols import get_fvd_protocol
+    from lumiere_eval.video import parse_clip_sampling
+
+    return get_fvd_protocol(name).derive(
+        num_samples=num_samples, extractor=extractor,
+        real_sampling=parse_clip_sampling(real_clip) if real_clip else None,
+        fake_sampling=parse_clip_sampling(fake_clip) if fake_clip else None,
+        unbiased_covariance=None if covariance is None else covariance == "unbiased")
+
+
+def derive_is(name: str, num_samples: int | None = None, extractor: str | None = None, splits: int | None = None,
+              shuffle_seed: int | None = -1, fake_clip: str | None = None):
+    """IS protocol `name` with the command's overrides (`shuffle_seed` -1: the protocol's). A count above the
+    protocol's is recorded (all samples enter its splits); a smaller one keeps the protocol and is a shortfall."""
+    from lumiere_eval.metrics.protocols import get_is_protocol
+    from lumiere_eval.video import parse_clip_sampling
+
+    base = get_is_protocol(name)
+    changes = {"num_samples": max(base.num_samples, num_samples or 0)}
+    if extractor is not None:
+        changes["extractor"] = extractor
+    if splits is not None:
+        changes["splits"] = splits
+    if shuffle_seed != -1:
+        changes["shuffle_seed"] = shuffle_seed
+    if fake_clip:
+        changes["sampling"] = parse_clip_sampling(fake_clip)
+    return base.derive(**changes)
+
+
 @dataclass
 class JobPlan:
     """The feature jobs of a metric list: on generated videos and on real ones, by job name."""
@@ -261,3 +295,23 @@ def describe_metrics() -> str:
         lines.append(f"{name:30s} {m.title}: {m.kind} metric, {direction[m.higher_is_better]}{group}\n"
                      f"{'':30s} {protocols}\n{'':30s} weights: {weights}")
     return "\n".join(lines)
+
+
+def unverified_weights(plan: JobPlan) -> list[str]:
+    """The weight files of the plan's extractors (and their companions, e.g. V-JEPA's probe) whose checksum
+    could not be verified, as paths: what `unverified_weights` of every record lists."""
+    described = [job.extractor.describe() for job in plan.all]
+    return sorted({w["path"] for d in described for w in (d["weights"], d.get("probe_weights"))
+                   if w is not None and not w.get("verified")})
+
+
+def record(kind: str, model: dict, domain: str, protocol_id: str, protocols: Protocols, metrics: tuple[str, ...],
+           computed: dict, plan: JobPlan, provenance: dict, **fields) -> dict:
+    """A result record's shared fields (every command writes these the same way), then the command's own."""
+    from lumiere_eval import __version__
+    from lumiere_eval.metrics.record import SCHEMA_VERSION
+
+    return {"schema_version": SCHEMA_VERSION, "kind": kind, "lumiere_eval_version": __version__, "model": model,
+            "domain": domain, "protocol_id": protocol_id, "protocols": protocols.describe(metrics),
+            "metrics": computed["metrics"], "short_of_protocol": computed["short_of_protocol"],
+            "unverified_weights": unverified_weights(plan), "provenance": provenance, **fields}

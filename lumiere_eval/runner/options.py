@@ -51,6 +51,21 @@ def add_metric_options(p: argparse.ArgumentParser, default_metrics: str) -> None
                    help="frames per clip for frame FID, uniform over the FVD clip (0: all of them)")
 
 
+def add_override_options(p: argparse.ArgumentParser) -> None:
+    """Changes to the registered protocols (a changed protocol is named `<name>+custom`, its id says what changed)."""
+    p.add_argument("--real-clip", default=None,
+                   help="clip of each real video: first|center|random<frames>s<stride>[seed<n>] (default: the "
+                        "FVD protocol's)")
+    p.add_argument("--fake-clip", default=None, help="clip of each generated video, same syntax")
+    p.add_argument("--fvd-extractor", default=None, help="extractor for FVD/KVD features (default: the protocol's)")
+    p.add_argument("--fvd-covariance", choices=("unbiased", "biased"), default=None,
+                   help="unbiased (TF-GAN, pytorch-fid) or biased (StyleGAN-V); default: the protocol's")
+    p.add_argument("--is-extractor", default=None, help="classifier for the Inception Score (default: the protocol's)")
+    p.add_argument("--is-splits", type=int_range(1), default=None,
+                   help="Inception Score splits (StyleGAN-V 10, TGAN 1); default: the IS protocol's")
+    p.add_argument("--clip-extractor", default="clip", help="extractor for CLIP similarity")
+
+
 def add_weight_options(p: argparse.ArgumentParser) -> None:
     """One local-weight-file option per network (--i3d, --c3d, --clip, --inception, --videomae, --vjepa, ...)."""
     for option, (what, _) in WEIGHT_OPTIONS.items():

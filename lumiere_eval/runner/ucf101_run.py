@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from lumiere_eval import LumiereEvalError, __version__
+from lumiere_eval import LumiereEvalError
 from lumiere_eval import files
 from lumiere_eval.files import atomic_write_json, atomic_write_text
 from lumiere_eval.metrics.protocols import (DEFAULT_FVD_PROTOCOL, DEFAULT_IS_PROTOCOL, FVDProtocol, ISProtocol,
-                                            get_fvd_protocol, get_is_protocol, get_jedi_protocol)
-from lumiere_eval.metrics.record import SCHEMA_VERSION, write_record
+                                            get_fvd_protocol, get_jedi_protocol)
+from lumiere_eval.metrics.record import write_record
 from lumiere_eval.datasets import ucf101 as ucf101_data
 from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
 from lumiere_eval.runner.distributed import Shard, current_shard, finish
@@ -35,7 +35,6 @@ from lumiere_eval.runner.run_folder import check_identity, recorded_identity, ru
 from lumiere_eval.limits import DEFAULT_MAX_SKIPPED_FRACTION, DEFAULT_MAX_VIDEO_MB
 from lumiere_eval.output_files import clean_stale_temporaries
 from lumiere_eval.runner.skips import skip_report, warn_if_exceeded
-from lumiere_eval.video import parse_clip_sampling
 
 PRESETS = {"10k": 10000, "2048": 2048}
 
@@ -103,27 +102,14 @@ class RunConfig:
 
     def fvd(self) -> FVDProtocol:
         """The FVD protocol of the run: the registered one with this run's overrides and generated-sample count."""
-        base = get_fvd_protocol(self.fvd_protocol)
-        return base.derive(
-            num_samples=self.num_samples, extractor=self.fvd_extractor,
-            real_sampling=parse_clip_sampling(self.real_clip) if self.real_clip else None,
-            fake_sampling=parse_clip_sampling(self.fake_clip) if self.fake_clip else None,
-            unbiased_covariance=None if self.fvd_covariance is None else self.fvd_covariance == "unbiased")
+        return evaluation.derive_fvd(self.fvd_protocol, self.num_samples, self.fvd_extractor, self.real_clip,
+                                     self.fake_clip, self.fvd_covariance)
 
     def inception(self) -> ISProtocol:
         """The IS protocol of the run, with this run's overrides (the clip is the FVD protocol's generated clip).
         A run with fewer samples than the protocol keeps its name and is flagged `short_of_protocol`."""
-        base = get_is_protocol(self.is_protocol)
-        changes = {"num_samples": max(base.num_samples, self.num_samples)}
-        if self.is_extractor is not None:
-            changes["extractor"] = self.is_extractor
-        if self.is_splits is not None:
-            changes["splits"] = self.is_splits
-        if self.is_shuffle_seed != -1:
-            changes["shuffle_seed"] = self.is_shuffle_seed
-        if self.fake_clip:
-            changes["sampling"] = parse_clip_sampling(self.fake_clip)
-        return base.derive(**changes)
+        return evaluation.derive_is(self.is_protocol, self.num_samples, self.is_extractor, self.is_splits,
+                                    self.is_shuffle_seed, self.fake_clip)
 
     def protocols(self) -> evaluation.Protocols:
         """The engine's protocol of every slot (FVD, IS, cd-FVD, JEDi, CLIP, frame FID) for this run."""
@@ -359,7 +345,7 @@ def _run_locked(config: RunConfig, plan: Plan, shard: Shard, timings: dict, star
     results = _metrics(config, plan, records, jobs, fake_rows, real_rows) | {"clip_frames": fake_rows.get("clipsim")}
     timings["metrics_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - start
-    out = _write_results(config, plan, records, missing, fake_jobs + real_jobs, results, counts,
+    out = _write_results(config, plan, records, missing, jobs, results, counts,
                          _skipped_list(skipped_by_path), timings, real_items, description)
     finish(shard)
     return out
@@ -404,41 +390,29 @@ def _write_shard_report(config: RunConfig, shard: Shard, counts: dict, skipped: 
                       {"counts": counts, "skipped": skipped})
 
 
-def _write_results(config: RunConfig, plan: Plan, records: list[dict], missing: list[int], jobs: list[FeatureJob],
+def _write_results(config: RunConfig, plan: Plan, records: list[dict], missing: list[int], jobs: evaluation.JobPlan,
                    results: dict, counts: dict, skipped: list[dict], timings: dict,
                    real_items: list[VideoItem], model: dict | None) -> dict:
-    weights = {job.extractor.id: job.extractor.weights.describe() for job in jobs}
+    weights = {job.extractor.id: job.extractor.weights.describe() for job in jobs.all}
     model = model or recorded_identity(config.out).get("generator") or {"name": config.model,
                                                                           "options": config.model_args}
-    unverified = sorted(name for name, w in weights.items() if not w.get("verified"))
-    out = {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "run",
-        "lumiere_eval_version": __version__,
-        "domain": config.domain,
-        "protocol_id": plan.protocol_id,
-        "protocols": config.protocols().describe(config.metrics),
-        "config": config.to_json(),
-        "identity": recorded_identity(config.out),
-        "model": model,
-        "metrics": results["metrics"],
-        "short_of_protocol": results["short_of_protocol"],
-        "unverified_weights": unverified,
-        "samples": {"planned": len(plan.samples), "generated": len(records), "missing": missing,
-                    "this_invocation": counts},
-        "real_set": {"split": f"{config.real_split}list0{config.fold}", "clips": len(real_items),
-                     "sampling": config.fvd().real_sampling.id,
-                     "hash": _real_set_hash(real_items, config.fvd().real_sampling.id)},
-        "skipped_videos": skipped,
-        "skipped_fraction": skip_report(skipped, len(records) + len(plan.real) + len(plan.unavailable),
-                                        config.max_skipped_fraction),
-        "prompt_suite": {"name": plan.suite.name, "hash": plan.suite.hash},
-        "seeds": {"base_seed": config.seed, "sample_seed_rule": "sha256('<domain>-zs-v1:seed<seed>:<index>')[:4]"},
-        "provenance": {"versions": package_versions(), "git_commit": git_commit(),
-                       "machine": machine(str(jobs[0].extractor.device) if jobs else "cpu"), "weights": weights,
-                       "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
-        "timings": timings,
-    }
+    provenance = {"versions": package_versions(), "git_commit": git_commit(),
+                  "machine": machine(str(jobs.all[0].extractor.device) if jobs.all else "cpu"), "weights": weights,
+                  "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    out = evaluation.record(
+        "run", model, config.domain, plan.protocol_id, config.protocols(), config.metrics, results, jobs, provenance,
+        config=config.to_json(), identity=recorded_identity(config.out),
+        samples={"planned": len(plan.samples), "generated": len(records), "missing": missing,
+                 "this_invocation": counts},
+        real_set={"split": f"{config.real_split}list0{config.fold}", "clips": len(real_items),
+                  "sampling": config.fvd().real_sampling.id,
+                  "hash": _real_set_hash(real_items, config.fvd().real_sampling.id)},
+        skipped_videos=skipped,
+        skipped_fraction=skip_report(skipped, len(records) + len(plan.real) + len(plan.unavailable),
+                                     config.max_skipped_fraction),
+        prompt_suite={"name": plan.suite.name, "hash": plan.suite.hash},
+        seeds={"base_seed": config.seed, "sample_seed_rule": "sha256('<domain>-zs-v1:seed<seed>:<index>')[:4]"},
+        timings=timings)
     atomic_write_text(config.out / files.SAMPLES_FILE, "".join(
         json.dumps(record | results["per_sample"].get(record["index"], {}), sort_keys=True) + "\n"
         for record in records))
