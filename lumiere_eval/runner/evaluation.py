@@ -169,6 +169,20 @@ def plan_jobs(metrics: tuple[str, ...], protocols: Protocols, make_extractor: Ca
     return plan
 
 
+def featurize(plan: JobPlan, fake_items: list, real_items: list, cache, block_size: int, progress: bool = True,
+              **options) -> tuple[dict, dict]:
+    """The feature stage of a plan: the generated videos' rows for its generated-side jobs, the real videos' for
+    its real-side jobs (`runner.features.compute_features`, with `options`: owns_block, strict, on_skip,
+    max_video_mb, decode_workers)."""
+    from lumiere_eval.runner.features import compute_features
+
+    fake = compute_features(fake_items, plan.fake, cache, block_size, progress=progress, desc="features [generated]",
+                            **options)
+    real = compute_features(real_items, plan.real, cache, block_size, progress=progress, desc="features [real]",
+                            **options)
+    return fake, real
+
+
 class NotEnoughVideosError(LumiereEvalError):
     """A metric left with too few usable videos on a side."""
 

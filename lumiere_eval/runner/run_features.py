@@ -63,7 +63,8 @@ def run_config(folder: Path):
 def run_features(folder: Path, progress: bool = False) -> RunFeatures:
     """Records, results and the per-sample feature rows of a finished run (generated and real videos)."""
     from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
-    from lumiere_eval.runner.features import VideoItem, compute_features
+    from lumiere_eval.runner.evaluation import featurize
+    from lumiere_eval.runner.features import VideoItem
     from lumiere_eval.runner.ucf101_run import build_jobs, make_plan
 
     folder = Path(folder)
@@ -71,15 +72,13 @@ def run_features(folder: Path, progress: bool = False) -> RunFeatures:
     records = load_records(folder)
     config = run_config(folder)
     plan = make_plan(config)
-    fake_jobs, real_jobs = build_jobs(config)
+    jobs = build_jobs(config)
     cache = FeatureCache(config.cache_dir or default_cache_dir())
     hashes = FileHashes(cache.root / "file_hashes" / "run_features.json")
     fake_items = [VideoItem(folder / r["path"], r["sha256"], f"sample{r['index']}") for r in records]
     real_items = [VideoItem(path, hashes.sha256(path), entry.relpath) for entry, path in plan.real]
     hashes.save()
     # the run's own blocks, so a missing row is recomputed with the run's round-off
-    fake = compute_features(fake_items, fake_jobs, cache, config.feature_block, progress=progress,
-                            desc="features [generated]", max_video_mb=config.max_video_mb)
-    real = compute_features(real_items, real_jobs, cache, config.feature_block, progress=progress,
-                            desc="features [real]", max_video_mb=config.max_video_mb)
+    fake, real = featurize(jobs, fake_items, real_items, cache, config.feature_block, progress,
+                           max_video_mb=config.max_video_mb)
     return RunFeatures(folder, results, records, fake, real, config)

@@ -27,7 +27,7 @@ from lumiere_eval.datasets import ucf101 as ucf101_data
 from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
 from lumiere_eval.runner.distributed import Shard, current_shard, finish
 from lumiere_eval.runner import evaluation
-from lumiere_eval.runner.features import FEATURE_BLOCK, FeatureJob, VideoItem, compute_features
+from lumiere_eval.runner.features import FEATURE_BLOCK, FeatureJob, VideoItem
 from lumiere_eval.runner.generation import VideoSpec, collect_records, generate_samples
 from lumiere_eval.runner.provenance import git_commit, machine, package_versions
 from lumiere_eval.runner.report import write_summary
@@ -283,10 +283,9 @@ def _run_locked(config: RunConfig, plan: Plan, shard: Shard, timings: dict, star
     from lumiere_eval.models.base import create_generator
 
     jobs = build_jobs(config)  # resolves every weight file before any compute
-    fake_jobs, real_jobs = jobs
     generator = None if config.merge else create_generator(config.model, **config.model_args)
     description = None if generator is None else generator.describe() | {"name": config.model}
-    check_identity(config.out, run_identity(config, plan, fake_jobs + real_jobs, description),
+    check_identity(config.out, run_identity(config, plan, jobs.all, description),
                    overwrite=config.overwrite and shard.is_main,  # every shard records it before any sample
                    write=True,
                    ignore=("generator",) if config.merge else ())
@@ -325,10 +324,9 @@ def _run_locked(config: RunConfig, plan: Plan, shard: Shard, timings: dict, star
 
     block = config.feature_block
     mine = lambda k: shard.mine(k)  # noqa: E731 - blocks of `feature_block` items are dealt round-robin
-    fake_rows = compute_features(fake_items, fake_jobs, cache, block, mine, config.strict, config.progress,
-                                 "features [generated]", on_skip, max_video_mb=config.max_video_mb)
-    real_rows = compute_features(real_items, real_jobs, cache, block, mine, config.strict, config.progress,
-                                 "features [real]", on_skip, max_video_mb=config.max_video_mb)
+    bounds = {"strict": config.strict, "on_skip": on_skip, "max_video_mb": config.max_video_mb}
+    fake_rows, real_rows = evaluation.featurize(jobs, fake_items, real_items, cache, block, config.progress,
+                                                owns_block=mine, **bounds)
     shard.barrier()
     timings["features_s"] = time.perf_counter() - t0
     if not shard.is_main or config.shard:
@@ -338,10 +336,7 @@ def _run_locked(config: RunConfig, plan: Plan, shard: Shard, timings: dict, star
 
     t0 = time.perf_counter()
     if shard.world > 1:  # the other ranks' rows, from the cache
-        fake_rows = compute_features(fake_items, fake_jobs, cache, block, strict=config.strict, progress=False,
-                                     on_skip=on_skip, max_video_mb=config.max_video_mb)
-        real_rows = compute_features(real_items, real_jobs, cache, block, strict=config.strict, progress=False,
-                                     on_skip=on_skip, max_video_mb=config.max_video_mb)
+        fake_rows, real_rows = evaluation.featurize(jobs, fake_items, real_items, cache, block, False, **bounds)
     results = _metrics(config, plan, records, jobs, fake_rows, real_rows) | {"clip_frames": fake_rows.get("clipsim")}
     timings["metrics_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - start
