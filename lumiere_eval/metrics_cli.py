@@ -19,7 +19,7 @@ import io
 import json
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,10 +29,10 @@ from lumiere_eval.cli_types import float_range, int_range
 from lumiere_eval.limits import DEFAULT_MAX_SKIPPED_FRACTION, DEFAULT_MAX_VIDEO_MB
 from lumiere_eval.metrics.registry import METRICS as _REGISTERED, sharing_job
 from lumiere_eval.runner.skips import skip_report, warning_text
+from lumiere_eval.video.folders import VIDEO_SUFFIXES, shared_content, undeclared_rates
 
 METRICS = tuple(name for name, metric in _REGISTERED.items() if metric.tier == "core")
 I3D_METRICS = sharing_job("fvd", METRICS)  # FVD, KVD, precision, recall: one I3D pass
-VIDEO_SUFFIXES = {".mp4", ".avi", ".gif", ".webm", ".mkv", ".mov"}
 
 
 class MetricsInputError(LumiereEvalError):
@@ -41,16 +41,18 @@ class MetricsInputError(LumiereEvalError):
 
 @dataclass
 class VideoSet:
-    """The videos of one side, with stable keys (relative paths) and optional prompts."""
+    """The videos of one side, with stable keys (relative paths) and optional prompts; `unusable`: the entries
+    that cannot be videos (a directory, a link loop, an empty file), path -> reason, skipped and listed."""
 
     source: Path
     paths: list[Path]
     keys: list[str]
     prompts: list[str | None]
+    unusable: dict[str, str] = field(default_factory=dict)
 
     def head(self, n: int) -> VideoSet:
         """The first `n` videos."""
-        return VideoSet(self.source, self.paths[:n], self.keys[:n], self.prompts[:n])
+        return VideoSet(self.source, self.paths[:n], self.keys[:n], self.prompts[:n], self.unusable)
 
 
 def _read_text(path: Path) -> str:
@@ -93,22 +95,28 @@ def _manifest_rows(path: Path) -> list[dict]:
 
 def load_video_set(source: str | os.PathLike) -> VideoSet:
     """The videos named by a folder or a .csv/.jsonl manifest."""
+    from lumiere_eval.video.folders import folder_videos, split_usable
+
     source = Path(source)
     if source.is_dir():
-        paths = sorted(p for p in source.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+        paths, unusable = folder_videos(source)
         prompts = [_read_text(p.with_suffix(".txt")).strip() if p.with_suffix(".txt").is_file() else None
                    for p in paths]
         keys = [p.name for p in paths]
     elif source.is_file() and source.suffix in (".csv", ".jsonl"):
         rows = _manifest_rows(source)
+        _, unusable = split_usable([source.parent / row["path"] for row in rows])
+        rows = [row for row in rows if str(source.parent / row["path"]) not in unusable]
         paths = [source.parent / row["path"] for row in rows]
         prompts = [row.get("prompt") or None for row in rows]
         keys = [row["path"] for row in rows]
     else:
         raise MetricsInputError(f"{source}: not a folder of videos or a .csv/.jsonl manifest")
     if not paths:
-        raise MetricsInputError(f"{source}: no videos found (suffixes {', '.join(sorted(VIDEO_SUFFIXES))})")
-    return VideoSet(source, paths, keys, prompts)
+        first = next(iter(unusable.items()), None)
+        raise MetricsInputError(f"{source}: no videos found (suffixes {', '.join(sorted(VIDEO_SUFFIXES))})"
+                                + (f"; {len(unusable)} unusable, first: {first[0]}: {first[1]}" if first else ""))
+    return VideoSet(source, paths, keys, prompts, unusable)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -256,7 +264,17 @@ def compute(args: argparse.Namespace) -> dict:
     hashes = FileHashes(cache.root / "file_hashes" / "metrics-command.json")
     real_items, fake_items = _items(real, hashes), _items(fake, hashes)
     hashes.save()
-    skipped: dict[str, str] = {}
+    shared = shared_content([(str(real.source), it.sha256) for it in real_items] if real_jobs else [],
+                            [(str(fake.source), it.sha256) for it in fake_items])
+    if shared:
+        warnings.warn(shared, stacklevel=2)
+    no_rate, rate_warning = undeclared_rates((real.paths if real_jobs else []) + fake.paths)
+    if rate_warning:
+        warnings.warn(rate_warning, stacklevel=2)
+    skipped: dict[str, str] = {**(real.unusable if real_jobs else {}), **fake.unusable}
+    unusable = len(skipped)
+    if args.strict and skipped:
+        raise MetricsInputError("{}: {}".format(*next(iter(skipped.items()))))
 
     def on_skip(item, reason: str) -> None:
         skipped[str(item.path)] = reason
@@ -314,8 +332,9 @@ def compute(args: argparse.Namespace) -> dict:
     described = {job.extractor.id: job.extractor.describe() for job in real_jobs + fake_jobs}
     unverified = sorted({w["path"] for d in described.values() for w in (d["weights"], d.get("probe_weights"))
                          if w is not None and not w["verified"]})
-    # each metric against its own protocol's count: IS reads generated videos only, the set distances both sides
-    given = {name: len(fake.paths) if name == "is" else min(len(real.paths), len(fake.paths)) for name in results}
+    # each metric against its own protocol's count, in the videos it used (skipped ones not counted): the
+    # generated ones (`n`), and for a set distance the real ones too
+    given = {name: min(entry["n"], entry.get("n_real", entry["n"])) for name, entry in results.items()}
     short = {name: {"wanted": wanted[name], "given": given[name]} for name in results
              if name in wanted and given[name] < wanted[name]}
     satisfied = not short
@@ -335,11 +354,13 @@ def compute(args: argparse.Namespace) -> dict:
         "metrics": results,
         "unverified_weights": unverified,
         "satisfied": satisfied,
+        **({"shared_content_warning": shared} if shared else {}),
+        **({"fps_undeclared": no_rate} if no_rate else {}),
         "short_of_protocol": short,
         "real": {"source": str(real.source), "videos": len(real.paths)},
         "fake": {"source": str(fake.source), "videos": len(fake.paths)},
         "skipped_videos": [{"path": path, "reason": reason} for path, reason in sorted(skipped.items())],
-        "skipped_fraction": skip_report(list(skipped), len(real_items) * bool(real_jobs) + len(fake_items),
+        "skipped_fraction": skip_report(list(skipped), len(real_items) * bool(real_jobs) + len(fake_items) + unusable,
                                         args.max_skipped_fraction),
         "config": {"feature_block": args.feature_block, "bootstrap": args.bootstrap, "seed": args.seed,
                    "clip_frames": args.clip_frames, "fid_frames": args.fid_frames, "max_videos": args.max_videos},
@@ -368,6 +389,8 @@ def format_table(record: dict) -> str:
     if record["skipped_videos"]:
         lines.append(f"skipped {len(record['skipped_videos'])} unusable video(s), first: "
                      f"{record['skipped_videos'][0]['path']} ({record['skipped_videos'][0]['reason']})")
+    if record.get("shared_content_warning"):
+        lines.append(f"WARNING: {record['shared_content_warning']}")
     if warning_text(record.get("skipped_fraction", {})):
         lines.append(warning_text(record["skipped_fraction"]))
     if record["unverified_weights"]:

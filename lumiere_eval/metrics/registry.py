@@ -65,6 +65,7 @@ class Metric:
     per_sample: tuple[str, ...] = ()  # samples.jsonl fields this metric writes (higher_is_better applies)
     weights: tuple[str, ...] = ()  # weight registry names (lumiere_eval.extractors.weights); () = weight-free
     tier: str = "core"  # "core": computed by `ucf101`/`metrics`; "motion": by the motion tier (motion.json)
+    min_videos: int = 2  # a set metric's fewest videos on each side it reads (a covariance needs 2)
 
     def compute_function(self) -> Callable:
         """The function `compute` names, imported now."""
@@ -135,9 +136,9 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            interval="half_sampling", weights=("vjepa_vith16", "vjepa_vith16_ssv2_probe")),
     # improved precision/recall (Kynkaanniemi et al. 2019, k = 3) on the FVD protocol's I3D rows (one I3D pass)
     Metric("precision", "precision (k=3)", True, "set", "fvd", "fvd2048_16f", (FeatureNeed("fvd"),),
-           f"{_VALUES}:precision", weights=_I3D),
+           f"{_VALUES}:precision", weights=_I3D, min_videos=4),
     Metric("recall", "recall (k=3)", True, "set", "fvd", "fvd2048_16f", (FeatureNeed("fvd"),), f"{_VALUES}:recall",
-           interval="none", weights=_I3D),
+           interval="none", weights=_I3D, min_videos=4),
     # the motion tier (lumiere_eval.runner.motion_tier): per-video scores, no feature jobs of the runner
     *(Metric(name, title, higher, "per-sample", "motion", "motion-tier-dis-v1", per_sample=(name,), tier="motion",
              weights=weights)
