@@ -120,9 +120,10 @@ def test_motion_cli_on_a_run_and_on_files(runs, tmp_path, capsys):
     written = json.loads((tmp_path / "m.json").read_text())
     scores = written["summary"]
     assert scores["temporal_flickering"]["value"] == 1.0 and scores["dynamic_degree_dis"]["value"] == 0.0
-    assert written["left_out"] == [files[1]] and "left out" in capsys.readouterr().out
+    assert [left["path"] for left in written["left_out"]] == [files[1]]
+    assert f"left out: {files[1]}: cannot decode" in capsys.readouterr().out
     assert main(["motion", str(tmp_path / "missing.mp4")]) == 1
-    assert "not a video file" in capsys.readouterr().err
+    assert "missing.mp4: file does not exist" in capsys.readouterr().err
 
 
 def test_dashboard_compare_page_shows_differences_and_curves(runs, monkeypatch):

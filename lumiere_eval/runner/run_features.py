@@ -55,6 +55,12 @@ def run_config(folder: Path):
             values[key] = Path(values[key])
         elif key in values:
             values[key] = None
+    relative = [key for key in ("data_root", "splits_dir") if values.get(key) and not values[key].is_absolute()
+                and not values[key].exists()]
+    if relative:  # written before runs recorded absolute paths, and read from another folder
+        raise ResultRecordError(f"{path}: field '{relative[0]}' is the relative path '{values[relative[0]]}', not "
+                                f"found from {Path.cwd()}; run this command from the folder the run was started in, "
+                                "or write the absolute path into config.json")
     values["metrics"] = tuple(values.get("metrics", ()))
     values["out"] = Path(folder)
     return RunConfig(**values)
