@@ -18,6 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int_range(0), default=0, help="seed of the bootstrap")
     p.add_argument("--out", type=Path, default=None, help="JSON file for the scores of video files")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--rescore", action="store_true",
+                   help="run folder: score sample videos changed after the run as they are now, instead of refusing")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     folder = args.paths[0] if len(args.paths) == 1 and args.paths[0].is_dir() else None
     if folder is not None and folder_kind(folder) == "run":
-        result = run_motion(folder, args.bootstrap, args.seed, progress=not args.no_progress)
+        result = run_motion(folder, args.bootstrap, args.seed, progress=not args.no_progress, rescore=args.rescore)
         written = folder / MOTION_FILE
     else:
         if folder is not None:

@@ -113,8 +113,9 @@ def score_paths(paths: list[Path], cache_dir: Path | None = None, num_resamples:
 
 
 def run_motion(folder: Path, num_resamples: int = 200, seed: int = 0, progress: bool = False,
-               frame_embeddings: list | None = None) -> dict:
-    """The motion tier on a run folder: writes and returns `motion.json` (per sample index, and summary).
+               frame_embeddings: list | None = None, rescore: bool = False) -> dict:
+    """The motion tier on a run folder: writes and returns `motion.json` (per sample index, and summary). Sample
+    videos changed after the run are refused naming them, or with `rescore` scored as they are now.
 
     `frame_embeddings`: the run's CLIP frame embeddings per record, when the caller has them (else they
     are read from the feature cache)."""
@@ -125,7 +126,7 @@ def run_motion(folder: Path, num_resamples: int = 200, seed: int = 0, progress: 
 
     folder = Path(folder)
     config = read_json(folder / "config.json")
-    records = load_records(folder)
+    records = load_records(folder, rescore)
     cache = FeatureCache(Path(config["cache_dir"]) if config.get("cache_dir") not in (None, "None")
                          else default_cache_dir())
     items = [VideoItem(folder / r["path"], r["sha256"], f"sample{r['index']}") for r in records]
@@ -135,7 +136,7 @@ def run_motion(folder: Path, num_resamples: int = 200, seed: int = 0, progress: 
     embedding_note = "the run has no CLIP similarity features"
     if "clipsim" in config.get("metrics", []):
         if frame_embeddings is None:
-            frame_embeddings = run_features(folder).fake.get("clipsim", [None] * len(records))
+            frame_embeddings = run_features(folder, rescore=rescore).fake.get("clipsim", [None] * len(records))
         extra = embedding_scores(frame_embeddings)
         if any(extra):
             per_video = [None if p is None else p | (e or {}) for p, e in zip(per_video, extra)]
@@ -152,16 +153,20 @@ def run_motion(folder: Path, num_resamples: int = 200, seed: int = 0, progress: 
     return result
 
 
-def load_or_run_motion(folder: Path, **options) -> dict:
-    """`motion.json` of a run, computed first when absent or older than the run's samples."""
+def load_or_run_motion(folder: Path, rescore: bool = False, **options) -> dict:
+    """`motion.json` of a run, computed first when absent, older than the run's samples, or when a sample video
+    changed after the run (refused naming it, or with `rescore` recomputed)."""
+    from lumiere_eval.runner.run_features import load_records, rescored
+
     folder = Path(folder)
     path = folder / MOTION_FILE
     samples = folder / "samples.jsonl"
-    if path.is_file() and samples.is_file() and path.stat().st_mtime >= samples.stat().st_mtime:
+    changed = samples.is_file() and bool(rescored(load_records(folder, rescore)))
+    if path.is_file() and samples.is_file() and not changed and path.stat().st_mtime >= samples.stat().st_mtime:
         try:
             return json.loads(path.read_text())
         except json.JSONDecodeError:
             pass  # a damaged file is recomputed from the cache
     if not samples.is_file():
         raise LumiereEvalError(f"{folder}: no samples.jsonl; is it a finished run folder?")
-    return run_motion(folder, **options)
+    return run_motion(folder, rescore=rescore, **options)

@@ -15,7 +15,8 @@ import numpy as np
 
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.files import read_json
-from lumiere_eval.metrics.record import ResultRecordError, check_config_types, read_record, read_samples
+from lumiere_eval.metrics.record import (ResultRecordError, check_config_types, check_sample_files, read_record,
+                                         read_samples)
 
 
 @dataclass
@@ -30,12 +31,25 @@ class RunFeatures:
     config: object
 
 
-def load_records(folder: Path) -> list[dict]:
-    """The run's per-sample records (`samples.jsonl`), checked and sorted by sample index (`record.read_samples`)."""
+def load_records(folder: Path, rescore: bool = False) -> list[dict]:
+    """The run's per-sample records (`samples.jsonl`), checked and sorted by sample index (`record.read_samples`),
+    with every sample video checked against its record (`record.check_sample_files`: refused when one changed
+    after the run; with `rescore` the changed ones carry their new hash, so what depends on them is recomputed)."""
+    from lumiere_eval.files import lumiere_home
+    from lumiere_eval.runner.cache import FileHashes
+
     path = Path(folder) / "samples.jsonl"
     if not path.is_file():
         raise LumiereEvalError(f"{path}: file not found; is {folder} a finished run folder?")
-    return read_samples(path)
+    hashes = FileHashes(lumiere_home() / "file_hashes" / "run_samples.json")
+    records = check_sample_files(folder, read_samples(path), rescore, hashes)
+    hashes.save()
+    return records
+
+
+def rescored(records: list[dict]) -> list[int]:
+    """Positions of the records whose video changed after the run and is rescored (`load_records(rescore=True)`)."""
+    return [i for i, r in enumerate(records) if "recorded_sha256" in r]
 
 
 def run_config(folder: Path):
@@ -66,15 +80,17 @@ def run_config(folder: Path):
     return RunConfig(**values)
 
 
-def run_features(folder: Path, progress: bool = False) -> RunFeatures:
-    """Records, results and the per-sample feature rows of a finished run (generated and real videos)."""
+def run_features(folder: Path, progress: bool = False, rescore: bool = False) -> RunFeatures:
+    """Records, results and the per-sample feature rows of a finished run (generated and real videos); sample videos
+    changed after the run are refused, or with `rescore` featurised as they are now, their per-sample scores
+    (CLIPSIM, the IS probability of the prompted class) recomputed."""
     from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
     from lumiere_eval.runner.features import VideoItem, compute_features
     from lumiere_eval.runner.ucf101_run import build_jobs, make_plan
 
     folder = Path(folder)
     results = read_record(folder / "results.json")
-    records = load_records(folder)
+    records = load_records(folder, rescore)
     config = run_config(folder)
     plan = make_plan(config)
     fake_jobs, real_jobs = build_jobs(config)
@@ -88,4 +104,31 @@ def run_features(folder: Path, progress: bool = False) -> RunFeatures:
                             desc="features [generated]", max_video_mb=config.max_video_mb)
     real = compute_features(real_items, real_jobs, cache, config.feature_block, progress=progress,
                             desc="features [real]", max_video_mb=config.max_video_mb)
+    records = _rescore_per_sample(records, fake, fake_jobs, plan.classes)
     return RunFeatures(folder, results, records, fake, real, config)
+
+
+def _rescore_per_sample(records: list[dict], fake: dict, jobs: list, classes: list[str]) -> list[dict]:
+    """The records with the per-sample scores of rescored samples computed from their new feature rows."""
+    from lumiere_eval.metrics import values
+
+    changed = rescored(records)
+    if not changed:
+        return records
+    records = [dict(r) for r in records]
+    stale = ("clipsim", "is_top1", "is_prob_of_prompted_class")
+    for i in changed:
+        for name in stale:
+            records[i].pop(name, None)
+    by_name = {job.name: job for job in jobs}
+    usable = [i for i in changed if fake.get("clipsim", [None] * len(records))[i] is not None]
+    if "clipsim" in by_name and usable:
+        texts = by_name["clipsim"].extractor.text_embeddings([records[i]["prompt"] for i in usable])
+        for i, value in zip(usable, values.clipsim_per_sample([fake["clipsim"][i] for i in usable], texts)):
+            records[i]["clipsim"] = float(value)
+    for i in changed:
+        probs = fake.get("is", [None] * len(records))[i]
+        if probs is not None and len(probs) == len(classes) and records[i].get("class") in classes:
+            records[i]["is_top1"] = classes[int(np.argmax(probs))]
+            records[i]["is_prob_of_prompted_class"] = float(probs[classes.index(records[i]["class"])])
+    return records
