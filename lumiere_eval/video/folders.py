@@ -49,7 +49,7 @@ def shared_content(real: list[tuple[str, str]], fake: list[tuple[str, str]]) -> 
     if not shared:
         return None
     sources = {str(Path(src).resolve()) for src, _ in real} & {str(Path(src).resolve()) for src, _ in fake}
-    where = f"--real and --fake are the same folder ({sorted(sources)[0]}); " if sources else ""
+    where = f"--real and --fake are the same folder ({min(sources)}); " if sources else ""
     return (f"{where}{shared} of {len(fake)} generated video(s) are also in the real set (same content): the "
             "distances compare those videos with themselves and mean nothing")
 
