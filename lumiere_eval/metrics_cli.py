@@ -29,7 +29,7 @@ from lumiere_eval.cli_types import float_range, int_range
 from lumiere_eval.limits import DEFAULT_MAX_SKIPPED_FRACTION, DEFAULT_MAX_VIDEO_MB
 from lumiere_eval.metrics.registry import METRICS as _REGISTERED, sharing_job
 from lumiere_eval.runner.skips import skip_report, warning_text
-from lumiere_eval.video.folders import VIDEO_SUFFIXES, shared_content, undeclared_rates
+from lumiere_eval.video.folders import VIDEO_SUFFIXES, folder_videos, shared_content, split_usable, undeclared_rates
 
 METRICS = tuple(name for name, metric in _REGISTERED.items() if metric.tier == "core")
 I3D_METRICS = sharing_job("fvd", METRICS)  # FVD, KVD, precision, recall: one I3D pass
@@ -95,8 +95,6 @@ def _manifest_rows(path: Path) -> list[dict]:
 
 def load_video_set(source: str | os.PathLike) -> VideoSet:
     """The videos named by a folder or a .csv/.jsonl manifest."""
-    from lumiere_eval.video.folders import folder_videos, split_usable
-
     source = Path(source)
     if source.is_dir():
         paths, unusable = folder_videos(source)
