@@ -239,7 +239,7 @@ def test_study_create_and_the_dashboard_name_every_changed_sample(changed, tmp_p
     assert any("changed: 2 sample video(s) are not the files samples.jsonl records" in e for e in shown)
 
 
-def test_a_run_with_a_relative_data_root_is_compared_from_anywhere(runs, tmp_path, monkeypatch):
+def test_a_run_with_a_relative_data_root_is_compared_from_anywhere(runs, tmp_path, monkeypatch, capsys):
     from test_extractors import save_tiny_clip, save_tiny_detector
 
     w = tmp_path / "w"
@@ -258,6 +258,13 @@ def test_a_run_with_a_relative_data_root_is_compared_from_anywhere(runs, tmp_pat
     assert config["data_root"] == str(tmp_path / "data")
     monkeypatch.chdir(tmp_path / "a")
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--no-motion", "--bootstrap", "100"]) == 0
+    for k, clip in enumerate(sorted((tmp_path / "data").rglob("*.avi"))):  # the real clips replaced after the runs
+        write_video(clip, np.random.default_rng(k).integers(0, 256, (20, 32, 32, 3), dtype=np.uint8), fps=8)
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--no-motion", "--bootstrap", "100"]) == 1
+    assert "the real clips under " + str(tmp_path / "data") + " are not the ones the run used" in \
+        capsys.readouterr().err
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--no-motion", "--bootstrap", "100",
+                 "--rescore"]) == 0
     config["data_root"] = "data"  # a record written before absolute paths were recorded
     (tmp_path / "a" / "config.json").write_text(json.dumps(config))
     from lumiere_eval.runner.run_features import run_config

@@ -99,6 +99,7 @@ def run_features(folder: Path, progress: bool = False, rescore: bool = False) ->
     fake_items = [VideoItem(folder / r["path"], r["sha256"], f"sample{r['index']}") for r in records]
     real_items = [VideoItem(path, hashes.sha256(path), entry.relpath) for entry, path in plan.real]
     hashes.save()
+    _check_real_set(folder, results, config, real_items, rescore)
     # the run's own blocks, so a missing row is recomputed with the run's round-off
     fake = compute_features(fake_items, fake_jobs, cache, config.feature_block, progress=progress,
                             desc="features [generated]", max_video_mb=config.max_video_mb)
@@ -106,6 +107,19 @@ def run_features(folder: Path, progress: bool = False, rescore: bool = False) ->
                             desc="features [real]", max_video_mb=config.max_video_mb)
     records = _rescore_per_sample(records, fake, fake_jobs, plan.classes)
     return RunFeatures(folder, results, records, fake, real, config)
+
+
+def _check_real_set(folder: Path, results: dict, config, real_items: list, rescore: bool) -> None:
+    """ChangedSamplesError unless the real clips are the ones the run recorded (`real_set.hash`), or `rescore`."""
+    from lumiere_eval.metrics.record import ChangedSamplesError
+    from lumiere_eval.runner.ucf101_run import real_set_hash
+
+    recorded = results.get("real_set", {}).get("hash")
+    now = real_set_hash(real_items, config.fvd().real_sampling.id)
+    if recorded and now != recorded and not rescore:
+        raise ChangedSamplesError(f"{folder}: the real clips under {config.data_root} are not the ones the run used "
+                                  f"(results.json real_set.hash {recorded}, {now} from the files now: a clip replaced, "
+                                  "added or removed); rerun the run, or pass --rescore to use the clips as they are now")
 
 
 def _rescore_per_sample(records: list[dict], fake: dict, jobs: list, classes: list[str]) -> list[dict]:
