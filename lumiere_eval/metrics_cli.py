@@ -19,15 +19,15 @@ import io
 import json
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.cli_types import float_range, int_range
 from lumiere_eval.runner.skips import skip_report, warning_text
+from lumiere_eval.video.folders import VIDEO_SUFFIXES, folder_videos, shared_content, split_usable, undeclared_rates
 
-VIDEO_SUFFIXES = {".mp4", ".avi", ".gif", ".webm", ".mkv", ".mov"}
 
 
 class MetricsInputError(LumiereEvalError):
@@ -36,16 +36,18 @@ class MetricsInputError(LumiereEvalError):
 
 @dataclass
 class VideoSet:
-    """The videos of one side, with stable keys (relative paths) and optional prompts."""
+    """The videos of one side, with stable keys (relative paths) and optional prompts; `unusable`: the entries
+    that cannot be videos (a directory, a link loop, an empty file), path -> reason, skipped and listed."""
 
     source: Path
     paths: list[Path]
     keys: list[str]
     prompts: list[str | None]
+    unusable: dict[str, str] = field(default_factory=dict)
 
     def head(self, n: int) -> VideoSet:
         """The first `n` videos."""
-        return VideoSet(self.source, self.paths[:n], self.keys[:n], self.prompts[:n])
+        return VideoSet(self.source, self.paths[:n], self.keys[:n], self.prompts[:n], self.unusable)
 
 
 def _read_text(path: Path) -> str:
@@ -90,20 +92,24 @@ def load_video_set(source: str | os.PathLike) -> VideoSet:
     """The videos named by a folder or a .csv/.jsonl manifest."""
     source = Path(source)
     if source.is_dir():
-        paths = sorted(p for p in source.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+        paths, unusable = folder_videos(source)
         prompts = [_read_text(p.with_suffix(".txt")).strip() if p.with_suffix(".txt").is_file() else None
                    for p in paths]
         keys = [p.name for p in paths]
     elif source.is_file() and source.suffix in (".csv", ".jsonl"):
         rows = _manifest_rows(source)
+        _, unusable = split_usable([source.parent / row["path"] for row in rows])
+        rows = [row for row in rows if str(source.parent / row["path"]) not in unusable]
         paths = [source.parent / row["path"] for row in rows]
         prompts = [row.get("prompt") or None for row in rows]
         keys = [row["path"] for row in rows]
     else:
         raise MetricsInputError(f"{source}: not a folder of videos or a .csv/.jsonl manifest")
     if not paths:
-        raise MetricsInputError(f"{source}: no videos found (suffixes {', '.join(sorted(VIDEO_SUFFIXES))})")
-    return VideoSet(source, paths, keys, prompts)
+        first = next(iter(unusable.items()), None)
+        raise MetricsInputError(f"{source}: no videos found (suffixes {', '.join(sorted(VIDEO_SUFFIXES))})"
+                                + (f"; {len(unusable)} unusable, first: {first[0]}: {first[1]}" if first else ""))
+    return VideoSet(source, paths, keys, prompts, unusable)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -182,7 +188,17 @@ def compute(args: argparse.Namespace) -> dict:
     hashes = FileHashes(cache.root / "file_hashes" / "metrics-command.json")
     real_items, fake_items = _items(real, hashes), _items(fake, hashes)
     hashes.save()
-    skipped: dict[str, str] = {}
+    shared = shared_content([(str(real.source), it.sha256) for it in real_items] if plan.real else [],
+                            [(str(fake.source), it.sha256) for it in fake_items])
+    if shared:
+        warnings.warn(shared, stacklevel=2)
+    no_rate, rate_warning = undeclared_rates((real.paths if plan.real else []) + fake.paths)
+    if rate_warning:
+        warnings.warn(rate_warning, stacklevel=2)
+    skipped: dict[str, str] = {**(real.unusable if plan.real else {}), **fake.unusable}
+    unusable = len(skipped)
+    if args.strict and skipped:
+        raise MetricsInputError("{}: {}".format(*next(iter(skipped.items()))))
 
     def on_skip(item, reason: str) -> None:
         skipped[str(item.path)] = reason
@@ -219,10 +235,12 @@ def compute(args: argparse.Namespace) -> dict:
     return evaluation.record(
         "metrics", model, "videos", f"{protocols.fvd.name}_{protocols.inception.name}", protocols, names,
         computed | {"metrics": results}, plan, provenance, satisfied=not short,
+        **({"shared_content_warning": shared} if shared else {}),
+        **({"fps_undeclared": no_rate} if no_rate else {}),
         real={"source": str(real.source), "videos": len(real.paths)},
         fake={"source": str(fake.source), "videos": len(fake.paths)},
         skipped_videos=[{"path": path, "reason": reason} for path, reason in sorted(skipped.items())],
-        skipped_fraction=skip_report(list(skipped), len(real_items) * bool(plan.real) + len(fake_items),
+        skipped_fraction=skip_report(list(skipped), len(real_items) * bool(plan.real) + len(fake_items) + unusable,
                                      args.max_skipped_fraction),
         config={"feature_block": args.feature_block, "bootstrap": args.bootstrap, "seed": args.seed,
                 "clip_frames": args.clip_frames or 8, "fid_frames": args.fid_frames, "max_videos": args.max_videos})
@@ -249,6 +267,8 @@ def format_table(record: dict) -> str:
     if record["skipped_videos"]:
         lines.append(f"skipped {len(record['skipped_videos'])} unusable video(s), first: "
                      f"{record['skipped_videos'][0]['path']} ({record['skipped_videos'][0]['reason']})")
+    if record.get("shared_content_warning"):
+        lines.append(f"WARNING: {record['shared_content_warning']}")
     if warning_text(record.get("skipped_fraction", {})):
         lines.append(warning_text(record["skipped_fraction"]))
     if record["unverified_weights"]:

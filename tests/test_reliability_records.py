@@ -83,7 +83,7 @@ def test_metrics_inputs_not_utf8_are_decoded_with_a_named_warning(tmp_path):
 
     folder = tmp_path / "fake"
     folder.mkdir()
-    (folder / "a.mp4").write_bytes(b"")
+    (folder / "a.mp4").write_bytes(b"listed, never decoded here")  # an empty file is listed unusable
     (folder / "a.txt").write_bytes("un caf\u00e9".encode("latin-1"))
     with pytest.warns(UserWarning, match=r"a.txt: not UTF-8 \(byte 0xe9 at offset 6\); decoded as Windows-1252"):
         assert load_video_set(folder).prompts == ["un café"]

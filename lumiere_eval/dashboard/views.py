@@ -113,10 +113,20 @@ def samples_of(root: Path, run: dict) -> pd.DataFrame | None:
         return None
     relative = Path(run["_path"]) / records.SAMPLES_FILE
     try:
-        return _samples(str(root), run["_path"], _stamp(root, relative))
+        samples = _samples(str(root), run["_path"], _stamp(root, relative))
+        stamps = tuple(_stamp(root, Path(run["_path"]) / p) for p in samples.get("path", []))
+        _checked(str(root), run["_path"], _stamp(root, relative), stamps)
+        return samples
     except LumiereEvalError as err:
         error_card(err)
         return None
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _checked(root: str, run_path: str, stamp: tuple[int, int], video_stamps: tuple) -> bool:
+    """The run's sample videos checked against samples.jsonl (cached on every file's mtime and size)."""
+    records.check_sample_videos(Path(root), run_path, records.load_samples(Path(root), run_path))
+    return True
 
 
 def show_video(root: Path, relative: str, autoplay: bool = False) -> None:

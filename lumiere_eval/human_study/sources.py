@@ -67,12 +67,23 @@ def load_run_folder(folder: Path, name: str | None = None) -> list[VideoRecord]:
     samples = folder / "samples.jsonl"
     if not samples.is_file():
         raise StudyInputError(f"{folder}: not a run folder (no samples.jsonl)")
+    from lumiere_eval.metrics.record import ChangedSamplesError, check_sample_files
+
     model = name or _model_name_from_results(folder) or folder.resolve().name
-    records = []
+    records, recorded = [], []
     for line_no, row in _read_jsonl(samples):
-        records.append(_record(row, model, folder, samples, f"line {line_no}"))
+        records.append(_record(row, model, folder, samples, f"line {line_no}", check_hash=False))
+        if row.get("sha256"):
+            recorded.append({"index": row.get("index", f"on line {line_no}"), "path": str(row["path"]),
+                             "sha256": str(row["sha256"]).strip().lower(),
+                             **{k: row[k] for k in ("size", "mtime_ns") if k in row}})
     if not records:
         raise StudyInputError(f"{samples}: no samples")
+    try:  # every changed video named at once (record.check_sample_files, as compare and the dashboard)
+        check_sample_files(folder, recorded, hint="the HITs would show them beside the run's scores of the recorded "
+                                                  "files: restore them, or rerun the run")
+    except ChangedSamplesError as err:
+        raise StudyInputError(str(err)) from None
     return records
 
 
@@ -100,7 +111,7 @@ def load_manifest(path: Path, name: str | None = None) -> list[VideoRecord]:
     return records
 
 
-def _record(row: dict, model: str, base: Path, source: Path, where: str) -> VideoRecord:
+def _record(row: dict, model: str, base: Path, source: Path, where: str, check_hash: bool = True) -> VideoRecord:
     for field in ("prompt", "seed", "path"):
         if row.get(field) in (None, ""):
             raise StudyInputError(f"{source} {where}: missing field {field!r}")
@@ -110,7 +121,7 @@ def _record(row: dict, model: str, base: Path, source: Path, where: str) -> Vide
         raise StudyInputError(f"{source} {where}: field 'seed' is not an integer: {row['seed']!r}") from None
     video = checked_video_path(str(row["path"]), base, f"{source} {where}")
     sha = str(row.get("sha256") or "").strip().lower()
-    if sha and sha256_file(video) != sha:
+    if check_hash and sha and sha256_file(video) != sha:
         raise StudyInputError(f"{source} {where}: {video} does not match its recorded sha256 {sha}")
     return VideoRecord(model=model, prompt=str(row["prompt"]), seed=seed, path=video, sha256=sha)
 

@@ -36,7 +36,9 @@ PIXEL_SCORES = ("dynamic_dis", "motion_magnitude_dis", "camera_motion_dis",
 
 def _frames(frames, min_frames: int = 2) -> np.ndarray:
     x = np.asarray(frames)
-    if x.ndim != 4 or x.shape[-1] != 3 or x.shape[0] < min_frames:
+    if x.ndim == 4 and x.shape[-1] == 3 and x.shape[0] < min_frames:
+        raise MetricInputError(f"has {x.shape[0]} frame(s); the motion scores need at least {min_frames}")
+    if x.ndim != 4 or x.shape[-1] != 3:
         raise MetricInputError(f"motion scores need RGB frames [T >= {min_frames}, H, W, 3], got shape {list(x.shape)}")
     if x.dtype != np.uint8:
         raise MetricInputError(f"motion scores need uint8 frames (0..255), got {x.dtype}")

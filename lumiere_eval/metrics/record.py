@@ -155,6 +155,7 @@ def read_record(path: str | os.PathLike, where: str | None = None) -> ResultReco
 _SAMPLE_FIELDS: dict[str, tuple] = {"index": (int,), "prompt": (str,), "seed": (int,), "path": (str,),
                                     "sha256": (str,)}
 _SAMPLE_NUMBERS = tuple(field for m in registry.METRICS.values() for field in m.per_sample)
+_SAMPLE_OPTIONAL_INTS = ("size", "mtime_ns")  # the video's size and modification time when it was written
 
 
 def read_text_utf8(path: str | os.PathLike, error: type[LumiereEvalError] = ResultRecordError) -> str:
@@ -180,6 +181,10 @@ def read_samples(path: str | os.PathLike) -> list[dict]:
         for number, row in iter_jsonl_objects(read_text_utf8(path).splitlines()):
             where = f"{path} line {number}"
             _check(where, row, _SAMPLE_FIELDS, "")
+            for field in _SAMPLE_OPTIONAL_INTS:
+                if field in row and (isinstance(row[field], bool) or not isinstance(row[field], int)):
+                    raise ResultRecordError(f"{where}: field '{field}' should be int, found "
+                                            f"{type(row[field]).__name__} ({row[field]!r})")
             for field in _SAMPLE_NUMBERS:
                 value = row.get(field)
                 if value is not None and (isinstance(value, bool) or not isinstance(value, _NUMBER)):
@@ -189,6 +194,61 @@ def read_samples(path: str | os.PathLike) -> list[dict]:
     except JsonlLineError as err:
         raise ResultRecordError(f"{path} {err}") from None
     return sorted(rows, key=lambda r: r["index"])
+
+
+class ChangedSamplesError(ResultRecordError):
+    """Sample videos of a run that are no longer the files its samples.jsonl records (replaced, edited, removed)."""
+
+
+RESCORE_HINT = ("the run's numbers and cached features are of the recorded files: restore them, rerun the run, or "
+                "pass --rescore to recompute what depends on them from the files as they are now")
+
+
+def changed_samples(folder: str | os.PathLike, rows: list[dict], hashes=None) -> list[dict]:
+    """The samples whose video is not the file samples.jsonl records: `{index, path, reason, sha256}` (sha256: the
+    file's now, None when it is missing). Size and modification time are compared first where the row records them
+    (`size`, `mtime_ns`); the SHA-256 is computed only when they differ or are not recorded (through `hashes`, an
+    object with `sha256(path)` such as the runner's FileHashes memo, else read whole)."""
+    from lumiere_eval.files import sha256_file
+    from lumiere_eval.path_checks import why_missing
+
+    changed = []
+    for row in rows:
+        path = Path(folder) / row["path"]
+        try:
+            stat = os.stat(path)
+        except OSError:
+            changed.append({"index": row["index"], "path": row["path"], "sha256": None,
+                            "reason": why_missing(path) or "cannot be read"})
+            continue
+        if (row.get("size"), row.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns):
+            continue
+        digest = hashes.sha256(path) if hashes is not None else sha256_file(path)
+        if digest != row["sha256"]:
+            changed.append({"index": row["index"], "path": row["path"], "sha256": digest,
+                            "reason": f"content changed (SHA-256 {row['sha256'][:12]}... recorded, "
+                                      f"{digest[:12]}... now)"})
+    return changed
+
+
+def check_sample_files(folder: str | os.PathLike, rows: list[dict], rescore: bool = False, hashes=None,
+                       hint: str = RESCORE_HINT) -> list[dict]:
+    """`rows` when every sample video is the file samples.jsonl records (`changed_samples`); else
+    ChangedSamplesError naming the samples and `hint`, or with `rescore` the rows with each changed sample's
+    `sha256` set to the file's now (its recorded hash kept as `recorded_sha256`), so what is keyed on the content
+    (cached features, motion scores) is recomputed. A missing file is refused either way."""
+    changed = changed_samples(folder, rows, hashes)
+    if not changed:
+        return rows
+    if rescore and all(c["sha256"] is not None for c in changed):
+        now = {c["index"]: c["sha256"] for c in changed}
+        return [row | {"sha256": now[row["index"]], "recorded_sha256": row["sha256"]} if row["index"] in now else row
+                for row in rows]
+    listed = ", ".join(f"sample {c['index']} {c['path']} ({c['reason']})" for c in changed[:5])
+    more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+    raise ChangedSamplesError(f"{folder}: {len(changed)} sample video(s) are not the files samples.jsonl records "
+                              f"(changed after the run): {listed}{more}; "
+                              + ("a missing file cannot be rescored" if rescore else hint))
 
 
 def check_config_types(values: dict, defaults: dict[str, Any], where: str, nullable: frozenset = frozenset()

@@ -66,6 +66,7 @@ class Metric:
     weights: tuple[str, ...] = ()  # weight registry names (lumiere_eval.extractors.weights); () = weight-free
     tier: str = "core"  # "core": computed by `ucf101`/`metrics`; "motion": by the motion tier (motion.json)
     statistic: str | None = None  # set metrics: "module:function", (real, fake, protocol) -> f(positions) -> value
+    min_videos: int = 2  # a set metric's fewest videos on each side it reads (a covariance needs 2)
 
     def compute_function(self) -> Callable:
         """The function `compute` names, imported now."""
@@ -145,10 +146,11 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            statistic=f"{_VALUES}:jedi_statistic"),
     # improved precision/recall (Kynkaanniemi et al. 2019, k = 3) on the FVD protocol's I3D rows (one I3D pass)
     Metric("precision", "precision (k=3)", True, "set", "fvd", "fvd2048_16f", (FeatureNeed("fvd"),),
-           f"{_VALUES}:precision", weights=_I3D,
+           f"{_VALUES}:precision", weights=_I3D, min_videos=4,
            statistic=f"{_VALUES}:precision_statistic"),
     Metric("recall", "recall (k=3)", True, "set", "fvd", "fvd2048_16f", (FeatureNeed("fvd"),), f"{_VALUES}:recall",
-           interval="none", weights=_I3D, statistic=f"{_VALUES}:recall_statistic"),
+           interval="none", weights=_I3D, min_videos=4,
+           statistic=f"{_VALUES}:recall_statistic"),
     # the motion tier (lumiere_eval.runner.motion_tier): per-video scores, no feature jobs of the runner
     *(Metric(name, title, higher, "per-sample", "motion", "motion-tier-dis-v1", per_sample=(name,), tier="motion",
              weights=weights)

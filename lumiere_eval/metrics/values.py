@@ -128,11 +128,29 @@ def clip_protocol(job) -> str:
     return f"clipsim:{job.extractor.id}:{job.extractor.protocol}:x100-clamp0"
 
 
+def check_counts(metric, real, fake) -> None:
+    """MetricInputError naming the metric when a set metric has fewer than its `min_videos` rows on a side it
+    reads ("FVD needs at least 2 videos on each side, got 1"), whatever the interval asked for."""
+    from lumiere_eval.metrics import MetricInputError
+
+    if metric.kind != "set":
+        return
+    counts = {side: len(rows) for side, rows in (("real", real), ("generated", fake)) if rows is not None}
+    if all(n >= metric.min_videos for n in counts.values()):
+        return
+    both = len(counts) == 2
+    got = (" and ".join(f"{n} {side}" for side, n in counts.items()) if both and len(set(counts.values())) > 1
+           else str(min(counts.values())))
+    raise MetricInputError(f"{metric.title} needs at least {metric.min_videos} videos{' on each side' if both else ''}"
+                           f", got {got}")
+
+
 def compute(name: str, real, fake, protocol, num_resamples: int, seed: int) -> dict:
     """Metric `name` from its rows through its registered compute function and interval hook (a plain dict)."""
     from lumiere_eval.metrics.registry import INTERVAL_METHOD_NAMES, get_metric, interval_hook
 
     metric = get_metric(name)
+    check_counts(metric, real, fake)
     result = metric.compute_function()(real, fake, protocol, num_resamples, seed, interval_hook(name))
     if result.get("ci_low") is not None:
         result["interval_method"] = INTERVAL_METHOD_NAMES[metric.interval]

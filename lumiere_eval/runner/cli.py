@@ -87,8 +87,9 @@ def config_from_args(args: argparse.Namespace):
 
     weights = {name: str(path) for name, path in options.weight_paths(args).items()}
     out = args.out or Path("runs") / f"{args.model}-ucf101-n{args.num_samples}"
-    return RunConfig(out=out, data_root=args.data_root, splits_dir=args.splits_dir, fold=args.fold,
-                     real_split=args.real_split, num_real=args.num_real, real_clip=args.real_clip,
+    absolute = lambda path: None if path is None else Path(path).absolute()  # noqa: E731 - config.json's paths
+    return RunConfig(out=out, data_root=absolute(args.data_root), splits_dir=absolute(args.splits_dir),
+                     fold=args.fold, real_split=args.real_split, num_real=args.num_real, real_clip=args.real_clip,
                      fake_clip=args.fake_clip, num_samples=args.num_samples, prompts=args.prompts,
                      model=args.model, model_args=parse_model_args(args.model_arg), num_frames=args.num_frames,
                      fps=args.fps, height=args.height, width=args.width,
@@ -100,7 +101,7 @@ def config_from_args(args: argparse.Namespace):
                      clip_extractor=args.clip_extractor, weights=weights, fvd_covariance=args.fvd_covariance,
                      is_splits=args.is_splits, bootstrap=args.bootstrap, seed=args.seed, batch_size=args.batch_size,
                      feature_block=args.feature_block,
-                     cache_dir=args.cache_dir, device=args.device, strict=args.strict,
+                     cache_dir=absolute(args.cache_dir), device=args.device, strict=args.strict,
                      max_video_mb=args.max_video_mb, max_skipped_fraction=args.max_skipped_fraction, shard=args.shard,
                      merge=args.merge, overwrite=args.overwrite, wait=args.wait, progress=not args.no_progress)
 

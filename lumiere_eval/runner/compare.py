@@ -97,16 +97,18 @@ def _same_protocol(a: dict, b: dict, name: str, notes: list[str]) -> bool:
     return False
 
 
-def per_sample_scores(folder: Path, records: list[dict], motion: bool, features: RunFeatures) -> dict[str, np.ndarray]:
+def per_sample_scores(folder: Path, records: list[dict], motion: bool, features: RunFeatures,
+                      rescore: bool = False) -> dict[str, np.ndarray]:
     """Per-sample score arrays in record order (NaN where a sample has none): the records' own and the
-    motion tier's (computed and cached on first use)."""
+    motion tier's (computed and cached on first use; recomputed for videos changed after the run with `rescore`)."""
     from lumiere_eval.metrics.registry import per_sample_directions
     from lumiere_eval.runner.motion_tier import load_or_run_motion
 
     scores = {name: np.array([r.get(name, np.nan) for r in records], dtype=np.float64)
               for name in per_sample_directions() if any(name in r for r in records)}
     if motion:
-        per_sample = load_or_run_motion(folder, frame_embeddings=features.fake.get("clipsim"))["per_sample"]
+        per_sample = load_or_run_motion(folder, frame_embeddings=features.fake.get("clipsim"),
+                                        rescore=rescore)["per_sample"]
         rows = [per_sample.get(str(r["index"])) or {} for r in records]
         for name in dict.fromkeys(k for row in rows for k in row):
             metric = "dynamic_degree_dis" if name == "dynamic_dis" else name
@@ -116,18 +118,20 @@ def per_sample_scores(folder: Path, records: list[dict], motion: bool, features:
 
 def compare_runs(run_a: Path, run_b: Path, alpha: float = 0.05, num_resamples: int = 1000, seed: int = 0,
                  motion: bool = True, correction: str = "holm",
-                 features: tuple[RunFeatures, RunFeatures] | None = None) -> dict:
+                 features: tuple[RunFeatures, RunFeatures] | None = None, rescore: bool = False) -> dict:
     """Paired difference (A - B) of every metric the two runs share, with intervals and adjusted p-values
-    (`features`: the two runs' features when the caller has read them already)."""
+    (`features`: the two runs' features when the caller has read them already). Sample videos changed after
+    their run are refused naming them, or with `rescore` featurised and scored as they are now."""
     run_a, run_b = Path(run_a), Path(run_b)
     if run_a.resolve() == run_b.resolve():
         raise LumiereEvalError(f"{run_a} and {run_b} are one run (both sides are the same folder); "
                                "compare two different runs of the same prompts and seeds")
-    records_a, records_b = load_records(run_a), load_records(run_b)
+    records_a, records_b = load_records(run_a, rescore), load_records(run_b, rescore)
     check_paired(records_a, records_b, str(run_a), str(run_b))
     rows: dict[str, dict] = {}
     notes = []
-    a, b = features or (run_features(run_a), run_features(run_b))
+    a, b = features or (run_features(run_a, rescore=rescore), run_features(run_b, rescore=rescore))
+    records_a, records_b = a.records, b.records  # per-sample scores recomputed where a video was rescored
     if a.results.get("real_set", {}).get("hash") != b.results.get("real_set", {}).get("hash"):
         notes.append("set metrics not compared: the runs used different real sets (real_set.hash differs)")
     else:
@@ -144,8 +148,8 @@ def compare_runs(run_a: Path, run_b: Path, alpha: float = 0.05, num_resamples: i
             rows[name] = row | {"kind": "set", "n_pairs": int(len(keep)), "a": stats_a[name](everything),
                                 "b": stats_b[name](everything), "p": row["p_normal"],
                                 "higher_is_better": _higher_is_better(a.results, name)}
-    scores_a = per_sample_scores(run_a, records_a, motion, a)
-    scores_b = per_sample_scores(run_b, records_b, motion, b)
+    scores_a = per_sample_scores(run_a, records_a, motion, a, rescore)
+    scores_b = per_sample_scores(run_b, records_b, motion, b, rescore)
     for name in sorted(set(scores_a) & set(scores_b)):
         x, y = scores_a[name], scores_b[name]
         ok = np.isfinite(x) & np.isfinite(y)
@@ -209,12 +213,13 @@ def compare_markdown(result: dict) -> str:
 
 
 def run_curves(folder: Path, num_resamples: int = 50, seed: int = 0, start: int = 64,
-               features: RunFeatures | None = None) -> dict:
-    """Sample-size curves of every set metric of a run; writes `sample_size.json` and `sample_size.png`."""
+               features: RunFeatures | None = None, rescore: bool = False) -> dict:
+    """Sample-size curves of every set metric of a run; writes `sample_size.json` and `sample_size.png` (sample
+    videos changed after the run refused, or with `rescore` featurised as they are now)."""
     from lumiere_eval.files import atomic_write_json
 
     folder = Path(folder)
-    run = features or run_features(folder)
+    run = features or run_features(folder, rescore=rescore)
     keep = np.flatnonzero(_usable(run))
     result = {"rule": "settled when the value moved from N/2 to N by at most the interval half-width at N",
               "interval_method": HALF_SAMPLING,

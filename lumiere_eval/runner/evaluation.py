@@ -221,7 +221,7 @@ def metric_results(metrics: tuple[str, ...], protocols: Protocols, plan: JobPlan
     sides_used: dict[str, dict[str, int]] = {}
     for name in names:
         need = get_metric(name).features[0]
-        minimum = 2 if get_metric(name).kind == "set" else 1
+        minimum = get_metric(name).min_videos if get_metric(name).kind == "set" else 1
         if name == "clipsim":
             fake, keep = _stack(fake_rows["clipsim"], "CLIPSIM", "generated", 1)
             missing = next((i for i in keep if prompts[i] is None), None)

@@ -375,7 +375,8 @@ def _metrics(config: RunConfig, plan: Plan, records: list[dict], jobs: evaluatio
     return computed
 
 
-def _real_set_hash(items: list[VideoItem], real_clip: str) -> str:
+def real_set_hash(items: list[VideoItem], real_clip: str) -> str:
+    """`results.json` `real_set.hash`: the real clips' keys and contents and the real clip sampling."""
     payload = json.dumps([real_clip] + [[it.key, it.sha256] for it in items])
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -401,7 +402,7 @@ def _write_results(config: RunConfig, plan: Plan, records: list[dict], missing: 
                  "this_invocation": counts},
         real_set={"split": f"{config.real_split}list0{config.fold}", "clips": len(real_items),
                   "sampling": config.fvd().real_sampling.id,
-                  "hash": _real_set_hash(real_items, config.fvd().real_sampling.id)},
+                  "hash": real_set_hash(real_items, config.fvd().real_sampling.id)},
         skipped_videos=skipped,
         skipped_fraction=skip_report(skipped, len(records) + len(plan.real) + len(plan.unavailable),
                                      config.max_skipped_fraction),
