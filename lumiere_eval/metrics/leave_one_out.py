@@ -10,10 +10,11 @@ z_i = Q^T L^T d_i and c = N / ((N - 1) denom). Its change from tr(Lambda^(1/2)) 
 
 and Sherman-Morrison: tr((M_i + w^2)^-1) - tr((Lambda + w^2)^-1) = c g2 / (1 - c g1), with
 g1 = sum_k z_ik^2 / (lambda_k + w^2) and g2 = sum_k z_ik^2 / (lambda_k + w^2)^2. The integral is taken by the
-trapezoid rule in u = log w, with 1 - c g1 written as (1 - c g1(0)) + c w^2 sum_k z_ik^2 / (lambda_k (lambda_k + w^2))
-so that no cancellation occurs at small w (the first part is 0 when the removal lowers the rank) (the integrand decays exponentially both ways and is analytic in a strip of width
-pi / 2, so the rule converges geometrically); every row at once is two matrix products [N, D] x [D, nodes].
-Cost O(D^3 + N D nodes) instead of N eigendecompositions.
+trapezoid rule in u = log w (the integrand decays exponentially both ways and is analytic in a strip of width
+pi / 2, so the rule converges geometrically); 1 - c g1 is written as (1 - c g1(0)) + c w^2 sum_k z_ik^2 /
+(lambda_k (lambda_k + w^2)), free of cancellation at small w (the first part is 0 when the removal lowers the
+rank, as it always does with fewer rows than dimensions). Every row at once costs three matrix products
+[N, D] x [D, nodes]: O(D^3 + N D nodes) instead of N eigendecompositions.
 """
 from __future__ import annotations
 

@@ -60,10 +60,11 @@ def run_config(folder: Path):
     return RunConfig(**values)
 
 
-def run_features(folder: Path, progress: bool = False) -> RunFeatures:
-    """Records, results and the per-sample feature rows of a finished run (generated and real videos)."""
+def run_features(folder: Path, progress: bool = False, extract: bool = True) -> RunFeatures:
+    """Records, results and the per-sample feature rows of a finished run (generated and real videos); with
+    `extract` False only the cache is read (a missing row stays None; nothing is decoded or extracted)."""
     from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
-    from lumiere_eval.runner.features import VideoItem, compute_features
+    from lumiere_eval.runner.features import VideoItem, cached_features, compute_features
     from lumiere_eval.runner.ucf101_run import build_jobs, make_plan
 
     folder = Path(folder)
@@ -77,6 +78,10 @@ def run_features(folder: Path, progress: bool = False) -> RunFeatures:
     fake_items = [VideoItem(folder / r["path"], r["sha256"], f"sample{r['index']}") for r in records]
     real_items = [VideoItem(path, hashes.sha256(path), entry.relpath) for entry, path in plan.real]
     hashes.save()
+    if not extract:
+        block = config.feature_block
+        return RunFeatures(folder, results, records, cached_features(fake_items, fake_jobs, cache, block),
+                           cached_features(real_items, real_jobs, cache, block), config)
     # the run's own blocks, so a missing row is recomputed with the run's round-off
     fake = compute_features(fake_items, fake_jobs, cache, config.feature_block, progress=progress,
                             desc="features [generated]", max_video_mb=config.max_video_mb)
