@@ -20,7 +20,8 @@ from lumiere_eval.metrics.record import ResultRecordError, check_config_types, r
 
 @dataclass
 class RunFeatures:
-    """One run's records (sorted by sample index) and, per feature job, one row block per record (or None)."""
+    """One run's records (sorted by sample index) and, per feature job, one row block per record (or None);
+    `real_names` names each real clip (its path relative to the data root), in the order of the real rows."""
 
     folder: Path
     results: dict
@@ -28,6 +29,7 @@ class RunFeatures:
     fake: dict[str, list[np.ndarray | None]]
     real: dict[str, list[np.ndarray | None]]
     config: object
+    real_names: tuple[str, ...] = ()
 
 
 def load_records(folder: Path) -> list[dict]:
@@ -81,10 +83,11 @@ def run_features(folder: Path, progress: bool = False, extract: bool = True) -> 
     if not extract:
         block = config.feature_block
         return RunFeatures(folder, results, records, cached_features(fake_items, fake_jobs, cache, block),
-                           cached_features(real_items, real_jobs, cache, block), config)
+                           cached_features(real_items, real_jobs, cache, block), config,
+                           tuple(item.key for item in real_items))
     # the run's own blocks, so a missing row is recomputed with the run's round-off
     fake = compute_features(fake_items, fake_jobs, cache, config.feature_block, progress=progress,
                             desc="features [generated]", max_video_mb=config.max_video_mb)
     real = compute_features(real_items, real_jobs, cache, config.feature_block, progress=progress,
                             desc="features [real]", max_video_mb=config.max_video_mb)
-    return RunFeatures(folder, results, records, fake, real, config)
+    return RunFeatures(folder, results, records, fake, real, config, tuple(item.key for item in real_items))
