@@ -16,12 +16,13 @@ import streamlit as st
 
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.dashboard import records, study_view
+from lumiere_eval.dashboard.drilldown_view import drilldown_page, link_markdown
 from lumiere_eval.dashboard.widgets import (error_card, file_stamp, find_cached, load_runs, plain, samples_of,
                                            show_image, show_video)
 
 ROOT_ENV = "LUMIERE_EVAL_DASHBOARD_ROOT"
 PAGES = {"leaderboard": "Leaderboard", "run": "Run detail", "videos": "Videos", "compare": "Compare",
-         "study": "Human study"}
+         "drilldown": "Per-video drill-down", "study": "Human study"}
 SYNTHETIC_BANNER = ("SYNTHETIC DOMAIN — not UCF101. This run used the embedded synthetic action domain with "
                     "in-domain evaluators; its numbers are not comparable with published UCF101 results.")
 
@@ -45,7 +46,7 @@ def main() -> None:
     st.sidebar.caption(f"Results root: {plain(str(root))}")
     st.title(PAGES[choice])
     {"leaderboard": leaderboard_page, "run": run_page, "videos": videos_page, "compare": compare_page,
-     "study": study_page}[choice](root)
+     "drilldown": drilldown_page, "study": study_page}[choice](root)
 
 
 def leaderboard_page(root: Path) -> None:
@@ -95,6 +96,8 @@ def run_page(root: Path) -> None:
                 "extractor": (m.get("extractor") or {}).get("id"), "clip": m.get("clip")}
                for name, m in run["metrics"].items()]
     st.dataframe(pd.DataFrame(metrics), hide_index=True, width="stretch")
+    if run.get("kind") != "metrics":
+        st.markdown(link_markdown("Per-video drill-down of this run", run["_path"]))
     samples = samples_of(root, run)
     if samples is not None:
         st.subheader("Per-class breakdown")
@@ -191,6 +194,8 @@ def side_by_side(root: Path) -> None:
         st.info("These runs share no (prompt, seed).")
         return
     st.caption(f"{len(pairs)} (prompt, seed) pairs in common.")
+    first, second = (runs[labels.index(label)]["_path"] for label in picked[:2])
+    st.markdown(link_markdown("Per-video drill-down of the first two runs, sorted by paired difference", first, second))
     choice = st.selectbox("Prompt and seed", range(len(pairs)), key="compare_pair",
                           format_func=lambda i: f"{pairs.at[i, 'prompt']} (seed {pairs.at[i, 'seed']})")
     columns = st.columns(len(picked))

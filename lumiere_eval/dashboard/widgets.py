@@ -89,8 +89,9 @@ def samples_of(root: Path, run: dict) -> pd.DataFrame | None:
         return None
 
 
-def show_video(root: Path, relative: str, autoplay: bool = False) -> None:
-    """Play a video from under root (bytes read through the path guard), or an error card."""
+def show_video(root: Path, relative: str, autoplay: bool = False, alt: str | None = None) -> None:
+    """Play a video from under root (bytes read through the path guard), or an error card; `alt` (the player's
+    description) also tells apart autoplaying players of identical videos on one page."""
     try:
         data = _video_bytes(str(root), relative, file_stamp(root, relative))
     except LumiereEvalError as err:
@@ -100,7 +101,7 @@ def show_video(root: Path, relative: str, autoplay: bool = False) -> None:
     if fmt == "image/gif":
         st.image(data)
     else:
-        st.video(data, format=fmt, loop=True, muted=True, autoplay=autoplay)
+        st.video(data, format=fmt, loop=True, muted=True, autoplay=autoplay, alt=alt)
 
 
 def show_image(root: Path, relative: str | Path, caption: str) -> None:
