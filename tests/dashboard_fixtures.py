@@ -103,9 +103,9 @@ def build_bad_root(root: Path, outside: Path) -> Path:
     return root
 
 
-def build_real_runs(results: Path, scratch: Path) -> dict[str, Path]:
+def build_real_runs(results: Path, scratch: Path, folder: str = "real") -> dict[str, Path]:
     """Two finished runs of the UCF101 runner (tiny extractors, a miniature UCF101 tree in `scratch`) under
-    `results`: `clean` and `noisy` (same prompts and seeds), their features in `results/cache`."""
+    `results/folder`: `clean` and `noisy` (same prompts and seeds), their features in `results/folder/cache`."""
     from test_extractors import save_tiny_clip, save_tiny_detector
     from test_runner_ucf101 import args_for, build_tree
 
@@ -116,7 +116,7 @@ def build_real_runs(results: Path, scratch: Path) -> dict[str, Path]:
     tree = build_tree(scratch / "data")
     runs = {}
     for name, noise in {"clean": "noise=4", "noisy": "noise=60"}.items():
-        runs[name] = results / "real" / name
+        runs[name] = results / folder / name
         assert cli_main(args_for(tree, runs[name], weights, "--model-arg", noise)) == 0
     return runs
 

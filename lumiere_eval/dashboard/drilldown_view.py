@@ -1,4 +1,4 @@
-"""The dashboard's per-video drill-down page (`?page=drilldown&run=RUN[&run_b=RUN_B][&loo=1]`).
+"""The dashboard's per-video drill-down page (`?page=drilldown&run=RUN[&run_b=RUN_B][&loo=1][&sort=SCORE]`).
 
 One run: every sample with its per-sample scores, filtered by class and prompt, sorted by any score (worst or
 best first by the registry's direction), paged, with the page's videos playing (only that page's videos are
@@ -45,6 +45,12 @@ def _pick(runs: list[dict], labels: list[str], title: str, param: str, key: str,
     wanted = st.query_params.get(param)
     index = next((i for i, r in enumerate(runs) if r["_path"] == wanted), min(default, len(runs) - 1))
     return runs[labels.index(st.selectbox(title, labels, index=index, key=key))]
+
+
+def _wanted(choices: list[str], param: str) -> int:
+    """Position of the query parameter's value among `choices` (0 when absent or unknown)."""
+    value = st.query_params.get(param)
+    return choices.index(value) if value in choices else 0
 
 
 def _scores(root: Path, run: dict, leave_one_out: bool) -> pd.DataFrame | None:
@@ -122,8 +128,9 @@ def one_run(root: Path, runs: list[dict], labels: list[str], leave_one_out: bool
     shown = _filters(samples, "drill")
     numeric = drilldown.numeric_scores(samples)
     left, right = st.columns(2)
-    sort_by = left.selectbox("Sort by", ["index", *numeric], format_func=lambda c: drilldown.label(c, direction),
-                             key="drill_sort")
+    choices = ["index", *numeric]
+    sort_by = left.selectbox("Sort by", choices, index=_wanted(choices, "sort"),
+                             format_func=lambda c: drilldown.label(c, direction), key="drill_sort")
     worst_first = right.toggle("Worst first (by the score's better direction)", value=True, key="drill_worst")
     ordered = (shown.sort_values("index", kind="stable") if sort_by == "index"
                else drilldown.order(shown, sort_by, worst_first, direction))
@@ -162,8 +169,8 @@ def two_runs(root: Path, runs: list[dict], labels: list[str], leave_one_out: boo
         st.info("These runs share no numeric per-sample score.")
         return
     left, right = st.columns(2)
-    metric = left.selectbox("Paired difference of", common, format_func=lambda c: drilldown.label(c, direction),
-                            key="drill_pair_metric")
+    metric = left.selectbox("Paired difference of", common, index=_wanted(common, "sort"),
+                            format_func=lambda c: drilldown.label(c, direction), key="drill_pair_metric")
     largest_first = right.toggle("Largest A - B first", value=True, key="drill_pair_order")
     table = _filters(drilldown.paired(a, b, metric, largest_first), "drill_pair")
     better = {True: "higher is better", False: "lower is better"}.get(direction.get(metric), "no better direction")
@@ -172,9 +179,11 @@ def two_runs(root: Path, runs: list[dict], labels: list[str], leave_one_out: boo
     page = _paged(table, "drill_pair")
     st.dataframe(page.drop(columns=["video_a", "video_b"]), hide_index=True, width="stretch")
     for position, (_, row) in enumerate(page.iterrows()):
-        st.text(f"#{row['index']} {row['prompt']} (class {row['class']}, seed {row['seed']}): "
-                f"A - B = {row['A - B']:.4g}")
-        for column, (side, run) in zip(st.columns(2), (("A", run_a), ("B", run_b))):
+        columns = st.columns(3)
+        columns[2].text(f"#{row['index']} {row['prompt']}\nclass {row['class']}, seed {row['seed']}\n"
+                        f"A - B of {metric} = {row['A - B']:.4g}")
+        for column, (side, run) in zip(columns, (("A", run_a), ("B", run_b))):
             with column:
-                show_video(root, row[f"video_{side.lower()}"], autoplay=True, alt=f"run {side}, sample {row['index']}, row {position}")
+                show_video(root, row[f"video_{side.lower()}"], autoplay=True,
+                           alt=f"run {side}, sample {row['index']}, row {position}")
                 st.text(f"{side}: {records.run_label(run)}\n{metric} {row[side]:.4g}")

@@ -195,7 +195,7 @@ def side_by_side(root: Path) -> None:
         return
     st.caption(f"{len(pairs)} (prompt, seed) pairs in common.")
     first, second = (runs[labels.index(label)]["_path"] for label in picked[:2])
-    st.markdown(link_markdown("Per-video drill-down of the first two runs, sorted by paired difference", first, second))
+    st.markdown(link_markdown("Per-video drill-down of the first two runs, by paired difference", first, second))
     choice = st.selectbox("Prompt and seed", range(len(pairs)), key="compare_pair",
                           format_func=lambda i: f"{pairs.at[i, 'prompt']} (seed {pairs.at[i, 'seed']})")
     columns = st.columns(len(picked))
