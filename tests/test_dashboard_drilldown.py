@@ -13,7 +13,7 @@ import pytest
 import scipy.linalg
 import scipy.spatial.distance
 
-from dashboard_fixtures import HOSTILE_SUBSTRING, build_good_root, build_real_runs, write_run
+from dashboard_fixtures import HOSTILE_SUBSTRING, build_bad_root, build_good_root, build_real_runs, write_run
 from lumiere_eval.dashboard import drilldown, records
 from lumiere_eval.dashboard.drilldown_view import link, link_markdown
 from lumiere_eval.dashboard.paths import ResultFileError
@@ -194,6 +194,19 @@ def test_a_run_without_cached_features_gets_an_error_card_and_the_rest_renders(r
     assert not at.exception
     assert any("suite/alpha: cannot read the run's cached features" in e.value for e in at.error)
     assert len(at.dataframe[0].value) == 4 and len(videos(at)) == 4
+
+
+def test_malformed_records_and_escaping_videos_become_error_cards(tmp_path, monkeypatch):
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "outside").mkdir()
+    bad = build_bad_root(tmp_path / "bad", tmp_path / "outside")
+    at = app(bad, "drilldown", monkeypatch, run="escape")
+    errors = "\n".join(e.value for e in at.error)
+    assert not at.exception and "broken/results.json" in errors
+    assert errors.count("outside the results root") == 2 and len(videos(at)) == 0  # the ../ path and the symlink
+    assert len(at.dataframe[0].value) == 2  # the samples are still listed
+    at = app(bad, "drilldown", monkeypatch, run="partial", run_b="escape")
+    assert not at.exception and "partial/samples.jsonl: line 3 is malformed" in "\n".join(e.value for e in at.error)
 
 
 def test_ten_thousand_samples_page_one_page_of_videos(tmp_path, monkeypatch):
