@@ -75,8 +75,8 @@ def _scores(root: Path, run: dict, leave_one_out: bool) -> pd.DataFrame | None:
     st.caption(plain(f"{records.run_label(run)}: FVD of the {len(effects.table)} cached rows {effects.fvd:.4f} "
                      f"(recorded {recorded}; {effects.missing} samples without a cached row). Effect = FVD(all) - "
                      "FVD(without the sample): positive when the sample raises FVD. Nearest real clip: Euclidean "
-                     "distance in the FVD feature space (real clips are named, not served: they lie outside "
-                     "the results root)."))
+                     "distance in the FVD feature space (real clips are named, not played: the dashboard serves "
+                     "only the results root)."))
     return samples.join(effects.table, on="index")
 
 
