@@ -21,7 +21,8 @@ from lumiere_eval.metrics.record import (ResultRecordError, check_config_types, 
 
 @dataclass
 class RunFeatures:
-    """One run's records (sorted by sample index) and, per feature job, one row block per record (or None)."""
+    """One run's records (sorted by sample index) and, per feature job, one row block per record (or None);
+    `real_names` names each real clip (its path relative to the data root), in the order of the real rows."""
 
     folder: Path
     results: dict
@@ -29,6 +30,7 @@ class RunFeatures:
     fake: dict[str, list[np.ndarray | None]]
     real: dict[str, list[np.ndarray | None]]
     config: object
+    real_names: tuple[str, ...] = ()
 
 
 def load_records(folder: Path, rescore: bool = False) -> list[dict]:
@@ -80,13 +82,14 @@ def run_config(folder: Path):
     return RunConfig(**values)
 
 
-def run_features(folder: Path, progress: bool = False, rescore: bool = False) -> RunFeatures:
+def run_features(folder: Path, progress: bool = False, rescore: bool = False, extract: bool = True) -> RunFeatures:
     """Records, results and the per-sample feature rows of a finished run (generated and real videos); sample videos
     changed after the run are refused, or with `rescore` featurised as they are now, their per-sample scores
-    (CLIPSIM, the IS probability of the prompted class) recomputed."""
+    (CLIPSIM, the IS probability of the prompted class) recomputed; with `extract` False only the cache is read (a
+    missing row stays None; nothing is decoded or extracted)."""
     from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
     from lumiere_eval.runner.evaluation import featurize
-    from lumiere_eval.runner.features import VideoItem
+    from lumiere_eval.runner.features import VideoItem, cached_features
     from lumiere_eval.runner.ucf101_run import build_jobs, make_plan
 
     folder = Path(folder)
@@ -101,11 +104,16 @@ def run_features(folder: Path, progress: bool = False, rescore: bool = False) ->
     real_items = [VideoItem(path, hashes.sha256(path), entry.relpath) for entry, path in plan.real]
     hashes.save()
     _check_real_set(folder, results, config, real_items, rescore)
+    real_names = tuple(item.key for item in real_items)
+    if not extract:
+        block = config.feature_block
+        return RunFeatures(folder, results, records, cached_features(fake_items, jobs.fake, cache, block),
+                           cached_features(real_items, jobs.real, cache, block), config, real_names)
     # the run's own blocks, so a missing row is recomputed with the run's round-off
     fake, real = featurize(jobs, fake_items, real_items, cache, config.feature_block, progress,
                            max_video_mb=config.max_video_mb)
     records = _rescore_per_sample(records, fake, jobs.fake, plan.classes)
-    return RunFeatures(folder, results, records, fake, real, config)
+    return RunFeatures(folder, results, records, fake, real, config, real_names)
 
 
 def _check_real_set(folder: Path, results: dict, config, real_items: list, rescore: bool) -> None:
