@@ -223,7 +223,7 @@ def test_default_run_lists_cdfvd_and_jedi_as_needing_weights(tmp_path):
     """The embedded default has no weights for cd-FVD or JEDi: it says so instead of printing a number."""
     import json
 
-    from lumiere_eval.runner.default_run import write_comparison
+    from lumiere_eval.demo.default_run import write_comparison
 
     metric = {"value": 1.0, "ci_low": 0.5, "ci_high": 1.5}
     rows = {"dummy": {"metrics": {"fvd": metric, "is": metric, "clipsim": metric}, "samples": 2, "wall_s": 1.0,

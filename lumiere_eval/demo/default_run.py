@@ -4,7 +4,8 @@ No download: the domain is rendered locally in the UCF101 layout, the models (`l
 `keyframe-cascade`, `per-frame-t2i`) and the evaluators (an in-domain 3D-CNN classifier for FVD and IS, an
 in-domain video-text model for CLIP similarity) are the small ones shipped in the package. Each model is
 run through the same UCF101 runner, then compared in one table, with plots, a temporal-consistency
-measure and a grid of sample GIFs. Every output says it is the synthetic domain.
+measure, a grid of sample GIFs, the statistics section (runner.default_statistics) and a SIMULATED study
+(demo.simulated_study). Every output says it is the synthetic domain.
 """
 from __future__ import annotations
 
@@ -321,7 +322,7 @@ def run_default(args: argparse.Namespace) -> int:
     text = write_comparison(out, rows, reference, time.perf_counter() - start)
     write_plots(out, rows, reference)
     write_grid(out, list(rows))
-    from lumiere_eval.human_study.demo_study import simulated_study_section  # labelled SIMULATED raters
+    from lumiere_eval.demo.simulated_study import simulated_study_section  # labelled SIMULATED raters
     from lumiere_eval.runner.default_statistics import write_statistics  # motion tier, paired tests, curves
 
     resamples = 1000 if args.synthetic_size == "full" else 200
