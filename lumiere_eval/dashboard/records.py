@@ -16,8 +16,7 @@ import pandas as pd
 from lumiere_eval.dashboard.paths import OutsideResultsRootError, ResultFileError, resolve_under
 from lumiere_eval.files import COMPARISON_FILE, METRICS_FILE, RESULTS_FILE, SAMPLES_FILE
 from lumiere_eval.metrics.intervals import contains, interval_text
-from lumiere_eval.jsonl import JsonlLineError, iter_jsonl_objects
-from lumiere_eval.metrics.record import ResultRecordError, read_json, validate_record
+from lumiere_eval.metrics.record import ResultRecordError, read_json, read_samples, validate_record
 
 ANALYSIS_FILE = "analysis.json"
 RESULT_NAMES = (RESULTS_FILE, METRICS_FILE)  # run folders' records and `lumiere-eval metrics` records
@@ -129,24 +128,13 @@ def leaderboard(runs: list[dict], published: bool = True, sort_by: str | None = 
 
 
 def load_samples(root: Path, run_path: str | Path) -> pd.DataFrame:
-    """A run's `samples.jsonl` as a table; a malformed line raises `ResultFileError` naming file and line."""
+    """A run's `samples.jsonl` as a table (`record.read_samples`); a malformed line raises `ResultFileError`
+    naming the file (relative to root), line and field."""
     relative = Path(run_path) / SAMPLES_FILE
-    path = resolve_under(root, relative)
-    rows = []
     try:
-        with path.open(encoding="utf-8") as handle:
-            for number, row in iter_jsonl_objects(handle):
-                if not all(k in row for k in ("prompt", "seed", "path")):
-                    raise ResultFileError(f"{relative}: line {number} lacks one of 'prompt', 'seed', 'path'")
-                rows.append(row)
-    except JsonlLineError as err:
-        if err.json_error:
-            raise ResultFileError(f"{relative}: line {err.line} is malformed or partial ({err.json_error})") from err
-        raise ResultFileError(f"{relative}: line {err.line} lacks one of 'prompt', 'seed', 'path'") from err
-    except FileNotFoundError as err:
-        raise ResultFileError(f"{relative}: file not found") from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise ResultFileError(f"{relative}: cannot read ({err})") from err
+        rows = read_samples(resolve_under(root, relative), str(relative))
+    except ResultRecordError as err:
+        raise ResultFileError(str(err)) from err
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=["index", "class", "prompt", "seed", "path"])

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import multiprocessing
 import os
 import shutil
@@ -24,6 +23,7 @@ import numpy as np
 from lumiere_eval.files import (COMPARISON_FILE, SAMPLES_FILE, atomic_write_json, atomic_write_text, lumiere_home,
                                 read_json)
 from lumiere_eval.metrics.intervals import interval_text
+from lumiere_eval.metrics.record import read_samples
 from lumiere_eval.runner.cache import default_cache_dir
 from lumiere_eval.runner.section_memo import memo_section
 
@@ -286,7 +286,7 @@ def write_grid(out: Path, models: list[str], columns: int = 6, scale: int = 3) -
     """samples_grid.gif: one row per model, the same prompts and seeds in each column."""
     from lumiere_eval.video import read_video, write_video
 
-    records = {m: [json.loads(line) for line in (out / m / SAMPLES_FILE).read_text().splitlines()] for m in models}
+    records = {m: read_samples(out / m / SAMPLES_FILE) for m in models}
     first = records[models[0]]
     picks, seen = [], set()
     for r in first:  # one sample per class, left to right
@@ -310,7 +310,6 @@ def write_grid(out: Path, models: list[str], columns: int = 6, scale: int = 3) -
 def run_default(args: argparse.Namespace) -> int:
     """Run every shipped model on the synthetic domain and compare them."""
     from lumiere_eval.models.base import REGISTRY
-    from lumiere_eval.runner import ucf101_run
 
     print(BANNER, flush=True)
     start = time.perf_counter()
@@ -332,7 +331,7 @@ def run_default(args: argparse.Namespace) -> int:
         results = run_model(config, args.workers, args.dry_run)
         if results is None:
             continue
-        records = [json.loads(line) for line in (config.out / SAMPLES_FILE).read_text().splitlines()]
+        records = read_samples(config.out / SAMPLES_FILE)
         rows[model] = {"metrics": results["metrics"], "samples": len(records),
                        "timings": results["timings"], "wall_s": time.perf_counter() - model_start,
                        "workers": args.workers}
@@ -361,7 +360,7 @@ def run_default(args: argparse.Namespace) -> int:
     write_grid(out, list(rows))
     text += "\n" + statistics
     text += "\n" + memo_section(out, "simulated_study", inputs, lambda: simulated_study_section(
-        {m: [json.loads(line) for line in samples[m].splitlines()] for m in rows}, inputs["metrics"], seed=args.seed))
+        {m: read_samples(out / m / SAMPLES_FILE) for m in rows}, inputs["metrics"], seed=args.seed))
     atomic_write_text(out / "comparison.md", text)
     print(BANNER)
     print(text)

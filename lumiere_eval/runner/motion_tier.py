@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from lumiere_eval import LumiereEvalError
+from lumiere_eval.files import SAMPLES_FILE
 from lumiere_eval.metrics import MetricInputError
 from lumiere_eval.metrics.motion import PIXEL_SCORES, embedding_consistency, pixel_scores
 from lumiere_eval.metrics.registry import get_metric, interval_hook
@@ -131,12 +132,12 @@ def load_or_run_motion(folder: Path, **options) -> dict:
     """`motion.json` of a run, computed first when absent or older than the run's samples."""
     folder = Path(folder)
     path = folder / MOTION_FILE
-    samples = folder / "samples.jsonl"
+    samples = folder / SAMPLES_FILE
     if path.is_file() and samples.is_file() and path.stat().st_mtime >= samples.stat().st_mtime:
         try:
             return json.loads(path.read_text())
         except json.JSONDecodeError:
             pass  # a damaged file is recomputed from the cache
     if not samples.is_file():
-        raise LumiereEvalError(f"{folder}: no samples.jsonl; is it a finished run folder?")
+        raise LumiereEvalError(f"{folder}: no {SAMPLES_FILE}; is it a finished run folder?")
     return run_motion(folder, **options)

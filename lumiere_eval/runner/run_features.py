@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from lumiere_eval import LumiereEvalError
-from lumiere_eval.files import read_json
+from lumiere_eval.files import SAMPLES_FILE, read_json
 from lumiere_eval.metrics.record import ResultRecordError, check_config_types, read_record, read_samples
 
 
@@ -32,7 +32,7 @@ class RunFeatures:
 
 def load_records(folder: Path) -> list[dict]:
     """The run's per-sample records (`samples.jsonl`), checked and sorted by sample index (`record.read_samples`)."""
-    path = Path(folder) / "samples.jsonl"
+    path = Path(folder) / SAMPLES_FILE
     if not path.is_file():
         raise LumiereEvalError(f"{path}: file not found; is {folder} a finished run folder?")
     return read_samples(path)
