@@ -104,7 +104,7 @@ def test_per_class_breakdown_from_samples(good_root):
 def test_malformed_records_raise_errors_naming_the_file(bad_root):
     with pytest.raises(records.ResultFileError, match=r"broken/results.json: malformed or partial JSON"):
         records.load_run(bad_root, "broken/results.json")
-    with pytest.raises(records.ResultFileError, match=r"partial/samples.jsonl line 3: not valid JSON"):
+    with pytest.raises(records.ResultFileError, match=r"^partial/samples.jsonl line 3: not valid JSON"):
         records.load_samples(bad_root, "partial")
     with pytest.raises(records.ResultFileError, match=r"study/analysis.json: unexpected structure .*model_a"):
         records.load_analysis(bad_root, "study/analysis.json")

@@ -16,7 +16,7 @@ import pandas as pd
 from lumiere_eval.dashboard.paths import OutsideResultsRootError, ResultFileError, resolve_under
 from lumiere_eval.files import COMPARISON_FILE, METRICS_FILE, RESULTS_FILE, SAMPLES_FILE
 from lumiere_eval.metrics.intervals import contains, interval_text
-from lumiere_eval.metrics.record import ResultRecordError, read_json, validate_record
+from lumiere_eval.metrics.record import ResultRecordError, read_json, read_samples, validate_record
 
 ANALYSIS_FILE = "analysis.json"
 RESULT_NAMES = (RESULTS_FILE, METRICS_FILE)  # run folders' records and `lumiere-eval metrics` records
@@ -128,18 +128,13 @@ def leaderboard(runs: list[dict], published: bool = True, sort_by: str | None = 
 
 
 def load_samples(root: Path, run_path: str | Path) -> pd.DataFrame:
-    """A run's `samples.jsonl` as a table, read by the one validated reader (`record.read_samples`); a malformed
-    line raises `ResultFileError` naming the file (relative to the root) and the line."""
-    from lumiere_eval.metrics.record import read_samples
-
+    """A run's `samples.jsonl` as a table (`record.read_samples`); a malformed line raises `ResultFileError`
+    naming the file (relative to root), line and field."""
     relative = Path(run_path) / SAMPLES_FILE
-    path = resolve_under(root, relative)
-    if not path.is_file():
-        raise ResultFileError(f"{relative}: file not found")
     try:
-        rows = read_samples(path)
+        rows = read_samples(resolve_under(root, relative), str(relative))
     except ResultRecordError as err:
-        raise ResultFileError(str(err).replace(str(path), str(relative))) from err
+        raise ResultFileError(str(err)) from err
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=["index", "class", "prompt", "seed", "path"])

@@ -1,7 +1,8 @@
 """Where the study's videos come from: a runner's run folder (`samples.jsonl`) or a plain manifest of videos.
 
 A run folder holds `samples.jsonl` (one JSON per line: index, class, prompt, seed, path relative to the
-folder, sha256) and optionally `results.json` whose `model.name` names the model. A manifest is a CSV or
+folder, sha256; read by `lumiere_eval.metrics.record.iter_samples`, schema in docs/results.md) and optionally
+`results.json` whose `model.name` names the model. A manifest is a CSV or
 JSONL file with the columns model, prompt, seed, path (paths relative to the manifest's folder) and
 optionally sha256.
 
@@ -17,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lumiere_eval import LumiereEvalError
-from lumiere_eval.files import RESULTS_FILE, sha256_file
+from lumiere_eval.files import RESULTS_FILE, SAMPLES_FILE, sha256_file
 from lumiere_eval.jsonl import JsonlLineError, iter_jsonl_objects
+from lumiere_eval.metrics.record import ResultRecordError, iter_samples
 
 
 class StudyInputError(LumiereEvalError):
@@ -64,19 +66,18 @@ def load_runs(specs: list[str]) -> list[VideoRecord]:
 
 def load_run_folder(folder: Path, name: str | None = None) -> list[VideoRecord]:
     """Videos of one run folder; the model is `name`, else results.json's model.name, else the folder name."""
-    samples = folder / "samples.jsonl"
+    samples = folder / SAMPLES_FILE
     if not samples.is_file():
-        raise StudyInputError(f"{folder}: not a run folder (no samples.jsonl)")
+        raise StudyInputError(f"{folder}: not a run folder (no {SAMPLES_FILE})")
     from lumiere_eval.metrics.record import ChangedSamplesError, check_sample_files
 
     model = name or _model_name_from_results(folder) or folder.resolve().name
-    records, recorded = [], []
-    for line_no, row in _read_jsonl(samples):
-        records.append(_record(row, model, folder, samples, f"line {line_no}", check_hash=False))
-        if row.get("sha256"):
-            recorded.append({"index": row.get("index", f"on line {line_no}"), "path": str(row["path"]),
-                             "sha256": str(row["sha256"]).strip().lower(),
-                             **{k: row[k] for k in ("size", "mtime_ns") if k in row}})
+    try:
+        rows = list(iter_samples(samples))
+    except ResultRecordError as err:
+        raise StudyInputError(str(err)) from None
+    records = [_record(row, model, folder, samples, f"line {line_no}", check_hash=False) for line_no, row in rows]
+    recorded = [row for _, row in rows]
     if not records:
         raise StudyInputError(f"{samples}: no samples")
     try:  # every changed video named at once (record.check_sample_files, as compare and the dashboard)

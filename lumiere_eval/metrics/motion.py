@@ -162,3 +162,21 @@ def pixel_scores(frames, fps: float) -> dict[str, float]:
     x = _frames(frames, min_frames=3)
     return {**flow_scores(x, fps), "temporal_flickering": temporal_flickering(x),
             "motion_smoothness_flowinterp": motion_smoothness(x), "warping_error_dis": warping_error(x)}
+
+
+def summarize(per_video: list[dict], num_resamples: int = 200, seed: int = 0) -> dict[str, dict]:
+    """Mean of each score over videos with a 95% bootstrap interval; the 0/1 `dynamic_dis` becomes
+    `dynamic_degree_dis` (the fraction of dynamic videos), as VBench's dynamic degree."""
+    from lumiere_eval.metrics.registry import get_metric, interval_hook
+
+    summary = {}
+    names = dict.fromkeys(k for scores in per_video if scores for k in scores)
+    for name in names:
+        values = np.array([s[name] for s in per_video if s and np.isfinite(s.get(name, np.nan))])
+        if len(values) == 0:
+            continue
+        metric = "dynamic_degree_dis" if name == "dynamic_dis" else name
+        low, high = interval_hook(metric)(values, np.mean, num_resamples, seed)
+        summary[metric] = {"value": float(values.mean()), "ci_low": low, "ci_high": high, "n": int(len(values)),
+                           "higher_is_better": get_metric(metric).higher_is_better}
+    return summary

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lumiere_eval.metrics import (FeatureStats, clip_similarity, frechet_distance_from_stats,
+from lumiere_eval.metrics import (FeatureStats, MetricInputError, clip_similarity, frechet_distance_from_stats,
                                   frechet_distance_to_features, inception_score, kernel_distance)
 from lumiere_eval.metrics.protocols import protocol_inception_score
 from lumiere_eval.metrics.record import metric_entry
@@ -117,7 +117,9 @@ def recall(real: np.ndarray, fake: np.ndarray, protocol, num_resamples: int, see
 
 def clipsim_per_sample(frame_embeddings: list[np.ndarray], text_embeddings: np.ndarray) -> np.ndarray:
     """CLIP similarity of each video (frames `[F, D]`) with its prompt embedding (x100, clamped at 0)."""
-    return np.array([clip_similarity(f, t) for f, t in zip(frame_embeddings, text_embeddings, strict=True)])
+    if len(frame_embeddings) != len(text_embeddings):
+        raise MetricInputError(f"clip similarity: {len(frame_embeddings)} videos but {len(text_embeddings)} prompts")
+    return np.array([clip_similarity(f, t) for f, t in zip(frame_embeddings, text_embeddings)])
 
 
 def clip_protocol(job) -> str:

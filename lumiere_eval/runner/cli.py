@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         print(describe_metrics())
         return 0
     if args.data_root is None:
-        from lumiere_eval.runner.default_run import run_default
+        from lumiere_eval.demo.default_run import run_default
 
         return run_default(args)
     if not Path(args.data_root).exists():

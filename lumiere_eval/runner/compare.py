@@ -19,7 +19,8 @@ import numpy as np
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.metrics import curves, paired
 from lumiere_eval.metrics.intervals import HALF_SAMPLING, MIN_SAMPLES, interval_text
-from lumiere_eval.runner.run_features import RunFeatures, load_records, run_features
+from lumiere_eval.runner.run_features import RunFeatures, run_features
+from lumiere_eval.runner.run_folder import load_records
 
 COMPARE_FILE = "compare.json"
 CURVES_FILE = "sample_size.json"

@@ -280,7 +280,7 @@ def shortfall_text(short: dict) -> str:
 def motion_entries(per_video: list[dict | None], num_resamples: int, seed: int, tier_id: str) -> dict:
     """Record entries of the motion tier's scores (mean over the videos that have each, with its interval)."""
     from lumiere_eval.metrics.record import metric_entry
-    from lumiere_eval.runner.motion_tier import summarize
+    from lumiere_eval.metrics.motion import summarize
 
     summary = summarize([s for s in per_video if s], num_resamples, seed)
     return {name: metric_entry(name, s["value"], s["n"], tier_id, s["ci_low"], s["ci_high"],

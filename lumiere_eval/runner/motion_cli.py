@@ -30,7 +30,11 @@ def run(args: argparse.Namespace) -> int:
 
     folder = args.paths[0] if len(args.paths) == 1 and args.paths[0].is_dir() else None
     if folder is not None and folder_kind(folder) == "run":
-        result = run_motion(folder, args.bootstrap, args.seed, progress=not args.no_progress, rescore=args.rescore)
+        from lumiere_eval.runner.run_features import run_features
+
+        embeddings = run_features(folder, rescore=args.rescore).fake.get("clipsim")
+        result = run_motion(folder, args.bootstrap, args.seed, progress=not args.no_progress,
+                            frame_embeddings=embeddings, rescore=args.rescore)
         written = folder / MOTION_FILE
     else:
         if folder is not None:

@@ -16,9 +16,9 @@ from typing import Callable
 import numpy as np
 
 from lumiere_eval import LumiereEvalError
+from lumiere_eval.files import SAMPLES_FILE
 from lumiere_eval.metrics import MetricInputError
-from lumiere_eval.metrics.motion import PIXEL_SCORES, embedding_consistency, pixel_scores
-from lumiere_eval.metrics.registry import get_metric, interval_hook
+from lumiere_eval.metrics.motion import PIXEL_SCORES, embedding_consistency, pixel_scores, summarize
 
 TIER_ID = "motion-tier-dis-v1"
 MOTION_FILE = "motion.json"
@@ -71,22 +71,6 @@ def embedding_scores(frame_rows: list) -> list[dict | None]:
     return [embedding_consistency(rows) if rows is not None and len(rows) >= 2 else None for rows in frame_rows]
 
 
-def summarize(per_video: list[dict], num_resamples: int = 200, seed: int = 0) -> dict[str, dict]:
-    """Mean of each score over videos with a 95% bootstrap interval; the 0/1 `dynamic_dis` becomes
-    `dynamic_degree_dis` (the fraction of dynamic videos), as VBench's dynamic degree."""
-    summary = {}
-    names = dict.fromkeys(k for scores in per_video if scores for k in scores)
-    for name in names:
-        values = np.array([s[name] for s in per_video if s and np.isfinite(s.get(name, np.nan))])
-        if len(values) == 0:
-            continue
-        metric = "dynamic_degree_dis" if name == "dynamic_dis" else name
-        low, high = interval_hook(metric)(values, np.mean, num_resamples, seed)
-        summary[metric] = {"value": float(values.mean()), "ci_low": low, "ci_high": high, "n": int(len(values)),
-                           "higher_is_better": get_metric(metric).higher_is_better}
-    return summary
-
-
 def score_paths(paths: list[Path], cache_dir: Path | None = None, num_resamples: int = 200, seed: int = 0,
                 progress: bool = False, unusable: dict[str, str] | None = None) -> dict:
     """The motion tier on any list of videos (each at its own fps): per-video scores, the summary, and the videos
@@ -112,17 +96,17 @@ def score_paths(paths: list[Path], cache_dir: Path | None = None, num_resamples:
             "left_out": [{"path": path, "reason": reason} for path, reason in left_out.items()]}
 
 
-def run_motion(folder: Path, num_resamples: int = 200, seed: int = 0, progress: bool = False,
-               frame_embeddings: list | None = None, rescore: bool = False) -> dict:
+def run_motion(folder: Path, num_resamples: int = 200, seed: int = 0, progress: bool = False, *,
+               frame_embeddings: list | None, rescore: bool = False) -> dict:
     """The motion tier on a run folder: writes and returns `motion.json` (per sample index, and summary). Sample
     videos changed after the run are refused naming them, or with `rescore` scored as they are now.
 
-    `frame_embeddings`: the run's CLIP frame embeddings per record, when the caller has them (else they
-    are read from the feature cache)."""
+    `frame_embeddings`: the run's CLIP frame embeddings per record (`run_features(folder).fake["clipsim"]`), None
+    when the run has none."""
     from lumiere_eval.runner.cache import FeatureCache, default_cache_dir
     from lumiere_eval.runner.features import VideoItem
     from lumiere_eval.files import atomic_write_json, read_json
-    from lumiere_eval.runner.run_features import load_records, run_features
+    from lumiere_eval.runner.run_folder import load_records
 
     folder = Path(folder)
     config = read_json(folder / "config.json")
@@ -134,9 +118,7 @@ def run_motion(folder: Path, num_resamples: int = 200, seed: int = 0, progress: 
     per_video = video_scores(items, cache, float(config["fps"]), progress,
                              on_left_out=lambda item, reason: left_out.__setitem__(item.key, reason))
     embedding_note = "the run has no CLIP similarity features"
-    if "clipsim" in config.get("metrics", []):
-        if frame_embeddings is None:
-            frame_embeddings = run_features(folder, rescore=rescore).fake.get("clipsim", [None] * len(records))
+    if "clipsim" in config.get("metrics", []) and frame_embeddings is not None:
         extra = embedding_scores(frame_embeddings)
         if any(extra):
             per_video = [None if p is None else p | (e or {}) for p, e in zip(per_video, extra)]
@@ -153,14 +135,14 @@ def run_motion(folder: Path, num_resamples: int = 200, seed: int = 0, progress: 
     return result
 
 
-def load_or_run_motion(folder: Path, rescore: bool = False, **options) -> dict:
+def load_or_run_motion(folder: Path, *, frame_embeddings: list | None, rescore: bool = False, **options) -> dict:
     """`motion.json` of a run, computed first when absent, older than the run's samples, or when a sample video
     changed after the run (refused naming it, or with `rescore` recomputed)."""
-    from lumiere_eval.runner.run_features import load_records, rescored
+    from lumiere_eval.runner.run_folder import load_records, rescored
 
     folder = Path(folder)
     path = folder / MOTION_FILE
-    samples = folder / "samples.jsonl"
+    samples = folder / SAMPLES_FILE
     changed = samples.is_file() and bool(rescored(load_records(folder, rescore)))
     if path.is_file() and samples.is_file() and not changed and path.stat().st_mtime >= samples.stat().st_mtime:
         try:
@@ -168,5 +150,5 @@ def load_or_run_motion(folder: Path, rescore: bool = False, **options) -> dict:
         except json.JSONDecodeError:
             pass  # a damaged file is recomputed from the cache
     if not samples.is_file():
-        raise LumiereEvalError(f"{folder}: no samples.jsonl; is it a finished run folder?")
-    return run_motion(folder, rescore=rescore, **options)
+        raise LumiereEvalError(f"{folder}: no {SAMPLES_FILE}; is it a finished run folder?")
+    return run_motion(folder, frame_embeddings=frame_embeddings, rescore=rescore, **options)

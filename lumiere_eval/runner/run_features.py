@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lumiere_eval import LumiereEvalError
 from lumiere_eval.files import read_json
-from lumiere_eval.metrics.record import (ResultRecordError, check_config_types, check_sample_files, read_record,
-                                         read_samples)
+from lumiere_eval.metrics.record import ResultRecordError, check_config_types, read_record
+from lumiere_eval.runner.run_folder import load_records, rescored
 
 
 @dataclass
@@ -31,27 +30,6 @@ class RunFeatures:
     real: dict[str, list[np.ndarray | None]]
     config: object
     real_names: tuple[str, ...] = ()
-
-
-def load_records(folder: Path, rescore: bool = False) -> list[dict]:
-    """The run's per-sample records (`samples.jsonl`), checked and sorted by sample index (`record.read_samples`),
-    with every sample video checked against its record (`record.check_sample_files`: refused when one changed
-    after the run; with `rescore` the changed ones carry their new hash, so what depends on them is recomputed)."""
-    from lumiere_eval.files import lumiere_home
-    from lumiere_eval.runner.cache import FileHashes
-
-    path = Path(folder) / "samples.jsonl"
-    if not path.is_file():
-        raise LumiereEvalError(f"{path}: file not found; is {folder} a finished run folder?")
-    hashes = FileHashes(lumiere_home() / "file_hashes" / "run_samples.json")
-    records = check_sample_files(folder, read_samples(path), rescore, hashes)
-    hashes.save()
-    return records
-
-
-def rescored(records: list[dict]) -> list[int]:
-    """Positions of the records whose video changed after the run and is rescored (`load_records(rescore=True)`)."""
-    return [i for i, r in enumerate(records) if "recorded_sha256" in r]
 
 
 def run_config(folder: Path):
