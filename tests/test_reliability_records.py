@@ -128,7 +128,7 @@ def test_a_non_utf8_file_name_gets_a_random_clip_and_utf8_names_keep_theirs():
 
 
 def test_metrics_inputs_not_utf8_are_decoded_with_a_named_warning(tmp_path):
-    from lumiere_eval.metrics_cli import MetricsInputError, load_video_set
+    from lumiere_eval.runner.metrics_cli import MetricsInputError, load_video_set
 
     folder = tmp_path / "fake"
     folder.mkdir()

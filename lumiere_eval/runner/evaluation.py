@@ -170,21 +170,31 @@ def plan_jobs(metrics: tuple[str, ...], protocols: Protocols, make_extractor: Ca
 
 
 def featurize(plan: JobPlan, fake_items: list, real_items: list, cache, block_size: int, progress: bool = True,
-              **options) -> tuple[dict, dict]:
+              videos_of: Callable[[FeatureJob], int] | None = None, **options) -> tuple[dict, dict]:
     """The feature stage of a plan: the generated videos' rows for its generated-side jobs, the real videos' for
     its real-side jobs (`runner.features.compute_features`, with `options`: owns_block, strict, on_skip,
-    max_video_mb, decode_workers)."""
+    max_video_mb, decode_workers); with `videos_of`, each job on that many first videos of its side (a protocol's
+    sample count), jobs with the same count in one pass."""
     from lumiere_eval.runner.features import compute_features
 
-    fake = compute_features(fake_items, plan.fake, cache, block_size, progress=progress, desc="features [generated]",
-                            **options)
-    real = compute_features(real_items, plan.real, cache, block_size, progress=progress, desc="features [real]",
-                            **options)
-    return fake, real
+    def side(items: list, jobs: list[FeatureJob], desc: str) -> dict:
+        counts = {len(items)} if videos_of is None else {videos_of(job) for job in jobs}
+        rows: dict = {}
+        for count in sorted(counts):
+            chosen = [job for job in jobs if videos_of is None or videos_of(job) == count]
+            rows |= compute_features(items[:count], chosen, cache, block_size, progress=progress, desc=desc,
+                                     **options)
+        return rows
+
+    return side(fake_items, plan.fake, "features [generated]"), side(real_items, plan.real, "features [real]")
 
 
 class NotEnoughVideosError(LumiereEvalError):
-    """A metric left with too few usable videos on a side."""
+    """A metric left with too few usable videos on a side (`side`: "real" or "generated")."""
+
+    def __init__(self, message: str, side: str):
+        super().__init__(message)
+        self.side = side
 
 
 def _stack(blocks: list, metric: str, side: str, need: int) -> tuple[np.ndarray, list[int]]:
@@ -192,7 +202,7 @@ def _stack(blocks: list, metric: str, side: str, need: int) -> tuple[np.ndarray,
     if len(keep) < need:
         raise NotEnoughVideosError(f"{metric} needs at least {need} usable {side} video(s), got {len(keep)}"
                                    + ("" if len(keep) == len(blocks) else
-                                      f" ({len(blocks) - len(keep)} left out; see the skipped videos)"))
+                                      f" ({len(blocks) - len(keep)} left out; see the skipped videos)"), side)
     rows = [blocks[i] for i in keep]
     return (np.concatenate(rows) if side == "real" and rows[0].ndim == 2 else np.stack(rows)), keep
 

@@ -19,10 +19,10 @@ import numpy as np
 
 from lumiere_eval import LumiereEvalError
 from lumiere_eval import files
-from lumiere_eval.files import atomic_write_json, atomic_write_text
+from lumiere_eval.files import atomic_write_json
 from lumiere_eval.metrics.protocols import (DEFAULT_FVD_PROTOCOL, DEFAULT_IS_PROTOCOL, FVDProtocol, ISProtocol,
                                             get_fvd_protocol, get_jedi_protocol)
-from lumiere_eval.metrics.record import write_record
+from lumiere_eval.metrics.record import write_record, write_samples
 from lumiere_eval.datasets import ucf101 as ucf101_data
 from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
 from lumiere_eval.runner.distributed import Shard, current_shard, finish
@@ -409,9 +409,8 @@ def _write_results(config: RunConfig, plan: Plan, records: list[dict], missing: 
         prompt_suite={"name": plan.suite.name, "hash": plan.suite.hash},
         seeds={"base_seed": config.seed, "sample_seed_rule": "sha256('<domain>-zs-v1:seed<seed>:<index>')[:4]"},
         timings=timings)
-    atomic_write_text(config.out / files.SAMPLES_FILE, "".join(
-        json.dumps(record | results["per_sample"].get(record["index"], {}), sort_keys=True) + "\n"
-        for record in records))
+    write_samples(config.out / files.SAMPLES_FILE,
+                  [record | results["per_sample"].get(record["index"], {}) for record in records])
     if evaluation.MOTION in config.metrics:  # the motion tier reads the samples just written (motion.json)
         from lumiere_eval.runner.motion_tier import TIER_ID, run_motion
 

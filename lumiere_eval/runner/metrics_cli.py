@@ -1,15 +1,14 @@
-"""`lumiere-eval metrics`: compare a real and a generated set of videos (folders or manifests) on FVD, KVD,
-IS, CLIPSIM and per-frame FID, print a table with confidence intervals and write a result record.
+"""`lumiere-eval metrics`: compare a real and a generated set of videos (folders or manifests) on any registered
+metric (`--list-metrics`; `lumiere_eval.metrics.registry`), print a table with intervals and write a result record.
 
 Sets: a folder (video files, sorted by name; a prompt may sit beside a video as `<name>.txt`) or a manifest
 (`.csv` with a `path` column and optionally `prompt`, or `.jsonl` with the same keys; paths relative to the
-manifest). A thin command over the `ucf101` runner's feature stage (`lumiere_eval.runner.features`): each
-video decoded once for all extractors, rows computed in fixed blocks and kept in the content-keyed feature
-cache (a rerun computes nothing again), and the numbers from the same functions with the same defaults
-(protocols from `lumiere_eval.metrics.protocols`), so both commands give the same numbers on the same videos.
-Intervals: FVD, IS and CLIPSIM by a seeded bootstrap over generated videos (real statistics held fixed), frame
-FID the same way only on request (--fid-bootstrap: each resample recomputes a 2048-d covariance); KVD with its
-std over subsets, IS also with its std over splits. The record follows `lumiere_eval.metrics.record`.
+manifest). The command only reads the two sets; everything else is the evaluation engine's
+(`lumiere_eval.runner.evaluation`, shared with `ucf101`): the protocols and their overrides, the feature jobs,
+the feature stage (each video decoded once for all extractors, rows in fixed blocks in the content-keyed cache,
+so a rerun computes nothing again), the metric values and intervals, the shortfall against each protocol's
+sample count and the record (`lumiere_eval.metrics.record`). Both commands give the same numbers on the same
+videos.
 """
 from __future__ import annotations
 
@@ -162,7 +161,6 @@ def compute(args: argparse.Namespace) -> dict:
     metrics; returns the record."""
     from lumiere_eval.runner import evaluation
     from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
-    from lumiere_eval.runner.features import compute_features
     from lumiere_eval.runner.motion_tier import TIER_ID, video_scores
     from lumiere_eval.runner.options import extractor_factory, weight_paths
     from lumiere_eval.runner.provenance import git_commit, package_versions
@@ -204,23 +202,16 @@ def compute(args: argparse.Namespace) -> dict:
         skipped[str(item.path)] = reason
 
     progress = not args.no_progress
-    bounds = {"strict": args.strict, "max_video_mb": args.max_video_mb}
-
-    def features(items: list, jobs: list, desc: str) -> dict:  # each job on its protocol's first videos
-        rows: dict = {}
-        for count in sorted({used(job) for job in jobs}):
-            rows |= compute_features(items[:count], [job for job in jobs if used(job) == count], cache,
-                                     args.feature_block, progress=progress, desc=desc, on_skip=on_skip, **bounds)
-        return rows
-
-    real_rows, fake_rows = features(real_items, plan.real, "features [real]"), \
-        features(fake_items, plan.fake, "features [generated]")
+    fake_rows, real_rows = evaluation.featurize(plan, fake_items, real_items, cache, args.feature_block, progress,
+                                                videos_of=used, on_skip=on_skip, strict=args.strict,
+                                                max_video_mb=args.max_video_mb)
     resamples = {name: args.fid_bootstrap if name == "fid" else args.bootstrap for name in names}
     try:
         computed = evaluation.metric_results(names, protocols, plan, fake_rows, real_rows, fake.prompts,
                                              resamples, args.seed)
     except evaluation.NotEnoughVideosError as err:
-        first = next(iter(skipped.items()), None)
+        side = {str(it.path) for it in (real_items if err.side == "real" else fake_items)}
+        first = next((entry for entry in skipped.items() if entry[0] in side), None)
         raise MetricsInputError(str(err) + (f"; first skipped: {first[0]}: {first[1]}" if first else "")) from None
     results = computed["metrics"]
     if evaluation.MOTION in names:
