@@ -4,10 +4,16 @@ An extractor turns a batch of decoded clips, uint8 `[B, T, H, W, 3]`, into one r
 (`[B, D]` features, or `[B, C]` class probabilities), or one row per frame for per-frame extractors.
 It records which weights (name, SHA-256, verified or not) and which preprocessing protocol it used, so a
 number can always be traced to what produced it. Models run in fp32, in eval mode, under inference_mode.
+
+On the CPU the round-off of a convolution depends on torch's intra-op thread count (1 against 2 threads moved
+I3D-like features by ~5e-7 here), and other code in the process changes it (generation workers and tests call
+torch.set_num_threads(1)). An extractor therefore fixes the thread count it was built with and runs every batch
+under it, so its rows never depend on what ran before in the process.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -44,6 +50,19 @@ def as_uint8_batch(batch, name: str) -> torch.Tensor:
     return batch
 
 
+@contextmanager
+def fixed_threads(threads: int):
+    """Run the block with torch's intra-op thread count at `threads`, restored afterwards."""
+    before = torch.get_num_threads()
+    if before != threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
 class Extractor(ABC):
     """Base class: subclasses set `id`, `protocol`, `output`, `dim`, build `self.model`, define `_forward`."""
 
@@ -59,6 +78,7 @@ class Extractor(ABC):
         self.weights = weights
         self.device = pick_device(device)
         self.batch_size = int(batch_size or default_batch_size(self.device))
+        self.threads = torch.get_num_threads()  # intra-op threads of every CPU batch (see the module docstring)
         self.model: torch.nn.Module | None = None
 
     @abstractmethod
@@ -71,7 +91,7 @@ class Extractor(ABC):
         if self.model is not None:
             self.model.eval()  # never leave eval mode, whatever a caller did to the module
         rows = []
-        with torch.inference_mode():
+        with torch.inference_mode(), fixed_threads(self.threads):
             for start in range(0, clips.shape[0], self.batch_size):
                 rows.append(self._forward(clips[start:start + self.batch_size]).float().cpu())
         out = torch.cat(rows).numpy()
@@ -84,4 +104,5 @@ class Extractor(ABC):
         """What produced the features: extractor id, protocol, output kind and the weights' identity."""
         return {"id": self.id, "protocol": self.protocol, "output": self.output, "dim": self.dim,
                 "per_frame": self.per_frame, "device": str(self.device), "dtype": "float32",
+                "threads": self.threads,
                 "weights": self.weights.describe()}
