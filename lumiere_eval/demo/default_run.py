@@ -88,7 +88,8 @@ def model_config(model: str, root: Path, out: Path, size: dict, args: argparse.N
                      is_protocol="isv2048_ucf", is_splits=1, is_shuffle_seed=None, bootstrap=size["bootstrap"],
                      seed=args.seed, batch_size=args.batch_size, feature_block=args.feature_block,
                      overwrite=args.overwrite, wait=args.wait,
-                     cache_dir=args.cache_dir, device=args.device, progress=not args.no_progress)
+                     cache_dir=args.cache_dir, device=args.device, decode_workers=args.decode_workers,
+                     progress=not args.no_progress)
 
 
 def _run_shard(config, index: int, count: int) -> None:
@@ -160,8 +161,10 @@ def real_reference(root: Path, config, num: int) -> dict:
     test, test_classes = items("test", num)
     hashes.save()
     fake_jobs, real_jobs = build_jobs(config)
-    real_rows = compute_features(train, real_jobs, cache, config.feature_block, progress=False)
-    test_rows = compute_features(test, fake_jobs, cache, config.feature_block, progress=False)
+    real_rows = compute_features(train, real_jobs, cache, config.feature_block, progress=False,
+                                 decode_workers=config.decode_workers)
+    test_rows = compute_features(test, fake_jobs, cache, config.feature_block, progress=False,
+                                 decode_workers=config.decode_workers)
     suite = ucf101_data.prompt_suite(config.prompts, ucf101_data.read_class_index(splits))
     clip_job = next(j for j in fake_jobs if j.name == "clipsim")
     texts = clip_job.extractor.text_embeddings([suite.prompt(c) for c in test_classes])

@@ -204,7 +204,8 @@ def compute(args: argparse.Namespace) -> dict:
     progress = not args.no_progress
     fake_rows, real_rows = evaluation.featurize(plan, fake_items, real_items, cache, args.feature_block, progress,
                                                 videos_of=used, on_skip=on_skip, strict=args.strict,
-                                                max_video_mb=args.max_video_mb)
+                                                max_video_mb=args.max_video_mb,
+                                                decode_workers=args.decode_workers)
     resamples = {name: args.fid_bootstrap if name == "fid" else args.bootstrap for name in names}
     try:
         computed = evaluation.metric_results(names, protocols, plan, fake_rows, real_rows, fake.prompts,

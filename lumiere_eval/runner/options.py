@@ -90,6 +90,10 @@ def add_feature_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--feature-block", type=int_range(1), default=FEATURE_BLOCK,
                    help="videos per extractor call, in fixed blocks (it changes float round-off, so it is part of "
                         "the feature cache key and of a run's identity)")
+    p.add_argument("--decode-workers", type=int_range(0), default=None,
+                   help="processes decoding the next videos while the extractor runs (0: decode in this process; "
+                        "default: the cores the extractor leaves free, at most 8); speed only, the numbers are the "
+                        "same for any value")
     p.add_argument("--cache-dir", type=Path, default=None,
                    help="feature cache, shared by every command (default: $LUMIERE_EVAL_HOME/features)")
     p.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true", help="no progress bars")
