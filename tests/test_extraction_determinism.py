@@ -98,3 +98,11 @@ def test_a_resumed_torchscript_run_equals_a_clean_one_at_every_resume_point(tmp_
         resumed = compute_features(items, [job], resumed_cache, 3, progress=False, decode_workers=0)["fvd"]
         np.testing.assert_array_equal(np.stack(resumed), clean)
     assert torch.get_num_threads() == 1  # the extractor restored the process's setting
+
+
+def test_each_torchrun_rank_takes_its_own_gpu():
+    from lumiere_eval.extractors.base import local_gpu, pick_device
+
+    assert [local_gpu({"LOCAL_RANK": str(rank)}, 8) for rank in range(8)] == list(range(8))
+    assert local_gpu({"LOCAL_RANK": "9"}, 8) == 1 and local_gpu({}, 8) == 0
+    assert pick_device("cpu") == torch.device("cpu") and pick_device("cuda:3") == torch.device("cuda", 3)

@@ -12,6 +12,7 @@ under it, so its rows never depend on what ran before in the process.
 """
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 
@@ -27,10 +28,19 @@ class ExtractorInputError(LumiereEvalError):
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """`device` if given, else CUDA when present, else CPU."""
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """`device` if given, else CUDA when present, else CPU. A CUDA device without an index is the rank's own GPU
+    under torchrun (`cuda:$LOCAL_RANK`), so 8 ranks on one node use 8 GPUs, not all GPU 0."""
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(device)
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", local_gpu(os.environ, torch.cuda.device_count()))
+    return device
+
+
+def local_gpu(env, gpus: int) -> int:
+    """The GPU index of this process: torchrun's LOCAL_RANK modulo the visible GPUs (0 without torchrun)."""
+    return int(env.get("LOCAL_RANK", "0") or 0) % max(1, gpus)
 
 
 def default_batch_size(device: torch.device) -> int:
