@@ -95,15 +95,17 @@ class Extractor(ABC):
     def _forward(self, clips: torch.Tensor) -> torch.Tensor:
         """uint8 `[b, T, H, W, 3]` (CPU) -> float `[b, D]` (or `[b * frames, D]` when per_frame)."""
 
-    def extract(self, batch) -> np.ndarray:
-        """Rows for a batch of clips: float32 `[B, D]` (per clip) or `[B * frames, D]` (per frame)."""
+    def extract(self, batch, batch_size: int | None = None) -> np.ndarray:
+        """Rows for a batch of clips: float32 `[B, D]` (per clip) or `[B * frames, D]` (per frame), `batch_size`
+        clips per forward pass (default: the extractor's own)."""
         clips = as_uint8_batch(batch, self.id)
+        step = int(batch_size or self.batch_size)
         if self.model is not None:
             self.model.eval()  # never leave eval mode, whatever a caller did to the module
         rows = []
         with torch.inference_mode(), fixed_threads(self.threads):
-            for start in range(0, clips.shape[0], self.batch_size):
-                rows.append(self._forward(clips[start:start + self.batch_size]).float().cpu())
+            for start in range(0, clips.shape[0], step):
+                rows.append(self._forward(clips[start:start + step]).float().cpu())
         out = torch.cat(rows).numpy()
         if not np.isfinite(out).all():
             raise ExtractorInputError(f"{self.id}: produced {int((~np.isfinite(out)).sum())} NaN or infinite values "

@@ -162,13 +162,14 @@ def compute(args: argparse.Namespace) -> dict:
     from lumiere_eval.runner import evaluation
     from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
     from lumiere_eval.runner.motion_tier import TIER_ID, video_scores
-    from lumiere_eval.runner.options import extractor_factory, weight_paths
+    from lumiere_eval.runner.options import extractor_factory, feature_block, weight_paths
     from lumiere_eval.runner.provenance import git_commit, package_versions
 
     if not args.real or not args.fake:
         raise MetricsInputError("--real and --fake are both required (or --list)")
     names = evaluation.parse_metrics(args.metrics)
     protocols = protocols_from_args(args)
+    args.feature_block = feature_block(args)  # resolved once: the blocks, the forward batch and the record
     make = extractor_factory(weight_paths(args), args.device, args.feature_block, not args.no_download, args.timeout)
     plan = evaluation.plan_jobs(names, protocols, make)
     # videos per side each job's protocol asks for; --max-videos sets one count for all
