@@ -90,7 +90,7 @@ def _load() -> str:
 
 
 def run_child(*args: str) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=False)
     if proc.returncode:
         raise SystemExit(proc.stderr[-3000:])
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -106,7 +106,7 @@ def metrics_run(work: Path, fake: Path, real: Path, weights: Path, workers: int)
             "--i3d", str(weights), "--device", "cpu", "--bootstrap", "0", "--no-download", "--no-progress",
             "--cache-dir", str(cache), "--decode-workers", str(workers), "--out", str(cache / "metrics.json")]
     start = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True)
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start
     if proc.returncode:
         raise SystemExit(proc.stderr[-3000:])
