@@ -100,3 +100,14 @@ def test_bad_input_is_one_line(runs, tmp_path, capsys):  # noqa: F811
     assert "results.json: missing" in capsys.readouterr().err
     with pytest.raises(ReportInputError, match="none of the runs holds"):
         build_table([runs["clean"]], metrics=["jedi"])
+
+
+def test_curves_extrapolate_the_biased_set_metrics_only(runs):  # noqa: F811
+    from lumiere_eval.runner.compare import run_curves
+
+    result = run_curves(runs["noisy"], num_resamples=8, seed=0, start=4, draws=2)
+    for name in ("fvd", "kvd"):
+        e = result["metrics"][name]["extrapolation"]
+        assert [p["n"] for p in e["points"]] == [p["n"] for p in result["metrics"][name]["points"]]
+        assert e["ci_low"] <= e["value"] <= e["ci_high"] and "not the protocol's number" in e["label"]
+    assert "extrapolation" not in result["metrics"]["is"]
