@@ -31,6 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     samples.add_argument("--bootstrap", type=int_range(10, 100000), default=200,
                          help="half-sampling resamples per pilot sample size")
     samples.add_argument("--start", type=int_range(4), default=16, help="smallest pilot sample size of the fit")
+    samples.add_argument("--bias", choices=("none", "fitted"), default="none",
+                         help="plan with the pilot's fitted difference of 1/N bias slopes (set metrics), or without")
     samples.add_argument("--seed", type=int_range(0), default=0, help="seed of the subsets and resamples")
     votes = actions.add_parser("votes", help="2AFC votes (and MTurk cost) to detect a preference, by simulation")
     target = votes.add_mutually_exclusive_group(required=True)
@@ -65,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         from lumiere_eval.runner.plan import plan_markdown, plan_samples
 
         plan = plan_samples(args.run_a, args.run_b, dict(args.difference), args.alpha, args.power, args.bootstrap,
-                            args.seed, args.start)
+                            args.seed, args.start, use_bias=args.bias == "fitted")
         print(plan_markdown(plan), end="")
         return 0
     from lumiere_eval.human_study.study import load_study
