@@ -88,3 +88,28 @@ def test_plan_cli_on_paired_runs_and_on_one_run(runs, capsys):  # noqa: F811
     assert "needs --difference" in capsys.readouterr().err
     assert main(["plan", "votes", "--preference", "0.7", "--simulations", "40", "--reward", "0.10"]) == 0
     assert "MTurk cost at $0.10 per assignment, fees included: $" in capsys.readouterr().out
+
+
+def test_vote_plan_from_a_pilot_study_fits_davidson(tmp_path, capsys):
+    from lumiere_eval.human_study.results import write_results_csv
+    from lumiere_eval.human_study.simulate import simulate_results
+    from lumiere_eval.human_study.study import load_study, read_batch_inputs
+    from test_human_study_support import make_manifest
+
+    manifest = make_manifest(tmp_path / "v", [f"prompt {i}" for i in range(8)], models=("alpha", "beta", "gamma"))
+    study_dir = tmp_path / "study"
+    assert main(["study", "create", "--runs", str(manifest), "--questions", "quality", "--raters", "4",
+                 "--vigilance", "0.2", "--same-option", "--out", str(study_dir)]) == 0
+    study = load_study(study_dir)
+    sim = simulate_results(study, read_batch_inputs(study_dir, study), {"alpha": 1.0, "beta": 0.0, "gamma": -1.0},
+                           num_workers=12, num_spammers=0, same_rate=0.25, seed=3)
+    write_results_csv(tmp_path / "r.csv", sim.header, sim.rows)
+    capsys.readouterr()
+    assert main(["plan", "votes", "--pilot", str(study_dir), str(tmp_path / "r.csv"), "--models", "alpha", "beta",
+                 "--simulations", "40"]) == 0
+    out = capsys.readouterr().out
+    gap = float(out.split("gap ")[1].split(",")[0])
+    nu = float(out.split("nu ")[1].split(":")[0].split()[0])
+    assert gap > 0 and nu > 0 and "votes (" in out
+    assert main(["plan", "votes", "--pilot", str(study_dir), str(tmp_path / "r.csv"), "--models", "alpha", "zeta"]) == 1
+    assert "model 'zeta' has no votes" in capsys.readouterr().err
