@@ -111,3 +111,12 @@ def test_curves_extrapolate_the_biased_set_metrics_only(runs):  # noqa: F811
         assert [p["n"] for p in e["points"]] == [p["n"] for p in result["metrics"][name]["points"]]
         assert e["ci_low"] <= e["value"] <= e["ci_high"] and "not the protocol's number" in e["label"]
     assert "extrapolation" not in result["metrics"]["is"]
+    table = build_table([runs["noisy"], runs["clean"]], published=False)
+    extrapolated = table["rows"][0]["cells"]["fvd"]["extrapolated"]
+    assert extrapolated["value"] == result["metrics"]["fvd"]["extrapolation"]["value"]
+    head = markdown(table).splitlines()[0]
+    assert "FVD∞ (extrapolated)" in head and "KVD∞ (extrapolated)" in head and "IS∞" not in head
+    assert "not the protocol's number" in markdown(table)
+    text = latex(table)
+    body = text.split(r"\toprule")[1].split(r"\bottomrule")[0]
+    assert all(line.count("&") == len(table["columns"]) + 2 for line in body.splitlines() if line.endswith(r"\\"))

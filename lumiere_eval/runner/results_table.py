@@ -6,7 +6,9 @@ is compared with it by `compare.compare_runs` (the very paired test of `lumiere-
 compare's whole family of metrics), and a cell is marked where that comparison calls the difference significant;
 a run that cannot be paired with the baseline is shown unmarked, its reason a footnote. Protocol ids, sample
 counts and `short_of_protocol` flags are footnotes; the paper's published Table 1 is a separate, labelled block
-of rows, never ranked with the measured ones.
+of rows, never ranked with the measured ones. Where a run folder holds `lumiere-eval curves`' sample_size.json,
+FVD, KVD, cd-FVD and frame FID get a second, labelled cell: the extrapolation to infinite N (never bold, never
+marked, never in place of the value at N).
 """
 from __future__ import annotations
 
@@ -14,9 +16,10 @@ from pathlib import Path
 
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.files import RESULTS_FILE
-from lumiere_eval.metrics.record import read_record
+from lumiere_eval.metrics.extrapolation import EXTRAPOLATED, LABEL
+from lumiere_eval.metrics.record import read_json, read_record
 from lumiere_eval.metrics.registry import METRICS
-from lumiere_eval.runner.compare import compare_runs
+from lumiere_eval.runner.compare import CURVES_FILE, compare_runs
 from lumiere_eval.runner.report import PUBLISHED_TABLE_1
 
 PUBLISHED_LABEL = "Published (Lumiere paper, Table 1; zero-shot UCF101; not re-measured)"
@@ -51,6 +54,16 @@ def _columns(records: list[dict], wanted: list[str] | None) -> list[str]:
     return [name for name, m in METRICS.items() if name in held and m.tier == "core"]
 
 
+def _extrapolations(folder: Path) -> dict[str, dict]:
+    """The run's extrapolations to infinite N from its sample_size.json (none without one)."""
+    path = folder / CURVES_FILE
+    if not path.is_file():
+        return {}
+    metrics = read_json(path).get("metrics", {})
+    return {m: {k: metrics[m]["extrapolation"][k] for k in ("value", "ci_low", "ci_high", "slope")}
+            for m in EXTRAPOLATED if "extrapolation" in metrics.get(m, {})}
+
+
 def _best(rows: list[dict], name: str) -> float | None:
     higher = METRICS[name].higher_is_better
     values = [r["cells"][name]["value"] for r in rows if name in r["cells"]]
@@ -77,6 +90,9 @@ def build_table(folders: list[Path], baseline: Path | None = None, metrics: list
     for folder, record, name in zip(folders, records, names):
         cells = {m: {k: record["metrics"][m].get(k) for k in ("value", "ci_low", "ci_high", "n", "protocol")}
                  for m in columns if m in record["metrics"]}
+        for m, extrapolated in _extrapolations(folder).items():
+            if m in cells:
+                cells[m]["extrapolated"] = extrapolated
         rows.append({"model": name, "run": str(folder), "domain": record["domain"], "cells": cells,
                      "baseline": baseline is not None and folder.resolve() == Path(baseline).resolve(),
                      "short_of_protocol": record.get("short_of_protocol") or {},
@@ -135,6 +151,8 @@ def _footnotes(rows: list[dict], columns: list[str], domains: list[str], publish
         counts = sorted({r["cells"][m]["n"] for r in rows if m in r["cells"]})
         notes.append(f"{METRICS[m].title}: protocol {', '.join(sorted(protocols))}; n = "
                      f"{', '.join(str(c) for c in counts)} generated videos.")
+    if any("extrapolated" in c for r in rows for c in r["cells"].values()):
+        notes.append(f"∞ columns: {LABEL}; from each run's {CURVES_FILE} (`lumiere-eval curves`).")
     for r in rows:
         for m, short in r["short_of_protocol"].items():
             notes.append(f"{r['model']}: {m} short of protocol ({short['given']} of {short['wanted']} videos; "

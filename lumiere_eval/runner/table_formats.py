@@ -50,6 +50,24 @@ def _cell_text(cell: dict | None, places: int) -> tuple[str, bool, bool]:
     return text, bool(cell.get("best")), bool(cell.get("vs_baseline", {}).get("significant"))
 
 
+def display_columns(table: dict) -> list[tuple[dict, bool]]:
+    """(column, extrapolated) in display order: each metric, then its extrapolation to infinite N if any row has one."""
+    out = []
+    for c in table["columns"]:
+        out.append((c, False))
+        if any("extrapolated" in r["cells"].get(c["name"], {}) for r in table["rows"]):
+            out.append((c, True))
+    return out
+
+
+def _extrapolated_text(cell: dict | None, places: int) -> str:
+    e = (cell or {}).get("extrapolated")
+    if e is None:
+        return "-"
+    ends = "" if e["ci_low"] is None else f" [{_number(e['ci_low'], places)}, {_number(e['ci_high'], places)}]"
+    return _number(e["value"], places) + ends
+
+
 def _mark_note(table: dict) -> list[str]:
     if table["baseline"] is None:
         return []
@@ -74,11 +92,16 @@ def _interval_note() -> str:
 def markdown(table: dict) -> str:
     """The table as GitHub Markdown, footnotes below, published rows in a second, labelled table."""
     places = _column_decimals(table)
-    head = ["model"] + [f"{c['title']} {ARROWS[c['higher_is_better']][0]}".strip() for c in table["columns"]]
+    shown = display_columns(table)
+    head = ["model"] + [f"{c['title']}∞ (extrapolated)" if extra else
+                        f"{c['title']} {ARROWS[c['higher_is_better']][0]}".strip() for c, extra in shown]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in table["rows"]:
         texts = []
-        for c in table["columns"]:
+        for c, extra in shown:
+            if extra:
+                texts.append(_extrapolated_text(row["cells"].get(c["name"]), places[c["name"]]))
+                continue
             text, best, significant = _cell_text(row["cells"].get(c["name"]), places[c["name"]])
             text = f"**{text}**" if best else text
             texts.append(text + (f" {MARK}" if significant else ""))
@@ -109,21 +132,26 @@ def latex_escape(text: str) -> str:
 
 def _latex_text(text: str) -> str:
     """Escaped text with the footnotes' Unicode marks in LaTeX form."""
-    return (latex_escape(text).replace(MARK, r"$^\dagger$").replace("↑", r"$\uparrow$")
+    return (latex_escape(text).replace(MARK, r"$^\dagger$").replace("∞", r"$_\infty$").replace("↑", r"$\uparrow$")
             .replace("↓", r"$\downarrow$"))
 
 
 def latex(table: dict) -> str:
     """A booktabs `table` environment (needs \\usepackage{booktabs}); published rows below a labelled rule."""
     places = _column_decimals(table)
-    columns = table["columns"]
+    shown = display_columns(table)
+    columns = [c for c, _ in shown]
     lines = [r"\begin{table}[t]", r"\centering", r"\small",
              r"\begin{tabular}{l" + "c" * len(columns) + "}", r"\toprule",
-             " & ".join(["Model"] + [f"{latex_escape(c['title'])} {ARROWS[c['higher_is_better']][1]}".strip()
-                                     for c in columns]) + r" \\", r"\midrule"]
+             " & ".join(["Model"] + [f"{latex_escape(c['title'])}$_\infty$ (extrap.)" if extra else
+                                     f"{latex_escape(c['title'])} {ARROWS[c['higher_is_better']][1]}".strip()
+                                     for c, extra in shown]) + r" \\", r"\midrule"]
     for row in table["rows"]:
         texts = []
-        for c in columns:
+        for c, extra in shown:
+            if extra:
+                texts.append(latex_escape(_extrapolated_text(row["cells"].get(c["name"]), places[c["name"]])))
+                continue
             text, best, significant = _cell_text(row["cells"].get(c["name"]), places[c["name"]])
             text = latex_escape(text)
             text = rf"\textbf{{{text}}}" if best else text
@@ -134,7 +162,8 @@ def latex(table: dict) -> str:
     if published:
         lines += [r"\midrule", rf"\multicolumn{{{len(columns) + 1}}}{{l}}{{\emph{{{latex_escape(published['label'])}}}}} \\"]
         for row in published["rows"]:
-            values = [_number(row["cells"].get(c["name"]), 2) if c["name"] in row["cells"] else "" for c in columns]
+            values = [_number(row["cells"].get(c["name"]), 2) if c["name"] in row["cells"] and not extra else ""
+                      for c, extra in shown]
             lines.append(" & ".join([latex_escape(row["model"])] + values) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\caption{" + _latex_text(_interval_note()) + "}",
               r"\end{table}"]
@@ -160,19 +189,21 @@ def csv_text(table: dict) -> str:
     header = ["model", "rows", "baseline"]
     for c in table["columns"]:
         header += [c["name"], f"{c['name']}_ci_low", f"{c['name']}_ci_high", f"{c['name']}_best",
-                   f"{c['name']}_significant_vs_baseline"]
+                   f"{c['name']}_significant_vs_baseline", f"{c['name']}_extrapolated_infinite_n",
+                   f"{c['name']}_extrapolated_ci_low", f"{c['name']}_extrapolated_ci_high"]
     writer.writerow(header)
     for row in table["rows"]:
         line = [row["model"], "measured", row["baseline"]]
         for c in table["columns"]:
             cell = row["cells"].get(c["name"], {})
+            e = cell.get("extrapolated", {})
             line += [cell.get("value"), cell.get("ci_low"), cell.get("ci_high"), cell.get("best"),
-                     cell.get("vs_baseline", {}).get("significant")]
+                     cell.get("vs_baseline", {}).get("significant"), e.get("value"), e.get("ci_low"), e.get("ci_high")]
         writer.writerow([csv_safe(v) for v in line])
     for row in (table["published"] or {}).get("rows", []):
         line = [row["model"], "published (not re-measured)", False]
         for c in table["columns"]:
-            line += [row["cells"].get(c["name"]), None, None, None, None]
+            line += [row["cells"].get(c["name"]), None, None, None, None, None, None, None]
         writer.writerow([csv_safe(v) for v in line])
     for note in _mark_note(table) + table["notes"]:
         writer.writerow([csv_safe("note"), csv_safe(note)])
