@@ -19,7 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lumiere_eval.human_study.vote_plan import preference_to_gap, simulated_power, votes_needed
+from lumiere_eval.human_study.vote_plan import (
+    preference_to_gap,
+    simulated_power,
+    votes_needed,
+)
 from lumiere_eval.metrics import paired, power
 from lumiere_eval.metrics.frechet import frechet_distance_to_features
 
@@ -35,7 +39,7 @@ def per_sample(target: float, studies: int, rng) -> tuple[int, float]:
 def _pair(rng, n: int, dim: int = 4):
     z = rng.normal(size=(n, dim))
     a, b = z + 0.45, 0.8 * z + 0.6 * rng.normal(size=(n, dim)) + 0.40
-    fd = lambda x: (lambda idx: frechet_distance_to_features(np.zeros(dim), np.eye(dim), x[idx]))  # noqa: E731
+    fd = lambda x: (lambda idx: frechet_distance_to_features(np.zeros(dim), np.eye(dim), x[idx]))
     return fd(a), fd(b)
 
 
@@ -43,8 +47,11 @@ def set_metric(target: float, studies: int, seed: int) -> tuple[int, float]:
     rng = np.random.default_rng(seed)
     sa, sb = _pair(rng, 1024)
     sizes, order = [256, 512, 768, 1024], rng.permutation(1024)
-    sds = [(lambda r: (r["ci_high"] - r["ci_low"]) / (2 * 1.959964))(paired.paired_set_interval(
-        n, lambda i, f=order[:n]: sa(f[i]), lambda i, f=order[:n]: sb(f[i]), 100, seed=n)) for n in sizes]
+    sds = []
+    for n in sizes:
+        row = paired.paired_set_interval(n, lambda i, f=order[:n]: sa(f[i]), lambda i, f=order[:n]: sb(f[i]), 100,
+                                         seed=n)
+        sds.append((row["ci_high"] - row["ci_low"]) / (2 * 1.959964))
     n = power.samples_needed(4 * (0.45 ** 2 - 0.40 ** 2), power.sd_per_sample(sizes, sds), 0.05, target, n_min=256)
     hits = 0
     for k in range(studies):

@@ -71,7 +71,11 @@ def run(args: argparse.Namespace) -> int:
         print(plan_markdown(plan), end="")
         return 0
     from lumiere_eval.human_study.study import load_study
-    from lumiere_eval.human_study.vote_plan import pilot_fit, preference_to_gap, vote_plan
+    from lumiere_eval.human_study.vote_plan import (
+        pilot_fit,
+        preference_to_gap,
+        vote_plan,
+    )
 
     nu = args.tie_parameter
     if args.pilot:

@@ -28,7 +28,7 @@ def _gaussian_study(seed: int, total: int = 512, dim: int = 6):
     shift = np.full(dim, 0.5)
     fake = rng.normal(size=(total, dim)) + shift
     truth = float(shift @ shift)  # real distribution N(0, I) known exactly: FD = |shift|^2
-    statistic = lambda idx: frechet_distance_to_features(np.zeros(dim), np.eye(dim), fake[idx])  # noqa: E731
+    statistic = lambda idx: frechet_distance_to_features(np.zeros(dim), np.eye(dim), fake[idx])
     return total, statistic, truth
 
 

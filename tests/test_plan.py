@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_compare import runs  # noqa: F401
 
 from lumiere_eval.cli import main
-from lumiere_eval.human_study.vote_plan import preference_to_gap, simulated_power, votes_needed
+from lumiere_eval.human_study.vote_plan import (
+    preference_to_gap,
+    simulated_power,
+    votes_needed,
+)
 from lumiere_eval.metrics import paired, power
 from lumiere_eval.metrics.extrapolation import extrapolate
 from lumiere_eval.metrics.frechet import frechet_distance_to_features
-from test_compare import runs  # noqa: F401
 
 TARGET = 0.8
 
@@ -37,7 +41,7 @@ def _paired_gaussians(rng, n: int, dim: int = 4):
     z = rng.normal(size=(n, dim))
     a = z + 0.45
     b = 0.8 * z + 0.6 * rng.normal(size=(n, dim)) + 0.40
-    fd = lambda x: (lambda idx: frechet_distance_to_features(np.zeros(dim), np.eye(dim), x[idx]))  # noqa: E731
+    fd = lambda x: (lambda idx: frechet_distance_to_features(np.zeros(dim), np.eye(dim), x[idx]))
     return fd(a), fd(b)
 
 
@@ -91,10 +95,11 @@ def test_plan_cli_on_paired_runs_and_on_one_run(runs, capsys):  # noqa: F811
 
 
 def test_vote_plan_from_a_pilot_study_fits_davidson(tmp_path, capsys):
+    from test_human_study_support import make_manifest
+
     from lumiere_eval.human_study.results import write_results_csv
     from lumiere_eval.human_study.simulate import simulate_results
     from lumiere_eval.human_study.study import load_study, read_batch_inputs
-    from test_human_study_support import make_manifest
 
     manifest = make_manifest(tmp_path / "v", [f"prompt {i}" for i in range(8)], models=("alpha", "beta", "gamma"))
     study_dir = tmp_path / "study"

@@ -9,12 +9,16 @@ import shutil
 import subprocess
 
 import pytest
+from test_compare import runs  # noqa: F401  (the module fixture: clean, noisy, reseeded runs)
 
 from lumiere_eval.cli import main
 from lumiere_eval.runner.compare import compare_runs
-from lumiere_eval.runner.results_table import PUBLISHED_LABEL, ReportInputError, build_table
+from lumiere_eval.runner.results_table import (
+    PUBLISHED_LABEL,
+    ReportInputError,
+    build_table,
+)
 from lumiere_eval.runner.table_formats import csv_safe, latex, markdown, render
-from test_compare import runs  # noqa: F401  (the module fixture: clean, noisy, reseeded runs)
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +72,7 @@ def test_latex_is_booktabs_and_compiles(table, tmp_path):
         pytest.skip("pdflatex is not installed: structure checked, not compiled")
     (tmp_path / "t.tex").write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage[T1]{fontenc}\n"
                                     "\\begin{document}\n" + text + "\\end{document}\n")
-    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=tmp_path,
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], check=False, cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-2000:]
     assert (tmp_path / "t.pdf").stat().st_size > 1000

@@ -50,7 +50,7 @@ def votes_needed(gap: float, target: float = 0.8, nu: float = 0.0, raters: int =
     """The fewest votes (a multiple of `raters`) whose simulated power reaches `target`, with that power."""
     if gap == 0:
         raise ValueError("the gap to detect must not be 0")
-    measure = lambda v: simulated_power(gap, v, nu, raters, alpha, simulations, prompts, seed=seed)  # noqa: E731
+    measure = lambda v: simulated_power(gap, v, nu, raters, alpha, simulations, prompts, seed=seed)
     low, high = 0, raters
     while measure(high) < target:
         low, high = high, high * 2
@@ -77,7 +77,7 @@ def pilot_fit(study: dict, results_paths, question: str, model_a: str, model_b: 
             raise ValueError(f"model {name!r} has no votes on {question!r}; models: {', '.join(votes.models)}")
     nu = 0.0 if result.log_nu is None else math.exp(result.log_nu)
     return {"gap": float(result.log_strength[index[model_a]] - result.log_strength[index[model_b]]), "nu": nu,
-            "votes": int(len(votes.first))}
+            "votes": len(votes.first)}
 
 
 def vote_plan(gap: float, target: float, nu: float, raters: int, alpha: float, reward: str, simulations: int,

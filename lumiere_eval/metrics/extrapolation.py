@@ -14,7 +14,7 @@ under its own label, never in its place.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -19,7 +19,12 @@ import numpy as np
 
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.metrics import curves, extrapolation, paired, power
-from lumiere_eval.runner.compare import _usable, check_paired, per_sample_scores, set_statistics
+from lumiere_eval.runner.compare import (
+    _usable,
+    check_paired,
+    per_sample_scores,
+    set_statistics,
+)
 from lumiere_eval.runner.run_features import run_features
 from lumiere_eval.runner.run_folder import load_records
 
@@ -67,7 +72,7 @@ def plan_samples(run_a: Path, run_b: Path | None = None, differences: dict[str, 
             continue
         if b is not None:
             sb = stats_b[name]
-            sds = [_sd(paired.paired_set_interval(n, lambda i, f=order[:n]: sa(f[i]), lambda i, f=order[:n]: sb(f[i]),
+            sds = [_sd(paired.paired_set_interval(n, lambda i, f=order[:n], g=sa: g(f[i]), lambda i, f=order[:n], g=sb: g(f[i]),
                                                   num_resamples, seed=seed)) for n in sizes]
             ea = extrapolation.extrapolate(len(keep), sa, sizes, draws, 0, seed=seed)
             eb = extrapolation.extrapolate(len(keep), sb, sizes, draws, 0, seed=seed)

@@ -143,7 +143,7 @@ def latex(table: dict) -> str:
     columns = [c for c, _ in shown]
     lines = [r"\begin{table}[t]", r"\centering", r"\small",
              r"\begin{tabular}{l" + "c" * len(columns) + "}", r"\toprule",
-             " & ".join(["Model"] + [f"{latex_escape(c['title'])}$_\infty$ (extrap.)" if extra else
+             " & ".join(["Model"] + [latex_escape(c["title"]) + r"$_\infty$ (extrap.)" if extra else
                                      f"{latex_escape(c['title'])} {ARROWS[c['higher_is_better']][1]}".strip()
                                      for c, extra in shown]) + r" \\", r"\midrule"]
     for row in table["rows"]:
