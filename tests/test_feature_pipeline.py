@@ -135,4 +135,17 @@ def test_default_workers_are_the_cores_the_extractor_leaves_capped():
     assert default_workers("cuda:0", cores=16) == 8
     assert default_workers("cuda:0", cores=4) == 3
     assert default_workers("cpu", cores=16, extractor_threads=12) == 4
-    assert default_workers("cpu", cores=2, extractor_threads=2) == 1
+    assert default_workers("cpu", cores=2, extractor_threads=2) == 0  # no core free: decoding in-process was faster
+    assert default_workers("cuda:0", cores=16, ranks_per_node=8) == 1  # torchrun: 8 ranks share the node's cores
+    assert default_workers("cuda:0", cores=64, ranks_per_node=8) == 7
+
+
+def test_the_block_is_the_forward_batch_whatever_the_extractor_was_built_with(tmp_path, detector):
+    items = _videos(tmp_path / "videos", 6)
+    rows = {}
+    for batch in (1, 3):  # the extractor's own batch no longer changes a row: the feature block decides
+        job = FeatureJob("fvd", create_extractor("i3d-torchscript", detector, device="cpu", batch_size=batch),
+                         SAMPLING)
+        rows[batch] = np.stack(compute_features(items, [job], FeatureCache(tmp_path / f"c{batch}"), block_size=3,
+                                                progress=False, decode_workers=0)["fvd"])
+    np.testing.assert_array_equal(rows[1], rows[3])

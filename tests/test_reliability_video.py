@@ -106,7 +106,7 @@ class NormalisedMean:
     class weights:  # noqa: N801 - mirrors ResolvedWeights' fields the cache key reads
         sha256, path = "0" * 64, None
 
-    def extract(self, clips: np.ndarray) -> np.ndarray:
+    def extract(self, clips: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         x = clips.astype(np.float64)
         with np.errstate(invalid="ignore", divide="ignore"):
             return (x.mean(axis=(1, 2, 3)) / x.std(axis=(1, 2, 3, 4))[:, None]).astype(np.float32)

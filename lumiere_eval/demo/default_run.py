@@ -25,6 +25,7 @@ from lumiere_eval.files import (COMPARISON_FILE, SAMPLES_FILE, atomic_write_json
 from lumiere_eval.metrics.intervals import interval_text
 from lumiere_eval.metrics.record import read_samples
 from lumiere_eval.runner.cache import default_cache_dir
+from lumiere_eval.runner.options import feature_block
 from lumiere_eval.runner.section_memo import memo_section
 
 MODELS = ("lumiere", "keyframe-cascade", "per-frame-t2i")
@@ -86,9 +87,10 @@ def model_config(model: str, root: Path, out: Path, size: dict, args: argparse.N
                      is_extractor="synthetic-c3d", clip_extractor="synthetic-clip", fvd_covariance="unbiased",
                      # in-domain IS: frames as rendered (no TGAN resize), one split over all samples
                      is_protocol="isv2048_ucf", is_splits=1, is_shuffle_seed=None, bootstrap=size["bootstrap"],
-                     seed=args.seed, batch_size=args.batch_size, feature_block=args.feature_block,
+                     seed=args.seed, batch_size=args.batch_size, feature_block=feature_block(args),
                      overwrite=args.overwrite, wait=args.wait,
-                     cache_dir=args.cache_dir, device=args.device, progress=not args.no_progress)
+                     cache_dir=args.cache_dir, device=args.device, decode_workers=args.decode_workers,
+                     progress=not args.no_progress)
 
 
 def _run_shard(config, index: int, count: int) -> None:
@@ -160,8 +162,10 @@ def real_reference(root: Path, config, num: int) -> dict:
     test, test_classes = items("test", num)
     hashes.save()
     fake_jobs, real_jobs = build_jobs(config)
-    real_rows = compute_features(train, real_jobs, cache, config.feature_block, progress=False)
-    test_rows = compute_features(test, fake_jobs, cache, config.feature_block, progress=False)
+    real_rows = compute_features(train, real_jobs, cache, config.feature_block, progress=False,
+                                 decode_workers=config.decode_workers)
+    test_rows = compute_features(test, fake_jobs, cache, config.feature_block, progress=False,
+                                 decode_workers=config.decode_workers)
     suite = ucf101_data.prompt_suite(config.prompts, ucf101_data.read_class_index(splits))
     clip_job = next(j for j in fake_jobs if j.name == "clipsim")
     texts = clip_job.extractor.text_embeddings([suite.prompt(c) for c in test_classes])

@@ -6,6 +6,12 @@ Call convention (universome/stylegan-v src/metrics/metric_utils.py): `detector(x
 FVD calls it with all three flags True (the detector scales to [-1, 1] and resizes to 224 itself, so the input
 must NOT be rescaled beforehand); the IS calls it without flags and gets class probabilities. We pass float32
 tensors holding the uint8 values.
+
+A scripted module run by the profiling executor profiles its first calls and then runs an optimised graph (on a
+GPU with fused elementwise kernels, whose round-off differs from the unfused ones), so its outputs could depend
+on how many calls it had made. The detectors run with graph optimisation off (`torch.jit.optimized_execution(
+False)`, thread-local): every call runs the same kernels, the first as the thousandth. On this CPU build (no CPU
+fuser) the two settings gave identical rows over repeated calls; the fixed setting is what makes it so on a GPU.
 """
 from __future__ import annotations
 
@@ -52,7 +58,8 @@ class I3DTorchScriptExtractor(Extractor):
 
     def _forward(self, clips: torch.Tensor) -> torch.Tensor:
         x = uint8_valued(clips).to(self.device)
-        return self.model(x, rescale=True, resize=True, return_features=True)
+        with torch.jit.optimized_execution(False):
+            return self.model(x, rescale=True, resize=True, return_features=True)
 
 
 class C3DTorchScriptExtractor(Extractor):
@@ -81,7 +88,8 @@ class C3DTorchScriptExtractor(Extractor):
             frames = F.interpolate(frames, size=(self.frame_size, self.frame_size), mode="bicubic",
                                    align_corners=False).round().clamp(0, 255)
             x = frames.reshape(b, t, c, self.frame_size, self.frame_size).transpose(1, 2).contiguous()
-        probs = self.model(x.to(self.device))
+        with torch.jit.optimized_execution(False):
+            probs = self.model(x.to(self.device))
         sums_to_one = probs.ndim == 2 and torch.allclose(probs.sum(1), torch.ones_like(probs[:, 0]), atol=1e-3)
         if not sums_to_one or (probs < 0).any():
             raise ExtractorInputError(f"{self.id}: {self.weights.path} did not return class probabilities "

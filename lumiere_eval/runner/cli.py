@@ -100,9 +100,10 @@ def config_from_args(args: argparse.Namespace):
                      fvd_extractor=args.fvd_extractor, is_extractor=args.is_extractor,
                      clip_extractor=args.clip_extractor, weights=weights, fvd_covariance=args.fvd_covariance,
                      is_splits=args.is_splits, bootstrap=args.bootstrap, seed=args.seed, batch_size=args.batch_size,
-                     feature_block=args.feature_block,
+                     feature_block=options.feature_block(args),
                      cache_dir=absolute(args.cache_dir), device=args.device, strict=args.strict,
-                     max_video_mb=args.max_video_mb, max_skipped_fraction=args.max_skipped_fraction, shard=args.shard,
+                     max_video_mb=args.max_video_mb, decode_workers=args.decode_workers,
+                     max_skipped_fraction=args.max_skipped_fraction, shard=args.shard,
                      merge=args.merge, overwrite=args.overwrite, wait=args.wait, progress=not args.no_progress)
 
 

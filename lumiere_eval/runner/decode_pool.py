@@ -32,13 +32,19 @@ def decode_video(path: str, samplings: dict[str, ClipSampling | None], key: str,
     return read_clips(path, samplings, key, max_bytes=max_bytes)
 
 
-def default_workers(device: str = "cpu", cores: int | None = None, extractor_threads: int | None = None) -> int:
-    """The cores not used by the extractor, at least 1, at most MAX_AUTO_WORKERS.
+def default_workers(device: str = "cpu", cores: int | None = None, extractor_threads: int | None = None,
+                    ranks_per_node: int | None = None) -> int:
+    """The cores not used by the extractor (0: none free, decode in-process), at most MAX_AUTO_WORKERS.
 
-    On a GPU the extractor needs about one core to feed the device; on the CPU it uses torch's thread count.
+    On a GPU the extractor needs about one core to feed the device; on the CPU it uses torch's thread count. Under
+    torchrun the node's cores are shared by its ranks (`ranks_per_node`, default $LOCAL_WORLD_SIZE): 8 GPU ranks on
+    16 cores get 1 decode worker each, not 8.
     """
     if cores is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if ranks_per_node is None:
+        ranks_per_node = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
+    cores //= max(1, ranks_per_node)
     if extractor_threads is None:
         if str(device).startswith("cpu"):
             import torch
@@ -46,7 +52,7 @@ def default_workers(device: str = "cpu", cores: int | None = None, extractor_thr
             extractor_threads = torch.get_num_threads()
         else:
             extractor_threads = 1
-    return max(1, min(MAX_AUTO_WORKERS, cores - extractor_threads))
+    return max(0, min(MAX_AUTO_WORKERS, cores - extractor_threads))
 
 
 Task = tuple[int, str, str]  # item index, path, clip key

@@ -22,7 +22,16 @@ from lumiere_eval.runner.progress import PhaseProgress
 from lumiere_eval.video import ClipSampling, VideoReadError
 from lumiere_eval.limits import DEFAULT_MAX_VIDEO_MB
 
-FEATURE_BLOCK = 4  # default videos per extractor call of both `metrics` and `ucf101`
+FEATURE_BLOCK = 4  # default videos per block = per extractor forward, on the CPU
+GPU_FEATURE_BLOCK = 16  # on a GPU (not measured here: no GPU; docs/performance.md)
+
+
+def default_feature_block(device: str | None) -> int:
+    """`--feature-block` when not given: FEATURE_BLOCK on the CPU, GPU_FEATURE_BLOCK on a CUDA device (None: CUDA
+    when present)."""
+    from lumiere_eval.extractors.base import pick_device
+
+    return GPU_FEATURE_BLOCK if pick_device(device).type == "cuda" else FEATURE_BLOCK
 
 
 @dataclass
@@ -49,12 +58,13 @@ class FeatureJob:
                 **({"frames": list(self.frames)} if self.frames is not None else {})}
 
     def compute(self, clips: np.ndarray) -> np.ndarray:
-        """Rows for a batch of clips `[B, T, H, W, 3]`: `[B, D]` or `[B, F, D]`."""
+        """Rows for a batch of clips `[B, T, H, W, 3]`: `[B, D]` or `[B, F, D]`, the rows of clip-level extractors in
+    one forward pass (the feature block is the batch: one setting, part of the cache key)."""
         if self.frames is not None:
             clips = clips[:, list(self.frames)]
         if self.kind == "frames":
             return self.extractor.frame_embeddings(clips)
-        rows = self.extractor.extract(clips)
+        rows = self.extractor.extract(clips, batch_size=len(clips))  # one forward per block: the block is the batch
         return rows.reshape(len(clips), -1, rows.shape[-1]) if self.kind == "frame_rows" else rows
 
 

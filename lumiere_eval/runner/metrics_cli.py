@@ -162,13 +162,14 @@ def compute(args: argparse.Namespace) -> dict:
     from lumiere_eval.runner import evaluation
     from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
     from lumiere_eval.runner.motion_tier import TIER_ID, video_scores
-    from lumiere_eval.runner.options import extractor_factory, weight_paths
+    from lumiere_eval.runner.options import extractor_factory, feature_block, weight_paths
     from lumiere_eval.runner.provenance import git_commit, package_versions
 
     if not args.real or not args.fake:
         raise MetricsInputError("--real and --fake are both required (or --list)")
     names = evaluation.parse_metrics(args.metrics)
     protocols = protocols_from_args(args)
+    args.feature_block = feature_block(args)  # resolved once: the blocks, the forward batch and the record
     make = extractor_factory(weight_paths(args), args.device, args.feature_block, not args.no_download, args.timeout)
     plan = evaluation.plan_jobs(names, protocols, make)
     # videos per side each job's protocol asks for; --max-videos sets one count for all
@@ -204,7 +205,8 @@ def compute(args: argparse.Namespace) -> dict:
     progress = not args.no_progress
     fake_rows, real_rows = evaluation.featurize(plan, fake_items, real_items, cache, args.feature_block, progress,
                                                 videos_of=used, on_skip=on_skip, strict=args.strict,
-                                                max_video_mb=args.max_video_mb)
+                                                max_video_mb=args.max_video_mb,
+                                                decode_workers=args.decode_workers)
     resamples = {name: args.fid_bootstrap if name == "fid" else args.bootstrap for name in names}
     try:
         computed = evaluation.metric_results(names, protocols, plan, fake_rows, real_rows, fake.prompts,

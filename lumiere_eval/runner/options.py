@@ -84,12 +84,17 @@ def add_interval_options(p: argparse.ArgumentParser) -> None:
 
 def add_feature_options(p: argparse.ArgumentParser) -> None:
     """How the feature stage runs: device, block, cache, progress, and what happens to unusable videos."""
-    from lumiere_eval.runner.features import FEATURE_BLOCK
+    from lumiere_eval.runner.features import FEATURE_BLOCK, GPU_FEATURE_BLOCK
 
     p.add_argument("--device", default=None, help="torch device: cpu, cuda, cuda:1 ... (default: CUDA when present)")
-    p.add_argument("--feature-block", type=int_range(1), default=FEATURE_BLOCK,
-                   help="videos per extractor call, in fixed blocks (it changes float round-off, so it is part of "
-                        "the feature cache key and of a run's identity)")
+    p.add_argument("--feature-block", type=int_range(1), default=None,
+                   help=f"videos per extractor forward pass, in fixed blocks (it changes float round-off, so it is "
+                        f"part of the feature cache key and of a run's identity; default: {FEATURE_BLOCK} on the CPU, "
+                        f"{GPU_FEATURE_BLOCK} on a GPU)")
+    p.add_argument("--decode-workers", type=int_range(0), default=None,
+                   help="processes decoding the next videos while the extractor runs (0: decode in this process; "
+                        "default: the cores the extractor leaves free, at most 8); speed only, the numbers are the "
+                        "same for any value")
     p.add_argument("--cache-dir", type=Path, default=None,
                    help="feature cache, shared by every command (default: $LUMIERE_EVAL_HOME/features)")
     p.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true", help="no progress bars")
@@ -102,6 +107,13 @@ def add_feature_options(p: argparse.ArgumentParser) -> None:
                    help="skipping more than this fraction of videos is flagged loudly in the result")
 
 
+def feature_block(args: argparse.Namespace) -> int:
+    """`--feature-block`, else the device's default (features.default_feature_block)."""
+    from lumiere_eval.runner.features import default_feature_block
+
+    return args.feature_block or default_feature_block(args.device)
+
+
 def weight_paths(args: argparse.Namespace) -> dict[str, Path]:
     """Extractor registry name -> the local weight file given for it."""
     return {name: getattr(args, option) for option, (_, names) in WEIGHT_OPTIONS.items()
@@ -111,7 +123,9 @@ def weight_paths(args: argparse.Namespace) -> dict[str, Path]:
 def extractor_factory(weights: dict, device: str | None, batch_size: int, fetch_missing: bool = False,
                       timeout: float = 10.0):
     """`make_extractor(name, **options)` for `evaluation.plan_jobs`: the extractor on its local file from
-    `weights` (else the weight cache; downloaded only when `fetch_missing`), one batch = one feature block."""
+    `weights` (else the weight cache; downloaded only when `fetch_missing`). The feature stage runs each block as
+    one forward pass whatever the extractor's batch; `batch_size` (the feature block) sets the frame batches of
+    per-frame work (CLIP frames, frame FID) the same way."""
     from lumiere_eval.extractors import create_extractor, extractor_class
 
     def make(name: str, **options):

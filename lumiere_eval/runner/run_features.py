@@ -89,7 +89,7 @@ def run_features(folder: Path, progress: bool = False, rescore: bool = False, ex
                            cached_features(real_items, jobs.real, cache, block), config, real_names)
     # the run's own blocks, so a missing row is recomputed with the run's round-off
     fake, real = featurize(jobs, fake_items, real_items, cache, config.feature_block, progress,
-                           max_video_mb=config.max_video_mb)
+                           max_video_mb=config.max_video_mb, decode_workers=config.decode_workers)
     records = _rescore_per_sample(records, fake, jobs.fake, plan.classes)
     return RunFeatures(folder, results, records, fake, real, config, real_names)
 

@@ -83,6 +83,7 @@ class RunConfig:
     device: str | None = None
     strict: bool = False
     max_video_mb: float = DEFAULT_MAX_VIDEO_MB  # decoded frames kept per video; more is refused (skipped)
+    decode_workers: int | None = None  # decode processes ahead of the extractor (None: auto); speed only
     max_skipped_fraction: float = DEFAULT_MAX_SKIPPED_FRACTION  # above it, results and summary warn loudly
     shard: str | None = None
     merge: bool = False
@@ -324,7 +325,8 @@ def _run_locked(config: RunConfig, plan: Plan, shard: Shard, timings: dict, star
 
     block = config.feature_block
     mine = lambda k: shard.mine(k)  # noqa: E731 - blocks of `feature_block` items are dealt round-robin
-    bounds = {"strict": config.strict, "on_skip": on_skip, "max_video_mb": config.max_video_mb}
+    bounds = {"strict": config.strict, "on_skip": on_skip, "max_video_mb": config.max_video_mb,
+              "decode_workers": config.decode_workers}
     fake_rows, real_rows = evaluation.featurize(jobs, fake_items, real_items, cache, block, config.progress,
                                                 owns_block=mine, **bounds)
     shard.barrier()

@@ -11,6 +11,7 @@ Axes: b batch, c channels, t frames, h w space.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -108,10 +109,19 @@ class CascadeGenerator(BatchedGenerator):
                             batch_size=batch_size)
         self.paths = {"base": shipped_checkpoint(self.base_name, checkpoint_dir),
                       "ssr": shipped_checkpoint(self.ssr_name, checkpoint_dir)}
-        self.base, self.ssr = load_model(self.paths["base"]), load_model(self.paths["ssr"])
         self._resolutions: dict[str, tuple[int, int]] = {}
         if threads:
             torch.set_num_threads(int(threads))
+
+    @functools.cached_property
+    def base(self) -> torch.nn.Module:
+        """The base model, loaded on first use (a rerun with every sample done only describes the generator)."""
+        return load_model(self.paths["base"])
+
+    @functools.cached_property
+    def ssr(self) -> torch.nn.Module:
+        """The spatial super-resolution model, loaded on first use."""
+        return load_model(self.paths["ssr"])
 
     def _multiple(self) -> int:
         return self.base.frame_multiple if isinstance(self.base, STUNet) else 1
@@ -183,12 +193,23 @@ class LumiereGenerator(CascadeGenerator):
     def __init__(self, style: str | None = None, alpha: float = 1.0, **options: Any):
         super().__init__(**options)
         if style is not None:
-            from lumiere_eval.models.lumiere.style import load_style_t2i, style_checkpoint, stylize
+            from lumiere_eval.models.lumiere.style import check_alpha, style_checkpoint
 
-            folder = self.options["checkpoint_dir"]
-            self.base = stylize(self.base, load_style_t2i(style, folder), alpha)
-            self.paths["style"] = style_checkpoint(style, folder)
+            alpha = check_alpha(alpha)
+
+            self.paths["style"] = style_checkpoint(style, self.options["checkpoint_dir"])
             self.options.update(style=style, alpha=float(alpha))
+
+    @functools.cached_property
+    def base(self) -> torch.nn.Module:
+        """The base STUNet, its T2I weights moved towards the style's when one is set; loaded on first use."""
+        base = load_model(self.paths["base"])
+        if "style" not in self.options:
+            return base
+        from lumiere_eval.models.lumiere.style import load_style_t2i, stylize
+
+        return stylize(base, load_style_t2i(self.options["style"], self.options["checkpoint_dir"]),
+                       self.options["alpha"])
 
 
 class PerFrameT2IGenerator(CascadeGenerator):
@@ -217,8 +238,12 @@ class KeyframeCascadeGenerator(CascadeGenerator):
             raise LumiereOptionError(f"tsr_steps must be >= 1, got {tsr_steps}")
         self.options.update(tsr_steps=tsr_steps, tsr_guidance=tsr_guidance)
         self.paths["tsr"] = shipped_checkpoint(self.tsr_name, checkpoint_dir)
-        self.tsr = load_model(self.paths["tsr"])
         self.stride = int(read_meta(self.paths["tsr"])["data"]["keyframe_stride"])
+
+    @functools.cached_property
+    def tsr(self) -> torch.nn.Module:
+        """The temporal super-resolution model, loaded on first use."""
+        return load_model(self.paths["tsr"])
 
     def base_video(self, prompts: list[str], seeds: list[int], frames: int) -> torch.Tensor:
         """Keyframes, then the TSR fills in the other frames (conditioned on the keyframes and their mask)."""
