@@ -173,3 +173,25 @@ def test_musiq_frames_equal_vbench_resize_rule():
     big = torch.Tensor(np.random.default_rng(4).integers(0, 256, (2, 300, 700, 3))).permute(0, 3, 1, 2)
     for frames in (big, big[..., :200, :400]):  # resized (longer side 700 > 512), left as it is
         assert torch.equal(musiq_frames(frames.clone()), imaging.transform(frames.clone(), "longer"))
+
+
+def test_imaging_quality_equals_vbench(monkeypatch, tmp_path):
+    imaging = pytest.importorskip("vbench.imaging_quality", reason="vbench.imaging_quality imports pyiqa")
+    from lumiere_eval.extractors.vbench.features import build_musiq, load_musiq, musiq_scores
+
+    size = {"hidden_size": 32, "mlp_dim": 64, "num_heads": 2, "num_layers": 1}
+    torch.manual_seed(6)
+    model = build_musiq(**size)
+    torch.save({f"module.{k}": v for k, v in model.state_dict().items()}, tmp_path / "musiq.pth")
+    ours_model = load_musiq(tmp_path / "musiq.pth", **size)
+    videos = [v for v in _videos(5)] + [np.random.default_rng(7).integers(0, 256, (3, 300, 620, 3), dtype=np.uint8)]
+    table, load_video = _as_load_video(videos)
+    monkeypatch.setattr(imaging, "load_video", load_video)
+    model.training = False  # what VBench's compute_imaging_quality does (only the top module's flag)
+    value, per_video = imaging.technical_quality(model, list(table), "cpu")
+    ours = [float(musiq_scores(ours_model, v).mean()) for v in videos]
+    theirs = [r["video_results"] for r in per_video]
+    diff = max(abs(a - b) for a, b in zip(ours, theirs))
+    print(f"\nimaging quality vs vbench: per-video max abs difference {diff:.1e} on {theirs}; aggregate "
+          f"{abs(np.mean(ours) / 100 - value):.1e}")
+    assert diff < 1e-4 and abs(np.mean(ours) / 100 - value) < 1e-6

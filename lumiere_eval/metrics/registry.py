@@ -159,7 +159,9 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
           ("subject_consistency", "subject consistency (VBench, DINO ViT-B/16)", ("dino_vitb16",)),
           ("background_consistency", "background consistency (VBench, CLIP ViT-B/32)", _CLIP),
           ("aesthetic_quality", "aesthetic quality (VBench, LAION on CLIP ViT-L/14)",
-           ("clip_vit_l14", "laion_aesthetic_l14")))),
+           ("clip_vit_l14", "laion_aesthetic_l14")),
+          ("imaging_quality", "imaging quality (VBench, MUSIQ-SPAQ; per video 0..100, value / 100)",
+           ("musiq_spaq",)))),
 )}
 
 

@@ -48,6 +48,19 @@ def _load_aesthetic(resolved, device):
     return _load_clip(resolved, device), load_aesthetic_head(resolved[1].path, device)
 
 
+def _load_musiq(resolved, device):
+    from lumiere_eval.extractors.vbench.features import load_musiq
+
+    return load_musiq(resolved[0].path, device)
+
+
+def _imaging(model, frames):
+    from lumiere_eval.extractors.vbench.features import musiq_scores
+
+    value = float(musiq_scores(model, frames).mean())
+    return value, (value,)
+
+
 def _consistency(features_of):
     def score(model, frames):
         total, count = consistency_pairs(features_of(model, frames).numpy())
@@ -74,6 +87,10 @@ def _clip_features(model, frames):
     return clip_image_features(model, frames)
 
 
+def _mean_over_100(rows: np.ndarray) -> float:
+    return float(np.mean(rows[:, 0])) / 100
+
+
 def _pooled(rows: np.ndarray) -> float:
     return pooled_consistency([(float(s), int(c)) for s, c in rows])
 
@@ -86,6 +103,7 @@ DIMENSIONS: dict[str, Dimension] = {
     "subject_consistency": Dimension(_load_dino, _consistency(_dino_features), _pooled),
     "background_consistency": Dimension(_load_clip, _consistency(_clip_features), _pooled),
     "aesthetic_quality": Dimension(_load_aesthetic, _aesthetic, _mean),
+    "imaging_quality": Dimension(_load_musiq, _imaging, _mean_over_100),  # per video on MUSIQ's 0..100 scale
 }
 
 

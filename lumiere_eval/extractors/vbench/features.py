@@ -81,3 +81,30 @@ def load_aesthetic_head(path: str | os.PathLike, device: torch.device | str = "c
     head = nn.Linear(width, 1)
     head.load_state_dict(state_dict)
     return head.to(device).eval().requires_grad_(False)
+
+
+def build_musiq(**size) -> nn.Module:
+    """pyiqa's MUSIQ network as VBench builds it (`MUSIQ(pretrained_model_path=...)`: one output, the SPAQ
+    head), without weights; `size` overrides its arguments (tests build it small)."""
+    try:
+        from pyiqa.archs.musiq_arch import MUSIQ
+    except ImportError as err:
+        raise WeightsError(f"imaging quality needs pyiqa's MUSIQ network (pip install --no-deps pyiqa==0.1.16): "
+                           f"{err}") from err
+    return MUSIQ(pretrained=False, num_class=1, **size)
+
+
+def load_musiq(path: str | os.PathLike, device: torch.device | str = "cpu", **size) -> nn.Module:
+    """MUSIQ from a pyiqa checkpoint (`musiq_spaq_ckpt-358bb6af.pth`: its state dict, keys optionally
+    'module.'-prefixed, loaded strictly as pyiqa does), read with weights_only=True, eval mode."""
+    from lumiere_eval.extractors.vit import strip_prefix
+
+    state_dict = load_state_dict(path)
+    if not isinstance(state_dict, dict):
+        raise WeightsError(f"{path}: expected a MUSIQ state dict, got {type(state_dict).__name__}")
+    model = build_musiq(**size)
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    check_layout(strip_prefix(state_dict, ("module.",)), expected, "pyiqa MUSIQ checkpoint (one-output head)",
+                 str(path))
+    model.load_state_dict(strip_prefix(state_dict, ("module.",)))
+    return model.to(device).eval().requires_grad_(False)
