@@ -27,7 +27,7 @@ def main() -> None:
     os.environ["LUMIERE_EVAL_HOME"] = str(work / "home")
     from lumiere_eval.cli import main as cli
 
-    from lumiere_eval.runner.default_run import SIZES, ensure_synthetic_data
+    from lumiere_eval.demo.default_run import SIZES, ensure_synthetic_data
 
     ensure_synthetic_data(SIZES["full"], progress=False)  # rendering the domain is a one-off, not part of a run
     argv = ["ucf101", "--model", "dummy", "--synthetic-size", "full", "--num-samples", str(args.samples),

@@ -15,8 +15,8 @@ from lumiere_eval import LumiereEvalError, __version__
 
 # name -> (module, one-line help). Add a line here to add a subcommand.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "ucf101": ("lumiere_eval.runner.cli", "Zero-shot UCF101 (FVD, IS, CLIPSIM); the embedded synthetic default without data."),
-    "metrics": ("lumiere_eval.metrics_cli", "Compare real and generated videos: FVD, KVD, IS, CLIPSIM, frame FID."),
+    "ucf101": ("lumiere_eval.runner.cli", "Zero-shot UCF101 on any registered metric (default FVD, IS, CLIPSIM); the embedded synthetic default without data."),
+    "metrics": ("lumiere_eval.runner.metrics_cli", "Compare real and generated videos on any registered metric (--list-metrics)."),
     "weights": ("lumiere_eval.extractors.cli", "List, fetch, verify and locate the pretrained weights of the extractors."),
     "video-info": ("lumiere_eval.video.cli", "A video's frames (decodable and declared), size and fps; flags truncated files."),
     "study": ("lumiere_eval.human_study.cli", "2AFC human studies on Mechanical Turk: create, publish, fetch, review, analyze, leaderboard, next, agreement."),

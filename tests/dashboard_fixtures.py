@@ -103,6 +103,24 @@ def build_bad_root(root: Path, outside: Path) -> Path:
     return root
 
 
+def build_real_runs(results: Path, scratch: Path, folder: str = "real") -> dict[str, Path]:
+    """Two finished runs of the UCF101 runner (tiny extractors, a miniature UCF101 tree in `scratch`) under
+    `results/folder`: `clean` and `noisy` (same prompts and seeds), their features in `results/folder/cache`."""
+    from test_extractors import save_tiny_clip, save_tiny_detector
+    from test_runner_ucf101 import args_for, build_tree
+
+    weights = {"i3d": scratch / "i3d.pt", "c3d": scratch / "c3d.pt", "clip": scratch / "clip.pt"}
+    save_tiny_detector(weights["i3d"], 400, seed=1)
+    save_tiny_detector(weights["c3d"], 3, seed=2)
+    save_tiny_clip(weights["clip"])
+    tree = build_tree(scratch / "data")
+    runs = {}
+    for name, noise in {"clean": "noise=4", "noisy": "noise=60"}.items():
+        runs[name] = results / folder / name
+        assert cli_main(args_for(tree, runs[name], weights, "--model-arg", noise)) == 0
+    return runs
+
+
 def _write_png(path: Path) -> None:
     import matplotlib
 

@@ -120,9 +120,10 @@ def test_motion_cli_on_a_run_and_on_files(runs, tmp_path, capsys):
     written = json.loads((tmp_path / "m.json").read_text())
     scores = written["summary"]
     assert scores["temporal_flickering"]["value"] == 1.0 and scores["dynamic_degree_dis"]["value"] == 0.0
-    assert written["left_out"] == [files[1]] and "left out" in capsys.readouterr().out
+    assert [left["path"] for left in written["left_out"]] == [files[1]]
+    assert f"left out: {files[1]}: cannot decode" in capsys.readouterr().out
     assert main(["motion", str(tmp_path / "missing.mp4")]) == 1
-    assert "not a video file" in capsys.readouterr().err
+    assert "missing.mp4: file does not exist" in capsys.readouterr().err
 
 
 def test_dashboard_compare_page_shows_differences_and_curves(runs, monkeypatch):
@@ -164,3 +165,110 @@ def test_default_run_claims_read_the_paired_comparisons():
     assert claim["against"]["lumiere"]["difference"] == 3.0 and claim["against"]["lumiere"]["ci_low"] == 2.0
     paired[("keyframe-cascade", "per-frame-t2i")]["metrics"]["motion_magnitude_dis"] = row(-4.0, False)
     assert not claims(motion, paired)[0]["holds"]
+
+
+@pytest.fixture()
+def changed(runs, tmp_path):
+    """A copy of the clean run whose samples 2 and 5 were replaced by other videos after the run."""
+    run = tmp_path / "changed"
+    shutil.copytree(runs["clean"], run)
+    for index, seed in ((2, 11), (5, 12)):
+        frames = np.random.default_rng(seed).integers(0, 256, (16, 32, 32, 3), dtype=np.uint8)
+        write_video(run / "samples" / f"{index:06d}.mp4", frames, fps=8)
+    return run
+
+
+def test_a_run_whose_videos_changed_is_refused_naming_the_samples_or_rescored(runs, changed, capsys):
+    assert main(["compare", str(changed), str(runs["noisy"]), "--no-motion"]) == 1
+    err = capsys.readouterr().err
+    assert f"{changed}: 2 sample video(s) are not the files samples.jsonl records (changed after the run): sample 2 " \
+           "samples/000002.mp4 (content changed (SHA-256 " in err and "sample 5 samples/000005.mp4" in err
+    assert "pass --rescore to recompute" in err
+    for argv in (["curves", str(changed)], ["motion", str(changed), "--no-progress"]):
+        assert main(argv) == 1
+        assert "2 sample video(s) are not the files samples.jsonl records" in capsys.readouterr().err
+    report = changed.parent / "rescored"
+    assert main(["compare", str(changed), str(runs["noisy"]), "--rescore", "--bootstrap", "100",
+                 "--out", str(report)]) == 0
+    metrics = json.loads((report / "compare.json").read_text())["metrics"]
+    own = json.loads((changed / "results.json").read_text())["metrics"]
+    assert metrics["fvd"]["a"] != pytest.approx(own["fvd"]["value"], rel=1e-6)  # the new files' features
+    before = [json.loads(line)["clipsim"] for line in (runs["clean"] / "samples.jsonl").read_text().splitlines()]
+    from lumiere_eval.runner.run_features import run_features
+
+    now = [r["clipsim"] for r in run_features(changed, rescore=True).records]
+    assert [i for i in range(9) if now[i] != pytest.approx(before[i], rel=1e-9)] == [2, 5]
+    assert "temporal_flickering" in metrics  # the motion tier rescored the two videos too
+    assert main(["curves", str(changed), "--rescore", "--bootstrap", "10"]) == 0
+
+
+def test_a_moved_run_is_checked_by_content_when_times_differ(runs, tmp_path):
+    from lumiere_eval.metrics.record import changed_samples, read_samples
+
+    run = tmp_path / "moved"
+    shutil.copytree(runs["clean"], run, copy_function=shutil.copy)  # new modification times, same content
+    rows = read_samples(run / "samples.jsonl")
+    assert all("size" in r and "mtime_ns" in r for r in rows)
+    assert changed_samples(run, rows) == []
+    (run / "samples" / "000004.mp4").unlink()
+    assert changed_samples(run, rows) == [{"index": 4, "path": "samples/000004.mp4", "sha256": None,
+                                           "reason": "does not exist"}]
+
+
+def test_study_create_and_the_dashboard_name_every_changed_sample(changed, tmp_path, monkeypatch):
+    from lumiere_eval.dashboard import records
+    from lumiere_eval.human_study.sources import StudyInputError, load_run_folder
+
+    with pytest.raises(StudyInputError, match=r"2 sample video\(s\) are not the files .*sample 2 .*sample 5 .*"
+                                              "the HITs would show them beside the run's scores"):
+        load_run_folder(changed)
+    root = changed.parent
+    samples = records.load_samples(root, "changed")
+    with pytest.raises(records.ResultFileError, match=r"^changed: 2 sample video\(s\) are not the files"):
+        records.check_sample_videos(root, "changed", samples)
+    from streamlit.testing.v1 import AppTest
+
+    from lumiere_eval.dashboard import app as app_module
+
+    monkeypatch.setenv("LUMIERE_EVAL_DASHBOARD_ROOT", str(root))
+    at = AppTest.from_file(str(Path(app_module.__file__)), default_timeout=60)
+    at.query_params["page"] = "run"
+    at.run()
+    assert not at.exception
+    shown = [e.value.replace("\\", "") for e in at.error]  # Markdown escapes undone
+    assert any("changed: 2 sample video(s) are not the files samples.jsonl records" in e for e in shown)
+
+
+def test_a_run_with_a_relative_data_root_is_compared_from_anywhere(runs, tmp_path, monkeypatch, capsys):
+    from test_extractors import save_tiny_clip, save_tiny_detector
+
+    w = tmp_path / "w"
+    w.mkdir()
+    save_tiny_detector(w / "i3d.pt", 400, seed=1)
+    save_tiny_detector(w / "c3d.pt", 3, seed=2)
+    save_tiny_clip(w / "clip.pt")
+    ws = {"i3d": w / "i3d.pt", "c3d": w / "c3d.pt", "clip": w / "clip.pt"}
+    build_tree(tmp_path / "data")
+    monkeypatch.chdir(tmp_path)
+    for name, noise in (("a", "noise=4"), ("b", "noise=60")):
+        argv = args_for(Path("data"), tmp_path / name, ws, "--model-arg", noise)
+        argv[argv.index("--data-root") + 1] = "data"  # relative, as a user types it
+        assert main(argv) == 0
+    config = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert config["data_root"] == str(tmp_path / "data")
+    monkeypatch.chdir(tmp_path / "a")
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--no-motion", "--bootstrap", "100"]) == 0
+    for k, clip in enumerate(sorted((tmp_path / "data").rglob("*.avi"))):  # the real clips replaced after the runs
+        write_video(clip, np.random.default_rng(k).integers(0, 256, (20, 32, 32, 3), dtype=np.uint8), fps=8)
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--no-motion", "--bootstrap", "100"]) == 1
+    assert "the real clips under " + str(tmp_path / "data") + " are not the ones the run used" in \
+        capsys.readouterr().err
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--no-motion", "--bootstrap", "100",
+                 "--rescore"]) == 0
+    config["data_root"] = "data"  # a record written before absolute paths were recorded
+    (tmp_path / "a" / "config.json").write_text(json.dumps(config))
+    from lumiere_eval.runner.run_features import run_config
+    from lumiere_eval.metrics.record import ResultRecordError
+
+    with pytest.raises(ResultRecordError, match="field 'data_root' is the relative path 'data', not found from"):
+        run_config(tmp_path / "a")

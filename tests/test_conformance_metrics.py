@@ -75,6 +75,7 @@ def test_clipsim_convention_against_torchmetrics_clip_score(tmp_path):
     from lumiere_eval.extractors import create_extractor
     from lumiere_eval.extractors.clipsim import uniform_indices
     from lumiere_eval.metrics import clip_similarity
+    from lumiere_eval.metrics.values import clipsim_per_sample
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -96,7 +97,7 @@ def test_clipsim_convention_against_torchmetrics_clip_score(tmp_path):
         ours_raw = clip_similarity(extractor.frame_embeddings(video)[0], extractor.text_embeddings([prompt])[0],
                                    clamp=False)
         assert ours_raw == pytest.approx(per_frame.mean(), abs=1e-4, rel=1e-5)  # same 100 * cosine per frame
-        ours = float(extractor.clipsim(video, [prompt])[0])
+        ours = float(clipsim_per_sample(extractor.frame_embeddings(video), extractor.text_embeddings([prompt]))[0])
         assert ours == pytest.approx(np.maximum(per_frame, 0).mean(), abs=1e-4, rel=1e-5)
         torchmetrics_value = max(per_frame.mean(), 0.0)
         if (per_frame >= 0).all():

@@ -104,7 +104,7 @@ def test_per_class_breakdown_from_samples(good_root):
 def test_malformed_records_raise_errors_naming_the_file(bad_root):
     with pytest.raises(records.ResultFileError, match=r"broken/results.json: malformed or partial JSON"):
         records.load_run(bad_root, "broken/results.json")
-    with pytest.raises(records.ResultFileError, match=r"partial/samples.jsonl: line 3 is malformed"):
+    with pytest.raises(records.ResultFileError, match=r"^partial/samples.jsonl line 3: not valid JSON"):
         records.load_samples(bad_root, "partial")
     with pytest.raises(records.ResultFileError, match=r"study/analysis.json: unexpected structure .*model_a"):
         records.load_analysis(bad_root, "study/analysis.json")
@@ -234,6 +234,6 @@ def test_partial_samples_and_escaping_video_paths_become_error_cards(bad_root, m
     at.multiselect(key="video_runs").set_value(["partialmodel (partial)", "escapemodel (escape)"]).run()
     errors = "\n".join(e.value for e in at.error)
     assert not at.exception
-    assert "partial/samples.jsonl: line 3 is malformed or partial" in errors
+    assert "partial/samples.jsonl line 3: not valid JSON" in errors
     assert errors.count("outside the results root") == 2  # the ../ path and the symlink
     assert len(videos(at)) == 0  # nothing from outside was served

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard_fixtures import build_good_root
+from dashboard_fixtures import HOSTILE_SUBSTRING, build_good_root, build_real_runs
 
 CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary (apt-get install -y chromium)")
@@ -33,7 +33,13 @@ websockets_sync = pytest.importorskip("websockets.sync.client", reason="websocke
 PAGES = {"leaderboard": ["Leaderboard", "SYNTHETIC DOMAIN"], "run": ["Run detail", "Per-class breakdown"],
          "videos": ["Videos", "videos match", "a shape moving right <b>bold</b>"],
          "compare": ["Compare", "pairs in common"],
+         "drilldown": ["Per-video drill-down", "samples match", HOSTILE_SUBSTRING],
          "study": ["Human study", "Bradley-Terry ranking", "Vigilance"]}
+REAL_RUNS = "ucf_runner"  # sorts after the fixture's runs, so the other pages' defaults stay theirs
+# drill-down views -> (address, text that must be on the page); screenshots of these are the docs' images
+DRILLDOWNS = {"drilldown_run": (f"run={REAL_RUNS}%2Fclean&loo=1&sort=fvd_loo_effect", ["FVD of the 9 cached rows", "nearest_real"]),
+              "drilldown_paired": (f"run={REAL_RUNS}%2Fclean&run_b={REAL_RUNS}%2Fnoisy&loo=1",
+                                   ["samples with the same prompt and seed in both runs", "FVD of the 9 cached rows"])}
 STATE_JS = """JSON.stringify({
   text: document.body ? document.body.innerText : "",
   running: !!document.querySelector('[data-testid="stStatusWidget"]'),
@@ -65,6 +71,7 @@ def _wait(check, timeout: float, what: str):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = build_good_root(tmp_path_factory.mktemp("results"))
+    build_real_runs(root, tmp_path_factory.mktemp("scratch"), folder=REAL_RUNS)  # runs with cached features
     port = _free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
     with log.open("w") as handle:
@@ -143,7 +150,7 @@ def test_page_renders_in_chromium_without_exception_and_screenshot_is_not_blank(
         state = browser.state()
         done = all(t in state["text"] for t in PAGES[page]) and not state["running"]
         done = done and state["skeletons"] == 0 and state["painted_tables"] >= state["tables"]
-        return state if done and (page not in ("videos", "compare") or state["videos"] >= 2) else None
+        return state if done and (page not in ("videos", "compare", "drilldown") or state["videos"] >= 2) else None
 
     state = _wait(rendered, 45, f"page {page} to render {PAGES[page]}")
     time.sleep(0.5)  # let images and video frames paint
@@ -159,5 +166,33 @@ def test_page_renders_in_chromium_without_exception_and_screenshot_is_not_blank(
     assert (image * 255).std() > 20, f"{png} is blank"
     assert state["exceptions"] == 0 and "Traceback" not in state["text"], state["text"][:2000]
     assert state["errors"] == [], state["errors"]
-    if page in ("videos", "compare"):
+    if page in ("videos", "compare", "drilldown"):
         assert state["videos"] >= 2, state  # the prompt's markup above stayed literal text (innerText)
+
+
+@pytest.mark.parametrize("view", list(DRILLDOWNS))
+def test_drilldown_with_leave_one_out_effects_renders_in_chromium(server, browser, view, tmp_path_factory):
+    query, wanted = DRILLDOWNS[view]
+    browser.call("Emulation.setDeviceMetricsOverride", width=1280, height=1800, deviceScaleFactor=1, mobile=False)
+    try:
+        browser.call("Page.navigate", url=f"{server}/?page=drilldown&{query}")
+
+        def rendered():
+            state = browser.state()
+            done = all(t in state["text"] for t in wanted) and not state["running"] and state["skeletons"] == 0
+            return state if done and state["painted_tables"] >= state["tables"] >= 1 and state["videos"] >= 6 else None
+
+        _wait(rendered, 90, f"{view} to render {wanted}")
+        time.sleep(1.0)  # let the video frames paint
+        state = browser.state()
+        shots = Path(os.environ.get("LUMIERE_EVAL_SCREENSHOTS") or tmp_path_factory.getbasetemp() / "screenshots")
+        shots.mkdir(parents=True, exist_ok=True)
+        png = shots / f"dashboard_{view}.png"
+        png.write_bytes(base64.b64decode(browser.call("Page.captureScreenshot", format="png")["data"]))
+    finally:
+        browser.call("Emulation.clearDeviceMetricsOverride")
+    import matplotlib.image
+
+    image = matplotlib.image.imread(png)[..., :3]
+    assert image.shape[:2] == (1800, 1280) and (image * 255).std() > 20, f"{png} is blank"
+    assert state["exceptions"] == 0 and state["errors"] == [] and "Traceback" not in state["text"], state["errors"]

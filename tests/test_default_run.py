@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from lumiere_eval.cli import main
+from lumiere_eval.demo.default_run import MOTION_COLUMNS
+from lumiere_eval.metrics.registry import get_metric
 from lumiere_eval.models.base import REGISTRY
 from lumiere_eval.video import read_video
 
@@ -33,7 +35,19 @@ def test_tiny_default_pipeline_with_dummy_generator(tmp_path, monkeypatch, capsy
     results = json.loads((out / "dummy" / "results.json").read_text())
     assert results["domain"] == "synthetic" and "SYNTHETIC DOMAIN" in (out / "dummy" / "summary.md").read_text()
     assert results["metrics"]["fvd"]["extractor"]["id"] == "synthetic-i3d"
-    assert "SYNTHETIC DOMAIN" in (out / "comparison.md").read_text()
+    report = (out / "comparison.md").read_text()
+    assert "SYNTHETIC DOMAIN" in report
+    # The first table's motion columns are the motion tier's registered scores (one computation, one direction).
+    tier = json.loads((out / "statistics.json").read_text())
+    header = next(line for line in report.splitlines() if line.startswith("| model | samples |"))
+    table = report.split(header, 1)[1].split("\n\n", 1)[0]
+    for name in MOTION_COLUMNS:
+        assert comparison["models"]["dummy"]["motion"][name] == tier["motion"]["dummy"][name]
+        assert comparison["real_test"]["motion"][name] == tier["real_test_motion"][name]
+        assert f" {get_metric(name).title} |" in header
+        assert f"{tier['motion']['dummy'][name]['value']:.4f}" in table
+        assert f"{tier['real_test_motion'][name]['value']:.4f}" in table
+    assert "flicker |" not in header and "temporal_flickering" not in comparison["models"]["dummy"]["metrics"]
     grid, _ = read_video(out / "samples_grid.gif")
     assert grid.shape[1:3] == (32 * 3, 32 * 3 * 6) and grid.std() > 5
     assert (out / "plots.png").stat().st_size > 10_000

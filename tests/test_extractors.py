@@ -160,13 +160,15 @@ def test_clip_clipsim_matches_direct_computation_and_counts_long_prompts(tmp_pat
     import clip
     from PIL import Image
 
+    from lumiere_eval.metrics.values import clipsim_per_sample
+
     save_tiny_clip(tmp_path / "tiny_clip.pt")
     extractor = create_extractor("clip", tmp_path / "tiny_clip.pt", device="cpu", num_frames=4)
     clips = random_clips(b=2, t=10, h=36, w=44, seed=5)
     long_prompt = " ".join(["a person playing basketball on an outdoor court"] * 15)
     prompts = ["a person playing basketball", long_prompt]
     with pytest.warns(UserWarning, match="1 of 2 prompt\\(s\\) exceed CLIP's 77 tokens"):
-        scores = extractor.clipsim(clips, prompts)
+        scores = clipsim_per_sample(extractor.frame_embeddings(clips), extractor.text_embeddings(prompts))
     # direct computation with clip-anytorch's loader, transform and tokenizer
     model, preprocess = clip.load(str(tmp_path / "tiny_clip.pt"), device="cpu", jit=False)
     model.float().eval()

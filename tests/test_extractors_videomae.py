@@ -223,13 +223,13 @@ def test_default_run_lists_cdfvd_and_jedi_as_needing_weights(tmp_path):
     """The embedded default has no weights for cd-FVD or JEDi: it says so instead of printing a number."""
     import json
 
-    from lumiere_eval.runner.default_run import write_comparison
+    from lumiere_eval.demo.default_run import write_comparison
 
     metric = {"value": 1.0, "ci_low": 0.5, "ci_high": 1.5}
+    motion = {"motion_magnitude_dis": metric, "temporal_flickering": metric}
     rows = {"dummy": {"metrics": {"fvd": metric, "is": metric, "clipsim": metric}, "samples": 2, "wall_s": 1.0,
-                      "temporal": {"motion": 0.1, "flicker": 0.2}, "workers": 1}}
-    reference = {"n": 2, "fvd": metric, "is": metric, "clipsim": metric, "class_accuracy": 1.0,
-                 "temporal": {"motion": 0.1, "flicker": 0.2}}
+                      "motion": motion, "workers": 1}}
+    reference = {"n": 2, "fvd": metric, "is": metric, "clipsim": metric, "class_accuracy": 1.0, "motion": motion}
     text = write_comparison(tmp_path, rows, reference, 3.0)
     assert "Not computed here" in text and "cd-FVD" in text and "JEDi" in text
     comparison = json.loads((tmp_path / "comparison.json").read_text())

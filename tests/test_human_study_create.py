@@ -53,7 +53,8 @@ def test_bad_inputs_name_the_file_and_field(tmp_path):
     broken = json.loads(lines[1])
     broken["sha256"] = "0" * 64
     (run / "samples.jsonl").write_text(lines[0] + "\n" + json.dumps(broken) + "\n")
-    with pytest.raises(StudyInputError, match=r"samples.jsonl line 2: .*sha256"):
+    with pytest.raises(StudyInputError, match=r"1 sample video\(s\) are not the files samples.jsonl records .*"
+                                              r"content changed \(SHA-256 000000000000\.\.\. recorded"):
         load_runs([str(run)])
     (run / "samples.jsonl").write_text(lines[0] + "\n{not json\n")
     with pytest.raises(StudyInputError, match="line 2: not valid JSON"):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lumiere_eval.human_study.demo_study import simulated_study_section
+from lumiere_eval.demo.simulated_study import simulated_study_section
 
 MODELS = ["lumiere", "keyframe-cascade", "per-frame-t2i"]
 

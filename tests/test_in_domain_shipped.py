@@ -15,7 +15,8 @@ from lumiere_eval.training import evaluator_sanity as sanity
 from lumiere_eval.training.evaluator_data import attributes
 from lumiere_eval.extractors.in_domain.extractors import UnknownWordsWarning
 from lumiere_eval.extractors.weights import resolve
-from lumiere_eval.metrics import inception_score
+from lumiere_eval.metrics import MetricInputError, inception_score
+from lumiere_eval.metrics.values import clipsim_per_sample
 from lumiere_eval.datasets.synthetic import CLASSES, SyntheticDomain, render
 
 DOMAIN = SyntheticDomain(32, 32, 16)
@@ -79,17 +80,19 @@ def test_video_text_extractor_has_clip_interface_and_prefers_the_right_caption(e
     assert frames.shape == (len(clips), 1, clip.dim) and texts.shape == (len(clips), clip.dim)
     assert np.allclose(np.linalg.norm(frames, axis=-1), 1, atol=1e-5)
     captions = [s.caption for s in specs]
-    own = clip.clipsim(clips, captions)
-    other = clip.clipsim(clips, [specs[(i + 24) % len(specs)].caption for i in range(len(specs))])  # other class
+    own = clipsim_per_sample(frames, clip.text_embeddings(captions))
+    other = clipsim_per_sample(frames, clip.text_embeddings([specs[(i + 24) % len(specs)].caption
+                                                             for i in range(len(specs))]))  # other class
     assert own.shape == (len(clips),) and (own > other).mean() >= 0.9
     assert own.mean() > other.mean() + 20
     with pytest.warns(UnknownWordsWarning, match="purple"):
         clip.text_embeddings(["a purple square moving left"])
-    with pytest.raises(ExtractorInputError, match="prompts"):
-        clip.clipsim(clips[:2], ["one prompt"])
+    with pytest.raises(MetricInputError, match="2 videos but 1 prompts"):
+        clipsim_per_sample(clip.frame_embeddings(clips[:2]), clip.text_embeddings(["one prompt"]))
     assert np.isfinite(clip.text_embeddings([""])).all()
     # Built the way the runner builds CLIP (num_frames is accepted; the encoder sees the whole clip).
-    same = create_extractor("synthetic-clip", fetch_missing=False, num_frames=8).clipsim(clips[:4], captions[:4])
+    same_extractor = create_extractor("synthetic-clip", fetch_missing=False, num_frames=8)
+    same = clipsim_per_sample(same_extractor.frame_embeddings(clips[:4]), same_extractor.text_embeddings(captions[:4]))
     assert np.allclose(same, own[:4], atol=1e-4)
 
 

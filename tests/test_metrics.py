@@ -163,17 +163,3 @@ def test_distance_to_features_equals_distance_of_fitted_gaussian(n, unbiased):
     fitted = FeatureStats.from_features(x)
     expected = frechet_distance(mu, sigma, fitted.mean, fitted.covariance(unbiased))
     assert frechet_distance_to_features(mu, sigma, x, unbiased) == pytest.approx(expected, rel=1e-9)
-
-
-def test_temporal_consistency_separates_frozen_smooth_and_flickering():
-    from lumiere_eval.metrics import temporal_consistency
-
-    t = np.arange(16, dtype=float)[:, None, None, None]
-    smooth = np.broadcast_to(t * 4.0, (16, 4, 4, 3))  # constant change per frame: no second difference
-    frozen = np.zeros((16, 4, 4, 3))
-    flicker = np.broadcast_to((t % 2) * 50.0, (16, 4, 4, 3))
-    assert temporal_consistency(smooth) == pytest.approx({"motion": 4.0, "flicker": 0.0})
-    assert temporal_consistency(frozen) == {"motion": 0.0, "flicker": 0.0}
-    assert temporal_consistency(flicker) == pytest.approx({"motion": 50.0, "flicker": 100.0})
-    with pytest.raises(MetricInputError):
-        temporal_consistency(np.zeros((2, 4, 4, 3)))

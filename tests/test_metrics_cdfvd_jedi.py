@@ -37,6 +37,7 @@ class TinyVJEPA(VJEPAExtractor):
     """The JEDi extractor class with a reduced network (same code, smaller config)."""
 
     weights_name, probe_weights_name = "test_vjepa_tiny", "test_vjepa_probe_tiny"
+    companion_weights = {"probe": probe_weights_name}
 
     def __init__(self, weights, **options):
         super().__init__(weights, config=VJEPA_TINY, **options)

@@ -119,7 +119,7 @@ def test_manifest_input_and_user_errors(setup, tmp_path, capsys):
     assert json.loads(out.read_text())["fake"]["videos"] == 3
     capsys.readouterr()
     assert run_metrics(setup, "--metrics", "fvd,psnr") == 1
-    assert "unknown ['psnr']" in capsys.readouterr().err
+    assert "--metrics: unknown psnr; choose from" in capsys.readouterr().err
     assert run_metrics(setup, "--metrics", "clipsim", "--fake", str(setup / "real")) == 1
     assert "needs a prompt" in capsys.readouterr().err
     assert run_metrics(setup, "--real", str(tmp_path / "nowhere")) == 1

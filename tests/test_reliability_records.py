@@ -9,7 +9,8 @@ import pytest
 
 from lumiere_eval.cli import main
 from lumiere_eval.metrics.record import ResultRecordError
-from lumiere_eval.runner.run_features import load_records, run_config, run_features
+from lumiere_eval.runner.run_features import run_config, run_features
+from lumiere_eval.runner.run_folder import load_records
 
 GOOD = {"index": 0, "prompt": "a dog", "seed": 3, "path": "samples/000000.mp4", "sha256": "ab" * 32,
         "clipsim": 0.25}
@@ -37,6 +38,54 @@ def test_malformed_samples_jsonl_is_one_line_naming_file_line_and_field(tmp_path
     folder = _run(tmp_path / "run", samples)
     with pytest.raises(ResultRecordError, match=message):
         load_records(folder)
+
+
+@pytest.mark.parametrize("samples, message", [
+    (json.dumps(GOOD).encode() + b"\n5\n", "samples.jsonl line 2: expected a JSON object, got int"),
+    (json.dumps({k: v for k, v in GOOD.items() if k != "sha256"}).encode(),
+     "samples.jsonl line 1: field 'sha256' is missing"),
+    (json.dumps({**GOOD, "class": 3}).encode(), "samples.jsonl line 1: field 'class' should be str, found int (3)"),
+])
+def test_every_samples_jsonl_reader_gives_the_one_message(tmp_path, samples, message):
+    """The runner, the human study and the dashboard read samples.jsonl through record.iter_samples."""
+    from lumiere_eval.dashboard.records import ResultFileError, load_samples
+    from lumiere_eval.human_study.sources import StudyInputError, load_runs
+
+    folder = _run(tmp_path / "run", samples)
+    with pytest.raises(ResultRecordError) as runner:
+        load_records(folder)
+    with pytest.raises(StudyInputError) as study:
+        load_runs([str(folder)])
+    with pytest.raises(ResultFileError) as dashboard:
+        load_samples(tmp_path, "run")
+    assert str(runner.value) == f"{folder}/{message}" and str(study.value) == f"{folder}/{message}"
+    assert str(dashboard.value) == f"run/{message}"
+
+
+def test_write_samples_round_trips_and_refuses_a_row_off_the_schema(tmp_path):
+    from lumiere_eval.metrics.record import read_samples, write_samples
+
+    rows = [{**GOOD, "index": 1, "class": "Bounce", "is_top1": "Orbit", "is_prob_of_prompted_class": 0.5},
+            {**GOOD, "clipsim": None}]
+    path = write_samples(tmp_path / "samples.jsonl", rows)
+    assert path.read_text().splitlines()[0] == json.dumps(rows[0], sort_keys=True)
+    assert read_samples(path) == sorted(rows, key=lambda r: r["index"])
+    with pytest.raises(ResultRecordError, match=r"bad.jsonl line 2: field 'seed' should be int, found str"):
+        write_samples(tmp_path / "bad.jsonl", [GOOD, {**GOOD, "seed": "3"}])
+    assert not (tmp_path / "bad.jsonl").exists()
+
+
+def test_docs_results_md_lists_every_samples_jsonl_field():
+    from lumiere_eval.metrics import record, registry
+
+    text = (Path(__file__).parents[1] / "docs" / "results.md").read_text(encoding="utf-8")
+    schema = text.split("## samples.jsonl", 1)[1].split("\n## ", 1)[0]
+    for field in (*record.SAMPLE_FIELDS, *record.SAMPLE_OPTIONAL_FIELDS, *record.SAMPLE_METRIC_FIELDS):
+        assert f"| `{field}` |" in schema, field
+    for name, metric in registry.METRICS.items():  # each per-sample field names the metric that writes it
+        for field in metric.per_sample:
+            if metric.tier == "core":
+                assert f"| `{field}` |" in schema and f"`{name}`" in schema.split(f"| `{field}` |", 1)[1].split("\n")[0]
 
 
 @pytest.mark.parametrize("results, message", [
@@ -79,11 +128,11 @@ def test_a_non_utf8_file_name_gets_a_random_clip_and_utf8_names_keep_theirs():
 
 
 def test_metrics_inputs_not_utf8_are_decoded_with_a_named_warning(tmp_path):
-    from lumiere_eval.metrics_cli import MetricsInputError, load_video_set
+    from lumiere_eval.runner.metrics_cli import MetricsInputError, load_video_set
 
     folder = tmp_path / "fake"
     folder.mkdir()
-    (folder / "a.mp4").write_bytes(b"")
+    (folder / "a.mp4").write_bytes(b"listed, never decoded here")  # an empty file is listed unusable
     (folder / "a.txt").write_bytes("un caf\u00e9".encode("latin-1"))
     with pytest.warns(UserWarning, match=r"a.txt: not UTF-8 \(byte 0xe9 at offset 6\); decoded as Windows-1252"):
         assert load_video_set(folder).prompts == ["un café"]

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from lumiere_eval.cli import main
+from lumiere_eval.files import sha256_file
 from lumiere_eval.human_study.analysis import analyze_study
 from lumiere_eval.human_study.mturk import plan_review
 from lumiere_eval.human_study.results import ResultsFormatError, read_results, write_results_csv
@@ -72,8 +73,8 @@ def test_study_create_refuses_run_folder_entries_outside_the_folder(tmp_path):
     outside = tiny_video(tmp_path / "elsewhere.mp4", COLORS["beta"], 3)
     run = tmp_path / "run"
     run.mkdir()
-    (run / "samples.jsonl").write_text(json.dumps({"index": 0, "prompt": "p", "seed": 0,
-                                                   "path": "../elsewhere.mp4"}) + "\n")
+    (run / "samples.jsonl").write_text(json.dumps({"index": 0, "prompt": "p", "seed": 0, "path": "../elsewhere.mp4",
+                                                   "sha256": sha256_file(outside)}) + "\n")
     with pytest.raises(StudyInputError, match=r"samples.jsonl line 1: .*outside"):
         load_runs([str(run)])
     assert outside.is_file()

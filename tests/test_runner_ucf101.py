@@ -164,7 +164,7 @@ def test_unknown_model_and_metric(tmp_path, weights, capsys):
     assert main(args_for(root, tmp_path / "run", weights, "--model", "dumm")) == 1
     assert "Did you mean: dummy" in capsys.readouterr().err
     assert main(args_for(root, tmp_path / "run", weights, "--metrics", "fvd,psnr")) == 1
-    assert "unknown metric 'psnr'" in capsys.readouterr().err
+    assert "--metrics: unknown psnr; choose from" in capsys.readouterr().err
 
 
 def test_shards_then_merge_equal_single_process(tmp_path, weights):

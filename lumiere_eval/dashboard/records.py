@@ -16,8 +16,7 @@ import pandas as pd
 from lumiere_eval.dashboard.paths import OutsideResultsRootError, ResultFileError, resolve_under
 from lumiere_eval.files import COMPARISON_FILE, METRICS_FILE, RESULTS_FILE, SAMPLES_FILE
 from lumiere_eval.metrics.intervals import contains, interval_text
-from lumiere_eval.jsonl import JsonlLineError, iter_jsonl_objects
-from lumiere_eval.metrics.record import ResultRecordError, read_json, validate_record
+from lumiere_eval.metrics.record import ResultRecordError, read_json, read_samples, validate_record
 
 ANALYSIS_FILE = "analysis.json"
 RESULT_NAMES = (RESULTS_FILE, METRICS_FILE)  # run folders' records and `lumiere-eval metrics` records
@@ -129,24 +128,13 @@ def leaderboard(runs: list[dict], published: bool = True, sort_by: str | None = 
 
 
 def load_samples(root: Path, run_path: str | Path) -> pd.DataFrame:
-    """A run's `samples.jsonl` as a table; a malformed line raises `ResultFileError` naming file and line."""
+    """A run's `samples.jsonl` as a table (`record.read_samples`); a malformed line raises `ResultFileError`
+    naming the file (relative to root), line and field."""
     relative = Path(run_path) / SAMPLES_FILE
-    path = resolve_under(root, relative)
-    rows = []
     try:
-        with path.open(encoding="utf-8") as handle:
-            for number, row in iter_jsonl_objects(handle):
-                if not all(k in row for k in ("prompt", "seed", "path")):
-                    raise ResultFileError(f"{relative}: line {number} lacks one of 'prompt', 'seed', 'path'")
-                rows.append(row)
-    except JsonlLineError as err:
-        if err.json_error:
-            raise ResultFileError(f"{relative}: line {err.line} is malformed or partial ({err.json_error})") from err
-        raise ResultFileError(f"{relative}: line {err.line} lacks one of 'prompt', 'seed', 'path'") from err
-    except FileNotFoundError as err:
-        raise ResultFileError(f"{relative}: file not found") from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise ResultFileError(f"{relative}: cannot read ({err})") from err
+        rows = read_samples(resolve_under(root, relative), str(relative))
+    except ResultRecordError as err:
+        raise ResultFileError(str(err)) from err
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=["index", "class", "prompt", "seed", "path"])
@@ -154,6 +142,28 @@ def load_samples(root: Path, run_path: str | Path) -> pd.DataFrame:
         frame["class"] = ""
     frame["video"] = [(Path(run_path) / p).as_posix() for p in frame["path"]]
     return frame
+
+
+def check_sample_videos(root: Path, run_path: str | Path, samples: pd.DataFrame) -> None:
+    """ResultFileError naming the samples whose video is not the file samples.jsonl records (changed after the
+    run: `record.check_sample_files`, as compare and study create), so the run's numbers are not shown beside
+    other videos. Videos outside the root are left to the path guard (never opened here)."""
+    from lumiere_eval.metrics.record import ChangedSamplesError, check_sample_files
+
+    folder = resolve_under(root, run_path)
+    rows = []
+    for row in samples.to_dict("records"):
+        try:
+            resolve_under(root, Path(run_path) / row["path"])
+        except OutsideResultsRootError:
+            continue
+        rows.append({k: (int(v) if k in ("index", "size", "mtime_ns") else v) for k, v in row.items()
+                     if k in ("index", "path", "sha256", "size", "mtime_ns") and not pd.isna(v)})
+    try:
+        check_sample_files(folder, rows, hint="the run's numbers are of the recorded files: restore them, or rerun "
+                                              "the run (`lumiere-eval compare --rescore` recomputes a comparison)")
+    except ChangedSamplesError as err:
+        raise ResultFileError(str(err).replace(str(folder), str(run_path))) from err
 
 
 def per_class(samples: pd.DataFrame) -> pd.DataFrame:

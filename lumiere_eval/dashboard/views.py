@@ -16,17 +16,15 @@ import streamlit as st
 
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.dashboard import records, study_view
-from lumiere_eval.dashboard.paths import read_bytes_under, resolve_under
+from lumiere_eval.dashboard.drilldown_view import drilldown_page, link_markdown
+from lumiere_eval.dashboard.widgets import (error_card, file_stamp, find_cached, load_runs, plain, samples_of,
+                                           show_image, show_video)
 
 ROOT_ENV = "LUMIERE_EVAL_DASHBOARD_ROOT"
 PAGES = {"leaderboard": "Leaderboard", "run": "Run detail", "videos": "Videos", "compare": "Compare",
-         "study": "Human study"}
+         "drilldown": "Per-video drill-down", "study": "Human study"}
 SYNTHETIC_BANNER = ("SYNTHETIC DOMAIN — not UCF101. This run used the embedded synthetic action domain with "
                     "in-domain evaluators; its numbers are not comparable with published UCF101 results.")
-# Characters that open Markdown syntax in Streamlit: images and links, autolinks and HTML, emphasis, code,
-# headings, tables, strike-through, entities, `:directive[...]` and `$math$`; ":" only before "/" (URL schemes
-# such as http://, `:material/...:` icons), so paths and messages like "file.json: line 3" stay readable.
-_MARKDOWN_SYNTAX = frozenset("\\`*_{}[]()<>#+!|~$&")
 
 
 def main() -> None:
@@ -48,97 +46,7 @@ def main() -> None:
     st.sidebar.caption(f"Results root: {plain(str(root))}")
     st.title(PAGES[choice])
     {"leaderboard": leaderboard_page, "run": run_page, "videos": videos_page, "compare": compare_page,
-     "study": study_page}[choice](root)
-
-
-def plain(text: str) -> str:
-    """`text` for a Streamlit element that renders Markdown, shown as the same characters: each character that
-    opens Markdown syntax is backslash-escaped (CommonMark allows it for every ASCII punctuation character), so
-    no image, link, HTML, emphasis, `:directive[...]`, `$math$` or scheme autolink (http://...) can form (a
-    bare `www.` name may still become a link, which fetches nothing until clicked)."""
-    text = str(text)
-    return "".join("\\" + ch if ch in _MARKDOWN_SYNTAX or text.startswith(":/", i) else ch
-                   for i, ch in enumerate(text))
-
-
-def error_card(err: Exception) -> None:
-    """A red card with the error message (which names the file), shown as plain text."""
-    st.error(f"Could not read a result file: {plain(str(err))}")
-
-
-def _stamp(root: Path, relative: str | Path) -> tuple[int, int]:
-    """(mtime_ns, size) of a file under root, so cached reads refresh when the file changes."""
-    try:
-        stat = resolve_under(root, relative).stat()
-    except (OSError, LumiereEvalError):
-        return (0, 0)
-    return (stat.st_mtime_ns, stat.st_size)
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def _find(root: str, name: str) -> list[str]:
-    return [p.as_posix() for p in records.find_files(Path(root), name)]
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
-def _run(root: str, relative: str, stamp: tuple[int, int]) -> dict:
-    return records.load_run(Path(root), relative)
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _samples(root: str, run_path: str, stamp: tuple[int, int]) -> pd.DataFrame:
-    return records.load_samples(Path(root), run_path)
-
-
-@st.cache_data(show_spinner=False, max_entries=128)
-def _video_bytes(root: str, relative: str, stamp: tuple[int, int]) -> bytes:
-    return read_bytes_under(Path(root), relative)
-
-
-def load_runs(root: Path) -> list[dict]:
-    """Every readable result record under root (runs, `metrics` results); an error card for each unreadable one."""
-    runs = []
-    for relative in _find(str(root), records.RESULT_NAMES):
-        try:
-            runs.append(_run(str(root), relative, _stamp(root, relative)))
-        except LumiereEvalError as err:
-            error_card(err)
-    return runs
-
-
-def samples_of(root: Path, run: dict) -> pd.DataFrame | None:
-    """The run's samples table (cached on the file's mtime), or None (a `metrics` result has none, else after an
-    error card)."""
-    if run.get("kind") == "metrics":
-        return None
-    relative = Path(run["_path"]) / records.SAMPLES_FILE
-    try:
-        return _samples(str(root), run["_path"], _stamp(root, relative))
-    except LumiereEvalError as err:
-        error_card(err)
-        return None
-
-
-def show_video(root: Path, relative: str, autoplay: bool = False) -> None:
-    """Play a video from under root (bytes read through the path guard), or an error card."""
-    try:
-        data = _video_bytes(str(root), relative, _stamp(root, relative))
-    except LumiereEvalError as err:
-        error_card(err)
-        return
-    fmt = "image/gif" if relative.endswith(".gif") else "video/mp4"
-    if fmt == "image/gif":
-        st.image(data)
-    else:
-        st.video(data, format=fmt, loop=True, muted=True, autoplay=autoplay)
-
-
-def show_image(root: Path, relative: str | Path, caption: str) -> None:
-    """An image from under root with a caption, or an error card."""
-    try:
-        st.image(_video_bytes(str(root), str(relative), _stamp(root, relative)), caption=plain(caption))
-    except LumiereEvalError as err:
-        error_card(err)
+     "drilldown": drilldown_page, "study": study_page}[choice](root)
 
 
 def leaderboard_page(root: Path) -> None:
@@ -188,6 +96,8 @@ def run_page(root: Path) -> None:
                 "extractor": (m.get("extractor") or {}).get("id"), "clip": m.get("clip")}
                for name, m in run["metrics"].items()]
     st.dataframe(pd.DataFrame(metrics), hide_index=True, width="stretch")
+    if run.get("kind") != "metrics":
+        st.markdown(link_markdown("Per-video drill-down of this run", run["_path"]))
     samples = samples_of(root, run)
     if samples is not None:
         st.subheader("Per-class breakdown")
@@ -198,9 +108,9 @@ def run_page(root: Path) -> None:
     st.subheader("Plots")
     folder = Path(run["_path"])
     plots = [folder / f for f in ("plots.png", "samples_grid.gif")]
-    if (folder.parent / records.COMPARISON_FILE).as_posix() in _find(str(root), records.COMPARISON_FILE):
+    if (folder.parent / records.COMPARISON_FILE).as_posix() in find_cached(str(root), records.COMPARISON_FILE):
         plots += [folder.parent / "plots.png", folder.parent / "samples_grid.gif"]
-    shown = [p for p in plots if _stamp(root, p) != (0, 0)]
+    shown = [p for p in plots if file_stamp(root, p) != (0, 0)]
     for path in shown:
         show_image(root, path.as_posix(), path.as_posix())
     if not shown:
@@ -284,6 +194,8 @@ def side_by_side(root: Path) -> None:
         st.info("These runs share no (prompt, seed).")
         return
     st.caption(f"{len(pairs)} (prompt, seed) pairs in common.")
+    first, second = (runs[labels.index(label)]["_path"] for label in picked[:2])
+    st.markdown(link_markdown("Per-video drill-down of the first two runs, by paired difference", first, second))
     choice = st.selectbox("Prompt and seed", range(len(pairs)), key="compare_pair",
                           format_func=lambda i: f"{pairs.at[i, 'prompt']} (seed {pairs.at[i, 'seed']})")
     columns = st.columns(len(picked))
@@ -299,7 +211,7 @@ def side_by_side(root: Path) -> None:
 def study_page(root: Path) -> None:
     """Win rates with Wilson and bootstrap intervals, Bradley-Terry, agreement and vigilance of a 2AFC study."""
     study_view.many_model_sections(root)  # leaderboard, pair matrix, rounds, metric agreement, when present
-    files = _find(str(root), records.ANALYSIS_FILE)
+    files = find_cached(str(root), records.ANALYSIS_FILE)
     if not files:
         st.info(f"No human-study analysis ({records.ANALYSIS_FILE}) under the results root.")
         return
@@ -328,5 +240,5 @@ def study_page(root: Path) -> None:
     st.dataframe(by_worker, width="stretch")
     folder = Path(relative).parent
     for name in ("win_rates.png", "bradley_terry.png"):
-        if _stamp(root, folder / name) != (0, 0):
+        if file_stamp(root, folder / name) != (0, 0):
             show_image(root, (folder / name).as_posix(), name)

@@ -2,7 +2,8 @@
 
 Frames are sampled uniformly over the clip and preprocessed by CLIP's own transform (PIL bicubic resize of
 the short side, centre crop, CLIP mean/std). CLIPSIM of a video = mean over its frames of the similarity of
-frame and prompt embeddings (lumiere_eval.metrics.clip_similarity: 100 * cosine, clamped at 0).
+frame and prompt embeddings, computed by the metrics from the embeddings given here
+(lumiere_eval.metrics.values.clipsim_per_sample: 100 * cosine, clamped at 0).
 Prompts longer than the context (77 tokens) are truncated, and how many were is reported in a warning.
 """
 from __future__ import annotations
@@ -14,7 +15,7 @@ import zipfile
 import numpy as np
 import torch
 
-from lumiere_eval.extractors.base import Extractor, ExtractorInputError, as_uint8_batch
+from lumiere_eval.extractors.base import Extractor, as_uint8_batch
 from lumiere_eval.extractors.weight_files import ResolvedWeights, WeightsError, load_state_dict
 
 
@@ -68,7 +69,8 @@ def load_clip(weights: ResolvedWeights, device: torch.device):
 
 
 class ClipExtractor(Extractor):
-    """Per-clip mean of unit-normalised CLIP frame embeddings; `clipsim` scores clips against prompts."""
+    """Per-clip mean of unit-normalised CLIP frame embeddings; `frame_embeddings` and `text_embeddings` are what
+    CLIPSIM is computed from."""
 
     id = "clip"
     weights_name = "clip_vit_b32"
@@ -111,13 +113,3 @@ class ClipExtractor(Extractor):
 
     def _forward(self, clips: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.frame_embeddings(clips).mean(axis=1))
-
-    def clipsim(self, batch, prompts: list[str]) -> np.ndarray:
-        """CLIPSIM of each clip with its prompt: `[B]` values of 100 * mean frame cosine (clamped at 0)."""
-        from lumiere_eval.metrics import clip_similarity
-
-        frames = self.frame_embeddings(batch)
-        if len(prompts) != len(frames):
-            raise ExtractorInputError(f"{self.id}: {len(frames)} clips but {len(prompts)} prompts")
-        texts = self.text_embeddings(list(prompts))
-        return np.array([clip_similarity(f, t) for f, t in zip(frames, texts)])

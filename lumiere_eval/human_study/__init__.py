@@ -4,5 +4,6 @@ Modules: `sources` (runs and manifests) -> `design` (pairs, sides, vigilance) ->
 with `layout`) -> `mturk` (publish/fetch/review) -> `results` (reading answers) -> `analysis` (with `stats`).
 `simulate` answers a study with simulated raters. Many models: `leaderboard` (Bradley-Terry with ties,
 bootstrap, robustness), `adaptive` (next round's pairs, stopping rule, cost), `agreement` (metric-human
-agreement), `demo_study` (the default run's SIMULATED study). boto3 is imported only by `mturk.make_client`.
+agreement). The default run's SIMULATED study is `lumiere_eval.demo.simulated_study`. boto3 is imported only by
+`mturk.make_client`.
 """

@@ -19,8 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from lumiere_eval.files import SAMPLES_FILE
 from lumiere_eval.human_study.leaderboard import PairedVotes, fit
 from lumiere_eval.human_study.sources import StudyInputError, load_run_folder
+from lumiere_eval.metrics.record import read_samples
 from lumiere_eval.metrics.registry import per_sample_directions
 
 # per-sample fields of samples.jsonl whose direction the metric registry knows; others need --metric NAME=higher|lower
@@ -49,24 +51,16 @@ def load_metrics(specs: list[str], directions: dict[str, bool] | None = None) ->
         folder = Path(path_text)
         model = load_run_folder(folder, name or None)[0].model
         by_index: dict[int, dict] = {}
-        with (folder / "samples.jsonl").open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
+        for row in read_samples(folder / SAMPLES_FILE):  # checked by load_run_folder's read already
+            by_index[row["index"]] = row
+            for key, value in row.items():
+                if key in _NOT_METRICS or isinstance(value, bool) or not isinstance(value, (int, float)):
                     continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise StudyInputError(f"{folder / 'samples.jsonl'} line {number}: not valid JSON ({err.msg})") from None
-                if "index" in row:
-                    by_index[int(row["index"])] = row
-                for key, value in row.items():
-                    if key in _NOT_METRICS or isinstance(value, bool) or not isinstance(value, (int, float)):
-                        continue
-                    if key not in known:
-                        skipped.add(key)
-                        continue
-                    table.per_video.setdefault(key, {})[(model, str(row["prompt"]), int(row["seed"]))] = float(value)
-                    table.higher_is_better[key] = known[key]
+                if key not in known:
+                    skipped.add(key)
+                    continue
+                table.per_video.setdefault(key, {})[(model, row["prompt"], row["seed"])] = float(value)
+                table.higher_is_better[key] = known[key]
         skipped |= _motion_scores(folder, model, by_index, known, table)
         results = folder / "results.json"
         if results.is_file():

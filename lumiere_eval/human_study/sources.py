@@ -1,7 +1,8 @@
 """Where the study's videos come from: a runner's run folder (`samples.jsonl`) or a plain manifest of videos.
 
 A run folder holds `samples.jsonl` (one JSON per line: index, class, prompt, seed, path relative to the
-folder, sha256) and optionally `results.json` whose `model.name` names the model. A manifest is a CSV or
+folder, sha256; read by `lumiere_eval.metrics.record.iter_samples`, schema in docs/results.md) and optionally
+`results.json` whose `model.name` names the model. A manifest is a CSV or
 JSONL file with the columns model, prompt, seed, path (paths relative to the manifest's folder) and
 optionally sha256.
 
@@ -17,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lumiere_eval import LumiereEvalError
-from lumiere_eval.files import RESULTS_FILE, sha256_file
+from lumiere_eval.files import RESULTS_FILE, SAMPLES_FILE, sha256_file
 from lumiere_eval.jsonl import JsonlLineError, iter_jsonl_objects
+from lumiere_eval.metrics.record import ResultRecordError, iter_samples
 
 
 class StudyInputError(LumiereEvalError):
@@ -64,15 +66,25 @@ def load_runs(specs: list[str]) -> list[VideoRecord]:
 
 def load_run_folder(folder: Path, name: str | None = None) -> list[VideoRecord]:
     """Videos of one run folder; the model is `name`, else results.json's model.name, else the folder name."""
-    samples = folder / "samples.jsonl"
+    samples = folder / SAMPLES_FILE
     if not samples.is_file():
-        raise StudyInputError(f"{folder}: not a run folder (no samples.jsonl)")
+        raise StudyInputError(f"{folder}: not a run folder (no {SAMPLES_FILE})")
+    from lumiere_eval.metrics.record import ChangedSamplesError, check_sample_files
+
     model = name or _model_name_from_results(folder) or folder.resolve().name
-    records = []
-    for line_no, row in _read_jsonl(samples):
-        records.append(_record(row, model, folder, samples, f"line {line_no}"))
+    try:
+        rows = list(iter_samples(samples))
+    except ResultRecordError as err:
+        raise StudyInputError(str(err)) from None
+    records = [_record(row, model, folder, samples, f"line {line_no}", check_hash=False) for line_no, row in rows]
+    recorded = [row for _, row in rows]
     if not records:
         raise StudyInputError(f"{samples}: no samples")
+    try:  # every changed video named at once (record.check_sample_files, as compare and the dashboard)
+        check_sample_files(folder, recorded, hint="the HITs would show them beside the run's scores of the recorded "
+                                                  "files: restore them, or rerun the run")
+    except ChangedSamplesError as err:
+        raise StudyInputError(str(err)) from None
     return records
 
 
@@ -100,7 +112,7 @@ def load_manifest(path: Path, name: str | None = None) -> list[VideoRecord]:
     return records
 
 
-def _record(row: dict, model: str, base: Path, source: Path, where: str) -> VideoRecord:
+def _record(row: dict, model: str, base: Path, source: Path, where: str, check_hash: bool = True) -> VideoRecord:
     for field in ("prompt", "seed", "path"):
         if row.get(field) in (None, ""):
             raise StudyInputError(f"{source} {where}: missing field {field!r}")
@@ -110,7 +122,7 @@ def _record(row: dict, model: str, base: Path, source: Path, where: str) -> Vide
         raise StudyInputError(f"{source} {where}: field 'seed' is not an integer: {row['seed']!r}") from None
     video = checked_video_path(str(row["path"]), base, f"{source} {where}")
     sha = str(row.get("sha256") or "").strip().lower()
-    if sha and sha256_file(video) != sha:
+    if check_hash and sha and sha256_file(video) != sha:
         raise StudyInputError(f"{source} {where}: {video} does not match its recorded sha256 {sha}")
     return VideoRecord(model=model, prompt=str(row["prompt"]), seed=seed, path=video, sha256=sha)
 

@@ -6,9 +6,8 @@ from lumiere_eval.metrics.frechet import frechet_distance, frechet_distance_to_f
 from lumiere_eval.metrics.inception import inception_score
 from lumiere_eval.metrics.kernel import kernel_distance
 from lumiere_eval.metrics.stats import FeatureStats, frechet_distance_from_stats
-from lumiere_eval.metrics.temporal import temporal_consistency
 
 __all__ = [
     "FeatureStats", "MetricInputError", "bootstrap_ci", "clip_similarity", "frechet_distance",
-    "frechet_distance_from_stats", "frechet_distance_to_features", "inception_score", "kernel_distance", "temporal_consistency",
+    "frechet_distance_from_stats", "frechet_distance_to_features", "inception_score", "kernel_distance",
 ]

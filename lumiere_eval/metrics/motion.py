@@ -36,7 +36,9 @@ PIXEL_SCORES = ("dynamic_dis", "motion_magnitude_dis", "camera_motion_dis",
 
 def _frames(frames, min_frames: int = 2) -> np.ndarray:
     x = np.asarray(frames)
-    if x.ndim != 4 or x.shape[-1] != 3 or x.shape[0] < min_frames:
+    if x.ndim == 4 and x.shape[-1] == 3 and x.shape[0] < min_frames:
+        raise MetricInputError(f"has {x.shape[0]} frame(s); the motion scores need at least {min_frames}")
+    if x.ndim != 4 or x.shape[-1] != 3:
         raise MetricInputError(f"motion scores need RGB frames [T >= {min_frames}, H, W, 3], got shape {list(x.shape)}")
     if x.dtype != np.uint8:
         raise MetricInputError(f"motion scores need uint8 frames (0..255), got {x.dtype}")
@@ -160,3 +162,21 @@ def pixel_scores(frames, fps: float) -> dict[str, float]:
     x = _frames(frames, min_frames=3)
     return {**flow_scores(x, fps), "temporal_flickering": temporal_flickering(x),
             "motion_smoothness_flowinterp": motion_smoothness(x), "warping_error_dis": warping_error(x)}
+
+
+def summarize(per_video: list[dict], num_resamples: int = 200, seed: int = 0) -> dict[str, dict]:
+    """Mean of each score over videos with a 95% bootstrap interval; the 0/1 `dynamic_dis` becomes
+    `dynamic_degree_dis` (the fraction of dynamic videos), as VBench's dynamic degree."""
+    from lumiere_eval.metrics.registry import get_metric, interval_hook
+
+    summary = {}
+    names = dict.fromkeys(k for scores in per_video if scores for k in scores)
+    for name in names:
+        values = np.array([s[name] for s in per_video if s and np.isfinite(s.get(name, np.nan))])
+        if len(values) == 0:
+            continue
+        metric = "dynamic_degree_dis" if name == "dynamic_dis" else name
+        low, high = interval_hook(metric)(values, np.mean, num_resamples, seed)
+        summary[metric] = {"value": float(values.mean()), "ci_low": low, "ci_high": high, "n": int(len(values)),
+                           "higher_is_better": get_metric(metric).higher_is_better}
+    return summary

@@ -71,12 +71,16 @@ class FVDProtocol:
                 f":fake-{self.fake_sampling.id}:cov-{self.covariance}:n{self.num_samples}")
 
     def derive(self, **changes) -> FVDProtocol:
-        """This protocol with some fields changed (by command-line options); renamed `<name>+custom` if any differ."""
+        """This protocol with some fields changed (by command-line options): the registered protocol it then
+        equals (the 10k-sample UCF101 run is `fvd10k_16f`, not a custom one), else renamed `<name>+custom`."""
         changed = {k: v for k, v in changes.items() if v is not None and getattr(self, k) != v}
         if not changed:
             return self
-        base = self.name.split("+")[0]
-        return dataclasses.replace(self, name=f"{base}+custom", **changed)
+        derived = dataclasses.replace(self, **changed)
+        for registered in FVD_PROTOCOLS.values():
+            if dataclasses.replace(registered, name=derived.name, source=derived.source) == derived:
+                return registered
+        return dataclasses.replace(derived, name=f"{self.name.split('+')[0]}+custom")
 
     def describe(self) -> dict:
         """JSON-ready fields of the protocol, with its id."""
@@ -128,6 +132,9 @@ class ISProtocol:
 FVD_PROTOCOLS: dict[str, FVDProtocol] = {p.name: p for p in (
     FVDProtocol("fvd2048_16f", 2048, ClipSampling("random", 16), ClipSampling("first", 16), "i3d-torchscript",
                 False, "StyleGAN-V: real = 16 consecutive frames at a random offset, fake = first 16, biased cov"),
+    FVDProtocol("fvd10k_16f", 10000, ClipSampling("random", 16), ClipSampling("first", 16), "i3d-torchscript",
+                False, "the zero-shot UCF101 protocol (Make-A-Video, Video LDM, Lumiere Table 1): about 10,000 "
+                       "generated videos against 10,000 training clips; clips, I3D and covariance as fvd2048_16f"),
     FVDProtocol("fvd2048_128f", 2048, ClipSampling("random", 128), ClipSampling("first", 128), "i3d-torchscript",
                 False, "StyleGAN-V: as fvd2048_16f with 128 frames"),
     FVDProtocol("fvd2048_16f_videogpt", 2048, ClipSampling("random", 16), ClipSampling("first", 16), "i3d-videogpt",

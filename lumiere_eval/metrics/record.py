@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal, TypedDict
+from typing import Any, Iterator, Literal, TypedDict
 
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.metrics import registry
@@ -34,7 +34,7 @@ class MetricEntry(TypedDict, total=False):
     value: float
     ci_low: float | None
     ci_high: float | None
-    higher_is_better: bool
+    higher_is_better: bool | None  # None: neither direction (a motion score, compared with real videos)
     n: int
     protocol: str
 
@@ -64,7 +64,7 @@ _RECORD_FIELDS: dict[str, tuple] = {
 }
 _METRIC_FIELDS: dict[str, tuple] = {
     "value": _NUMBER, "ci_low": (*_NUMBER, type(None)), "ci_high": (*_NUMBER, type(None)),
-    "higher_is_better": (bool,), "n": (int,), "protocol": (str,),
+    "higher_is_better": (bool, type(None)), "n": (int,), "protocol": (str,),
 }
 
 
@@ -151,44 +151,133 @@ def read_record(path: str | os.PathLike, where: str | None = None) -> ResultReco
     return validate_record(read_json(path, where), where)
 
 
-# samples.jsonl: one object per generated sample; the per-sample metric fields are numbers (or null when skipped)
-_SAMPLE_FIELDS: dict[str, tuple] = {"index": (int,), "prompt": (str,), "seed": (int,), "path": (str,),
-                                    "sha256": (str,)}
-_SAMPLE_NUMBERS = tuple(field for m in registry.METRICS.values() for field in m.per_sample)
+# samples.jsonl: one JSON object per generated sample, in sample-index order (docs/results.md, "samples.jsonl"):
+# the identity fields every line has, optional strings, and the per-sample metric fields the registry's
+# `per_sample` names (numbers, or null when the sample's video was skipped).
+SAMPLE_FIELDS: dict[str, tuple] = {"index": (int,), "prompt": (str,), "seed": (int,), "path": (str,),
+                                   "sha256": (str,)}
+# size and mtime_ns: the video's size and modification time when it was written (issue 26)
+SAMPLE_OPTIONAL_FIELDS: dict[str, tuple] = {"class": (str,), "is_top1": (str,), "size": (int,), "mtime_ns": (int,),
+                                           "recorded_sha256": (str,)}
+SAMPLE_METRIC_FIELDS = tuple(registry.per_sample_directions("core"))
 
 
-def read_text_utf8(path: str | os.PathLike, error: type[LumiereEvalError] = ResultRecordError) -> str:
-    """The UTF-8 text of a record file; unreadable or not UTF-8 raises `error` naming the file and byte."""
+def read_text_utf8(path: str | os.PathLike, error: type[LumiereEvalError] = ResultRecordError,
+                   where: str | None = None) -> str:
+    """The UTF-8 text of a record file; unreadable or not UTF-8 raises `error` naming `where` (default: the
+    path) and the byte."""
+    where = where or str(path)
     try:
         data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise error(f"{where}: file not found") from None
     except OSError as err:
-        raise error(f"{path}: cannot read ({err.strerror or err})") from None
+        raise error(f"{where}: cannot read ({err.strerror or err})") from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise error(f"{path}: not UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start}); run records are "
+        raise error(f"{where}: not UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start}); run records are "
                     "written as UTF-8, was the file edited by hand?") from None
 
 
-def read_samples(path: str | os.PathLike) -> list[dict]:
-    """The per-sample records of a run's samples.jsonl, checked (ResultRecordError naming file, line and field:
-    index/seed ints, prompt/path/sha256 strings, per-sample metrics numbers or null), sorted by index."""
+def check_sample(row: dict, where: str) -> dict:
+    """One samples.jsonl object checked against the schema; ResultRecordError naming `where` and the field."""
+    _check(where, row, SAMPLE_FIELDS, "")
+    for key, types in SAMPLE_OPTIONAL_FIELDS.items():
+        if key in row and (isinstance(row[key], bool) or not isinstance(row[key], types)):
+            raise ResultRecordError(f"{where}: field '{key}' should be {types[0].__name__}, found "
+                                    f"{type(row[key]).__name__} ({row[key]!r})")
+    for field in SAMPLE_METRIC_FIELDS:
+        value = row.get(field)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, _NUMBER)):
+            raise ResultRecordError(f"{where}: field '{field}' should be a number or null, found "
+                                    f"{type(value).__name__} ({value!r})")
+    return row
+
+
+def iter_samples(path: str | os.PathLike, where: str | None = None) -> Iterator[tuple[int, dict]]:
+    """(line number, record) of each line of a run's samples.jsonl in file order, checked (`check_sample`); a
+    malformed line raises ResultRecordError naming `where` (default: the path), the line and the field."""
     from lumiere_eval.jsonl import JsonlLineError, iter_jsonl_objects
 
-    rows = []
+    where = where or str(path)
     try:
-        for number, row in iter_jsonl_objects(read_text_utf8(path).splitlines()):
-            where = f"{path} line {number}"
-            _check(where, row, _SAMPLE_FIELDS, "")
-            for field in _SAMPLE_NUMBERS:
-                value = row.get(field)
-                if value is not None and (isinstance(value, bool) or not isinstance(value, _NUMBER)):
-                    raise ResultRecordError(f"{where}: field '{field}' should be a number or null, found "
-                                            f"{type(value).__name__} ({value!r})")
-            rows.append(row)
+        for number, row in iter_jsonl_objects(read_text_utf8(path, where=where).splitlines()):
+            yield number, check_sample(row, f"{where} line {number}")
     except JsonlLineError as err:
-        raise ResultRecordError(f"{path} {err}") from None
-    return sorted(rows, key=lambda r: r["index"])
+        raise ResultRecordError(f"{where} {err}") from None
+
+
+def read_samples(path: str | os.PathLike, where: str | None = None) -> list[dict]:
+    """The per-sample records of a run's samples.jsonl (`iter_samples`), sorted by sample index."""
+    return sorted((row for _, row in iter_samples(path, where)), key=lambda r: r["index"])
+
+
+def write_samples(path: str | os.PathLike, rows: list[dict]) -> Path:
+    """Check every row (`check_sample`, naming its position) and write samples.jsonl atomically: one JSON object
+    per line with sorted keys, in the order given."""
+    import json
+
+    from lumiere_eval.files import atomic_write_text
+
+    for number, row in enumerate(rows, start=1):
+        check_sample(row, f"{path} line {number}")
+    return atomic_write_text(path, "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows))
+
+
+class ChangedSamplesError(ResultRecordError):
+    """Sample videos of a run that are no longer the files its samples.jsonl records (replaced, edited, removed)."""
+
+
+RESCORE_HINT = ("the run's numbers and cached features are of the recorded files: restore them, rerun the run, or "
+                "pass --rescore to recompute what depends on them from the files as they are now")
+
+
+def changed_samples(folder: str | os.PathLike, rows: list[dict], hashes=None) -> list[dict]:
+    """The samples whose video is not the file samples.jsonl records: `{index, path, reason, sha256}` (sha256: the
+    file's now, None when it is missing). Size and modification time are compared first where the row records them
+    (`size`, `mtime_ns`); the SHA-256 is computed only when they differ or are not recorded (through `hashes`, an
+    object with `sha256(path)` such as the runner's FileHashes memo, else read whole)."""
+    from lumiere_eval.files import sha256_file
+    from lumiere_eval.path_checks import why_missing
+
+    changed = []
+    for row in rows:
+        path = Path(folder) / row["path"]
+        try:
+            stat = os.stat(path)
+        except OSError:
+            changed.append({"index": row["index"], "path": row["path"], "sha256": None,
+                            "reason": why_missing(path) or "cannot be read"})
+            continue
+        if (row.get("size"), row.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns):
+            continue
+        digest = hashes.sha256(path) if hashes is not None else sha256_file(path)
+        if digest != row["sha256"]:
+            changed.append({"index": row["index"], "path": row["path"], "sha256": digest,
+                            "reason": f"content changed (SHA-256 {row['sha256'][:12]}... recorded, "
+                                      f"{digest[:12]}... now)"})
+    return changed
+
+
+def check_sample_files(folder: str | os.PathLike, rows: list[dict], rescore: bool = False, hashes=None,
+                       hint: str = RESCORE_HINT) -> list[dict]:
+    """`rows` when every sample video is the file samples.jsonl records (`changed_samples`); else
+    ChangedSamplesError naming the samples and `hint`, or with `rescore` the rows with each changed sample's
+    `sha256` set to the file's now (its recorded hash kept as `recorded_sha256`), so what is keyed on the content
+    (cached features, motion scores) is recomputed. A missing file is refused either way."""
+    changed = changed_samples(folder, rows, hashes)
+    if not changed:
+        return rows
+    if rescore and all(c["sha256"] is not None for c in changed):
+        now = {c["index"]: c["sha256"] for c in changed}
+        return [row | {"sha256": now[row["index"]], "recorded_sha256": row["sha256"]} if row["index"] in now else row
+                for row in rows]
+    listed = ", ".join(f"sample {c['index']} {c['path']} ({c['reason']})" for c in changed[:5])
+    more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+    raise ChangedSamplesError(f"{folder}: {len(changed)} sample video(s) are not the files samples.jsonl records "
+                              f"(changed after the run): {listed}{more}; "
+                              + ("a missing file cannot be rescored" if rescore else hint))
 
 
 def check_config_types(values: dict, defaults: dict[str, Any], where: str, nullable: frozenset = frozenset()

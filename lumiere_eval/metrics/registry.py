@@ -66,13 +66,23 @@ class Metric:
     weights: tuple[str, ...] = ()  # weight registry names (lumiere_eval.extractors.weights); () = weight-free
     tier: str = "core"  # "core": computed by `ucf101`/`metrics`; "motion": by the motion tier (motion.json);
     # "vbench": by the VBench tier (lumiere_eval.runner.vbench_tier), not yet wired into those commands
+    statistic: str | None = None  # set metrics: "module:function", (real, fake, protocol) -> f(positions) -> value
+    min_videos: int = 2  # a set metric's fewest videos on each side it reads (a covariance needs 2)
 
     def compute_function(self) -> Callable:
         """The function `compute` names, imported now."""
-        import importlib
+        return _load(self.compute)
 
-        module, _, function = self.compute.partition(":")
-        return getattr(importlib.import_module(module), function)
+    def statistic_function(self) -> Callable:
+        """The function `statistic` names (set metrics; for paired differences and curves), imported now."""
+        return _load(self.statistic)
+
+
+def _load(target: str) -> Callable:
+    import importlib
+
+    module, _, function = target.partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def percentile_bootstrap(data: np.ndarray, statistic: Callable[[np.ndarray], float], num_resamples: int,
@@ -118,27 +128,30 @@ _MOTION_PIXEL = "weight-free (OpenCV DIS flow)"
 
 METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("fvd", "FVD", False, "set", "fvd", "fvd2048_16f", (FeatureNeed("fvd"),), f"{_VALUES}:fvd",
-           interval="half_sampling", weights=_I3D),
+           interval="half_sampling", weights=_I3D, statistic=f"{_VALUES}:fvd_statistic"),
     Metric("kvd", "KVD", False, "set", "fvd", "fvd2048_16f", (FeatureNeed("fvd"),), f"{_VALUES}:kvd",
-           interval="half_sampling", weights=_I3D),
+           interval="half_sampling", weights=_I3D, statistic=f"{_VALUES}:kvd_statistic"),
     Metric("is", "IS", True, "set", "is", "is10k_tgan_ucf", (FeatureNeed("is", ("fake",)),),
            f"{_VALUES}:inception", per_sample=("is_prob_of_prompted_class",), interval="half_sampling",
-           weights=_C3D),
+           weights=_C3D, statistic=f"{_VALUES}:inception_statistic"),
     Metric("clipsim", "CLIPSIM", True, "per-sample", "clipsim", None,
            (FeatureNeed("clipsim", ("fake",), extractor="clip", sampling="none", kind="frames"),),
            f"{_VALUES}:clipsim", per_sample=("clipsim",), weights=_CLIP),
     Metric("fid", "frame FID", False, "set", "fvd", "fvd2048_16f",
            (FeatureNeed("fid", extractor="inception-fid", kind="frame_rows"),), f"{_VALUES}:frame_fid",
-           interval="half_sampling", weights=("pt_inception",)),
+           interval="half_sampling", weights=("pt_inception",), statistic=f"{_VALUES}:frame_fid_statistic"),
     Metric("cdfvd", "cd-FVD", False, "set", "fvd", "cdfvd2048_16f", (FeatureNeed("cdfvd"),), f"{_VALUES}:fvd",
-           interval="half_sampling", weights=("videomae_v2_g_ssv2",)),
+           interval="half_sampling", weights=("videomae_v2_g_ssv2",), statistic=f"{_VALUES}:fvd_statistic"),
     Metric("jedi", "JEDi", False, "set", "jedi", "jedi5000_16f", (FeatureNeed("jedi"),), f"{_VALUES}:jedi",
-           interval="half_sampling", weights=("vjepa_vith16", "vjepa_vith16_ssv2_probe")),
+           interval="half_sampling", weights=("vjepa_vith16", "vjepa_vith16_ssv2_probe"),
+           statistic=f"{_VALUES}:jedi_statistic"),
     # improved precision/recall (Kynkaanniemi et al. 2019, k = 3) on the FVD protocol's I3D rows (one I3D pass)
     Metric("precision", "precision (k=3)", True, "set", "fvd", "fvd2048_16f", (FeatureNeed("fvd"),),
-           f"{_VALUES}:precision", weights=_I3D),
+           f"{_VALUES}:precision", weights=_I3D, min_videos=4,
+           statistic=f"{_VALUES}:precision_statistic"),
     Metric("recall", "recall (k=3)", True, "set", "fvd", "fvd2048_16f", (FeatureNeed("fvd"),), f"{_VALUES}:recall",
-           interval="none", weights=_I3D),
+           interval="none", weights=_I3D, min_videos=4,
+           statistic=f"{_VALUES}:recall_statistic"),
     # the motion tier (lumiere_eval.runner.motion_tier): per-video scores, no feature jobs of the runner
     *(Metric(name, title, higher, "per-sample", "motion", "motion-tier-dis-v1", per_sample=(name,), tier="motion",
              weights=weights)

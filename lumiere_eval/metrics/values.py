@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lumiere_eval.metrics import (FeatureStats, clip_similarity, frechet_distance_from_stats,
+from lumiere_eval.metrics import (FeatureStats, MetricInputError, clip_similarity, frechet_distance_from_stats,
                                   frechet_distance_to_features, inception_score, kernel_distance)
 from lumiere_eval.metrics.protocols import protocol_inception_score
 from lumiere_eval.metrics.record import metric_entry
@@ -117,7 +117,9 @@ def recall(real: np.ndarray, fake: np.ndarray, protocol, num_resamples: int, see
 
 def clipsim_per_sample(frame_embeddings: list[np.ndarray], text_embeddings: np.ndarray) -> np.ndarray:
     """CLIP similarity of each video (frames `[F, D]`) with its prompt embedding (x100, clamped at 0)."""
-    return np.array([clip_similarity(f, t) for f, t in zip(frame_embeddings, text_embeddings, strict=True)])
+    if len(frame_embeddings) != len(text_embeddings):
+        raise MetricInputError(f"clip similarity: {len(frame_embeddings)} videos but {len(text_embeddings)} prompts")
+    return np.array([clip_similarity(f, t) for f, t in zip(frame_embeddings, text_embeddings)])
 
 
 def clip_protocol(job) -> str:
@@ -128,11 +130,29 @@ def clip_protocol(job) -> str:
     return f"clipsim:{job.extractor.id}:{job.extractor.protocol}:x100-clamp0"
 
 
+def check_counts(metric, real, fake) -> None:
+    """MetricInputError naming the metric when a set metric has fewer than its `min_videos` rows on a side it
+    reads ("FVD needs at least 2 videos on each side, got 1"), whatever the interval asked for."""
+    from lumiere_eval.metrics import MetricInputError
+
+    if metric.kind != "set":
+        return
+    counts = {side: len(rows) for side, rows in (("real", real), ("generated", fake)) if rows is not None}
+    if all(n >= metric.min_videos for n in counts.values()):
+        return
+    both = len(counts) == 2
+    got = (" and ".join(f"{n} {side}" for side, n in counts.items()) if both and len(set(counts.values())) > 1
+           else str(min(counts.values())))
+    raise MetricInputError(f"{metric.title} needs at least {metric.min_videos} videos{' on each side' if both else ''}"
+                           f", got {got}")
+
+
 def compute(name: str, real, fake, protocol, num_resamples: int, seed: int) -> dict:
     """Metric `name` from its rows through its registered compute function and interval hook (a plain dict)."""
     from lumiere_eval.metrics.registry import INTERVAL_METHOD_NAMES, get_metric, interval_hook
 
     metric = get_metric(name)
+    check_counts(metric, real, fake)
     result = metric.compute_function()(real, fake, protocol, num_resamples, seed, interval_hook(name))
     if result.get("ci_low") is not None:
         result["interval_method"] = INTERVAL_METHOD_NAMES[metric.interval]
@@ -159,3 +179,56 @@ def metric_entries(names, rows: dict[str, tuple], protocols: dict[str, tuple], n
         count = num_resamples[name] if isinstance(num_resamples, dict) else num_resamples
         out[name] = entry(name, compute(name, *rows[name], protocol, count, seed), protocol_id)
     return out
+
+
+# Set statistics for paired differences and sample-size curves: `(real, fake, protocol) -> f(positions) -> value`,
+# the metric recomputed on the generated rows at `positions` against the fixed real rows (the registry's
+# `statistic`; compare and curves call them on the same positions for two runs).
+
+def fvd_statistic(real: np.ndarray, fake: np.ndarray, protocol):
+    """FVD of the generated rows at given positions (the protocol's covariance convention)."""
+    unbiased = protocol.unbiased_covariance
+    real_stats = FeatureStats.from_features(real)
+    mu, sigma = real_stats.mean, real_stats.covariance(unbiased)
+    return lambda idx: frechet_distance_to_features(mu, sigma, fake[idx], unbiased)
+
+
+def kvd_statistic(real: np.ndarray, fake: np.ndarray, protocol):
+    """KVD (one unbiased MMD^2 over all given rows) of the generated rows at given positions."""
+    return lambda idx: kernel_distance(real, fake[idx], num_subsets=1, subset_size=len(idx))[0]
+
+
+def inception_statistic(real: None, probs: np.ndarray, protocol):
+    """IS (the protocol's splits, shuffle and log eps) of the generated rows at given positions."""
+    return lambda idx: inception_score(probs[idx], splits=min(protocol.splits, len(idx)),
+                                       shuffle_seed=protocol.shuffle_seed, log_eps=protocol.log_eps)[0]
+
+
+def jedi_statistic(real: np.ndarray, fake: np.ndarray, protocol):
+    """JEDi of the generated rows at given positions."""
+    from lumiere_eval.metrics.kernel import jedi_from_stats
+
+    real_stats = FeatureStats.from_features(real)
+    return lambda idx: jedi_from_stats(real_stats, FeatureStats.from_features(fake[idx]))
+
+
+def frame_fid_statistic(real: np.ndarray, fake: np.ndarray, protocol):
+    """Frame FID of the generated videos at given positions (all their frames)."""
+    real_stats = FeatureStats.from_features(real)
+    mu, sigma = real_stats.mean, real_stats.covariance(True)
+    return lambda idx: frechet_distance_to_features(mu, sigma, fake[idx].reshape(-1, fake.shape[-1]), True)
+
+
+def precision_statistic(real: np.ndarray, fake: np.ndarray, protocol):
+    """Improved precision (k = 3) of the generated rows at given positions (the real manifold fixed)."""
+    from lumiere_eval.metrics.precision_recall import DEFAULT_K, inside_manifold, knn_radii
+
+    inside = inside_manifold(fake, real, knn_radii(real, DEFAULT_K)).astype(np.float64)
+    return lambda idx: float(inside[idx].mean())
+
+
+def recall_statistic(real: np.ndarray, fake: np.ndarray, protocol):
+    """Improved recall (k = 3) against the manifold of the generated rows at given positions (distinct rows)."""
+    from lumiere_eval.metrics.precision_recall import DEFAULT_K, inside_manifold, knn_radii
+
+    return lambda idx: float(inside_manifold(real, fake[idx], knn_radii(fake[idx], DEFAULT_K)).mean())

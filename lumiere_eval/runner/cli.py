@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.cli_types import float_range, int_range
-from lumiere_eval.limits import DEFAULT_MAX_SKIPPED_FRACTION, DEFAULT_MAX_VIDEO_MB
+from lumiere_eval.runner import options
 
 
 def _num_samples(text: str) -> int:
@@ -27,8 +27,6 @@ def _num_samples(text: str) -> int:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of `ucf101`."""
-    from lumiere_eval.metrics.protocols import DEFAULT_FVD_PROTOCOL, DEFAULT_IS_PROTOCOL, FVD_PROTOCOLS, IS_PROTOCOLS
-    from lumiere_eval.runner.features import FEATURE_BLOCK
 
     env_root = os.environ.get("LUMIERE_EVAL_UCF101")
     data = p.add_argument_group("data")
@@ -43,10 +41,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                       help="split the real reference clips come from")
     data.add_argument("--num-real", type=int_range(1), default=10000,
                       help="real clips (all of the split when it has fewer; a seeded subset otherwise)")
-    data.add_argument("--real-clip", default=None,
-                      help="clip of each real video: first|center|random<frames>s<stride>[seed<n>] (default: the "
-                           "FVD protocol's)")
-    data.add_argument("--fake-clip", default=None, help="clip of each generated video, same syntax")
     gen = p.add_argument_group("generation")
     gen.add_argument("--model", default=None,
                      help="generator name from the registry (required with a data root; the embedded default "
@@ -60,33 +54,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     gen.add_argument("--height", type=int_range(1), default=128, help="height of generated videos")
     gen.add_argument("--width", type=int_range(1), default=128, help="width of generated videos")
     ev = p.add_argument_group("evaluation")
-    ev.add_argument("--metrics", default="fvd,is,clipsim", help="comma-separated: fvd, kvd, is, clipsim")
-    ev.add_argument("--protocol", dest="fvd_protocol", default=DEFAULT_FVD_PROTOCOL, choices=sorted(FVD_PROTOCOLS),
-                    help="FVD/KVD protocol from the registry (lumiere_eval.metrics.protocols), as in `metrics`")
-    ev.add_argument("--is-protocol", default=DEFAULT_IS_PROTOCOL, choices=sorted(IS_PROTOCOLS),
-                    help="Inception Score protocol from the registry, as in `metrics`")
-    ev.add_argument("--fvd-extractor", default=None, help="extractor for FVD/KVD features (default: the protocol's)")
-    ev.add_argument("--is-extractor", default=None, help="classifier for the Inception Score (default: the protocol's)")
-    ev.add_argument("--clip-extractor", default="clip", help="extractor for CLIP similarity")
-    ev.add_argument("--i3d", type=Path, default=None, help="local I3D weight file (else the registry cache)")
-    ev.add_argument("--c3d", type=Path, default=None, help="local C3D weight file (else the registry cache)")
-    ev.add_argument("--clip", type=Path, default=None, help="local CLIP weight file (else the registry cache)")
-    ev.add_argument("--fvd-covariance", choices=("unbiased", "biased"), default=None,
-                    help="unbiased (TF-GAN, pytorch-fid) or biased (StyleGAN-V); default: the protocol's")
-    ev.add_argument("--is-splits", type=int_range(1), default=None,
-                    help="Inception Score splits (StyleGAN-V 10, TGAN 1); default: the IS protocol's")
-    ev.add_argument("--bootstrap", type=int_range(0), default=200, help="bootstrap resamples for intervals (0: none)")
+    options.add_metric_options(ev, "fvd,is,clipsim")
+    options.add_override_options(ev)
+    options.add_weight_options(ev)
+    options.add_interval_options(ev)
     run = p.add_argument_group("run")
     run.add_argument("--out", type=Path, default=None, help="run folder (default runs/<model>-<protocol>)")
-    run.add_argument("--cache-dir", type=Path, default=None,
-                     help="feature cache (default $LUMIERE_EVAL_HOME/features)")
     run.add_argument("--seed", type=int_range(0), default=0, help="base seed of sample seeds and real-clip selection")
     run.add_argument("--batch-size", type=int_range(1), default=4,
                      help="videos per generator call (speed only: every sample depends on its own seed)")
-    run.add_argument("--feature-block", type=int_range(1), default=FEATURE_BLOCK,
-                     help="videos per extractor call; recorded in the run identity and the feature cache key, "
-                          "because it changes float round-off (the same default as `metrics`)")
-    run.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     run.add_argument("--shard", default=None, help="i/n: do shard i of n (cluster job arrays); then --merge")
     run.add_argument("--merge", action="store_true", help="compute the metrics of a sharded run (nothing generated)")
     run.add_argument("--overwrite", action="store_true",
@@ -94,16 +70,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                           "again (default: refuse, naming every setting that differs)")
     run.add_argument("--wait", action="store_true",
                      help="if another process is writing into --out, wait for it (default: refuse, naming its pid)")
-    run.add_argument("--strict", action="store_true",
-                     help="fail on any unusable video (missing, unreadable, truncated, too short, NaN features) "
-                          "instead of listing it in skipped.json")
-    run.add_argument("--max-video-mb", type=float_range(0, low_open=True), default=DEFAULT_MAX_VIDEO_MB,
-                     help="decoded frames kept per video, in MB; a video needing more is skipped (or fails with "
-                          "--strict)")
-    run.add_argument("--max-skipped-fraction", type=float_range(0, 1), default=DEFAULT_MAX_SKIPPED_FRACTION,
-                     help="skipped videos above this fraction make results.json and summary.md warn loudly")
     run.add_argument("--dry-run", action="store_true", help="print the resolved plan and exit")
-    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    options.add_feature_options(run)
     p.add_argument("--synthetic-size", choices=("full", "tiny"), default="full",
                    help="embedded default only: full (64 samples per model) or tiny (a smoke test)")
     p.add_argument("--workers", type=int_range(1), default=min(os.cpu_count() or 1, 4),
@@ -114,24 +82,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace):
     """The RunConfig of a UCF101 run (data root given)."""
     from lumiere_eval.models.base import parse_model_args
+    from lumiere_eval.runner.evaluation import parse_metrics
     from lumiere_eval.runner.ucf101_run import RunConfig
 
-    weights = {name: path for name, path in (("i3d-torchscript", args.i3d), ("i3d-native", args.i3d),
-                                             ("i3d-videogpt", args.i3d), ("i3d-cdfvd", args.i3d),
-                                             ("c3d-ucf101", args.c3d), ("clip", args.clip)) if path}
+    weights = {name: str(path) for name, path in options.weight_paths(args).items()}
     out = args.out or Path("runs") / f"{args.model}-ucf101-n{args.num_samples}"
-    return RunConfig(out=out, data_root=args.data_root, splits_dir=args.splits_dir, fold=args.fold,
-                     real_split=args.real_split, num_real=args.num_real, real_clip=args.real_clip,
+    absolute = lambda path: None if path is None else Path(path).absolute()  # noqa: E731 - config.json's paths
+    return RunConfig(out=out, data_root=absolute(args.data_root), splits_dir=absolute(args.splits_dir),
+                     fold=args.fold, real_split=args.real_split, num_real=args.num_real, real_clip=args.real_clip,
                      fake_clip=args.fake_clip, num_samples=args.num_samples, prompts=args.prompts,
                      model=args.model, model_args=parse_model_args(args.model_arg), num_frames=args.num_frames,
                      fps=args.fps, height=args.height, width=args.width,
-                     metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()),
+                     metrics=parse_metrics(args.metrics),
                      fvd_protocol=args.fvd_protocol, is_protocol=args.is_protocol,
+                     cdfvd_protocol=args.cdfvd_protocol, jedi_protocol=args.jedi_protocol,
+                     clip_frames=args.clip_frames, fid_frames=args.fid_frames, fid_bootstrap=args.fid_bootstrap,
                      fvd_extractor=args.fvd_extractor, is_extractor=args.is_extractor,
                      clip_extractor=args.clip_extractor, weights=weights, fvd_covariance=args.fvd_covariance,
                      is_splits=args.is_splits, bootstrap=args.bootstrap, seed=args.seed, batch_size=args.batch_size,
                      feature_block=args.feature_block,
-                     cache_dir=args.cache_dir, device=args.device, strict=args.strict,
+                     cache_dir=absolute(args.cache_dir), device=args.device, strict=args.strict,
                      max_video_mb=args.max_video_mb, max_skipped_fraction=args.max_skipped_fraction, shard=args.shard,
                      merge=args.merge, overwrite=args.overwrite, wait=args.wait, progress=not args.no_progress)
 
@@ -140,8 +110,13 @@ def run(args: argparse.Namespace) -> int:
     """Run the protocol and print where the results are."""
     from lumiere_eval.runner import ucf101_run
 
+    if args.list_metrics:
+        from lumiere_eval.runner.evaluation import describe_metrics
+
+        print(describe_metrics())
+        return 0
     if args.data_root is None:
-        from lumiere_eval.runner.default_run import run_default
+        from lumiere_eval.demo.default_run import run_default
 
         return run_default(args)
     if not Path(args.data_root).exists():

@@ -2,7 +2,8 @@
 
 Two runs are paired when they hold the same sample indices with the same prompts and seeds (the UCF101
 runner gives sample i the same prompt and seed for every model); a comparison of unpaired runs is
-refused. Set metrics (FVD, KVD, IS) are recomputed on the same resampled sample indices for both runs
+refused. Set metrics (every registered one the runs hold that has an interval: FVD, KVD, IS, cd-FVD, JEDi, frame FID,
+precision) are recomputed on the same resampled sample indices for both runs
 from the cached per-sample features, against the shared real set; per-sample scores (CLIPSIM, the
 motion tier) also get a sign test and a permutation test. A metric the two runs computed under different
 protocols (another extractor, clip sampling or sample count) is left out, with a note. p-values are adjusted over all metrics (Holm
@@ -18,7 +19,8 @@ import numpy as np
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.metrics import curves, paired
 from lumiere_eval.metrics.intervals import HALF_SAMPLING, MIN_SAMPLES, interval_text
-from lumiere_eval.runner.run_features import RunFeatures, load_records, run_features
+from lumiere_eval.runner.run_features import RunFeatures, run_features
+from lumiere_eval.runner.run_folder import load_records
 
 COMPARE_FILE = "compare.json"
 CURVES_FILE = "sample_size.json"
@@ -46,29 +48,24 @@ def _stack(blocks: list, keep: np.ndarray) -> np.ndarray:
 
 
 def set_statistics(run: RunFeatures, keep: np.ndarray) -> dict[str, Callable[[np.ndarray], float]]:
-    """Per set metric of the run, a function of sample positions (into `keep`) giving the metric's value."""
-    from lumiere_eval.metrics import FeatureStats, frechet_distance_to_features, inception_score
-    from lumiere_eval.metrics.kernel import kernel_distance
+    """Per set metric the run holds, a function of sample positions (into `keep`) giving the metric's value:
+    the registry's `statistic` on the run's cached rows, under the run's protocols."""
+    from lumiere_eval.metrics.registry import METRICS
 
+    protocols = run.config.protocols()
     stats: dict[str, Callable[[np.ndarray], float]] = {}
-    metrics = run.results.get("metrics", {})
-    if "fvd" in run.fake and any(m in metrics for m in ("fvd", "kvd")):
-        fake = _stack(run.fake["fvd"], keep)
-        real = np.stack([r for r in run.real["fvd"] if r is not None]).astype(np.float64)
-        if "fvd" in metrics:
-            unbiased = metrics["fvd"].get("covariance", "unbiased") == "unbiased"
-            real_stats = FeatureStats.from_features(real)
-            mu, sigma = real_stats.mean, real_stats.covariance(unbiased)
-            stats["fvd"] = lambda idx: frechet_distance_to_features(mu, sigma, fake[idx], unbiased)
-        if "kvd" in metrics:
-            stats["kvd"] = lambda idx: kernel_distance(real, fake[idx], num_subsets=1, subset_size=len(idx))[0]
-    if "is" in run.fake and "is" in metrics:  # the run's own IS convention: splits, shuffle, log eps
-        probs = _stack(run.fake["is"], keep)
-        convention = run.results.get("protocols", {}).get("is", {})
-        splits = int(convention.get("splits", metrics["is"].get("splits", 1)))
-        shuffle_seed, log_eps = convention.get("shuffle_seed"), float(convention.get("log_eps", 0.0))
-        stats["is"] = lambda idx: inception_score(probs[idx], splits=min(splits, len(idx)), shuffle_seed=shuffle_seed,
-                                                  log_eps=log_eps)[0]
+    for name in run.results.get("metrics", {}):
+        metric = METRICS.get(name)
+        if metric is None or metric.statistic is None or metric.features[0].job not in run.fake:
+            continue
+        if metric.interval == "none":  # no resampling interval holds for it (recall: repeated rows' radii)
+            continue
+        need = metric.features[0]
+        real = None
+        if "real" in need.sides:
+            rows = [r for r in run.real[need.job] if r is not None]
+            real = (np.concatenate(rows) if rows[0].ndim == 2 else np.stack(rows)).astype(np.float64)
+        stats[name] = metric.statistic_function()(real, _stack(run.fake[need.job], keep), protocols.of_job(need.job))
     return stats
 
 
@@ -101,16 +98,18 @@ def _same_protocol(a: dict, b: dict, name: str, notes: list[str]) -> bool:
     return False
 
 
-def per_sample_scores(folder: Path, records: list[dict], motion: bool, features: RunFeatures) -> dict[str, np.ndarray]:
+def per_sample_scores(folder: Path, records: list[dict], motion: bool, features: RunFeatures,
+                      rescore: bool = False) -> dict[str, np.ndarray]:
     """Per-sample score arrays in record order (NaN where a sample has none): the records' own and the
-    motion tier's (computed and cached on first use)."""
+    motion tier's (computed and cached on first use; recomputed for videos changed after the run with `rescore`)."""
     from lumiere_eval.metrics.registry import per_sample_directions
     from lumiere_eval.runner.motion_tier import load_or_run_motion
 
     scores = {name: np.array([r.get(name, np.nan) for r in records], dtype=np.float64)
               for name in per_sample_directions() if any(name in r for r in records)}
     if motion:
-        per_sample = load_or_run_motion(folder, frame_embeddings=features.fake.get("clipsim"))["per_sample"]
+        per_sample = load_or_run_motion(folder, frame_embeddings=features.fake.get("clipsim"),
+                                        rescore=rescore)["per_sample"]
         rows = [per_sample.get(str(r["index"])) or {} for r in records]
         for name in dict.fromkeys(k for row in rows for k in row):
             metric = "dynamic_degree_dis" if name == "dynamic_dis" else name
@@ -120,18 +119,20 @@ def per_sample_scores(folder: Path, records: list[dict], motion: bool, features:
 
 def compare_runs(run_a: Path, run_b: Path, alpha: float = 0.05, num_resamples: int = 1000, seed: int = 0,
                  motion: bool = True, correction: str = "holm",
-                 features: tuple[RunFeatures, RunFeatures] | None = None) -> dict:
+                 features: tuple[RunFeatures, RunFeatures] | None = None, rescore: bool = False) -> dict:
     """Paired difference (A - B) of every metric the two runs share, with intervals and adjusted p-values
-    (`features`: the two runs' features when the caller has read them already)."""
+    (`features`: the two runs' features when the caller has read them already). Sample videos changed after
+    their run are refused naming them, or with `rescore` featurised and scored as they are now."""
     run_a, run_b = Path(run_a), Path(run_b)
     if run_a.resolve() == run_b.resolve():
         raise LumiereEvalError(f"{run_a} and {run_b} are one run (both sides are the same folder); "
                                "compare two different runs of the same prompts and seeds")
-    records_a, records_b = load_records(run_a), load_records(run_b)
+    records_a, records_b = load_records(run_a, rescore), load_records(run_b, rescore)
     check_paired(records_a, records_b, str(run_a), str(run_b))
     rows: dict[str, dict] = {}
     notes = []
-    a, b = features or (run_features(run_a), run_features(run_b))
+    a, b = features or (run_features(run_a, rescore=rescore), run_features(run_b, rescore=rescore))
+    records_a, records_b = a.records, b.records  # per-sample scores recomputed where a video was rescored
     if a.results.get("real_set", {}).get("hash") != b.results.get("real_set", {}).get("hash"):
         notes.append("set metrics not compared: the runs used different real sets (real_set.hash differs)")
     else:
@@ -148,8 +149,8 @@ def compare_runs(run_a: Path, run_b: Path, alpha: float = 0.05, num_resamples: i
             rows[name] = row | {"kind": "set", "n_pairs": int(len(keep)), "a": stats_a[name](everything),
                                 "b": stats_b[name](everything), "p": row["p_normal"],
                                 "higher_is_better": _higher_is_better(a.results, name)}
-    scores_a = per_sample_scores(run_a, records_a, motion, a)
-    scores_b = per_sample_scores(run_b, records_b, motion, b)
+    scores_a = per_sample_scores(run_a, records_a, motion, a, rescore)
+    scores_b = per_sample_scores(run_b, records_b, motion, b, rescore)
     for name in sorted(set(scores_a) & set(scores_b)):
         x, y = scores_a[name], scores_b[name]
         ok = np.isfinite(x) & np.isfinite(y)
@@ -213,12 +214,13 @@ def compare_markdown(result: dict) -> str:
 
 
 def run_curves(folder: Path, num_resamples: int = 50, seed: int = 0, start: int = 64,
-               features: RunFeatures | None = None) -> dict:
-    """Sample-size curves of every set metric of a run; writes `sample_size.json` and `sample_size.png`."""
+               features: RunFeatures | None = None, rescore: bool = False) -> dict:
+    """Sample-size curves of every set metric of a run; writes `sample_size.json` and `sample_size.png` (sample
+    videos changed after the run refused, or with `rescore` featurised as they are now)."""
     from lumiere_eval.files import atomic_write_json
 
     folder = Path(folder)
-    run = features or run_features(folder)
+    run = features or run_features(folder, rescore=rescore)
     keep = np.flatnonzero(_usable(run))
     result = {"rule": "settled when the value moved from N/2 to N by at most the interval half-width at N",
               "interval_method": HALF_SAMPLING,

@@ -19,6 +19,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="paired bootstrap resamples, 100..100000")
     p.add_argument("--seed", type=int_range(0), default=0, help="seed of the resampling")
     p.add_argument("--no-motion", action="store_true", help="leave out the motion tier (computed on first use)")
+    p.add_argument("--rescore", action="store_true",
+                   help="recompute what depends on sample videos changed after their run (features, per-sample and "
+                        "motion scores) from the files as they are now, instead of refusing")
     p.add_argument("--out", type=Path, default=None,
                    help="folder for compare.json and compare.md (default: print only)")
 
@@ -29,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
     from lumiere_eval.runner.compare import COMPARE_FILE, compare_markdown, compare_runs
 
     result = compare_runs(args.run_a, args.run_b, args.alpha, args.bootstrap, args.seed,
-                          motion=not args.no_motion, correction=args.correction)
+                          motion=not args.no_motion, correction=args.correction,
+                          rescore=args.rescore)
     text = compare_markdown(result)
     print(text)
     if args.out:

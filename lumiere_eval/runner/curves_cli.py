@@ -13,6 +13,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bootstrap", type=int_range(4), default=50, help="bootstrap draws per sample size (>= 4)")
     p.add_argument("--start", type=int_range(4), default=64, help="smallest sample size (then doubled up to all)")
     p.add_argument("--seed", type=int_range(0), default=0, help="seed of the subsets and draws")
+    p.add_argument("--rescore", action="store_true",
+                   help="featurise sample videos changed after the run as they are now, instead of refusing")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -20,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from lumiere_eval.metrics.intervals import interval_text
     from lumiere_eval.runner.compare import CURVES_FILE, run_curves
 
-    result = run_curves(args.run, args.bootstrap, args.seed, args.start)
+    result = run_curves(args.run, args.bootstrap, args.seed, args.start, rescore=args.rescore)
     for name, m in result["metrics"].items():
         points = ", ".join(f"N={p['n']}: {p['value']:.4g}{interval_text(p['value'], p['ci_low'], p['ci_high'], '.4g')}"
                            for p in m["points"])

@@ -89,9 +89,7 @@ def compute_features(items: list[VideoItem], jobs: list[FeatureJob], cache: Feat
     same for any number of workers. `decode` is the per-video decoder every worker runs.
     """
     keys = {job.name: [cache.key(item.sha256, _key_config(job, item, block_size)) for item in items] for job in jobs}
-    out: dict[str, list[np.ndarray | None]] = {job.name: [cache.get(k) for k in keys[job.name]] for job in jobs}
-    for job in jobs:  # an entry of the wrong shape is named and recomputed
-        cache.drop_misshapen(out[job.name], keys[job.name], 1 if job.kind == "rows" else 2)
+    out = cached_features(items, jobs, cache, block_size)
     blocks = [range(start, min(start + block_size, len(items))) for start in range(0, len(items), block_size)]
     todo = [(k, block) for k, block in enumerate(blocks) if owns_block(k) and
             any(out[job.name][i] is None for job in jobs for i in block)]
@@ -131,6 +129,18 @@ def compute_features(items: list[VideoItem], jobs: list[FeatureJob], cache: Feat
                         out[job.name][i] = row
             bar.update(len(block), network_start - start, time.perf_counter() - network_start)
     bar.close()
+    return out
+
+
+def cached_features(items: list[VideoItem], jobs: list[FeatureJob], cache: FeatureCache,
+                    block_size: int) -> dict[str, list[np.ndarray | None]]:
+    """Per job, the cached row block of every item (None where absent or of the wrong shape, which is named in a
+    CacheEntryWarning): what `compute_features` starts from, without decoding or extracting anything."""
+    out: dict[str, list[np.ndarray | None]] = {}
+    for job in jobs:
+        keys = [cache.key(item.sha256, _key_config(job, item, block_size)) for item in items]
+        out[job.name] = [cache.get(k) for k in keys]
+        cache.drop_misshapen(out[job.name], keys, 1 if job.kind == "rows" else 2)
     return out
 
 

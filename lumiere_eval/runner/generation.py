@@ -61,8 +61,10 @@ def _save_sample(run_dir: Path, spec: SampleSpec, frames: np.ndarray, fps: float
         raise ValueError(f"generator returned {frames.dtype} {list(frames.shape)}, expected uint8 {list(expected)}")
     video, record_path = sample_paths(run_dir, spec.index)
     write_video(video, frames, fps)
+    stat = video.stat()  # size and time let later readers check the file without hashing it (record.changed_samples)
     record = {"index": spec.index, "class": spec.class_name, "prompt": spec.prompt, "seed": spec.seed,
-              "path": str(video.relative_to(run_dir)), "sha256": sha256_file(video)}
+              "path": str(video.relative_to(run_dir)), "sha256": sha256_file(video), "size": stat.st_size,
+              "mtime_ns": stat.st_mtime_ns}
     try:
         atomic_write_json(record_path, record, indent=None)
     except OSError as err:  # disk full, read-only folder: the run stops, it is no generator failure

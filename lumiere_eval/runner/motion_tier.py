@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from lumiere_eval import LumiereEvalError
+from lumiere_eval.files import SAMPLES_FILE
 from lumiere_eval.metrics import MetricInputError
-from lumiere_eval.metrics.motion import PIXEL_SCORES, embedding_consistency, pixel_scores
-from lumiere_eval.metrics.registry import get_metric, interval_hook
+from lumiere_eval.metrics.motion import PIXEL_SCORES, embedding_consistency, pixel_scores, summarize
 
 TIER_ID = "motion-tier-dis-v1"
 MOTION_FILE = "motion.json"
@@ -28,18 +29,27 @@ def _cache_config(fps: float) -> dict:
             "kind": "motion"}
 
 
-def video_scores(items, cache, fps: float | None = None, progress: bool = False) -> list[dict | None]:
-    """Pixel scores of each `VideoItem` (None for an unreadable or too short video; a score undefined for a
-    video, such as the warping error when no pixel passes the occlusion test, left out); `fps` None: each
-    video's own rate."""
+def video_scores(items, cache, fps: float | None = None, progress: bool = False,
+                 on_left_out: Callable | None = None) -> list[dict | None]:
+    """Pixel scores of each `VideoItem` (None for a video left out, passed to `on_left_out(item, reason)` with its
+    own reason: unreadable, empty, under 3 frames, too small for the optical flow; a score undefined for a video,
+    such as the warping error when no pixel passes the occlusion test, left out); `fps` None: each video's own
+    rate (a container declaring 0 fps is warned about: FFmpeg reads it as 25 fps)."""
+    import warnings
+
     from tqdm import tqdm
 
-    from lumiere_eval.video import VideoReadError, probe_video, read_video
+    from lumiere_eval.video import VideoReadError, VideoWarning, probe_video, read_video
 
     out: list[dict | None] = []
     for item in tqdm(items, desc="motion tier", unit="video", disable=not progress):
         try:
-            rate = fps if fps is not None else probe_video(item.path).fps
+            if fps is None:
+                info = probe_video(item.path)
+                if info.fps_note:
+                    warnings.warn(f"{item.path}: {info.fps_note}; the motion scores resample by it", VideoWarning,
+                                  stacklevel=2)
+            rate = fps if fps is not None else info.fps
             key = cache.key(item.sha256, _cache_config(rate))
             row = cache.get(key)
             if row is None:
@@ -47,7 +57,9 @@ def video_scores(items, cache, fps: float | None = None, progress: bool = False)
                 row = np.array([scores[name] for name in PIXEL_SCORES], dtype=np.float64)
                 if np.isfinite(row).all():  # an undefined score (NaN) is recomputed next time, never cached
                     cache.put(key, row)
-        except (VideoReadError, MetricInputError):  # unreadable, or too short for the scores
+        except (VideoReadError, MetricInputError) as err:  # unreadable, or too short or small for the scores
+            if on_left_out is not None:
+                on_left_out(item, err.reason if isinstance(err, VideoReadError) else str(err))
             out.append(None)
             continue
         out.append({name: float(v) for name, v in zip(PIXEL_SCORES, row) if np.isfinite(v)})
@@ -59,60 +71,54 @@ def embedding_scores(frame_rows: list) -> list[dict | None]:
     return [embedding_consistency(rows) if rows is not None and len(rows) >= 2 else None for rows in frame_rows]
 
 
-def summarize(per_video: list[dict], num_resamples: int = 200, seed: int = 0) -> dict[str, dict]:
-    """Mean of each score over videos with a 95% bootstrap interval; the 0/1 `dynamic_dis` becomes
-    `dynamic_degree_dis` (the fraction of dynamic videos), as VBench's dynamic degree."""
-    summary = {}
-    names = dict.fromkeys(k for scores in per_video if scores for k in scores)
-    for name in names:
-        values = np.array([s[name] for s in per_video if s and np.isfinite(s.get(name, np.nan))])
-        if len(values) == 0:
-            continue
-        metric = "dynamic_degree_dis" if name == "dynamic_dis" else name
-        low, high = interval_hook(metric)(values, np.mean, num_resamples, seed)
-        summary[metric] = {"value": float(values.mean()), "ci_low": low, "ci_high": high, "n": int(len(values)),
-                           "higher_is_better": get_metric(metric).higher_is_better}
-    return summary
-
-
 def score_paths(paths: list[Path], cache_dir: Path | None = None, num_resamples: int = 200, seed: int = 0,
-                progress: bool = False) -> dict:
-    """The motion tier on any list of videos (each at its own fps): per-video scores and the summary."""
+                progress: bool = False, unusable: dict[str, str] | None = None) -> dict:
+    """The motion tier on any list of videos (each at its own fps): per-video scores, the summary, and the videos
+    left out with each one's reason (`unusable`: files already known not to be videos, path -> reason)."""
     from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
     from lumiere_eval.runner.features import VideoItem
+    from lumiere_eval.video.folders import split_usable
 
     cache = FeatureCache(cache_dir or default_cache_dir())
+    paths, unusable_now = split_usable([Path(p) for p in paths])
+    left_out = {**(unusable or {}), **unusable_now}
     hashes = FileHashes(cache.root / "file_hashes" / "motion_tier.json")
-    items = [VideoItem(Path(p), hashes.sha256(p), str(p)) for p in paths]
+    items = [VideoItem(p, hashes.sha256(p), str(p)) for p in paths]
     hashes.save()
-    per_video = video_scores(items, cache, None, progress)
-    return {"tier": TIER_ID, "per_video": {str(p): s for p, s in zip(paths, per_video)},
+    per_video = video_scores(items, cache, None, progress,
+                             on_left_out=lambda item, reason: left_out.__setitem__(str(item.path), reason))
+    if not any(per_video):
+        first = next(iter(left_out.items()), None)
+        raise LumiereEvalError("no video could be scored by the motion tier"
+                               + (f" ({len(left_out)} left out, first: {first[0]}: {first[1]})" if first else ""))
+    return {"tier": TIER_ID, "per_video": {str(p): s for p, s in zip(paths, per_video) if s is not None},
             "summary": summarize([s for s in per_video if s], num_resamples, seed),
-            "left_out": [str(p) for p, s in zip(paths, per_video) if s is None]}
+            "left_out": [{"path": path, "reason": reason} for path, reason in left_out.items()]}
 
 
-def run_motion(folder: Path, num_resamples: int = 200, seed: int = 0, progress: bool = False,
-               frame_embeddings: list | None = None) -> dict:
-    """The motion tier on a run folder: writes and returns `motion.json` (per sample index, and summary).
+def run_motion(folder: Path, num_resamples: int = 200, seed: int = 0, progress: bool = False, *,
+               frame_embeddings: list | None, rescore: bool = False) -> dict:
+    """The motion tier on a run folder: writes and returns `motion.json` (per sample index, and summary). Sample
+    videos changed after the run are refused naming them, or with `rescore` scored as they are now.
 
-    `frame_embeddings`: the run's CLIP frame embeddings per record, when the caller has them (else they
-    are read from the feature cache)."""
+    `frame_embeddings`: the run's CLIP frame embeddings per record (`run_features(folder).fake["clipsim"]`), None
+    when the run has none."""
     from lumiere_eval.runner.cache import FeatureCache, default_cache_dir
     from lumiere_eval.runner.features import VideoItem
     from lumiere_eval.files import atomic_write_json, read_json
-    from lumiere_eval.runner.run_features import load_records, run_features
+    from lumiere_eval.runner.run_folder import load_records
 
     folder = Path(folder)
     config = read_json(folder / "config.json")
-    records = load_records(folder)
+    records = load_records(folder, rescore)
     cache = FeatureCache(Path(config["cache_dir"]) if config.get("cache_dir") not in (None, "None")
                          else default_cache_dir())
     items = [VideoItem(folder / r["path"], r["sha256"], f"sample{r['index']}") for r in records]
-    per_video = video_scores(items, cache, float(config["fps"]), progress)
+    left_out: dict[str, str] = {}
+    per_video = video_scores(items, cache, float(config["fps"]), progress,
+                             on_left_out=lambda item, reason: left_out.__setitem__(item.key, reason))
     embedding_note = "the run has no CLIP similarity features"
-    if "clipsim" in config.get("metrics", []):
-        if frame_embeddings is None:
-            frame_embeddings = run_features(folder).fake.get("clipsim", [None] * len(records))
+    if "clipsim" in config.get("metrics", []) and frame_embeddings is not None:
         extra = embedding_scores(frame_embeddings)
         if any(extra):
             per_video = [None if p is None else p | (e or {}) for p, e in zip(per_video, extra)]
@@ -122,21 +128,27 @@ def run_motion(folder: Path, num_resamples: int = 200, seed: int = 0, progress: 
     result = {"tier": TIER_ID, "fps": float(config["fps"]), "flow": "OpenCV DIS (MEDIUM preset)",
               "clip_consistency": embedding_note,
               "per_sample": {str(r["index"]): s for r, s in zip(records, per_video)},
-              "summary": summarize([s for s in per_video if s], num_resamples, seed)}
+              "summary": summarize([s for s in per_video if s], num_resamples, seed),
+              "left_out": [{"sample": int(key.removeprefix("sample")), "reason": reason}
+                           for key, reason in left_out.items()]}
     atomic_write_json(folder / MOTION_FILE, result)
     return result
 
 
-def load_or_run_motion(folder: Path, **options) -> dict:
-    """`motion.json` of a run, computed first when absent or older than the run's samples."""
+def load_or_run_motion(folder: Path, *, frame_embeddings: list | None, rescore: bool = False, **options) -> dict:
+    """`motion.json` of a run, computed first when absent, older than the run's samples, or when a sample video
+    changed after the run (refused naming it, or with `rescore` recomputed)."""
+    from lumiere_eval.runner.run_folder import load_records, rescored
+
     folder = Path(folder)
     path = folder / MOTION_FILE
-    samples = folder / "samples.jsonl"
-    if path.is_file() and samples.is_file() and path.stat().st_mtime >= samples.stat().st_mtime:
+    samples = folder / SAMPLES_FILE
+    changed = samples.is_file() and bool(rescored(load_records(folder, rescore)))
+    if path.is_file() and samples.is_file() and not changed and path.stat().st_mtime >= samples.stat().st_mtime:
         try:
             return json.loads(path.read_text())
         except json.JSONDecodeError:
             pass  # a damaged file is recomputed from the cache
     if not samples.is_file():
-        raise LumiereEvalError(f"{folder}: no samples.jsonl; is it a finished run folder?")
-    return run_motion(folder, **options)
+        raise LumiereEvalError(f"{folder}: no {SAMPLES_FILE}; is it a finished run folder?")
+    return run_motion(folder, frame_embeddings=frame_embeddings, rescore=rescore, **options)

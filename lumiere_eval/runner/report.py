@@ -5,6 +5,7 @@ from pathlib import Path
 
 from lumiere_eval.files import atomic_write_text
 from lumiere_eval.metrics.intervals import interval_text
+from lumiere_eval.runner.evaluation import shortfall_text
 from lumiere_eval.runner.skips import warning_text
 
 # Lumiere (Bar-Tal et al. 2024), Table 1: zero-shot UCF101. FVD lower is better, IS higher is better.
@@ -36,9 +37,12 @@ def write_summary(path: Path, results: dict) -> None:
     if results["unverified_weights"]:
         lines += [f"> Computed with unverified weights: {', '.join(results['unverified_weights'])}.", ""]
     lines += ["| metric | value [95% bootstrap interval] | better | extractor |", "|---|---|---|---|"]
+    better = {True: "higher", False: "lower", None: "neither"}
     for name, metric in m.items():
-        lines.append(f"| {name.upper()} | {_fmt(metric)} | {'higher' if metric['higher_is_better'] else 'lower'} "
-                     f"| {metric['extractor']['id']} ({metric['clip']}) |")
+        source = (f"{metric['extractor']['id']} ({metric['clip']})" if "extractor" in metric else metric["protocol"])
+        lines.append(f"| {name.upper()} | {_fmt(metric)} | {better[metric['higher_is_better']]} | {source} |")
+    if results.get("short_of_protocol"):
+        lines += ["", f"> **Short of protocol: {shortfall_text(results['short_of_protocol'])}.**"]
     s = results["samples"]
     lines += ["", f"Samples: {s['generated']} of {s['planned']} generated; real clips: {results['real_set']['clips']} "
                   f"({results['real_set']['split']}, {results['real_set']['sampling']}, hash "

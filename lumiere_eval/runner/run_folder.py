@@ -79,6 +79,25 @@ def _read_identity(path: Path) -> dict:
     return recorded
 
 
+def upgrade_identity(recorded: dict) -> dict:
+    """A recorded identity with protocol names from before a protocol was registered under its own name (a
+    10k-sample UCF101 run recorded `fvd2048_16f+custom`, now `fvd10k_16f`): the same settings, renamed; an id is
+    renamed only when everything after its name equals the registered protocol's."""
+    from lumiere_eval.metrics.protocols import FVD_PROTOCOLS
+
+    old = recorded.get("fvd_protocol")
+    if not isinstance(old, str) or "+custom:" not in old:
+        return recorded
+    name, rest = old.split(":", 1)
+    for protocol in FVD_PROTOCOLS.values():
+        if protocol.id.split(":", 1)[1] == rest:
+            upgraded = {**recorded, "fvd_protocol": protocol.id}
+            if isinstance(recorded.get("protocol"), str):
+                upgraded["protocol"] = recorded["protocol"].replace(f"_{name}_", f"_{protocol.name}_")
+            return upgraded
+    return recorded
+
+
 def check_identity(out: Path, identity: dict, overwrite: bool = False, write: bool = True,
                    ignore: tuple[str, ...] = ()) -> None:
     """Compare `identity` with the folder's recorded one; refuse (RunIdentityError naming every differing field)
@@ -95,6 +114,7 @@ def check_identity(out: Path, identity: dict, overwrite: bool = False, write: bo
                 raise
             clear_outputs(out)
     if recorded is not None:
+        recorded = upgrade_identity(recorded)
         differing = _differences({k: v for k, v in recorded.items() if k not in ignore},
                                  {k: v for k, v in current.items() if k not in ignore})
         if differing and not overwrite:
@@ -168,3 +188,25 @@ def run_folder_lock(out: Path, part: str | None = None, wait: bool = False) -> I
     finally:
         for fd in reversed(fds):
             os.close(fd)
+
+
+def load_records(folder: Path, rescore: bool = False) -> list[dict]:
+    """The run's per-sample records (`samples.jsonl`), checked and sorted by sample index (`record.read_samples`),
+    with every sample video checked against its record (`record.check_sample_files`: refused when one changed
+    after the run; with `rescore` the changed ones carry their new hash, so what depends on them is recomputed)."""
+    from lumiere_eval.files import lumiere_home
+    from lumiere_eval.metrics.record import check_sample_files, read_samples
+    from lumiere_eval.runner.cache import FileHashes
+
+    path = Path(folder) / files.SAMPLES_FILE
+    if not path.is_file():
+        raise LumiereEvalError(f"{path}: file not found; is {folder} a finished run folder?")
+    hashes = FileHashes(lumiere_home() / "file_hashes" / "run_samples.json")
+    records = check_sample_files(folder, read_samples(path), rescore, hashes)
+    hashes.save()
+    return records
+
+
+def rescored(records: list[dict]) -> list[int]:
+    """Positions of the records whose video changed after the run and is rescored (`load_records(rescore=True)`)."""
+    return [i for i, r in enumerate(records) if "recorded_sha256" in r]

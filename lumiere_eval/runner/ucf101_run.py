@@ -17,17 +17,17 @@ from pathlib import Path
 
 import numpy as np
 
-from lumiere_eval import LumiereEvalError, __version__
+from lumiere_eval import LumiereEvalError
 from lumiere_eval import files
-from lumiere_eval.files import atomic_write_json, atomic_write_text
+from lumiere_eval.files import atomic_write_json
 from lumiere_eval.metrics.protocols import (DEFAULT_FVD_PROTOCOL, DEFAULT_IS_PROTOCOL, FVDProtocol, ISProtocol,
-                                            get_fvd_protocol, get_is_protocol)
-from lumiere_eval.metrics.record import SCHEMA_VERSION, write_record
+                                            get_fvd_protocol, get_jedi_protocol)
+from lumiere_eval.metrics.record import write_record, write_samples
 from lumiere_eval.datasets import ucf101 as ucf101_data
-from lumiere_eval.metrics import values
 from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
 from lumiere_eval.runner.distributed import Shard, current_shard, finish
-from lumiere_eval.runner.features import FeatureJob, VideoItem, compute_features
+from lumiere_eval.runner import evaluation
+from lumiere_eval.runner.features import FEATURE_BLOCK, FeatureJob, VideoItem
 from lumiere_eval.runner.generation import VideoSpec, collect_records, generate_samples
 from lumiere_eval.runner.provenance import git_commit, machine, package_versions
 from lumiere_eval.runner.report import write_summary
@@ -35,9 +35,7 @@ from lumiere_eval.runner.run_folder import check_identity, recorded_identity, ru
 from lumiere_eval.limits import DEFAULT_MAX_SKIPPED_FRACTION, DEFAULT_MAX_VIDEO_MB
 from lumiere_eval.output_files import clean_stale_temporaries
 from lumiere_eval.runner.skips import skip_report, warn_if_exceeded
-from lumiere_eval.video import parse_clip_sampling
 
-METRICS = ("fvd", "kvd", "is", "clipsim")
 PRESETS = {"10k": 10000, "2048": 2048}
 
 
@@ -65,17 +63,22 @@ class RunConfig:
     metrics: tuple[str, ...] = ("fvd", "is", "clipsim")
     fvd_protocol: str = DEFAULT_FVD_PROTOCOL
     is_protocol: str = DEFAULT_IS_PROTOCOL
+    cdfvd_protocol: str = "cdfvd2048_16f"
+    jedi_protocol: str = "jedi5000_16f"
     fvd_extractor: str | None = None  # None: the protocol's; else overrides it (protocol renamed <name>+custom)
     is_extractor: str | None = None
     clip_extractor: str = "clip"
+    clip_frames: int | None = None  # None: the CLIP extractor's own
+    fid_frames: int = 0
     weights: dict = field(default_factory=dict)  # extractor name -> local weight file
     fvd_covariance: str | None = None
     is_splits: int | None = None
     is_shuffle_seed: int | None = -1  # -1: the protocol's; None: no shuffle
     bootstrap: int = 200
+    fid_bootstrap: int = 0
     seed: int = 0
     batch_size: int = 4  # videos per generator call: speed only
-    feature_block: int = 4  # videos per extractor call; fixed and recorded (it changes float round-off)
+    feature_block: int = FEATURE_BLOCK  # videos per extractor call = cache block; recorded (it changes round-off)
     cache_dir: Path | None = None
     device: str | None = None
     strict: bool = False
@@ -99,26 +102,20 @@ class RunConfig:
 
     def fvd(self) -> FVDProtocol:
         """The FVD protocol of the run: the registered one with this run's overrides and generated-sample count."""
-        base = get_fvd_protocol(self.fvd_protocol)
-        return base.derive(
-            num_samples=self.num_samples, extractor=self.fvd_extractor,
-            real_sampling=parse_clip_sampling(self.real_clip) if self.real_clip else None,
-            fake_sampling=parse_clip_sampling(self.fake_clip) if self.fake_clip else None,
-            unbiased_covariance=None if self.fvd_covariance is None else self.fvd_covariance == "unbiased")
+        return evaluation.derive_fvd(self.fvd_protocol, self.num_samples, self.fvd_extractor, self.real_clip,
+                                     self.fake_clip, self.fvd_covariance)
 
     def inception(self) -> ISProtocol:
-        """The IS protocol of the run, with this run's overrides (the clip is the FVD protocol's generated clip)."""
-        base = get_is_protocol(self.is_protocol)
-        changes = {"num_samples": max(base.num_samples, self.num_samples)}
-        if self.is_extractor is not None:
-            changes["extractor"] = self.is_extractor
-        if self.is_splits is not None:
-            changes["splits"] = self.is_splits
-        if self.is_shuffle_seed != -1:
-            changes["shuffle_seed"] = self.is_shuffle_seed
-        if self.fake_clip:
-            changes["sampling"] = parse_clip_sampling(self.fake_clip)
-        return base.derive(**changes)
+        """The IS protocol of the run, with this run's overrides (the clip is the FVD protocol's generated clip).
+        A run with fewer samples than the protocol keeps its name and is flagged `short_of_protocol`."""
+        return evaluation.derive_is(self.is_protocol, self.num_samples, self.is_extractor, self.is_splits,
+                                    self.is_shuffle_seed, self.fake_clip)
+
+    def protocols(self) -> evaluation.Protocols:
+        """The engine's protocol of every slot (FVD, IS, cd-FVD, JEDi, CLIP, frame FID) for this run."""
+        return evaluation.Protocols(self.fvd(), self.inception(), get_fvd_protocol(self.cdfvd_protocol),
+                                    get_jedi_protocol(self.jedi_protocol), self.clip_extractor, self.clip_frames,
+                                    self.fid_frames)
 
     def protocol_id(self, suite: ucf101_data.PromptSuite) -> str:
         """A name that changes whenever the numbers can change: the plan, the FVD and the IS protocol names
@@ -147,9 +144,7 @@ class Plan:
 
 def make_plan(config: RunConfig) -> Plan:
     """Pre-flight: splits, classes, class folders, real videos and prompts checked; the samples allocated."""
-    for metric in config.metrics:
-        if metric not in METRICS:
-            raise LumiereEvalError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
+    evaluation.parse_metrics(config.metrics, "metrics")
     splits_dir = config.resolved_splits_dir()
     classes = ucf101_data.read_class_index(splits_dir)
     entries = ucf101_data.read_split(splits_dir, config.real_split, config.fold)
@@ -180,41 +175,30 @@ def make_plan(config: RunConfig) -> Plan:
 
 
 def _check_real_set(config: RunConfig, listed: int, real: list, missing: list[dict]) -> None:
-    """Refuse, before any generation, a real set smaller than the FVD protocol's real-clip count (its sample
-    count, or every listed clip when the split holds fewer) or than 2; fewer missing clips stay skips."""
-    if not {"fvd", "kvd"} & set(config.metrics):
+    """Refuse, before any generation, a real set smaller than the real-clip count of a metric's protocol (its
+    sample count, or every listed clip when the split holds fewer) or than 2; fewer missing clips stay skips."""
+    protocols = config.protocols()
+    counts = [(protocols.of_job(need.job).num_samples, evaluation.get_metric(name).title) for name in config.metrics
+              if name in evaluation.ENGINE_METRICS for need in evaluation.get_metric(name).features
+              if "real" in need.sides]
+    if not counts:
         return
-    needed = max(2, min(listed, config.fvd().num_samples))
+    count, title = min(counts)
+    needed = max(2, min(listed, count))
     if len(real) >= needed:
         return
     first = ", ".join(f"{m['path']} ({m['reason']})" for m in missing[:3])
     raise ucf101_data.ProtocolDataError(
         f"{config.data_root}: only {len(real)} of the {listed} real clips listed in {config.real_split}list0"
-        f"{config.fold} exist ({len(missing)} missing; the FVD protocol needs {needed}); first missing: {first}")
+        f"{config.fold} exist ({len(missing)} missing; the {title} protocol needs {needed}); first missing: {first}")
 
 
-def _extractor(config: RunConfig, name: str, frame_size: int | None = None):
-    from lumiere_eval.extractors import create_extractor
+def build_jobs(config: RunConfig) -> evaluation.JobPlan:
+    """The engine's feature jobs of the run's metrics (generated and real videos), on local or cached weights."""
+    from lumiere_eval.runner.options import extractor_factory
 
-    options = {"frame_size": frame_size} if frame_size is not None else {}
-    return create_extractor(name, config.weights.get(name), fetch_missing=False, device=config.device,
-                            batch_size=config.feature_block, **options)
-
-
-def build_jobs(config: RunConfig) -> tuple[list[FeatureJob], list[FeatureJob]]:
-    """Feature jobs for generated and for real videos (real videos need only the FVD/KVD features)."""
-    fvd, inception = config.fvd(), config.inception()
-    fake, real = [], []
-    if {"fvd", "kvd"} & set(config.metrics):
-        ex = _extractor(config, fvd.extractor)
-        fake.append(FeatureJob("fvd", ex, fvd.fake_sampling))
-        real.append(FeatureJob("fvd", ex, fvd.real_sampling))
-    if "is" in config.metrics:
-        fake.append(FeatureJob("is", _extractor(config, inception.extractor, frame_size=inception.frame_size),
-                               inception.sampling))
-    if "clipsim" in config.metrics:
-        fake.append(FeatureJob("clipsim", _extractor(config, config.clip_extractor), None, kind="frames"))
-    return fake, real
+    return evaluation.plan_jobs(config.metrics, config.protocols(),
+                                extractor_factory(config.weights, config.device, config.feature_block))
 
 
 def describe_plan(config: RunConfig, plan: Plan) -> str:
@@ -233,10 +217,28 @@ def describe_plan(config: RunConfig, plan: Plan) -> str:
              f"prompts: {plan.suite.name} (hash {plan.suite.hash}); e.g. {plan.samples[0].prompt!r}",
              f"metrics: {', '.join(config.metrics)}; FVD protocol {config.fvd().id}; IS protocol "
              f"{config.inception().id}; clip={config.clip_extractor}",
+             *planned_shortfalls(config, plan),
              f"work: {len(plan.samples) - done} generations, up to {len(plan.samples) + len(plan.real)} video "
              f"decodes for features (cached features are reused from {config.cache_dir or default_cache_dir()})",
              f"output: {config.out}"]
     return "\n".join(lines)
+
+
+def planned_shortfalls(config: RunConfig, plan: Plan) -> list[str]:
+    """A line per metric whose protocol asks for more videos than the run will give it (flagged
+    `short_of_protocol` in the results)."""
+    protocols, lines = config.protocols(), []
+    for name in config.metrics:
+        if name not in evaluation.ENGINE_METRICS:
+            continue
+        need = evaluation.get_metric(name).features[0]
+        protocol = protocols.of_job(need.job)
+        wanted = getattr(protocol, "num_samples", None)
+        given = min(len(plan.samples), len(plan.real)) if "real" in need.sides else len(plan.samples)
+        if wanted is not None and given < wanted:
+            lines.append(f"SHORT OF PROTOCOL: {evaluation.get_metric(name).title} {protocol.name} uses {given} of its "
+                         f"{wanted} samples (flagged short_of_protocol in results.json and summary.md)")
+    return lines
 
 
 def _check_disk(config: RunConfig, plan: Plan) -> None:
@@ -271,6 +273,8 @@ def run_identity(config: RunConfig, plan: Plan, jobs: list[FeatureJob], generato
             "num_samples": config.num_samples, "num_real": config.num_real, "protocol": plan.protocol_id,
             "fvd_protocol": config.fvd().id, "is_protocol": config.inception().id,
             "feature_block": config.feature_block,
+            **{f"{slot}_protocol": p["id"] for slot, p in config.protocols().describe(config.metrics).items()
+               if slot in ("cdfvd", "jedi")},
             "weights": {d["id"]: d["weights"]["sha256"] for d in described},
             "device": sorted({d["device"] for d in described}), "dtype": sorted({d["dtype"] for d in described})}
 
@@ -278,10 +282,10 @@ def run_identity(config: RunConfig, plan: Plan, jobs: list[FeatureJob], generato
 def _run_locked(config: RunConfig, plan: Plan, shard: Shard, timings: dict, start: float) -> dict | None:
     from lumiere_eval.models.base import create_generator
 
-    fake_jobs, real_jobs = build_jobs(config)  # resolves every weight file before any compute
+    jobs = build_jobs(config)  # resolves every weight file before any compute
     generator = None if config.merge else create_generator(config.model, **config.model_args)
     description = None if generator is None else generator.describe() | {"name": config.model}
-    check_identity(config.out, run_identity(config, plan, fake_jobs + real_jobs, description),
+    check_identity(config.out, run_identity(config, plan, jobs.all, description),
                    overwrite=config.overwrite and shard.is_main,  # every shard records it before any sample
                    write=True,
                    ignore=("generator",) if config.merge else ())
@@ -320,10 +324,9 @@ def _run_locked(config: RunConfig, plan: Plan, shard: Shard, timings: dict, star
 
     block = config.feature_block
     mine = lambda k: shard.mine(k)  # noqa: E731 - blocks of `feature_block` items are dealt round-robin
-    fake_rows = compute_features(fake_items, fake_jobs, cache, block, mine, config.strict, config.progress,
-                                 "features [generated]", on_skip, max_video_mb=config.max_video_mb)
-    real_rows = compute_features(real_items, real_jobs, cache, block, mine, config.strict, config.progress,
-                                 "features [real]", on_skip, max_video_mb=config.max_video_mb)
+    bounds = {"strict": config.strict, "on_skip": on_skip, "max_video_mb": config.max_video_mb}
+    fake_rows, real_rows = evaluation.featurize(jobs, fake_items, real_items, cache, block, config.progress,
+                                                owns_block=mine, **bounds)
     shard.barrier()
     timings["features_s"] = time.perf_counter() - t0
     if not shard.is_main or config.shard:
@@ -333,14 +336,11 @@ def _run_locked(config: RunConfig, plan: Plan, shard: Shard, timings: dict, star
 
     t0 = time.perf_counter()
     if shard.world > 1:  # the other ranks' rows, from the cache
-        fake_rows = compute_features(fake_items, fake_jobs, cache, block, strict=config.strict, progress=False,
-                                     on_skip=on_skip, max_video_mb=config.max_video_mb)
-        real_rows = compute_features(real_items, real_jobs, cache, block, strict=config.strict, progress=False,
-                                     on_skip=on_skip, max_video_mb=config.max_video_mb)
-    results = _metrics(config, plan, records, fake_jobs, fake_rows, real_rows)
+        fake_rows, real_rows = evaluation.featurize(jobs, fake_items, real_items, cache, block, False, **bounds)
+    results = _metrics(config, plan, records, jobs, fake_rows, real_rows) | {"clip_frames": fake_rows.get("clipsim")}
     timings["metrics_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - start
-    out = _write_results(config, plan, records, missing, fake_jobs + real_jobs, results, counts,
+    out = _write_results(config, plan, records, missing, jobs, results, counts,
                          _skipped_list(skipped_by_path), timings, real_items, description)
     finish(shard)
     return out
@@ -364,51 +364,19 @@ def _skipped_list(skipped_by_path: dict[str, str]) -> list[dict]:
     return [{"path": path, "reason": reason} for path, reason in sorted(skipped_by_path.items())]
 
 
-def _rows(blocks: list, name: str) -> tuple[np.ndarray, list[int]]:
-    keep = [i for i, b in enumerate(blocks) if b is not None]
-    if not keep:
-        raise LumiereEvalError(f"no usable videos for {name}")
-    return np.stack([blocks[i] for i in keep]), keep
-
-
-def _metrics(config: RunConfig, plan: Plan, records: list[dict], fake_jobs: list[FeatureJob],
+def _metrics(config: RunConfig, plan: Plan, records: list[dict], jobs: evaluation.JobPlan,
              fake_rows: dict, real_rows: dict) -> dict:
-    per_sample: dict[int, dict] = {r["index"]: {} for r in records}
-    jobs = {job.name: job for job in fake_jobs}
-    real = fake = probs = clip_values = None
-    if "fvd" in jobs:
-        fake, _ = _rows(fake_rows["fvd"], "FVD (generated)")
-        real, _ = _rows(real_rows["fvd"], "FVD (real)")
-    if "is" in jobs:
-        probs, keep = _rows(fake_rows["is"], "IS")
-        if probs.shape[1] == len(plan.classes):  # classifier labels follow classInd order
-            for i, p in zip(keep, probs):
-                record = records[i]
-                per_sample[record["index"]].update(
-                    {"is_top1": plan.classes[int(p.argmax())],
-                     "is_prob_of_prompted_class": float(p[plan.classes.index(record["class"])])})
-    if "clipsim" in jobs:
-        keep = [i for i, b in enumerate(fake_rows["clipsim"]) if b is not None]
-        texts = jobs["clipsim"].extractor.text_embeddings([records[i]["prompt"] for i in keep])
-        clip_values = values.clipsim_per_sample([fake_rows["clipsim"][i] for i in keep], texts)
-        for i, v in zip(keep, clip_values):
-            per_sample[records[i]["index"]]["clipsim"] = float(v)
-    fvd, inception = config.fvd(), config.inception()
-    rows = {"fvd": (real, fake), "kvd": (real, fake), "is": (None, probs), "clipsim": (None, clip_values)}
-    protocols = {"fvd": (fvd, fvd.id), "kvd": (fvd, fvd.id), "is": (inception, inception.id),
-                 "clipsim": (None, values.clip_protocol(jobs.get("clipsim")))}
-    results = values.metric_entries(config.metrics, rows, protocols, config.bootstrap, config.seed)
-    if "is" in results and any("is_top1" in v for v in per_sample.values()):
-        results["is"]["top1_accuracy_vs_prompted_class"] = float(np.mean(
-            [per_sample[r["index"]]["is_top1"] == r["class"] for r in records if "is_top1" in per_sample[r["index"]]]))
-    for name, job in jobs.items():
-        for metric in ((name,) if name != "fvd" else ("fvd", "kvd")):
-            if metric in results:
-                results[metric].update({"extractor": job.extractor.describe(), "clip": job.config["clip"]})
-    return {"metrics": results, "per_sample": per_sample}
+    """The engine's entries of the run's metrics, per-sample scores keyed by sample index, and shortfalls."""
+    resamples = {name: config.fid_bootstrap if name == "fid" else config.bootstrap for name in config.metrics}
+    computed = evaluation.metric_results(config.metrics, config.protocols(), jobs, fake_rows, real_rows,
+                                         [r["prompt"] for r in records], resamples, config.seed,
+                                         classes=plan.classes, prompted=[r["class"] for r in records])
+    computed["per_sample"] = {r["index"]: scores for r, scores in zip(records, computed["per_sample"])}
+    return computed
 
 
-def _real_set_hash(items: list[VideoItem], real_clip: str) -> str:
+def real_set_hash(items: list[VideoItem], real_clip: str) -> str:
+    """`results.json` `real_set.hash`: the real clips' keys and contents and the real clip sampling."""
     payload = json.dumps([real_clip] + [[it.key, it.sha256] for it in items])
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -418,44 +386,39 @@ def _write_shard_report(config: RunConfig, shard: Shard, counts: dict, skipped: 
                       {"counts": counts, "skipped": skipped})
 
 
-def _write_results(config: RunConfig, plan: Plan, records: list[dict], missing: list[int], jobs: list[FeatureJob],
+def _write_results(config: RunConfig, plan: Plan, records: list[dict], missing: list[int], jobs: evaluation.JobPlan,
                    results: dict, counts: dict, skipped: list[dict], timings: dict,
                    real_items: list[VideoItem], model: dict | None) -> dict:
-    weights = {job.extractor.id: job.extractor.weights.describe() for job in jobs}
+    weights = {job.extractor.id: job.extractor.weights.describe() for job in jobs.all}
     model = model or recorded_identity(config.out).get("generator") or {"name": config.model,
                                                                           "options": config.model_args}
-    unverified = sorted(name for name, w in weights.items() if not w.get("verified"))
-    out = {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "run",
-        "lumiere_eval_version": __version__,
-        "domain": config.domain,
-        "protocol_id": plan.protocol_id,
-        "protocols": {"fvd": config.fvd().describe(), "is": config.inception().describe()},
-        "config": config.to_json(),
-        "identity": recorded_identity(config.out),
-        "model": model,
-        "metrics": results["metrics"],
-        "unverified_weights": unverified,
-        "samples": {"planned": len(plan.samples), "generated": len(records), "missing": missing,
-                    "this_invocation": counts},
-        "real_set": {"split": f"{config.real_split}list0{config.fold}", "clips": len(real_items),
-                     "sampling": config.fvd().real_sampling.id,
-                     "hash": _real_set_hash(real_items, config.fvd().real_sampling.id)},
-        "skipped_videos": skipped,
-        "skipped_fraction": skip_report(skipped, len(records) + len(plan.real) + len(plan.unavailable),
-                                        config.max_skipped_fraction),
-        "prompt_suite": {"name": plan.suite.name, "hash": plan.suite.hash},
-        "seeds": {"base_seed": config.seed, "sample_seed_rule": "sha256('<domain>-zs-v1:seed<seed>:<index>')[:4]"},
-        "provenance": {"versions": package_versions(), "git_commit": git_commit(),
-                       "machine": machine(str(jobs[0].extractor.device) if jobs else "cpu"), "weights": weights,
-                       "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
-        "timings": timings,
-    }
+    provenance = {"versions": package_versions(), "git_commit": git_commit(),
+                  "machine": machine(str(jobs.all[0].extractor.device) if jobs.all else "cpu"), "weights": weights,
+                  "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    out = evaluation.record(
+        "run", model, config.domain, plan.protocol_id, config.protocols(), config.metrics, results, jobs, provenance,
+        config=config.to_json(), identity=recorded_identity(config.out),
+        samples={"planned": len(plan.samples), "generated": len(records), "missing": missing,
+                 "this_invocation": counts},
+        real_set={"split": f"{config.real_split}list0{config.fold}", "clips": len(real_items),
+                  "sampling": config.fvd().real_sampling.id,
+                  "hash": real_set_hash(real_items, config.fvd().real_sampling.id)},
+        skipped_videos=skipped,
+        skipped_fraction=skip_report(skipped, len(records) + len(plan.real) + len(plan.unavailable),
+                                     config.max_skipped_fraction),
+        prompt_suite={"name": plan.suite.name, "hash": plan.suite.hash},
+        seeds={"base_seed": config.seed, "sample_seed_rule": "sha256('<domain>-zs-v1:seed<seed>:<index>')[:4]"},
+        timings=timings)
+    write_samples(config.out / files.SAMPLES_FILE,
+                  [record | results["per_sample"].get(record["index"], {}) for record in records])
+    if evaluation.MOTION in config.metrics:  # the motion tier reads the samples just written (motion.json)
+        from lumiere_eval.runner.motion_tier import TIER_ID, run_motion
+
+        motion = run_motion(config.out, config.bootstrap, config.seed, config.progress,
+                            frame_embeddings=results.get("clip_frames"))
+        per_video = list(motion["per_sample"].values())
+        out["metrics"] |= evaluation.motion_entries(per_video, config.bootstrap, config.seed, TIER_ID)
     write_record(config.out / files.RESULTS_FILE, out)
-    atomic_write_text(config.out / files.SAMPLES_FILE, "".join(
-        json.dumps(record | results["per_sample"].get(record["index"], {}), sort_keys=True) + "\n"
-        for record in records))
     if skipped:
         atomic_write_json(config.out / files.SKIPPED_FILE, skipped)
     write_summary(config.out / files.SUMMARY_FILE, out)

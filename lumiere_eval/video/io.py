@@ -48,7 +48,8 @@ class VideoInfo:
     """What a container says about its video stream.
 
     `num_frames` counts the frames that can be decoded; `declared_frames` is the count the container header
-    states (None where it states none); `height`, `width` are the source size before any decode-downscale.
+    states (None where it states none); `height`, `width` are the source size before any decode-downscale;
+    `fps_note` says why `fps` is not a rate the container declares (None when it is one).
     """
 
     num_frames: int
@@ -56,6 +57,7 @@ class VideoInfo:
     height: int
     width: int
     declared_frames: int | None = None
+    fps_note: str | None = None
 
     @property
     def truncated(self) -> bool:
@@ -89,6 +91,46 @@ def _check_file(path: Path) -> None:
         raise VideoReadError(path, "is a directory, not a video file")
     if path.stat().st_size == 0:
         raise VideoReadError(path, "file is empty (0 bytes)")
+
+
+def unusable_reason(path: str | os.PathLike) -> str | None:
+    """Why `path` cannot be a video file before any decoding (missing, a dangling link, a link loop, a directory,
+    empty), in the words VideoReadError uses; None when it may be one."""
+    try:
+        _check_file(Path(path))
+    except VideoReadError as err:
+        return err.reason
+    return None
+
+
+def undeclared_rate(path: str | os.PathLike) -> bool:
+    """Whether an AVI file's header declares a frame rate of 0 (stream rate or scale 0 and no frame period): FFmpeg
+    then reads it at 25 fps without a word. False for other containers (their rate comes from timestamps)."""
+    if Path(path).suffix.lower() != ".avi":
+        return False
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+    except OSError:
+        return False
+    avih, strh = head.find(b"avih"), head.find(b"strh")
+    while strh >= 0 and head[strh + 8:strh + 12] != b"vids":  # the video stream's header (chunk id, size, type)
+        strh = head.find(b"strh", strh + 4)
+    if avih < 0 or strh < 0 or len(head) < max(avih + 12, strh + 36):
+        return False
+    period = int.from_bytes(head[avih + 8:avih + 12], "little")  # dwMicroSecPerFrame
+    scale = int.from_bytes(head[strh + 28:strh + 32], "little")  # the stream's dwScale and dwRate
+    rate = int.from_bytes(head[strh + 32:strh + 36], "little")
+    return (scale == 0 or rate == 0) and period == 0
+
+
+def fps_note(path: str | os.PathLike, fps: float) -> str | None:
+    """Why `fps` (as read) is not a rate the file declares, in words; None when it is one."""
+    if undeclared_rate(path):
+        return f"the container declares 0 fps; read as {fps:g} fps (FFmpeg's default)"
+    if not (fps > 0 and math.isfinite(fps)):
+        return "the container declares no frame rate"
+    return None
 
 
 def _decord_reader(path: Path):
@@ -255,16 +297,16 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         height, width = stream.codec_context.height, stream.codec_context.width
         declared = int(stream.frames) or None
     if height * width > MAX_DECODE_PIXELS:  # decord's reader holds full-size frames: count packets instead
-        return VideoInfo(_count_packets(path), fps, height, width, declared)
+        return VideoInfo(_count_packets(path), fps, height, width, declared, fps_note(path, fps))
     if path.suffix.lower() not in _PYAV_ONLY_SUFFIXES:
         try:
             length = len(_decord_reader(path))
             if length > 0:
-                return VideoInfo(length, fps or 0.0, height, width, declared)
+                return VideoInfo(length, fps or 0.0, height, width, declared, fps_note(path, fps or 0.0))
         except Exception:  # noqa: BLE001 - decord cannot: count by decoding with PyAV
             pass
     count, fps = _pyav_decode(path, count_only=True)
-    return VideoInfo(int(count), fps, height, width, declared)
+    return VideoInfo(int(count), fps, height, width, declared, fps_note(path, fps))
 
 
 def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, crf: int = 17) -> Path:

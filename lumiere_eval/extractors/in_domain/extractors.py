@@ -3,7 +3,7 @@
 - `synthetic-i3d`: penultimate features of the in-domain classifier (FVD; the role of I3D),
 - `synthetic-c3d`: its class probabilities (Inception Score; the role of C3D),
 - `synthetic-clip`: the video-text model with ClipExtractor's methods (`frame_embeddings`,
-  `text_embeddings`, `clipsim`) for CLIPSIM.
+  `text_embeddings`), from which the metrics compute CLIPSIM.
 
 Clips of any length and size are brought to the models' 16 frames of 32x32 inside (`to_model_input`).
 """
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lumiere_eval.extractors.base import Extractor, ExtractorInputError, as_uint8_batch
+from lumiere_eval.extractors.base import Extractor
 from lumiere_eval.extractors.in_domain.networks import load_checkpoint, protocol_name, to_model_input
 from lumiere_eval.extractors.weight_files import ResolvedWeights
 
@@ -83,7 +83,8 @@ class SyntheticClipExtractor(Extractor):
     """In-domain CLIPSIM: unit clip embeddings against unit prompt embeddings of the video-text model.
 
     The video encoder embeds a whole clip (motion included), so `frame_embeddings` returns one row per clip
-    (`[B, 1, D]`); `clip_similarity` of that row with a prompt is 100 * cosine, clamped at 0, as for CLIP.
+    (`[B, 1, D]`); CLIPSIM of that row with a prompt (computed by the metrics) is 100 * cosine, clamped at 0,
+    as for CLIP.
     `num_frames` is accepted for ClipExtractor's signature and is not used: the encoder always sees the
     clip resampled to its own frame count.
     """
@@ -115,13 +116,3 @@ class SyntheticClipExtractor(Extractor):
     def _forward(self, clips: torch.Tensor) -> torch.Tensor:
         x = to_model_input(clips, self.model.num_frames, self.model.size).to(self.device)
         return self.model.encode_video(x)
-
-    def clipsim(self, batch, prompts: list[str]) -> np.ndarray:
-        """In-domain CLIPSIM of each clip with its prompt: `[B]` values of 100 * cosine (clamped at 0)."""
-        from lumiere_eval.metrics import clip_similarity
-
-        frames = self.frame_embeddings(as_uint8_batch(batch, self.id))
-        if len(prompts) != len(frames):
-            raise ExtractorInputError(f"{self.id}: {len(frames)} clips but {len(prompts)} prompts")
-        texts = self.text_embeddings(list(prompts))
-        return np.array([clip_similarity(f, t) for f, t in zip(frames, texts)])

@@ -3,14 +3,15 @@
 No download: the domain is rendered locally in the UCF101 layout, the models (`lumiere`,
 `keyframe-cascade`, `per-frame-t2i`) and the evaluators (an in-domain 3D-CNN classifier for FVD and IS, an
 in-domain video-text model for CLIP similarity) are the small ones shipped in the package. Each model is
-run through the same UCF101 runner, then compared in one table, with plots, a temporal-consistency
-measure and a grid of sample GIFs. Every output says it is the synthetic domain.
+run through the same UCF101 runner, then compared in one table (the motion tier's motion magnitude and
+temporal flickering beside FVD, IS and CLIPSIM), with plots, a grid of sample GIFs, the statistics section
+(runner.default_statistics) and a SIMULATED study (demo.simulated_study). Every output says it is the
+synthetic domain.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import multiprocessing
 import os
 import shutil
@@ -19,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lumiere_eval.files import COMPARISON_FILE, SAMPLES_FILE, atomic_write_json, atomic_write_text, lumiere_home
+from lumiere_eval.files import (COMPARISON_FILE, SAMPLES_FILE, atomic_write_json, atomic_write_text, lumiere_home,
+                                read_json)
 from lumiere_eval.metrics.intervals import interval_text
+from lumiere_eval.metrics.record import read_samples
 from lumiere_eval.runner.cache import default_cache_dir
 from lumiere_eval.runner.section_memo import memo_section
 
@@ -132,16 +135,9 @@ def _show_generation(config, samples: list, pending) -> None:
             bar.update(done() - bar.n)
 
 
-def _consistency(paths: list[Path]) -> dict[str, float]:
-    from lumiere_eval.metrics import temporal_consistency
-    from lumiere_eval.video import read_video
-
-    values = [temporal_consistency(read_video(p)[0]) for p in paths]
-    return {k: float(np.mean([v[k] for v in values])) for k in values[0]}
-
-
 def real_reference(root: Path, config, num: int) -> dict:
-    """The domain's own numbers: held-out real clips scored like a model (FVD floor, IS, CLIPSIM, consistency)."""
+    """The domain's own numbers: held-out real clips scored like a model (FVD floor, IS, CLIPSIM, class accuracy;
+    their motion tier is computed with the statistics, on `paths`)."""
     from lumiere_eval.datasets import ucf101 as ucf101_data
     from lumiere_eval.metrics.values import clipsim_per_sample, compute
     from lumiere_eval.runner.cache import FeatureCache, FileHashes
@@ -178,14 +174,37 @@ def real_reference(root: Path, config, num: int) -> dict:
         "clipsim": compute("clipsim", None, similarities, None, config.bootstrap, config.seed),
         "class_accuracy": float(np.mean([ucf101_data.read_class_index(splits)[int(p.argmax())] == c
                                          for p, c in zip(probs, test_classes)])),
-        "temporal": _consistency([it.path for it in test]),
         "n": len(test),
         "paths": [str(it.path) for it in test],
     }
 
 
-def _cell(metric: dict) -> str:
-    return f"{metric['value']:.2f}" + interval_text(metric["value"], metric.get("ci_low"), metric.get("ci_high"))
+def _cell(metric: dict, digits: int = 2) -> str:
+    return f"{metric['value']:.{digits}f}" + interval_text(metric["value"], metric.get("ci_low"),
+                                                          metric.get("ci_high"), f".{digits}f")
+
+
+# The first table's columns: the runner's metrics, then the motion tier's registered scores (the same numbers as
+# the motion tier's table of the statistics section); titles and directions from the metric registry.
+METRIC_COLUMNS = ("fvd", "is", "clipsim")
+MOTION_COLUMNS = ("motion_magnitude_dis", "temporal_flickering")
+_BETTER = {True: "higher is better", False: "lower is better",
+           None: "has no better direction (compare with the real clips)"}
+
+
+def _better(name: str) -> str:
+    from lumiere_eval.metrics.registry import higher_is_better
+
+    return _BETTER[higher_is_better()[name]]
+
+
+def motion_columns(summary: dict) -> dict[str, dict]:
+    """The first table's motion-tier entries of a motion-tier summary (a model's or the real clips')."""
+    return {name: summary[name] for name in MOTION_COLUMNS if name in summary}
+
+
+def _motion_cells(motion: dict) -> str:
+    return " | ".join(_cell(motion[name], 4) if name in motion else "-" for name in MOTION_COLUMNS)
 
 
 # Metrics the default run cannot compute: their networks' weights cannot be downloaded here and no honest
@@ -197,23 +216,28 @@ NEEDS_WEIGHTS = {
 
 
 def write_comparison(out: Path, rows: dict[str, dict], reference: dict, elapsed: float) -> str:
-    """comparison.json and comparison.md: one row per model, plus held-out real clips as the reference."""
+    """comparison.json and comparison.md: one row per model, plus held-out real clips as the reference; each row's
+    `motion` holds its motion-tier entries of MOTION_COLUMNS (`motion_columns`)."""
+    from lumiere_eval.metrics.registry import get_metric
+
     atomic_write_json(out / COMPARISON_FILE, {"domain": "synthetic", "models": rows, "real_test": reference,
                                               "elapsed_s": elapsed, "needs_weights": NEEDS_WEIGHTS})
+    titles = [get_metric(name).title for name in METRIC_COLUMNS + MOTION_COLUMNS]
+    better = "; ".join(f"{get_metric(name).title} {_better(name)}" for name in METRIC_COLUMNS + MOTION_COLUMNS)
     lines = ["# SYNTHETIC DOMAIN (not UCF101): the embedded default of `lumiere-eval ucf101`", "",
              "Zero-shot protocol on the synthetic action domain; evaluators trained in-domain; IS over one split (TGAN convention); 95% bootstrap "
-             "intervals over generated samples. FVD lower is better; IS, CLIPSIM and class accuracy higher is "
-             "better; flicker should be close to the real clips'.", "",
-             "| model | samples | FVD | IS | CLIPSIM | class accuracy | motion | flicker |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"intervals over generated samples. {better}; class accuracy (IS's top class against the prompted "
+             "one) higher is better. The motion columns are the motion tier's scores (its table is below).", "",
+             "| model | samples | " + " | ".join(titles[:3]) + " | class accuracy | " + " | ".join(titles[3:]) + " |",
+             "|---|---|---|---|---|---|" + "---|" * len(MOTION_COLUMNS)]
     for name, r in rows.items():
         m = r["metrics"]
         lines.append(f"| {name} | {r['samples']} | {_cell(m['fvd'])} | {_cell(m['is'])} | {_cell(m['clipsim'])} | "
                      f"{m['is'].get('top1_accuracy_vs_prompted_class', float('nan')):.3f} | "
-                     f"{r['temporal']['motion']:.2f} | {r['temporal']['flicker']:.2f} |")
+                     f"{_motion_cells(r['motion'])} |")
     lines.append(f"| real held-out clips | {reference['n']} | {_cell(reference['fvd'])} | {_cell(reference['is'])} | "
                  f"{_cell(reference['clipsim'])} | {reference['class_accuracy']:.3f} | "
-                 f"{reference['temporal']['motion']:.2f} | {reference['temporal']['flicker']:.2f} |")
+                 f"{_motion_cells(reference['motion'])} |")
     per_model = ", ".join(f"{name} {r['wall_s']:.0f} s" for name, r in rows.items())
     lines += ["", f"Wall time: {elapsed:.0f} s ({per_model}; {next(iter(rows.values()))['workers']} worker "
                   f"process(es), cached work excluded)."]
@@ -225,30 +249,30 @@ def write_comparison(out: Path, rows: dict[str, dict], reference: dict, elapsed:
 
 
 def write_plots(out: Path, rows: dict[str, dict], reference: dict) -> Path:
-    """plots.png: each metric per model with its interval, the real clips' value as a dashed line."""
+    """plots.png: each metric per model with its interval, the real clips' value as a dashed line; titles and
+    directions from the metric registry, temporal flickering from the motion tier (each row's `motion`)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("fvd", "FVD (lower is better)"), ("is", "IS (higher is better)"),
-              ("clipsim", "CLIPSIM (higher is better)"), ("flicker", "flicker (real = dashed)")]
+    from lumiere_eval.metrics.registry import get_metric
+
+    panels = [*METRIC_COLUMNS, "temporal_flickering"]
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4))
     names = list(rows)
-    for ax, (key, title) in zip(axes, panels):
-        if key == "flicker":
-            values = [rows[n]["temporal"]["flicker"] for n in names]
-            errors = None
-            ref = reference["temporal"]["flicker"]
-        else:
-            ms = [rows[n]["metrics"][key] for n in names]
-            values = [m["value"] for m in ms]
-            # a percentile interval of a biased statistic (FVD) need not contain the point estimate
-            errors = np.clip(np.array([[m["value"] - m["ci_low"], m["ci_high"] - m["value"]] for m in ms]).T, 0, None)
-            ref = reference[key]["value"]
+    for ax, key in zip(axes, panels):
+        part = "metrics" if key in METRIC_COLUMNS else "motion"
+        ms = [rows[n][part][key] for n in names]
+        values = [m["value"] for m in ms]
+        # an interval need not contain the point estimate (old percentile records of a biased FVD): clipped at 0
+        errors = np.clip(np.array([[m["value"] - m["ci_low"], m["ci_high"] - m["value"]]
+                                   if m.get("ci_low") is not None and m.get("ci_high") is not None else [0.0, 0.0]
+                                   for m in ms]).T, 0, None)
+        ref = reference[part][key]["value"] if part == "motion" else reference[key]["value"]
         ax.bar(names, values, yerr=errors, capsize=4, color=["#4c72b0", "#dd8452", "#55a868"][:len(names)])
         ax.axhline(ref, color="k", linestyle="--", linewidth=1)
-        ax.set_title(title, fontsize=10)
+        ax.set_title(f"{get_metric(key).title}\n({_better(key)})", fontsize=9)
         ax.tick_params(axis="x", labelrotation=20, labelsize=8)
     fig.suptitle("SYNTHETIC DOMAIN (not UCF101)", fontsize=11, color="#b00000")
     fig.tight_layout()
@@ -262,7 +286,7 @@ def write_grid(out: Path, models: list[str], columns: int = 6, scale: int = 3) -
     """samples_grid.gif: one row per model, the same prompts and seeds in each column."""
     from lumiere_eval.video import read_video, write_video
 
-    records = {m: [json.loads(line) for line in (out / m / SAMPLES_FILE).read_text().splitlines()] for m in models}
+    records = {m: read_samples(out / m / SAMPLES_FILE) for m in models}
     first = records[models[0]]
     picks, seen = [], set()
     for r in first:  # one sample per class, left to right
@@ -286,7 +310,6 @@ def write_grid(out: Path, models: list[str], columns: int = 6, scale: int = 3) -
 def run_default(args: argparse.Namespace) -> int:
     """Run every shipped model on the synthetic domain and compare them."""
     from lumiere_eval.models.base import REGISTRY
-    from lumiere_eval.runner import ucf101_run
 
     print(BANNER, flush=True)
     start = time.perf_counter()
@@ -308,9 +331,8 @@ def run_default(args: argparse.Namespace) -> int:
         results = run_model(config, args.workers, args.dry_run)
         if results is None:
             continue
-        records = [json.loads(line) for line in (config.out / SAMPLES_FILE).read_text().splitlines()]
+        records = read_samples(config.out / SAMPLES_FILE)
         rows[model] = {"metrics": results["metrics"], "samples": len(records),
-                       "temporal": _consistency([config.out / r["path"] for r in records]),
                        "timings": results["timings"], "wall_s": time.perf_counter() - model_start,
                        "workers": args.workers}
         print(f"[SYNTHETIC] {model}: " + ", ".join(f"{k.upper()} {v['value']:.2f}"
@@ -318,21 +340,27 @@ def run_default(args: argparse.Namespace) -> int:
     if args.dry_run or not rows:
         return 0
     reference = real_reference(root, model_config(models[0], root, out, size, args), size["num_samples"])
-    text = write_comparison(out, rows, reference, time.perf_counter() - start)
-    write_plots(out, rows, reference)
-    write_grid(out, list(rows))
-    from lumiere_eval.human_study.demo_study import simulated_study_section  # labelled SIMULATED raters
+    elapsed = time.perf_counter() - start
+    from lumiere_eval.demo.simulated_study import simulated_study_section  # labelled SIMULATED raters
     from lumiere_eval.runner.default_statistics import write_statistics  # motion tier, paired tests, curves
 
     resamples = 1000 if args.synthetic_size == "full" else 200
     samples = {m: (out / m / SAMPLES_FILE).read_text() for m in rows}
     inputs = {"samples": samples, "metrics": {m: r["metrics"] for m, r in rows.items()},
               "real": [str(p) for p in reference["paths"]], "resamples": resamples, "seed": args.seed}
-    text += "\n" + memo_section(out, "statistics", inputs,
-                                lambda: write_statistics(out, list(rows), reference["paths"], resamples, args.seed),
-                                outputs=(out / "statistics.json",))
+    statistics = memo_section(out, "statistics", inputs,
+                              lambda: write_statistics(out, list(rows), reference["paths"], resamples, args.seed),
+                              outputs=(out / "statistics.json",))
+    tier = read_json(out / "statistics.json")  # the motion tier's summaries, per model and of the real clips
+    for model, row in rows.items():
+        row["motion"] = motion_columns(tier["motion"][model])
+    reference["motion"] = motion_columns(tier["real_test_motion"])
+    text = write_comparison(out, rows, reference, elapsed)
+    write_plots(out, rows, reference)
+    write_grid(out, list(rows))
+    text += "\n" + statistics
     text += "\n" + memo_section(out, "simulated_study", inputs, lambda: simulated_study_section(
-        {m: [json.loads(line) for line in samples[m].splitlines()] for m in rows}, inputs["metrics"], seed=args.seed))
+        {m: read_samples(out / m / SAMPLES_FILE) for m in rows}, inputs["metrics"], seed=args.seed))
     atomic_write_text(out / "comparison.md", text)
     print(BANNER)
     print(text)
