@@ -195,3 +195,115 @@ def test_imaging_quality_equals_vbench(monkeypatch, tmp_path):
     print(f"\nimaging quality vs vbench: per-video max abs difference {diff:.1e} on {theirs}; aggregate "
           f"{abs(np.mean(ours) / 100 - value):.1e}")
     assert diff < 1e-4 and abs(np.mean(ours) / 100 - value) < 1e-6
+
+
+def _vbench_raft(seed: int):
+    """VBench's own RAFT (vbench/third_party/RAFT) with random weights everywhere, BatchNorm statistics included;
+    the flow head's output scaled down so that the random network's top flows (about 3.6 pixels) fall between
+    the thresholds of the two test videos (3.05 and 4.22)."""
+    import argparse
+
+    from vbench.third_party.RAFT.core.raft import RAFT
+
+    model = RAFT(argparse.Namespace(small=False, mixed_precision=False, alternate_corr=False))
+    _perturbed(model, seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for name, buffer in model.named_buffers():
+            if name.endswith("running_var"):
+                buffer.copy_(torch.rand(buffer.shape, generator=g) + 0.5)
+            elif name.endswith("running_mean"):
+                buffer.copy_(torch.randn(buffer.shape, generator=g) * 0.1)
+        model.update_block.flow_head.conv2.weight.mul_(0.0012)
+        model.update_block.flow_head.conv2.bias.mul_(0.25)
+    return model.eval()
+
+
+class _Capture:
+    """What vbench.dynamic_degree reads from cv2.VideoCapture (BGR frames, then the end, and the fps)."""
+
+    table: dict = {}
+
+    def __init__(self, path):
+        self.frames, self.fps = list(self.table[path][0][..., ::-1]), self.table[path][1]
+
+    def get(self, prop):
+        return self.fps
+
+    def isOpened(self):
+        return True
+
+    def read(self):
+        return (True, self.frames.pop(0).copy()) if self.frames else (False, None)
+
+    def release(self):
+        pass
+
+
+def test_dynamic_degree_rule_equals_vbench_check_move():
+    from vbench.dynamic_degree import DynamicDegree
+
+    from lumiere_eval.metrics.vbench import is_dynamic
+
+    judge = DynamicDegree.__new__(DynamicDegree)  # its rule only: no network is loaded
+    rng = np.random.default_rng(8)
+    outcomes = set()
+    for _ in range(400):
+        frames, h, w = int(rng.integers(1, 40)), int(rng.integers(128, 600)), int(rng.integers(128, 600))
+        scores = list(rng.uniform(0, 14, frames - 1))
+        judge.set_params(torch.zeros(1, 3, h, w), frames)
+        theirs = judge.check_move(scores)
+        assert is_dynamic(scores, frames, h, w) == theirs, (frames, h, w, scores)
+        outcomes.add(theirs)
+    assert outcomes == {True, False}
+
+
+def test_dynamic_degree_equals_vbench(monkeypatch, tmp_path):
+    """VBench's DynamicDegree (its RAFT, its frame taking, padding and rule) against ours (torchvision's RAFT with
+    the converted checkpoint) on the same frames: per-pair scores and per-video verdicts."""
+    import vbench.dynamic_degree as vbench_dynamic
+
+    from lumiere_eval.extractors.vbench.features import raft_flows
+    from lumiere_eval.extractors.vbench.raft import load_raft
+    from lumiere_eval.metrics.vbench import flow_pair_score, is_dynamic
+
+    torch.set_num_threads(1)
+    model = _vbench_raft(9)
+    torch.save({f"module.{k}": v for k, v in model.state_dict().items()}, tmp_path / "raft-things.pth")
+    ours_model = load_raft(tmp_path / "raft-things.pth")
+    rng = np.random.default_rng(10)
+    videos = {}
+    for name, frames, h, w, fps, shift in (("a.mp4", 7, 130, 150, 24.0, 2), ("b.mp4", 4, 180, 200, 8.0, 0)):
+        base = rng.integers(0, 256, (h, w + shift * frames, 3)).astype(np.uint8)
+        videos[name] = (np.stack([base[:, shift * t:shift * t + w] for t in range(frames)]), fps)
+    monkeypatch.setattr(_Capture, "table", videos)
+    monkeypatch.setattr(vbench_dynamic.cv2, "VideoCapture", _Capture)
+    reference = vbench_dynamic.DynamicDegree(argparse_namespace(tmp_path / "raft-things.pth"), "cpu")
+    seen = {}
+    check_move = reference.check_move
+    monkeypatch.setattr(reference, "check_move",
+                        lambda scores: seen.setdefault(len(seen), (scores, check_move(scores)))[1])
+    value, per_video = vbench_dynamic.dynamic_degree(reference, list(videos))
+    verdicts, worst = [], 0.0
+    for i, (frames, fps) in enumerate(videos.values()):
+        flows, (h, w), taken = raft_flows(ours_model, frames, fps)
+        scores = [flow_pair_score(f) for f in flows.numpy()]
+        worst = max(worst, max(abs(a - b) for a, b in zip(scores, seen[i][0])))
+        assert len(scores) == len(seen[i][0])
+        verdicts.append(is_dynamic(scores, taken, h, w))
+    print(f"\ndynamic degree vs vbench: pair scores max abs difference {worst:.1e} on {[s for s, _ in seen.values()]}"
+          f"; verdicts {verdicts} vs {[r['video_results'] for r in per_video]}")
+    assert worst < 1e-3  # float32 flows of about 3 px; measured 0 with one thread
+    assert verdicts == [r["video_results"] for r in per_video] and float(np.mean(verdicts)) == value
+    assert len(set(verdicts)) == 2  # one dynamic, one not: the comparison is not of constants
+
+
+def argparse_namespace(path):
+    """vbench's compute_dynamic_degree arguments (an EasyDict there; a Namespace supports what RAFT reads)."""
+    import argparse
+
+    class Args(argparse.Namespace):
+        def __contains__(self, key):
+            return key in vars(self)
+
+    return Args(model=str(path), small=False, mixed_precision=False, alternate_corr=False)

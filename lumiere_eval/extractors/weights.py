@@ -43,6 +43,7 @@ class WeightSpec:
     licence: str
     description: str
     size: str = ""  # the file's size where known (a published byte count, else an estimate saying so)
+    archive_member: str | None = None  # the URLs serve a zip holding the file at this member path
 
 
 WEIGHTS: dict[str, WeightSpec] = {spec.name: spec for spec in (
@@ -181,6 +182,19 @@ WEIGHTS: dict[str, WeightSpec] = {spec.name: spec for spec in (
                 "before redistributing",
         description="MUSIQ trained on SPAQ, pyiqa layout (VBench imaging quality)",
         size="about 110 MB (estimate: 27M float32 parameters; no published byte count)"),
+    WeightSpec(
+        name="raft_things", filename="raft-things.pth",
+        # vbench 0.1.5 vbench/utils.py init_submodules('dynamic_degree'): princeton-vl/RAFT's models.zip
+        # (download_models.sh of princeton-vl/RAFT fetches the same archive)
+        urls=("https://dl.dropboxusercontent.com/s/4j4z58wuv8o0mfz/models.zip",),
+        sha256=None,
+        checksum_source="no published checksum found (princeton-vl/RAFT and vbench give only the archive's URL); "
+                        "checked as a RAFT-large state dict loading strictly into torchvision's raft_large",
+        file_format="raft_large", flag="--raft",
+        licence="princeton-vl/RAFT, BSD-3-Clause",
+        description="RAFT-large trained on FlyingChairs + FlyingThings (VBench dynamic degree)",
+        size="about 21 MB (estimate: 5.3M float32 parameters; no published byte count)",
+        archive_member="models/raft-things.pth"),
 )}
 
 
@@ -237,6 +251,10 @@ def check_format(spec: WeightSpec, path: Path) -> None:
         from lumiere_eval.extractors.vbench.features import load_aesthetic_head
 
         load_aesthetic_head(path)
+    elif spec.file_format == "raft_large":
+        from lumiere_eval.extractors.vbench.raft import load_raft
+
+        load_raft(path)
     elif spec.file_format == "musiq":
         from lumiere_eval.extractors.download import sha256_file
 
@@ -286,8 +304,9 @@ def resolve(name: str, local_path: str | os.PathLike | None = None, fetch_missin
 
 def missing_message(spec: WeightSpec) -> str:
     """What to do when weights are not on this machine."""
+    source = spec.urls[0] + (f" (a zip: take {spec.archive_member} out of it)" if spec.archive_member else "")
     return (f"{spec.filename} is not in {cache_dir()}; run `lumiere-eval weights fetch {spec.name}`, or "
-            f"download {spec.urls[0]} yourself and put it at {cache_dir() / spec.filename}, or pass a local "
+            f"download {source} yourself and put it at {cache_dir() / spec.filename}, or pass a local "
             f"copy with {spec.flag} PATH")
 
 
@@ -298,7 +317,10 @@ def fetch(name: str, url: str | None = None, timeout: float = 10.0, progress: bo
     errors = []
     for source in ([url] if url else list(spec.urls)):
         try:
-            download(source, dest, sha256=spec.sha256, timeout=timeout, progress=progress)
+            if spec.archive_member:
+                _fetch_member(spec, source, dest, timeout, progress)
+            else:
+                download(source, dest, sha256=spec.sha256, timeout=timeout, progress=progress)
         except DownloadError as err:
             errors.append(str(err))
             continue
@@ -310,6 +332,22 @@ def fetch(name: str, url: str | None = None, timeout: float = 10.0, progress: bo
             continue
         return dest
     raise WeightsError(f"could not download {spec.name}: {'; '.join(errors)}. {missing_message(spec)}")
+
+
+def _fetch_member(spec: WeightSpec, url: str, dest: Path, timeout: float, progress: bool) -> None:
+    """Download the zip at `url` next to `dest` (resumable), take `spec.archive_member` out as `dest`, delete the
+    zip; an archive without that member is a DownloadError."""
+    archive = dest.with_name(dest.name + ".zip")
+    download(url, archive, sha256=None, timeout=timeout, progress=progress)
+    try:
+        with zipfile.ZipFile(archive) as zf, zf.open(spec.archive_member) as src:
+            part = dest.with_name(dest.name + ".extracting")
+            part.write_bytes(src.read())
+            part.replace(dest)
+    except (zipfile.BadZipFile, KeyError) as err:
+        raise DownloadError(f"{url}: not a zip holding {spec.archive_member} ({err})") from err
+    finally:
+        archive.unlink(missing_ok=True)
 
 
 def verify(name: str) -> ResolvedWeights:

@@ -174,7 +174,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
           ("aesthetic_quality", "aesthetic quality (VBench, LAION on CLIP ViT-L/14)",
            ("clip_vit_l14", "laion_aesthetic_l14")),
           ("imaging_quality", "imaging quality (VBench, MUSIQ-SPAQ; per video 0..100, value / 100)",
-           ("musiq_spaq",)))),
+           ("musiq_spaq",)),
+          ("dynamic_degree", "dynamic degree (VBench, RAFT; share of dynamic videos)", ("raft_things",)))),
 )}
 
 

@@ -12,6 +12,11 @@ Facts, from the vbench package 0.1.5 (dimension modules) and Vchitect/VBench `sc
   of frames the mean of the top 2% flow magnitudes (int(0.02 H W) largest); pairs are the consecutive ones then
   (first, last) and (last, first); with thres = 3 min(H, W) / 256 and count = round(2 T / 16), a video is static
   when at most `count` consecutive pairs exceed thres and neither closing pair exceeds 2 thres count.
+- dynamic_degree of a video (`dynamic_degree.py`): frames taken every max(1, round(fps / 8)); per consecutive pair
+  the mean of the top 5% RAFT flow magnitudes (int(0.05 H' W') largest, on the frame padded to a multiple of 8);
+  with thres = 6 min(H, W) / 256 (unpadded frame) and count = round(4 T / 16) (T frames taken, Python's rounding,
+  halves to even), the video is dynamic when at least `count` pairs exceed thres (`check_move`: any pair at all
+  when count is 0). The dimension's value is the fraction of dynamic videos.
 - leaderboard: each dimension normalised as (value - Min) / (Max - Min) and multiplied by its weight; Quality
   Score = sum over the 7 quality dimensions / sum of their weights; Semantic Score the same over the 9 semantic
   ones; Total Score = (4 Quality + 1 Semantic) / 5.
@@ -68,6 +73,22 @@ def top_fraction_mean(magnitudes, fraction: float) -> float:
     """Mean of the int(fraction * size) largest values of a flow-magnitude map (VBench's per-pair score)."""
     flat = np.sort(np.asarray(magnitudes, dtype=np.float64).ravel())[::-1]
     return float(np.mean(flat[:int(flat.size * fraction)]))
+
+
+def flow_pair_score(flow) -> float:
+    """VBench's dynamic-degree score of one flow field `[2, H, W]`: the mean of its top 5% magnitudes."""
+    u, v = np.asarray(flow, dtype=np.float64)
+    return top_fraction_mean(np.sqrt(u * u + v * v), 0.05)
+
+
+def is_dynamic(pair_scores, num_frames: int, height: int, width: int) -> bool:
+    """VBench's dynamic-degree rule on a video's pair scores (`num_frames` frames taken, `height` x `width`
+    before padding); see the module docstring."""
+    scores = list(pair_scores)
+    if len(scores) != num_frames - 1:
+        raise MetricInputError(f"dynamic degree: {len(scores)} pair scores for {num_frames} frames")
+    thres, count = 6.0 * min(height, width) / 256.0, round(4 * num_frames / 16.0)
+    return bool(scores) and sum(s > thres for s in scores) >= count
 
 
 def is_static(pair_scores, num_frames: int, height: int, width: int) -> bool:

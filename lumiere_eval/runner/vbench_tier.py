@@ -13,17 +13,23 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from lumiere_eval import LumiereEvalError
 from lumiere_eval.extractors.weights import WeightsError, resolve
 from lumiere_eval.metrics.registry import UnknownMetricError, get_metric, interval_hook, names
-from lumiere_eval.metrics.vbench import consistency_pairs, pooled_consistency, vbench_scores
+from lumiere_eval.metrics.vbench import (consistency_pairs, flow_pair_score, is_dynamic, pooled_consistency,
+                                         vbench_scores)
 
 TIER = "vbench"
 
 
+class VBenchInputError(LumiereEvalError):
+    """Videos or options the VBench tier cannot score."""
+
+
 @dataclass(frozen=True)
 class Dimension:
-    """How one dimension is computed: `load(resolved weights, device) -> networks`, `score(networks, frames) ->
-    (per-video score, row)`; the dimension's value is `pool(rows)` (VBench's aggregate)."""
+    """How one dimension is computed: `load(resolved weights, device) -> networks`, `score(networks, frames, fps)
+    -> (per-video score, row)`; the dimension's value is `pool(rows)` (VBench's aggregate)."""
 
     load: Callable
     score: Callable
@@ -54,7 +60,23 @@ def _load_musiq(resolved, device):
     return load_musiq(resolved[0].path, device)
 
 
-def _imaging(model, frames):
+def _load_raft(resolved, device):
+    from lumiere_eval.extractors.vbench.raft import load_raft
+
+    return load_raft(resolved[0].path, device)
+
+
+def _dynamic(model, frames, fps):
+    from lumiere_eval.extractors.vbench.features import raft_flows
+
+    if not fps or fps <= 0:
+        raise VBenchInputError(f"dynamic degree takes frames at 8 fps and needs each video's frame rate, got {fps}")
+    flows, (height, width), taken = raft_flows(model, frames, fps)
+    dynamic = is_dynamic([flow_pair_score(f) for f in flows.numpy()], taken, height, width)
+    return dynamic, (float(dynamic),)
+
+
+def _imaging(model, frames, fps):
     from lumiere_eval.extractors.vbench.features import musiq_scores
 
     value = float(musiq_scores(model, frames).mean())
@@ -62,13 +84,13 @@ def _imaging(model, frames):
 
 
 def _consistency(features_of):
-    def score(model, frames):
+    def score(model, frames, fps):
         total, count = consistency_pairs(features_of(model, frames).numpy())
         return total / count, (total, count)
     return score
 
 
-def _aesthetic(networks, frames):
+def _aesthetic(networks, frames, fps):
     from lumiere_eval.extractors.vbench.features import aesthetic_scores
 
     value = float(aesthetic_scores(*networks, frames).mean())
@@ -104,6 +126,7 @@ DIMENSIONS: dict[str, Dimension] = {
     "background_consistency": Dimension(_load_clip, _consistency(_clip_features), _pooled),
     "aesthetic_quality": Dimension(_load_aesthetic, _aesthetic, _mean),
     "imaging_quality": Dimension(_load_musiq, _imaging, _mean_over_100),  # per video on MUSIQ's 0..100 scale
+    "dynamic_degree": Dimension(_load_raft, _dynamic, _mean),  # per video True/False, the value their share
 }
 
 
@@ -114,8 +137,9 @@ def _resolve(dimension: str, local: dict[str, str | os.PathLike], fetch_missing:
 def score_videos(videos: Sequence, dimensions: Sequence[str] | None = None,
                  weights: dict[str, str | os.PathLike] | None = None, fetch_missing: bool = False,
                  device: str = "cpu", num_resamples: int = 200, seed: int = 0,
-                 video_names: Sequence[str] | None = None) -> dict:
-    """VBench's dimensions of uint8 videos `[T, H, W, 3]` (T >= 2): `per_video` (one dict per video, dimension ->
+                 video_names: Sequence[str] | None = None, fps: Sequence[float] | None = None) -> dict:
+    """VBench's dimensions of uint8 videos `[T, H, W, 3]` (T >= 2; `videos[i]` may decode on access) at frame rates
+    `fps` (dynamic degree needs them): `per_video` (one dict per video, dimension ->
     score), `dimensions` (VBench's aggregate `value` with a 95% bootstrap interval over videos, `n`, direction),
     `unavailable` (dimension -> one line saying which weights are missing), `weights` (what was used),
     `vbench_scores` (Quality / Semantic / Total, only those whose every dimension was computed here) and
@@ -139,8 +163,8 @@ def score_videos(videos: Sequence, dimensions: Sequence[str] | None = None,
         spec = DIMENSIONS[dimension]
         networks = spec.load(resolved, device)
         rows = []
-        for scores, frames in zip(per_video, videos):
-            scores[dimension], row = spec.score(networks, frames)
+        for i, scores in enumerate(per_video):
+            scores[dimension], row = spec.score(networks, videos[i], None if fps is None else fps[i])
             rows.append(row)
         rows = np.asarray(rows, dtype=np.float64)
         value = spec.pool(rows)

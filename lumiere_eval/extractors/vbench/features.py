@@ -108,3 +108,13 @@ def load_musiq(path: str | os.PathLike, device: torch.device | str = "cpu", **si
                  str(path))
     model.load_state_dict(strip_prefix(state_dict, ("module.",)))
     return model.to(device).eval().requires_grad_(False)
+
+
+def raft_flows(model: nn.Module, frames, fps: float) -> tuple[torch.Tensor, tuple[int, int], int]:
+    """RAFT flows between the consecutive frames VBench's dynamic degree takes (every max(1, round(fps / 8))-th of
+    uint8 `[T, H, W, 3]`): `[T' - 1, 2, H', W']` (padded to a multiple of 8), the frame size before padding, T'."""
+    from lumiere_eval.extractors.vbench.raft import pair_flows
+
+    taken = as_vbench_frames(frames)[::max(1, round(fps / 8))]
+    with steady_math():
+        return pair_flows(model, taken), tuple(taken.shape[-2:]), len(taken)
