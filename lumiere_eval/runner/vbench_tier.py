@@ -176,3 +176,63 @@ def score_videos(videos: Sequence, dimensions: Sequence[str] | None = None,
     return {"per_video": per_video, "dimensions": summary, "unavailable": unavailable, "weights": used,
             "vbench_scores": vbench_scores({d: s["value"] for d, s in summary.items()}),
             "eval_results": eval_results}
+
+
+class DecodedVideos:
+    """Videos decoded on access (`read_video`), so that only one is in memory at a time; `fps` read once."""
+
+    def __init__(self, paths: Sequence[str | os.PathLike]):
+        from lumiere_eval.video import probe_video
+
+        self.paths = list(paths)
+        self.fps = [probe_video(p).fps for p in self.paths]
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        from lumiere_eval.video import read_video
+
+        return read_video(self.paths[i])[0]
+
+
+def score_items(items: Sequence, dimensions: Sequence[str], weights: dict[str, str | os.PathLike] | None = None,
+                fetch_missing: bool = False, device: str | None = None, num_resamples: int = 200,
+                seed: int = 0) -> dict:
+    """`score_videos` on the runner's `VideoItem`s (each video decoded once per dimension, at its own fps), named
+    by their keys in `eval_results`."""
+    import torch
+
+    videos = DecodedVideos([item.path for item in items])
+    return score_videos(videos, dimensions, weights, fetch_missing,
+                        device or ("cuda" if torch.cuda.is_available() else "cpu"), num_resamples, seed,
+                        [item.key for item in items], videos.fps)
+
+
+def record_entries(result: dict) -> dict:
+    """The record's metric entries of a `score_videos` result (one per computed dimension, with its interval)."""
+    from lumiere_eval.metrics.record import metric_entry
+
+    return {name: metric_entry(name, s["value"], s["n"], get_metric(name).default_protocol, s["ci_low"],
+                               s["ci_high"], **({"interval_method": "percentile"} if s["ci_low"] is not None else {}))
+            for name, s in result["dimensions"].items()}
+
+
+def not_computed_text(result: dict) -> str:
+    """One line per dimension that was asked for and not computed ('' when none)."""
+    return "\n".join(result["unavailable"].values())
+
+
+def vbench_section(result: dict) -> dict:
+    """The record's `vbench` field: the dimensions not computed (one line each), the weights used, VBench's
+    Quality / Semantic / Total where every dimension they need was computed, and VBench's results layout."""
+    return {"tier": "vbench-0.1.5", "not_computed": result["unavailable"], "weights": result["weights"],
+            "vbench_scores": result["vbench_scores"], "eval_results": result["eval_results"]}
+
+
+def eval_results_path(record_path: str | os.PathLike) -> "os.PathLike":
+    """Where VBench's `*_eval_results.json` of a record goes: `<record stem>_eval_results.json` beside it."""
+    from pathlib import Path
+
+    path = Path(record_path)
+    return path.with_name(f"{path.stem}_eval_results.json")
