@@ -65,7 +65,7 @@ class Metric:
     per_sample: tuple[str, ...] = ()  # samples.jsonl fields this metric writes (higher_is_better applies)
     weights: tuple[str, ...] = ()  # weight registry names (lumiere_eval.extractors.weights); () = weight-free
     tier: str = "core"  # "core": computed by `ucf101`/`metrics`; "motion": by the motion tier (motion.json);
-    # "vbench": by the VBench tier (lumiere_eval.runner.vbench_tier), not yet wired into those commands
+    # "vbench": by the VBench tier (lumiere_eval.runner.vbench_tier), from `metrics`/`ucf101` --metrics
     statistic: str | None = None  # set metrics: "module:function", (real, fake, protocol) -> f(positions) -> value
     min_videos: int = 2  # a set metric's fewest videos on each side it reads (a covariance needs 2)
 

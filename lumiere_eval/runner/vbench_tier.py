@@ -1,7 +1,7 @@
 """The VBench tier: VBench's dimensions with VBench's networks on any videos, per video and per dimension, with
 VBench's aggregates, 95% bootstrap intervals over videos, and VBench's own results layout.
 
-`score_videos(videos, ...)` is the entry point (the engine's commands are not wired to it yet: docs/vbench.md).
+`score_videos(videos, ...)` is the entry point; `metrics` and `ucf101` reach it through `evaluation.vbench_results`.
 Each dimension needs its registered weights (`lumiere_eval.metrics.registry`, tier "vbench"); one that cannot be
 resolved stops only that dimension, with one line in `unavailable`, and the others are computed.
 """
