@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml
 	# videojedi 1.1.0 needs vjepa 0.1.2, which pins torchvision<0.20: both installed without dependencies
 	# (what they import is in the dev extra); they are only references for tests/test_extractors_vjepa.py.
 	$(PY) -m pip install -q --no-deps "videojedi==1.1.0" "vjepa==0.1.2"
+	# vbench 0.1.5 pins old torch/transformers/timm builds: installed without dependencies; it is only the reference
+	# of tests/test_conformance_vbench.py (its loaders download weights and are never called).
+	$(PY) -m pip install -q --no-deps "vbench==0.1.5"
 	touch $(STAMP)
 
 install: $(STAMP)

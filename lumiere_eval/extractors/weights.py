@@ -37,10 +37,13 @@ class WeightSpec:
     sha256: str | None  # only when a public source states it
     checksum_source: str  # where the SHA-256 comes from, or why there is none
     # "torchscript" | "i3d_state_dict" | "clip" | "state_dict" | "videomae_v2" | "vjepa_encoder" | "vjepa_probe"
+    # | "dino_vitb16" | "aesthetic_head"
     file_format: str
     flag: str  # the `lumiere-eval metrics` option that takes a local copy
     licence: str
     description: str
+    size: str = ""  # the file's size where known (a published byte count, else an estimate saying so)
+    archive_member: str | None = None  # the URLs serve a zip holding the file at this member path
 
 
 WEIGHTS: dict[str, WeightSpec] = {spec.name: spec for spec in (
@@ -134,6 +137,64 @@ WEIGHTS: dict[str, WeightSpec] = {spec.name: spec for spec in (
         file_format="vjepa_probe", flag="--vjepa-probe",
         licence="V-JEPA (facebookresearch/jepa), CC BY-NC 4.0: non-commercial use only",
         description="V-JEPA ViT-H/16 SSv2 attentive probe (its pooler makes the JEDi features)"),
+    # VBench's networks (vbench 0.1.5 vbench/utils.py init_submodules gives each URL)
+    WeightSpec(
+        name="dino_vitb16", filename="dino_vitbase16_pretrain.pth",
+        # facebookresearch/dino hubconf.py dino_vitb16 (what VBench's torch.hub.load builds) and VBench's local mode
+        urls=("https://dl.fbaipublicfiles.com/dino/dino_vitbase16_pretrain/dino_vitbase16_pretrain.pth",),
+        sha256=None,
+        checksum_source="no published checksum found (facebookresearch/dino and vbench give only the URL); checked "
+                        "as a state dict with the 150 keys and shapes of DINO ViT-B/16",
+        file_format="dino_vitb16", flag="--dino",
+        licence="DINO (facebookresearch/dino), Apache-2.0",
+        description="DINO ViT-B/16 (VBench subject consistency)",
+        size="about 343 MB (estimate: 85.8M float32 parameters; no published byte count)"),
+    WeightSpec(
+        name="clip_vit_l14", filename="ViT-L-14.pt",
+        urls=("https://openaipublic.azureedge.net/clip/models/"
+              "b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836/ViT-L-14.pt",),
+        sha256="b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836",
+        checksum_source="URL path, as checked by openai/CLIP and clip-anytorch clip/clip.py _download",
+        file_format="clip", flag="--clip-l14",
+        licence="OpenAI CLIP weights, MIT licence (openai/CLIP)",
+        description="CLIP ViT-L/14 (VBench aesthetic quality, under the LAION predictor)",
+        size="about 0.9 GB (estimate: 428M parameters stored as float16; no published byte count)"),
+    WeightSpec(
+        name="laion_aesthetic_l14", filename="sa_0_4_vit_l_14_linear.pth",
+        # vbench 0.1.5 vbench/aesthetic_quality.py get_aesthetic_model (LAION-AI/aesthetic-predictor)
+        urls=("https://github.com/LAION-AI/aesthetic-predictor/blob/main/sa_0_4_vit_l_14_linear.pth?raw=true",),
+        sha256=None,
+        checksum_source="no published checksum found (LAION-AI/aesthetic-predictor and vbench give only the URL); "
+                        "checked as the state dict of nn.Linear(768, 1) (keys weight [1, 768], bias [1])",
+        file_format="aesthetic_head", flag="--aesthetic",
+        licence="LAION-AI/aesthetic-predictor, MIT licence",
+        description="LAION aesthetic predictor, linear head on CLIP ViT-L/14 (VBench aesthetic quality)",
+        size="about 4 KB (769 float32 parameters)"),
+    WeightSpec(
+        name="musiq_spaq", filename="musiq_spaq_ckpt-358bb6af.pth",
+        # vbench 0.1.5 vbench/utils.py init_submodules('imaging_quality') (pyiqa's release of MUSIQ on SPAQ)
+        urls=("https://github.com/chaofengc/IQA-PyTorch/releases/download/v0.1-weights/musiq_spaq_ckpt-358bb6af.pth",),
+        sha256=None,
+        checksum_source="no full checksum published; the file name carries the torch.hub convention's first 8 hex "
+                        "digits of its SHA-256 (358bb6af), checked by `check_format`",
+        file_format="musiq", flag="--musiq",
+        licence="pyiqa (chaofengc/IQA-PyTorch) release of MUSIQ trained on SPAQ; check pyiqa's licence terms "
+                "before redistributing",
+        description="MUSIQ trained on SPAQ, pyiqa layout (VBench imaging quality)",
+        size="about 110 MB (estimate: 27M float32 parameters; no published byte count)"),
+    WeightSpec(
+        name="raft_things", filename="raft-things.pth",
+        # vbench 0.1.5 vbench/utils.py init_submodules('dynamic_degree'): princeton-vl/RAFT's models.zip
+        # (download_models.sh of princeton-vl/RAFT fetches the same archive)
+        urls=("https://dl.dropboxusercontent.com/s/4j4z58wuv8o0mfz/models.zip",),
+        sha256=None,
+        checksum_source="no published checksum found (princeton-vl/RAFT and vbench give only the archive's URL); "
+                        "checked as a RAFT-large state dict loading strictly into torchvision's raft_large",
+        file_format="raft_large", flag="--raft",
+        licence="princeton-vl/RAFT, BSD-3-Clause",
+        description="RAFT-large trained on FlyingChairs + FlyingThings (VBench dynamic degree)",
+        size="about 21 MB (estimate: 5.3M float32 parameters; no published byte count)",
+        archive_member="models/raft-things.pth"),
 )}
 
 
@@ -181,6 +242,25 @@ def check_format(spec: WeightSpec, path: Path) -> None:
         part, extract = (("encoder", encoder_state_dict) if spec.file_format == "vjepa_encoder"
                          else ("probe", probe_state_dict))
         check_vjepa_state_dict(extract(load_checkpoint(path), str(path)), part, str(path))
+    elif spec.file_format == "dino_vitb16":
+        from lumiere_eval.extractors.vbench.dino import check_dino_state_dict
+        from lumiere_eval.extractors.weight_files import load_state_dict
+
+        check_dino_state_dict(load_state_dict(path), str(path))
+    elif spec.file_format == "aesthetic_head":
+        from lumiere_eval.extractors.vbench.features import load_aesthetic_head
+
+        load_aesthetic_head(path)
+    elif spec.file_format == "raft_large":
+        from lumiere_eval.extractors.vbench.raft import load_raft
+
+        load_raft(path)
+    elif spec.file_format == "musiq":
+        from lumiere_eval.extractors.download import sha256_file
+
+        prefix = spec.filename.rsplit("-", 1)[-1].split(".")[0]
+        if not sha256_file(path).startswith(prefix):
+            raise WeightsError(f"{path}: SHA-256 does not start with {prefix}, the prefix in {spec.filename}")
 
 
 def _status(spec: WeightSpec, path: Path, digest: str) -> tuple[bool, str]:
@@ -224,8 +304,9 @@ def resolve(name: str, local_path: str | os.PathLike | None = None, fetch_missin
 
 def missing_message(spec: WeightSpec) -> str:
     """What to do when weights are not on this machine."""
+    source = spec.urls[0] + (f" (a zip: take {spec.archive_member} out of it)" if spec.archive_member else "")
     return (f"{spec.filename} is not in {cache_dir()}; run `lumiere-eval weights fetch {spec.name}`, or "
-            f"download {spec.urls[0]} yourself and put it at {cache_dir() / spec.filename}, or pass a local "
+            f"download {source} yourself and put it at {cache_dir() / spec.filename}, or pass a local "
             f"copy with {spec.flag} PATH")
 
 
@@ -236,7 +317,10 @@ def fetch(name: str, url: str | None = None, timeout: float = 10.0, progress: bo
     errors = []
     for source in ([url] if url else list(spec.urls)):
         try:
-            download(source, dest, sha256=spec.sha256, timeout=timeout, progress=progress)
+            if spec.archive_member:
+                _fetch_member(spec, source, dest, timeout, progress)
+            else:
+                download(source, dest, sha256=spec.sha256, timeout=timeout, progress=progress)
         except DownloadError as err:
             errors.append(str(err))
             continue
@@ -248,6 +332,22 @@ def fetch(name: str, url: str | None = None, timeout: float = 10.0, progress: bo
             continue
         return dest
     raise WeightsError(f"could not download {spec.name}: {'; '.join(errors)}. {missing_message(spec)}")
+
+
+def _fetch_member(spec: WeightSpec, url: str, dest: Path, timeout: float, progress: bool) -> None:
+    """Download the zip at `url` next to `dest` (resumable), take `spec.archive_member` out as `dest`, delete the
+    zip; an archive without that member is a DownloadError."""
+    archive = dest.with_name(dest.name + ".zip")
+    download(url, archive, sha256=None, timeout=timeout, progress=progress)
+    try:
+        with zipfile.ZipFile(archive) as zf, zf.open(spec.archive_member) as src:
+            part = dest.with_name(dest.name + ".extracting")
+            part.write_bytes(src.read())
+            part.replace(dest)
+    except (zipfile.BadZipFile, KeyError) as err:
+        raise DownloadError(f"{url}: not a zip holding {spec.archive_member} ({err})") from err
+    finally:
+        archive.unlink(missing_ok=True)
 
 
 def verify(name: str) -> ResolvedWeights:

@@ -64,7 +64,8 @@ class Metric:
     interval: str = "percentile_bootstrap"  # a key of INTERVALS
     per_sample: tuple[str, ...] = ()  # samples.jsonl fields this metric writes (higher_is_better applies)
     weights: tuple[str, ...] = ()  # weight registry names (lumiere_eval.extractors.weights); () = weight-free
-    tier: str = "core"  # "core": computed by `ucf101`/`metrics`; "motion": by the motion tier (motion.json)
+    tier: str = "core"  # "core": computed by `ucf101`/`metrics`; "motion": by the motion tier (motion.json);
+    # "vbench": by the VBench tier (lumiere_eval.runner.vbench_tier), from `metrics`/`ucf101` --metrics
     statistic: str | None = None  # set metrics: "module:function", (real, fake, protocol) -> f(positions) -> value
     min_videos: int = 2  # a set metric's fewest videos on each side it reads (a covariance needs 2)
 
@@ -164,6 +165,17 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
           ("warping_error_dis", "warping error", False, ()),
           ("clip_consistency_consecutive", "CLIP consistency (consecutive frames)", True, _CLIP),
           ("clip_consistency_first", "CLIP consistency (to the first frame)", True, _CLIP))),
+    # VBench's dimensions with VBench's networks (lumiere_eval.runner.vbench_tier; values on VBench's scale)
+    *(Metric(name, title, True, "per-sample", "vbench", "vbench-0.1.5", per_sample=(name,), tier="vbench",
+             weights=weights)
+      for name, title, weights in (
+          ("subject_consistency", "subject consistency (VBench, DINO ViT-B/16)", ("dino_vitb16",)),
+          ("background_consistency", "background consistency (VBench, CLIP ViT-B/32)", _CLIP),
+          ("aesthetic_quality", "aesthetic quality (VBench, LAION on CLIP ViT-L/14)",
+           ("clip_vit_l14", "laion_aesthetic_l14")),
+          ("imaging_quality", "imaging quality (VBench, MUSIQ-SPAQ; per video 0..100, value / 100)",
+           ("musiq_spaq",)),
+          ("dynamic_degree", "dynamic degree (VBench, RAFT; share of dynamic videos)", ("raft_things",)))),
 )}
 
 

@@ -27,6 +27,8 @@ from lumiere_eval.runner.features import FeatureJob
 MOTION = "motion"  # a --metrics name that stands for every metric of the motion tier
 MOTION_METRICS = tuple(n for n, m in METRICS.items() if m.tier == "motion")
 ENGINE_METRICS = tuple(n for n, m in METRICS.items() if m.tier == "core")
+VBENCH = "vbench"  # a --metrics name that stands for every VBench dimension (lumiere_eval.runner.vbench_tier)
+VBENCH_METRICS = tuple(n for n, m in METRICS.items() if m.tier == "vbench")
 
 
 class MetricSelectionError(LumiereEvalError):
@@ -35,14 +37,17 @@ class MetricSelectionError(LumiereEvalError):
 
 def parse_metrics(text: str | tuple | list, option: str = "--metrics") -> tuple[str, ...]:
     """Metric names from a comma-separated list (or a sequence), in registry order; `motion` stands for the
-    motion tier. An unknown or empty list raises MetricSelectionError naming the known ones."""
+    motion tier, `vbench` for every VBench dimension (each also by its own name). An unknown or empty list raises
+    MetricSelectionError naming the known ones."""
     names = [n.strip().lower() for n in (text.split(",") if isinstance(text, str) else text) if n.strip()]
-    known = (*ENGINE_METRICS, MOTION)
+    known = (*ENGINE_METRICS, MOTION, VBENCH, *VBENCH_METRICS)
     unknown = [n for n in names if n not in known]
     if unknown or not names:
         raise MetricSelectionError(f"{option}: unknown {', '.join(unknown) if unknown else 'empty list'}; choose "
                                    f"from {', '.join(known)} (`lumiere-eval metrics --list` describes each)")
-    return tuple(n for n in known if n in names)
+    if VBENCH in names:
+        names += VBENCH_METRICS
+    return tuple(n for n in known if n in names and n != VBENCH)
 
 
 @dataclass(frozen=True)
@@ -308,17 +313,28 @@ def describe_metrics() -> str:
     direction = {True: "higher is better", False: "lower is better", None: "compare with real videos"}
     lines = []
     for name, m in METRICS.items():
-        if m.tier not in ("core", "motion"):
-            continue
         slot = "cdfvd" if name == "cdfvd" else m.family
         protocols = (f"protocols: {m.default_protocol} (default)" +
                      "".join(f", {p}" for p in family.get(slot, []) if p != m.default_protocol)
                      if m.default_protocol else "protocol: the CLIP extractor's frames, x100 cosine clamped at 0")
         weights = ", ".join(m.weights) if m.weights else "none"
-        group = "  (--metrics motion)" if m.tier == "motion" else ""
+        group = {"motion": "  (--metrics motion)", "vbench": "  (--metrics vbench)"}.get(m.tier, "")
         lines.append(f"{name:30s} {m.title}: {m.kind} metric, {direction[m.higher_is_better]}{group}\n"
                      f"{'':30s} {protocols}\n{'':30s} weights: {weights}")
     return "\n".join(lines)
+
+
+def vbench_results(names: tuple[str, ...], items: list, weights: dict, fetch_missing: bool, device: str | None,
+                   num_resamples: int, seed: int) -> dict | None:
+    """The VBench dimensions among `names` on the generated videos `items` (`runner.vbench_tier.score_items`; None
+    when none is asked for). A dimension whose weights cannot be resolved is left out with one line in
+    `unavailable`; the others are computed."""
+    wanted = [n for n in names if n in VBENCH_METRICS]
+    if not wanted:
+        return None
+    from lumiere_eval.runner.vbench_tier import score_items
+
+    return score_items(items, wanted, weights, fetch_missing, device, num_resamples, seed)
 
 
 def unverified_weights(plan: JobPlan) -> list[str]:

@@ -162,7 +162,8 @@ def compute(args: argparse.Namespace) -> dict:
     from lumiere_eval.runner import evaluation
     from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
     from lumiere_eval.runner.motion_tier import TIER_ID, video_scores
-    from lumiere_eval.runner.options import extractor_factory, feature_block, weight_paths
+    from lumiere_eval.runner.options import extractor_factory, feature_block, vbench_weight_paths, weight_paths
+    from lumiere_eval.runner.vbench_tier import record_entries, vbench_section
     from lumiere_eval.runner.provenance import git_commit, package_versions
 
     if not args.real or not args.fake:
@@ -219,6 +220,12 @@ def compute(args: argparse.Namespace) -> dict:
     if evaluation.MOTION in names:
         results |= evaluation.motion_entries(video_scores(fake_items, cache, None, progress), args.bootstrap,
                                              args.seed, TIER_ID)
+    vbench = evaluation.vbench_results(names, fake_items, vbench_weight_paths(args), not args.no_download,
+                                       args.device, args.bootstrap, args.seed)
+    if vbench is not None:
+        results |= record_entries(vbench)
+        for line in vbench["unavailable"].values():
+            warnings.warn(line, stacklevel=2)
     short = computed["short_of_protocol"]
     if short:
         warnings.warn(evaluation.shortfall_text(short), stacklevel=2)
@@ -230,6 +237,7 @@ def compute(args: argparse.Namespace) -> dict:
         computed | {"metrics": results}, plan, provenance, satisfied=not short,
         **({"shared_content_warning": shared} if shared else {}),
         **({"fps_undeclared": no_rate} if no_rate else {}),
+        **({"vbench": vbench_section(vbench)} if vbench is not None else {}),
         real={"source": str(real.source), "videos": len(real.paths)},
         fake={"source": str(fake.source), "videos": len(fake.paths)},
         skipped_videos=[{"path": path, "reason": reason} for path, reason in sorted(skipped.items())],
@@ -264,6 +272,8 @@ def format_table(record: dict) -> str:
         lines.append(f"WARNING: {record['shared_content_warning']}")
     if warning_text(record.get("skipped_fraction", {})):
         lines.append(warning_text(record["skipped_fraction"]))
+    for line in record.get("vbench", {}).get("not_computed", {}).values():
+        lines.append(line)
     if record["unverified_weights"]:
         lines.append("computed with UNVERIFIED weights: " + ", ".join(record["unverified_weights"]))
     return "\n".join(lines)
@@ -282,4 +292,10 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(record))
     out = write_record(args.out, record)
     print(f"wrote {out}")
+    if record.get("vbench", {}).get("eval_results"):
+        from lumiere_eval.files import atomic_write_json
+        from lumiere_eval.runner.vbench_tier import eval_results_path
+
+        atomic_write_json(eval_results_path(out), record["vbench"]["eval_results"])
+        print(f"wrote {eval_results_path(out)} (VBench's results layout)")
     return 0

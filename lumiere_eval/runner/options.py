@@ -23,16 +23,26 @@ WEIGHT_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "vjepa": ("V-JEPA vith16.pth.tar (JEDi)", ("vjepa-h16-ssv2", "vjepa-h16-ssv2-fp16", "vjepa-h16-ssv2-bf16")),
     "vjepa_probe": ("V-JEPA ViT-H/16 SSv2 probe (JEDi)", ("probe",)),
 }
+# VBench weight option -> the weight registry name it gives a local file for (`runner.vbench_tier`; background
+# consistency reads CLIP ViT-B/32 from --clip)
+VBENCH_WEIGHT_OPTIONS: dict[str, tuple[str, str]] = {
+    "dino": ("DINO ViT-B/16 dino_vitbase16_pretrain.pth (VBench subject consistency)", "dino_vitb16"),
+    "clip_l14": ("CLIP ViT-L/14 ViT-L-14.pt (VBench aesthetic quality)", "clip_vit_l14"),
+    "aesthetic": ("LAION aesthetic head sa_0_4_vit_l_14_linear.pth (VBench aesthetic quality)", "laion_aesthetic_l14"),
+    "musiq": ("MUSIQ musiq_spaq_ckpt-358bb6af.pth (VBench imaging quality)", "musiq_spaq"),
+    "raft": ("RAFT raft-things.pth (VBench dynamic degree)", "raft_things"),
+}
 
 
 def add_metric_options(p: argparse.ArgumentParser, default_metrics: str) -> None:
     """--metrics, --list-metrics and the protocol of every protocol slot."""
     from lumiere_eval.metrics.protocols import (DEFAULT_FVD_PROTOCOL, DEFAULT_IS_PROTOCOL, FVD_PROTOCOLS, IS_PROTOCOLS,
                                                 JEDI_PROTOCOLS)
-    from lumiere_eval.runner.evaluation import ENGINE_METRICS, MOTION
+    from lumiere_eval.runner.evaluation import ENGINE_METRICS, MOTION, VBENCH, VBENCH_METRICS
 
     p.add_argument("--metrics", default=default_metrics,
-                   help=f"comma-separated subset of {', '.join((*ENGINE_METRICS, MOTION))} (motion: the motion tier)")
+                   help=f"comma-separated subset of {', '.join((*ENGINE_METRICS, MOTION, VBENCH, *VBENCH_METRICS))} "
+                        "(motion: the motion tier; vbench: every VBench dimension)")
     p.add_argument("--list-metrics", action="store_true",
                    help="print every metric with its direction, protocols and the weights it needs, and exit")
     p.add_argument("--protocol", dest="fvd_protocol", default=DEFAULT_FVD_PROTOCOL,
@@ -68,7 +78,7 @@ def add_override_options(p: argparse.ArgumentParser) -> None:
 
 def add_weight_options(p: argparse.ArgumentParser) -> None:
     """One local-weight-file option per network (--i3d, --c3d, --clip, --inception, --videomae, --vjepa, ...)."""
-    for option, (what, _) in WEIGHT_OPTIONS.items():
+    for option, (what, _) in (*WEIGHT_OPTIONS.items(), *VBENCH_WEIGHT_OPTIONS.items()):
         p.add_argument(f"--{option.replace('_', '-')}", type=Path, default=None,
                        help=f"local {what}; default: the weight cache")
 
@@ -118,6 +128,12 @@ def weight_paths(args: argparse.Namespace) -> dict[str, Path]:
     """Extractor registry name -> the local weight file given for it."""
     return {name: getattr(args, option) for option, (_, names) in WEIGHT_OPTIONS.items()
             for name in names if getattr(args, option, None)}
+
+
+def vbench_weight_paths(args: argparse.Namespace) -> dict[str, Path]:
+    """Weight registry name -> the local file given for a VBench dimension's network."""
+    given = {name: getattr(args, option, None) for option, (_, name) in VBENCH_WEIGHT_OPTIONS.items()}
+    return {name: path for name, path in {**given, "clip_vit_b32": getattr(args, "clip", None)}.items() if path}
 
 
 def extractor_factory(weights: dict, device: str | None, batch_size: int, fetch_missing: bool = False,

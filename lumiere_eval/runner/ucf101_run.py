@@ -420,6 +420,22 @@ def _write_results(config: RunConfig, plan: Plan, records: list[dict], missing: 
                             frame_embeddings=results.get("clip_frames"))
         per_video = list(motion["per_sample"].values())
         out["metrics"] |= evaluation.motion_entries(per_video, config.bootstrap, config.seed, TIER_ID)
+    # VBench dimensions on the samples just written, with the weights in the weight cache (CLIP B/32 also from
+    # --clip); a dimension without its weights is listed in `vbench.not_computed` and warned about, one line each
+    vbench = evaluation.vbench_results(
+        config.metrics, [VideoItem(config.out / r["path"], r["sha256"], r["path"]) for r in records],
+        {"clip_vit_b32": config.weights["clip"]} if config.weights.get("clip") else {}, False, config.device,
+        config.bootstrap, config.seed)
+    if vbench is not None:
+        import warnings
+
+        from lumiere_eval.runner.vbench_tier import eval_results_path, record_entries, vbench_section
+
+        out["metrics"] |= record_entries(vbench)
+        out["vbench"] = vbench_section(vbench)
+        for line in vbench["unavailable"].values():
+            warnings.warn(line, stacklevel=2)
+        atomic_write_json(eval_results_path(config.out / files.RESULTS_FILE), vbench["eval_results"])
     write_record(config.out / files.RESULTS_FILE, out)
     if skipped:
         atomic_write_json(config.out / files.SKIPPED_FILE, skipped)

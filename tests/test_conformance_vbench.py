@@ -1,0 +1,309 @@
+"""VBench's dimensions against vbench 0.1.5's own dimension code, on the same frames and the same networks
+(random weights at reduced size; vbench's loaders download and are never called: its `load_video` is replaced by
+one returning the frames it would decode). `-s` prints the measured differences (docs/conformance.md)."""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lumiere_eval.extractors.vbench.dino import DinoViT, check_dino_state_dict, expected_layout, load_dino
+from lumiere_eval.extractors.vbench.features import (aesthetic_scores, clip_image_features, dino_features,
+                                                     load_aesthetic_head)
+from lumiere_eval.extractors.weights import WeightsError
+from lumiere_eval.metrics.vbench import consistency_pairs, consistency_score, pooled_consistency
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # clip imports the deprecated pkg_resources
+    vbench_subject = pytest.importorskip("vbench.subject_consistency")
+    vbench_background = pytest.importorskip("vbench.background_consistency")
+    vbench_aesthetic = pytest.importorskip("vbench.aesthetic_quality")
+    from clip.model import CLIP
+
+TINY_DINO = {"dim": 32, "depth": 2, "heads": 4, "patch_size": 16, "img_size": 224}
+
+
+def _perturbed(model: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """Random weights everywhere, norms and biases included (a zero bias would hide a missing one)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            noise = torch.randn(p.shape, generator=g)
+            p.copy_(noise * 0.1 if p.ndim > 1 else noise * 0.02 + (name.endswith("weight") or 0))
+    return model.eval()
+
+
+def _videos(seed: int = 0):
+    """Three uint8 videos: square, landscape (DINO's position table interpolated), portrait; smooth motion so that
+    consecutive frames are alike and the first-frame term differs from the previous-frame one."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for frames, h, w in ((6, 64, 64), (5, 48, 80), (4, 72, 40)):
+        base = rng.integers(0, 256, (h, w + 3 * frames, 3)).astype(np.float32)
+        clip = np.stack([base[:, 3 * t:3 * t + w] for t in range(frames)])
+        clip += rng.normal(0, 8, clip.shape)
+        out.append(np.clip(clip, 0, 255).astype(np.uint8))
+    return out
+
+
+def _as_load_video(videos):
+    """vbench.utils.load_video's return value for each video (torch.Tensor(frames) -> float32 [T, C, H, W])."""
+    table = {f"v{i}.mp4": torch.Tensor(v).permute(0, 3, 1, 2) for i, v in enumerate(videos)}
+    return table, lambda path, *args, **kwargs: table[path].clone()
+
+
+def tiny_clip(embed_dim: int = 24, seed: int = 0) -> CLIP:
+    torch.manual_seed(seed)
+    return CLIP(embed_dim=embed_dim, image_resolution=224, vision_layers=1, vision_width=64, vision_patch_size=32,
+                context_length=77, vocab_size=49408, transformer_width=32, transformer_heads=1,
+                transformer_layers=1).eval()
+
+
+def test_dino_network_equals_timm_vit_on_square_input():
+    timm = pytest.importorskip("timm")
+    ours = _perturbed(DinoViT(**TINY_DINO), 1)
+    reference = timm.models.vision_transformer.VisionTransformer(
+        img_size=224, patch_size=16, embed_dim=32, depth=2, num_heads=4, mlp_ratio=4.0, qkv_bias=True,
+        num_classes=0, global_pool="token").eval()
+    reference.load_state_dict(ours.state_dict())  # strict: the same keys and shapes as DINO's checkpoint layout
+    x = torch.randn(3, 3, 224, 224)
+    with torch.no_grad():
+        diff = (ours(x) - reference(x)).abs().max().item()
+    print(f"\nDINO ViT vs timm VisionTransformer, 224x224: max abs difference {diff:.2e}")
+    assert diff < 1e-5
+
+
+def test_dino_position_table_follows_dino_interpolation_factor():
+    model = _perturbed(DinoViT(**TINY_DINO), 2)
+    table = model.position_table(224, 373)  # a 48x80 frame after VBench's shorter-side resize
+    assert table.shape == (1, 1 + 14 * 23, 32)
+    assert torch.equal(table[:, 0], model.pos_embed[:, 0])
+    assert model.position_table(224, 224) is model.pos_embed
+    # the factor (not the target size) sets the sampling grid: a plain size= interpolation is a different table
+    grid = model.pos_embed[:, 1:].reshape(1, 14, 14, 32).permute(0, 3, 1, 2)
+    by_size = F.interpolate(grid, size=(14, 23), mode="bicubic").permute(0, 2, 3, 1).reshape(1, -1, 32)
+    assert (by_size - table[:, 1:]).abs().max() > 1e-4
+
+
+def test_subject_consistency_equals_vbench(monkeypatch):
+    videos = _videos()
+    table, load_video = _as_load_video(videos)
+    monkeypatch.setattr(vbench_subject, "load_video", load_video)
+    model = _perturbed(DinoViT(**TINY_DINO), 3)
+    value, per_video = vbench_subject.subject_consistency(model, list(table), "cpu", read_frame=False)
+    pairs = [consistency_pairs(dino_features(model, v).numpy()) for v in videos]
+    ours = [consistency_score(dino_features(model, v).numpy()) for v in videos]
+    theirs = [r["video_results"] for r in per_video]
+    diff = max(abs(a - b) for a, b in zip(ours, theirs))
+    print(f"\nsubject consistency vs vbench: per-video max abs difference {diff:.1e} on {theirs}; "
+          f"aggregate {abs(pooled_consistency(pairs) - value):.1e}")
+    assert diff < 1e-5 and abs(pooled_consistency(pairs) - value) < 1e-5
+    assert len(set(round(t, 3) for t in theirs)) == 3  # the videos differ: the comparison is not of constants
+
+
+def test_background_consistency_equals_vbench(monkeypatch):
+    videos = _videos(1)
+    table, load_video = _as_load_video(videos)
+    monkeypatch.setattr(vbench_background, "load_video", load_video)
+    model = tiny_clip()
+    value, per_video = vbench_background.background_consistency(model, None, list(table), "cpu", read_frame=False)
+    pairs = [consistency_pairs(clip_image_features(model, v).numpy()) for v in videos]
+    ours = [s / c for s, c in pairs]
+    theirs = [r["video_results"] for r in per_video]
+    diff = max(abs(a - b) for a, b in zip(ours, theirs))
+    print(f"\nbackground consistency vs vbench: per-video max abs difference {diff:.1e} on {theirs}; "
+          f"aggregate {abs(pooled_consistency(pairs) - value):.1e}")
+    assert diff < 1e-5 and abs(pooled_consistency(pairs) - value) < 1e-5
+    assert [c for _, c in pairs] == [r["cnt_per_video"] for r in per_video]
+
+
+def test_aesthetic_quality_equals_vbench(monkeypatch, tmp_path):
+    videos = _videos(2)
+    table, load_video = _as_load_video(videos)
+    monkeypatch.setattr(vbench_aesthetic, "load_video", load_video)
+    model = tiny_clip(embed_dim=768, seed=4)
+    head = torch.nn.Linear(768, 1)
+    torch.nn.init.normal_(head.weight, std=0.5)
+    torch.save(head.state_dict(), tmp_path / "sa_0_4_vit_l_14_linear.pth")
+    ours_head = load_aesthetic_head(tmp_path / "sa_0_4_vit_l_14_linear.pth")
+    value, per_video = vbench_aesthetic.laion_aesthetic(head, model, list(table), "cpu")
+    ours = [float(aesthetic_scores(model, ours_head, v).mean()) for v in videos]
+    theirs = [r["video_results"] for r in per_video]
+    diff = max(abs(a - b) for a, b in zip(ours, theirs))
+    print(f"\naesthetic quality vs vbench: per-video max abs difference {diff:.1e} on {theirs}; "
+          f"aggregate {abs(np.mean(ours) - value):.1e}")
+    assert diff < 1e-5 and abs(np.mean(ours) - value) < 1e-5
+
+
+def test_dino_checkpoint_layout_and_loader(tmp_path):
+    layout = expected_layout()
+    assert len(layout) == 150 and layout["pos_embed"] == (1, 197, 768)
+    model = _perturbed(DinoViT(**TINY_DINO), 5)
+    torch.save(model.state_dict(), tmp_path / "tiny.pth")
+    loaded = load_dino(tmp_path / "tiny.pth", **TINY_DINO)
+    x = torch.randn(1, 3, 224, 224)
+    assert torch.equal(loaded(x), model(x).detach())
+    with pytest.raises(WeightsError, match="not a DINO ViT-B/16 checkpoint"):
+        check_dino_state_dict(model.state_dict(), "tiny.pth")
+    with pytest.raises(WeightsError, match="tiny.pth: not a DINO ViT checkpoint"):
+        load_dino(tmp_path / "tiny.pth")  # ViT-B/16 expected by default
+    assert math.isclose(sum(math.prod(s) for s in layout.values()) / 1e6, 85.8, abs_tol=0.1)
+
+
+def test_frames_equal_vbench_transforms():
+    from vbench.utils import clip_transform, dino_transform
+
+    from lumiere_eval.extractors.vbench.frames import as_vbench_frames, clip_frames, dino_frames, musiq_frames
+
+    for video in _videos(3):
+        loaded = torch.Tensor(video).permute(0, 3, 1, 2)  # vbench.utils.load_video's tensor
+        assert torch.equal(as_vbench_frames(video), loaded)
+        assert torch.equal(dino_frames(as_vbench_frames(video)), dino_transform(224)(loaded.clone()))
+        assert torch.equal(clip_frames(as_vbench_frames(video)), clip_transform(224)(loaded.clone()))
+
+
+def test_musiq_frames_equal_vbench_resize_rule():
+    from lumiere_eval.extractors.vbench.frames import musiq_frames
+
+    imaging = pytest.importorskip("vbench.imaging_quality", reason="vbench.imaging_quality imports pyiqa")
+    big = torch.Tensor(np.random.default_rng(4).integers(0, 256, (2, 300, 700, 3))).permute(0, 3, 1, 2)
+    for frames in (big, big[..., :200, :400]):  # resized (longer side 700 > 512), left as it is
+        assert torch.equal(musiq_frames(frames.clone()), imaging.transform(frames.clone(), "longer"))
+
+
+def test_imaging_quality_equals_vbench(monkeypatch, tmp_path):
+    imaging = pytest.importorskip("vbench.imaging_quality", reason="vbench.imaging_quality imports pyiqa")
+    from lumiere_eval.extractors.vbench.features import build_musiq, load_musiq, musiq_scores
+
+    size = {"hidden_size": 32, "mlp_dim": 64, "num_heads": 2, "num_layers": 1}
+    torch.manual_seed(6)
+    model = build_musiq(**size)
+    torch.save({f"module.{k}": v for k, v in model.state_dict().items()}, tmp_path / "musiq.pth")
+    ours_model = load_musiq(tmp_path / "musiq.pth", **size)
+    videos = [v for v in _videos(5)] + [np.random.default_rng(7).integers(0, 256, (3, 300, 620, 3), dtype=np.uint8)]
+    table, load_video = _as_load_video(videos)
+    monkeypatch.setattr(imaging, "load_video", load_video)
+    model.training = False  # what VBench's compute_imaging_quality does (only the top module's flag)
+    value, per_video = imaging.technical_quality(model, list(table), "cpu")
+    ours = [float(musiq_scores(ours_model, v).mean()) for v in videos]
+    theirs = [r["video_results"] for r in per_video]
+    diff = max(abs(a - b) for a, b in zip(ours, theirs))
+    print(f"\nimaging quality vs vbench: per-video max abs difference {diff:.1e} on {theirs}; aggregate "
+          f"{abs(np.mean(ours) / 100 - value):.1e}")
+    assert diff < 1e-4 and abs(np.mean(ours) / 100 - value) < 1e-6
+
+
+def _vbench_raft(seed: int):
+    """VBench's own RAFT (vbench/third_party/RAFT) with random weights everywhere, BatchNorm statistics included;
+    the flow head's output scaled down so that the random network's top flows (about 3.6 pixels) fall between
+    the thresholds of the two test videos (3.05 and 4.22)."""
+    import argparse
+
+    from vbench.third_party.RAFT.core.raft import RAFT
+
+    model = RAFT(argparse.Namespace(small=False, mixed_precision=False, alternate_corr=False))
+    _perturbed(model, seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for name, buffer in model.named_buffers():
+            if name.endswith("running_var"):
+                buffer.copy_(torch.rand(buffer.shape, generator=g) + 0.5)
+            elif name.endswith("running_mean"):
+                buffer.copy_(torch.randn(buffer.shape, generator=g) * 0.1)
+        model.update_block.flow_head.conv2.weight.mul_(0.0012)
+        model.update_block.flow_head.conv2.bias.mul_(0.25)
+    return model.eval()
+
+
+class _Capture:
+    """What vbench.dynamic_degree reads from cv2.VideoCapture (BGR frames, then the end, and the fps)."""
+
+    table: dict = {}
+
+    def __init__(self, path):
+        self.frames, self.fps = list(self.table[path][0][..., ::-1]), self.table[path][1]
+
+    def get(self, prop):
+        return self.fps
+
+    def isOpened(self):
+        return True
+
+    def read(self):
+        return (True, self.frames.pop(0).copy()) if self.frames else (False, None)
+
+    def release(self):
+        pass
+
+
+def test_dynamic_degree_rule_equals_vbench_check_move():
+    from vbench.dynamic_degree import DynamicDegree
+
+    from lumiere_eval.metrics.vbench import is_dynamic
+
+    judge = DynamicDegree.__new__(DynamicDegree)  # its rule only: no network is loaded
+    rng = np.random.default_rng(8)
+    outcomes = set()
+    for _ in range(400):
+        frames, h, w = int(rng.integers(1, 40)), int(rng.integers(128, 600)), int(rng.integers(128, 600))
+        scores = list(rng.uniform(0, 14, frames - 1))
+        judge.set_params(torch.zeros(1, 3, h, w), frames)
+        theirs = judge.check_move(scores)
+        assert is_dynamic(scores, frames, h, w) == theirs, (frames, h, w, scores)
+        outcomes.add(theirs)
+    assert outcomes == {True, False}
+
+
+def test_dynamic_degree_equals_vbench(monkeypatch, tmp_path):
+    """VBench's DynamicDegree (its RAFT, its frame taking, padding and rule) against ours (torchvision's RAFT with
+    the converted checkpoint) on the same frames: per-pair scores and per-video verdicts."""
+    import vbench.dynamic_degree as vbench_dynamic
+
+    from lumiere_eval.extractors.vbench.features import raft_flows
+    from lumiere_eval.extractors.vbench.raft import load_raft
+    from lumiere_eval.metrics.vbench import flow_pair_score, is_dynamic
+
+    torch.set_num_threads(1)
+    model = _vbench_raft(9)
+    torch.save({f"module.{k}": v for k, v in model.state_dict().items()}, tmp_path / "raft-things.pth")
+    ours_model = load_raft(tmp_path / "raft-things.pth")
+    rng = np.random.default_rng(10)
+    videos = {}
+    for name, frames, h, w, fps, shift in (("a.mp4", 7, 130, 150, 24.0, 2), ("b.mp4", 4, 180, 200, 8.0, 0)):
+        base = rng.integers(0, 256, (h, w + shift * frames, 3)).astype(np.uint8)
+        videos[name] = (np.stack([base[:, shift * t:shift * t + w] for t in range(frames)]), fps)
+    monkeypatch.setattr(_Capture, "table", videos)
+    monkeypatch.setattr(vbench_dynamic.cv2, "VideoCapture", _Capture)
+    reference = vbench_dynamic.DynamicDegree(argparse_namespace(tmp_path / "raft-things.pth"), "cpu")
+    seen = {}
+    check_move = reference.check_move
+    monkeypatch.setattr(reference, "check_move",
+                        lambda scores: seen.setdefault(len(seen), (scores, check_move(scores)))[1])
+    value, per_video = vbench_dynamic.dynamic_degree(reference, list(videos))
+    verdicts, worst = [], 0.0
+    for i, (frames, fps) in enumerate(videos.values()):
+        flows, (h, w), taken = raft_flows(ours_model, frames, fps)
+        scores = [flow_pair_score(f) for f in flows.numpy()]
+        worst = max(worst, max(abs(a - b) for a, b in zip(scores, seen[i][0])))
+        assert len(scores) == len(seen[i][0])
+        verdicts.append(is_dynamic(scores, taken, h, w))
+    print(f"\ndynamic degree vs vbench: pair scores max abs difference {worst:.1e} on {[s for s, _ in seen.values()]}"
+          f"; verdicts {verdicts} vs {[r['video_results'] for r in per_video]}")
+    assert worst < 1e-3  # float32 flows of about 3 px; measured 0 with one thread
+    assert verdicts == [r["video_results"] for r in per_video] and float(np.mean(verdicts)) == value
+    assert len(set(verdicts)) == 2  # one dynamic, one not: the comparison is not of constants
+
+
+def argparse_namespace(path):
+    """vbench's compute_dynamic_degree arguments (an EasyDict there; a Namespace supports what RAFT reads)."""
+    import argparse
+
+    class Args(argparse.Namespace):
+        def __contains__(self, key):
+            return key in vars(self)
+
+    return Args(model=str(path), small=False, mixed_precision=False, alternate_corr=False)

@@ -1,0 +1,70 @@
+"""The VBench dimensions through the engine: `lumiere-eval metrics --metrics ...` on self-encoded videos, with a
+random RAFT checkpoint in raft-things.pth's layout and no other VBench weights (those dimensions are listed as not
+computed, one line each, and the others finish)."""
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from test_vbench_weights import _original_layout
+
+from lumiere_eval.cli import main
+from lumiere_eval.runner.evaluation import MetricSelectionError, VBENCH_METRICS, parse_metrics
+from lumiere_eval.video import read_video, write_video
+
+
+def test_vbench_names_in_metric_lists():
+    assert parse_metrics("vbench") == VBENCH_METRICS
+    assert parse_metrics("fvd,dynamic_degree") == ("fvd", "dynamic_degree")
+    assert "dynamic_degree" in VBENCH_METRICS and "subject_consistency" in VBENCH_METRICS
+    with pytest.raises(MetricSelectionError, match="choose from .*vbench.*dynamic_degree"):
+        parse_metrics("dynamic")
+
+
+def test_metrics_command_computes_what_it_has_weights_for(tmp_path, monkeypatch, capsys):
+    from lumiere_eval.extractors.vbench.features import raft_flows
+    from lumiere_eval.extractors.vbench.raft import build_raft, load_raft
+    from lumiere_eval.metrics.vbench import flow_pair_score, is_dynamic
+
+    monkeypatch.setenv("LUMIERE_EVAL_HOME", str(tmp_path / "home"))
+    rng = np.random.default_rng(0)
+    for side in ("real", "fake"):
+        (tmp_path / side).mkdir()
+        for i in range(2):
+            base = rng.integers(0, 256, (128, 150, 3)).astype(np.uint8)
+            frames = np.stack([base[:, 3 * t:3 * t + 136] for t in range(3)])
+            write_video(tmp_path / side / f"{side}{i}.mp4", frames, fps=8)
+    torch.manual_seed(1)
+    torch.save(_original_layout(build_raft()), tmp_path / "raft-things.pth")
+    out = tmp_path / "record.json"
+    argv = ["metrics", "--real", str(tmp_path / "real"), "--fake", str(tmp_path / "fake"), "--metrics",
+            "subject_consistency,dynamic_degree", "--raft", str(tmp_path / "raft-things.pth"), "--no-download",
+            "--bootstrap", "5", "--quiet", "--device", "cpu", "--cache-dir", str(tmp_path / "cache"), "--out", str(out)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(argv) == 0
+    table = capsys.readouterr().out
+    record = json.loads(out.read_text())
+    assert set(record["metrics"]) == {"dynamic_degree"}
+    line = record["vbench"]["not_computed"]["subject_consistency"]
+    assert line.startswith("subject_consistency: not computed") and "--dino PATH" in line and line in table
+    assert "dynamic_degree" in table
+
+    model = load_raft(tmp_path / "raft-things.pth")
+    verdicts = []
+    for path in sorted((tmp_path / "fake").glob("*.mp4")):
+        frames, fps = read_video(path)
+        flows, (h, w), taken = raft_flows(model, frames, fps)
+        verdicts.append(is_dynamic([flow_pair_score(f) for f in flows.numpy()], taken, h, w))
+    entry = record["metrics"]["dynamic_degree"]
+    assert entry["value"] == pytest.approx(np.mean(verdicts)) and entry["n"] == 2 and entry["higher_is_better"]
+    assert entry["protocol"] == "vbench-0.1.5"
+    layout = json.loads((tmp_path / "record_eval_results.json").read_text())  # VBench's *_eval_results.json
+    assert list(layout) == ["dynamic_degree"]
+    value, per_video = layout["dynamic_degree"]
+    assert value == entry["value"]
+    assert [v["video_results"] for v in per_video] == verdicts
+    assert [v["video_path"] for v in per_video] == ["fake0.mp4", "fake1.mp4"]
