@@ -40,8 +40,9 @@ METHOD_DESCRIPTIONS = {
     HALF_SAMPLING_SQRT: "half-sampling on the square-root scale: (sqrt(e) +- z * sd / (2 sqrt(e)))^2, lower end "
                         "at least 0, sd as in half-sampling (a squared distance near its minimum is skewed); an "
                         "interval of E[metric at N] given the fixed real set",
-    PERCENTILE: "2.5-97.5 percentiles of the metric over resamples with replacement (records before the "
-                "interval method was recorded; undercovers for set metrics)",
+    PERCENTILE: "2.5-97.5 percentiles of the statistic over resamples with replacement (right for a mean: "
+                "CLIPSIM, precision, per-sample scores; it under-covers FVD, KVD, IS, JEDi and FID, whose records "
+                "before interval_method existed used it)",
 }
 
 
