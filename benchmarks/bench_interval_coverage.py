@@ -278,9 +278,11 @@ def markdown(rows: list[dict], seconds: float, reps: int, notes: list[str]) -> s
     for metric in metrics:
         chosen = chosen_method(metric)
         lines += [f"## {metric} (chosen: {chosen})", "",
-                  "| cell | " + " | ".join(methods) + " | outside (percentile) |", "|---|" + "---|" * (len(methods) + 1)]
+                  "| cell | " + " | ".join(methods) + " | outside (percentile) |",
+                  "|---|" + "---|" * (len(methods) + 1)]
         for kind, d, n in cells:
-            got = {r["method"]: r for r in rows if (r["distribution"], r["dim"], r["n"], r["metric"]) == (kind, d, n, metric)}
+            got = {r["method"]: r for r in rows
+                   if (r["distribution"], r["dim"], r["n"], r["metric"]) == (kind, d, n, metric)}
             cols = [(f"**{100 * got[m]['coverage']:.1f}**" if m == chosen else f"{100 * got[m]['coverage']:.1f}")
                     if m in got else "-" for m in methods]
             lines.append(f"| {kind} {d}/{n} | " + " | ".join(cols) +
