@@ -5,19 +5,23 @@ draw of the N generated samples, with the real set held fixed (the quantity that
 estimates; FVD's upward small-N bias is part of that quantity, not an error of the interval). The real
 statistics are not resampled: every model of a comparison is measured against the same real set.
 
-The chosen method, `half-sampling` (the delete-N/2 jackknife): the metric is recomputed on R random halves
-of the N samples, drawn without replacement, so no resample holds a duplicated row (the with-replacement
-bootstrap's duplicates shrink a resample's covariance, inflate its FVD, deflate its IS and bias the unbiased
-MMD of KVD, which put the old percentile interval off its own estimate). With h = N // 2 rows per half,
-the spread of the half-sample values times sqrt(h / (N - h)) estimates the standard deviation of the
-metric at N (exact for a mean: the variance of a size-h subsample mean without replacement is
-s^2 / h * (1 - h / N)), and the interval is the estimate plus or minus z times that standard deviation.
-The coverage of this and of the other candidates below is measured in
-`benchmarks/bench_interval_coverage.py` (table in docs/statistics.md).
+The chosen methods (per metric, from the coverage measured in `benchmarks/bench_interval_coverage.py`; table in
+docs/statistics.md; the registry names each metric's):
+- `half-sampling` (FVD, KVD, IS, FID, cd-FVD, and compare's paired set differences), the delete-N/2 jackknife:
+  the metric is recomputed on R random halves of the N samples, drawn without replacement, so no resample holds a
+  duplicated row (the with-replacement bootstrap's duplicates shrink a resample's covariance, inflate its FVD,
+  deflate its IS and bias the unbiased MMD of KVD, which put the old percentile interval off its own estimate).
+  With h = N // 2 rows per half, the spread of the half-sample values times sqrt(h / (N - h)) estimates the
+  standard deviation of the metric at N (exact for a mean: the variance of a size-h subsample mean without
+  replacement is s^2 / h * (1 - h / N)), and the interval is the estimate plus or minus z times that deviation.
+- `half-sampling-sqrt` (JEDi): the same deviation carried to the square-root scale by the delta method, the
+  interval (sqrt(e) -+ z sd / (2 sqrt(e)))^2. JEDi is a squared norm (100 |S_fake - S_real|^2 / d^2) whose
+  sampling distribution is right-skewed when its value is near its minimum, where the symmetric interval
+  under-covers (mixture features; docs/statistics.md has both coverages).
 
 Candidates kept for that benchmark: `percentile_interval` (the old method), `centred_bootstrap_interval`,
 `jackknife_interval` (delete-1), `bca_interval` and `half_sampling_basic_interval` (quantiles of the
-half-sample values instead of the normal approximation).
+half-sample values instead of the normal approximation); the half-sampling forms are `METHODS`.
 """
 from __future__ import annotations
 
