@@ -26,6 +26,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("lumiere_eval.models.generate_cli", "Generate videos for a prompt list with any model; writes a manifest, resumes."),
     "train-evaluators": ("lumiere_eval.training.evaluators", "Train the in-domain evaluators (classifier for FVD/IS, video-text model for CLIPSIM) on the synthetic domain."),
     "compare": ("lumiere_eval.runner.compare_cli", "Paired comparison of two runs (same prompts and seeds): differences, intervals, corrected p-values."),
+    "report": ("lumiere_eval.runner.report_cli", "One table of several runs (row per model, column per metric) in Markdown, LaTeX, CSV or JSON, marked against a baseline."),
+    "plan": ("lumiere_eval.plan_cli", "Power planning: samples per model to detect a metric difference from a pilot, or 2AFC votes and their MTurk cost."),
     "curves": ("lumiere_eval.runner.curves_cli", "Sample-size curves of a run's set metrics (FVD, KVD, IS) with intervals; warns when unsettled."),
     "motion": ("lumiere_eval.runner.motion_cli", "Weight-free motion tier (OpenCV flow, VBench's rules) on a run folder or video files."),
     "dashboard": ("lumiere_eval.dashboard.cli", "Browse results in a Streamlit dashboard on 127.0.0.1: leaderboard, runs, videos, studies."),

@@ -35,7 +35,7 @@ def test_readme_has_the_two_commands_first():
 def test_readme_command_parses(argv, capsys):
     assert argv[0] in SUBCOMMANDS
     with pytest.raises(SystemExit) as done:
-        main([argv[0], "--help"] if argv[0] not in ("weights", "study") else [argv[0], argv[1], "--help"])
+        main([argv[0], "--help"] if argv[0] not in ("weights", "study", "plan") else [argv[0], argv[1], "--help"])
     assert done.value.code == 0
     help_text = capsys.readouterr().out
     for option in (a for a in argv if a.startswith("--")):

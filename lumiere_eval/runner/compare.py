@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from lumiere_eval import LumiereEvalError
-from lumiere_eval.metrics import curves, paired
+from lumiere_eval.metrics import curves, extrapolation, paired
 from lumiere_eval.metrics.intervals import HALF_SAMPLING, METHODS, MIN_SAMPLES, interval_text
 from lumiere_eval.metrics.registry import INTERVAL_METHOD_NAMES, get_metric
 from lumiere_eval.runner.run_features import RunFeatures, run_features
@@ -222,9 +222,11 @@ def curve_interval_method(name: str) -> str:
 
 
 def run_curves(folder: Path, num_resamples: int = 50, seed: int = 0, start: int = 64,
-               features: RunFeatures | None = None, rescore: bool = False) -> dict:
-    """Sample-size curves of every set metric of a run; writes `sample_size.json` and `sample_size.png` (sample
-    videos changed after the run refused, or with `rescore` featurised as they are now)."""
+               features: RunFeatures | None = None, rescore: bool = False, draws: int = 5) -> dict:
+    """Sample-size curves of every set metric of a run, and for FVD, KVD, cd-FVD and frame FID the extrapolation
+    to infinite N over the curve's sizes (`draws` random subsets per size; `extrapolation`); writes
+    `sample_size.json` and `sample_size.png` (sample videos changed after the run refused, or with `rescore`
+    featurised as they are now)."""
     from lumiere_eval.files import atomic_write_json
 
     folder = Path(folder)
@@ -239,6 +241,9 @@ def run_curves(folder: Path, num_resamples: int = 50, seed: int = 0, start: int 
         check = curves.settled(points)
         result["interval_method"][name] = method
         result["metrics"][name] = {"points": points, **check}
+        if name in extrapolation.EXTRAPOLATED and len(points) >= 2:
+            result["metrics"][name]["extrapolation"] = extrapolation.extrapolate(
+                len(keep), statistic, [p["n"] for p in points], draws, num_resamples, seed=seed)
         if check["settled"] is False:
             result["warnings"].append(f"{name} has not settled at N={points[-1]['n']}: {check['reason']}")
     atomic_write_json(folder / CURVES_FILE, result)
