@@ -51,8 +51,9 @@ def statistics_section(root: Path) -> None:
             st.error(f"Could not read a result file: {err}")
         else:
             st.text(f"A = {result.get('run_a')}\nB = {result.get('run_b')}")
-            st.caption(f"95% paired bootstrap intervals ({result.get('num_resamples')} resamples of the same "
-                       f"sample indices); p-values adjusted by {result.get('correction')}, "
+            st.caption(f"95% paired intervals ({result.get('num_resamples')} resamples of the same sample indices "
+                       "on both sides: half-sampling for set metrics, the percentile bootstrap for per-sample "
+                       f"means); p-values adjusted by {result.get('correction')}, "
                        f"alpha {result.get('alpha')}.")
             st.dataframe(differences_table(result), hide_index=True, width="stretch")
             for note in result.get("notes", []):

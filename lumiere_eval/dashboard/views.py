@@ -63,7 +63,8 @@ def leaderboard_page(root: Path) -> None:
                                  key="published")
     if not runs:
         st.info(f"No readable run (a folder with {records.RESULTS_FILE}) under {plain(str(root))}.")
-    st.caption("Cells: value [95% bootstrap interval]. ↓ lower is better, ↑ higher is better. Published rows "
+    st.caption("Cells: value [95% interval: half-sampling for set metrics, on the square-root scale for JEDi, the "
+               "percentile bootstrap for means; each entry's interval_method]. ↓ lower is better, ↑ higher is better. Published rows "
                "are the Lumiere paper's Table 1 (UCF101 zero-shot, about 10k samples): "
                f"{records.PUBLISHED_SOURCE}.")
     st.dataframe(records.leaderboard(runs, show_published, sort_by), hide_index=True, width="stretch")

@@ -229,8 +229,9 @@ def write_comparison(out: Path, rows: dict[str, dict], reference: dict, elapsed:
     titles = [get_metric(name).title for name in METRIC_COLUMNS + MOTION_COLUMNS]
     better = "; ".join(f"{get_metric(name).title} {_better(name)}" for name in METRIC_COLUMNS + MOTION_COLUMNS)
     lines = ["# SYNTHETIC DOMAIN (not UCF101): the embedded default of `lumiere-eval ucf101`", "",
-             "Zero-shot protocol on the synthetic action domain; evaluators trained in-domain; IS over one split (TGAN convention); 95% bootstrap "
-             f"intervals over generated samples. {better}; class accuracy (IS's top class against the prompted "
+             "Zero-shot protocol on the synthetic action domain; evaluators trained in-domain; IS over one split "
+             "(TGAN convention); 95% intervals over generated samples (half-sampling for FVD and IS, percentile "
+             f"bootstrap for CLIPSIM). {better}; class accuracy (IS's top class against the prompted "
              "one) higher is better. The motion columns are the motion tier's scores (its table is below).", "",
              "| model | samples | " + " | ".join(titles[:3]) + " | class accuracy | " + " | ".join(titles[3:]) + " |",
              "|---|---|---|---|---|---|" + "---|" * len(MOTION_COLUMNS)]

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from lumiere_eval.metrics.checks import MetricInputError
-from lumiere_eval.metrics.intervals import MIN_SAMPLES, set_metric_interval
+from lumiere_eval.metrics.intervals import HALF_SAMPLING, MIN_SAMPLES, set_metric_interval
 
 
 def curve_sizes(total: int, start: int = 64) -> list[int]:
@@ -33,9 +33,10 @@ def curve_sizes(total: int, start: int = 64) -> list[int]:
 
 
 def sample_size_curve(total: int, statistic: Callable[[np.ndarray], float], sizes: list[int] | None = None,
-                      num_resamples: int = 50, confidence: float = 0.95, seed: int = 0) -> list[dict]:
-    """`[{"n", "value", "ci_low", "ci_high"}]` of `statistic(indices)` at each size (half-sampling intervals;
-    none, null, below MIN_SAMPLES)."""
+                      num_resamples: int = 50, confidence: float = 0.95, seed: int = 0,
+                      method: str = HALF_SAMPLING) -> list[dict]:
+    """`[{"n", "value", "ci_low", "ci_high"}]` of `statistic(indices)` at each size (intervals by `method`, a key
+    of `intervals.METHODS`; none, null, below MIN_SAMPLES)."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(total)
     points = []
@@ -43,7 +44,8 @@ def sample_size_curve(total: int, statistic: Callable[[np.ndarray], float], size
         first = order[:n]
         value = float(statistic(first))
         low, high = (set_metric_interval(n, lambda idx: statistic(first[idx]), value, num_resamples, confidence,
-                                         seed=int(rng.integers(2 ** 31))) if n >= MIN_SAMPLES else (None, None))
+                                         seed=int(rng.integers(2 ** 31)), method=method)
+                     if n >= MIN_SAMPLES else (None, None))
         points.append({"n": int(n), "value": value, "ci_low": low, "ci_high": high})
     return points
 

@@ -5,19 +5,23 @@ draw of the N generated samples, with the real set held fixed (the quantity that
 estimates; FVD's upward small-N bias is part of that quantity, not an error of the interval). The real
 statistics are not resampled: every model of a comparison is measured against the same real set.
 
-The chosen method, `half-sampling` (the delete-N/2 jackknife): the metric is recomputed on R random halves
-of the N samples, drawn without replacement, so no resample holds a duplicated row (the with-replacement
-bootstrap's duplicates shrink a resample's covariance, inflate its FVD, deflate its IS and bias the unbiased
-MMD of KVD, which put the old percentile interval off its own estimate). With h = N // 2 rows per half,
-the spread of the half-sample values times sqrt(h / (N - h)) estimates the standard deviation of the
-metric at N (exact for a mean: the variance of a size-h subsample mean without replacement is
-s^2 / h * (1 - h / N)), and the interval is the estimate plus or minus z times that standard deviation.
-The coverage of this and of the other candidates below is measured in
-`benchmarks/bench_interval_coverage.py` (table in docs/statistics.md).
+The chosen methods (per metric, from the coverage measured in `benchmarks/bench_interval_coverage.py`; table in
+docs/statistics.md; the registry names each metric's):
+- `half-sampling` (FVD, KVD, IS, FID, cd-FVD, and compare's paired set differences), the delete-N/2 jackknife:
+  the metric is recomputed on R random halves of the N samples, drawn without replacement, so no resample holds a
+  duplicated row (the with-replacement bootstrap's duplicates shrink a resample's covariance, inflate its FVD,
+  deflate its IS and bias the unbiased MMD of KVD, which put the old percentile interval off its own estimate).
+  With h = N // 2 rows per half, the spread of the half-sample values times sqrt(h / (N - h)) estimates the
+  standard deviation of the metric at N (exact for a mean: the variance of a size-h subsample mean without
+  replacement is s^2 / h * (1 - h / N)), and the interval is the estimate plus or minus z times that deviation.
+- `half-sampling-sqrt` (JEDi): the same deviation carried to the square-root scale by the delta method, the
+  interval (sqrt(e) -+ z sd / (2 sqrt(e)))^2. JEDi is a squared norm (100 |S_fake - S_real|^2 / d^2) whose
+  sampling distribution is right-skewed when its value is near its minimum, where the symmetric interval
+  under-covers (mixture features; docs/statistics.md has both coverages).
 
 Candidates kept for that benchmark: `percentile_interval` (the old method), `centred_bootstrap_interval`,
 `jackknife_interval` (delete-1), `bca_interval` and `half_sampling_basic_interval` (quantiles of the
-half-sample values instead of the normal approximation).
+half-sample values instead of the normal approximation); the half-sampling forms are `METHODS`.
 """
 from __future__ import annotations
 
@@ -30,14 +34,19 @@ import numpy as np
 from lumiere_eval.metrics.checks import MetricInputError
 
 HALF_SAMPLING = "half-sampling"
+HALF_SAMPLING_SQRT = "half-sampling-sqrt"
 PERCENTILE = "percentile"
 MIN_SAMPLES = 4  # two rows per half at least (a covariance, an unbiased MMD)
 METHOD_DESCRIPTIONS = {
     HALF_SAMPLING: "estimate +- z * sd, sd from the metric on random halves drawn without replacement "
                    "(delete-N/2 jackknife, spread x sqrt(h/(N-h))); an interval of E[metric at N] given the "
                    "fixed real set",
-    PERCENTILE: "2.5-97.5 percentiles of the metric over resamples with replacement (records before the "
-                "interval method was recorded; undercovers for set metrics)",
+    HALF_SAMPLING_SQRT: "half-sampling on the square-root scale: (sqrt(e) +- z * sd / (2 sqrt(e)))^2, lower end "
+                        "at least 0, sd as in half-sampling (a squared distance near its minimum is skewed); an "
+                        "interval of E[metric at N] given the fixed real set",
+    PERCENTILE: "2.5-97.5 percentiles of the statistic over resamples with replacement (right for a mean: "
+                "CLIPSIM, precision, per-sample scores; it under-covers FVD, KVD, IS, JEDi and FID, whose records "
+                "before interval_method existed used it)",
 }
 
 
@@ -75,6 +84,20 @@ def half_sampling_interval(estimate: float, draws, n: int, confidence: float = 0
     sd = float(np.std(np.asarray(draws, dtype=np.float64), ddof=1)) * math.sqrt(h / (n - h))
     half_width = _z(confidence) * sd
     return float(estimate - half_width), float(estimate + half_width)
+
+
+def half_sampling_sqrt_interval(estimate: float, draws, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The half-sampling interval of a non-negative metric made on the square-root scale by the delta method:
+    (sqrt(e) -+ w)^2 with w = z sd / (2 sqrt(e)), the lower end 0 when w > sqrt(e) (and [0, e + z sd] at e = 0);
+    sd as in `half_sampling_interval`. The interval is e +- z sd moved up by w^2: the right-skewed spread of a
+    squared distance (JEDi, an MMD^2 with the diagonal) whose value sits near its minimum."""
+    if estimate < 0:
+        raise MetricInputError(f"the square-root-scale interval needs a non-negative estimate, got {estimate}")
+    low, high = half_sampling_interval(estimate, draws, n, confidence)
+    if estimate == 0:
+        return 0.0, float(high)
+    root, w = math.sqrt(estimate), (high - estimate) / (2 * math.sqrt(estimate))
+    return float(max(root - w, 0.0) ** 2), float((root + w) ** 2)
 
 
 def half_sampling_basic_interval(estimate: float, draws, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -132,12 +155,17 @@ def bca_interval(estimate: float, draws, leave_one_out, confidence: float = 0.95
     return float(low), float(high)
 
 
+METHODS = {HALF_SAMPLING: half_sampling_interval, HALF_SAMPLING_SQRT: half_sampling_sqrt_interval}
+
+
 def set_metric_interval(n: int, statistic: Callable[[np.ndarray], float], estimate: float,
-                        num_resamples: int, confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """The chosen interval of a set metric at N samples: `statistic(positions)` recomputed on `num_resamples`
-    random halves, then `half_sampling_interval` about `estimate` (the metric on all N; checked inside)."""
+                        num_resamples: int, confidence: float = 0.95, seed: int = 0,
+                        method: str = HALF_SAMPLING) -> tuple[float, float]:
+    """A set metric's interval at N samples: `statistic(positions)` recomputed on `num_resamples` random halves,
+    then `method` (a key of METHODS, the metric's registered choice) about `estimate` (the metric on all N;
+    checked inside)."""
     draws = [statistic(idx) for idx in half_sample_indices(n, num_resamples, seed)]
-    low, high = half_sampling_interval(estimate, draws, n, confidence)
+    low, high = METHODS[method](estimate, draws, n, confidence)
     check_contains(estimate, low, high, "set-metric interval")
     return low, high
 

@@ -109,11 +109,25 @@ def half_sampling(data: np.ndarray, statistic: Callable[[np.ndarray], float], nu
     return set_metric_interval(len(data), lambda idx: statistic(data[idx]), estimate, num_resamples, seed=seed)
 
 
+def half_sampling_sqrt(data: np.ndarray, statistic: Callable[[np.ndarray], float], num_resamples: int, seed: int,
+                       estimate: float | None = None) -> tuple[float | None, float | None]:
+    """`half_sampling` on the square-root scale (`intervals.half_sampling_sqrt_interval`; non-negative metrics)."""
+    from lumiere_eval.metrics.intervals import HALF_SAMPLING_SQRT, MIN_SAMPLES, set_metric_interval
+
+    if not num_resamples or len(data) < MIN_SAMPLES:
+        return None, None
+    estimate = statistic(data) if estimate is None else estimate
+    return set_metric_interval(len(data), lambda idx: statistic(data[idx]), estimate, num_resamples, seed=seed,
+                               method=HALF_SAMPLING_SQRT)
+
+
 # Interval methods by name; a metric's `interval` picks one (coverage per metric: docs/statistics.md).
 INTERVALS: dict[str, Callable] = {"percentile_bootstrap": percentile_bootstrap, "half_sampling": half_sampling,
+                                  "half_sampling_sqrt": half_sampling_sqrt,
                                   "none": lambda data, statistic, num_resamples, seed, estimate=None: (None, None)}
 # the name a record gives each method (`interval_method` of a metric entry)
-INTERVAL_METHOD_NAMES = {"percentile_bootstrap": "percentile", "half_sampling": "half-sampling"}
+INTERVAL_METHOD_NAMES = {"percentile_bootstrap": "percentile", "half_sampling": "half-sampling",
+                         "half_sampling_sqrt": "half-sampling-sqrt"}
 
 
 def interval_hook(name: str) -> Callable[..., tuple[float | None, float | None]]:
@@ -143,7 +157,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("cdfvd", "cd-FVD", False, "set", "fvd", "cdfvd2048_16f", (FeatureNeed("cdfvd"),), f"{_VALUES}:fvd",
            interval="half_sampling", weights=("videomae_v2_g_ssv2",), statistic=f"{_VALUES}:fvd_statistic"),
     Metric("jedi", "JEDi", False, "set", "jedi", "jedi5000_16f", (FeatureNeed("jedi"),), f"{_VALUES}:jedi",
-           interval="half_sampling", weights=("vjepa_vith16", "vjepa_vith16_ssv2_probe"),
+           interval="half_sampling_sqrt", weights=("vjepa_vith16", "vjepa_vith16_ssv2_probe"),
            statistic=f"{_VALUES}:jedi_statistic"),
     # improved precision/recall (Kynkaanniemi et al. 2019, k = 3) on the FVD protocol's I3D rows (one I3D pass)
     Metric("precision", "precision (k=3)", True, "set", "fvd", "fvd2048_16f", (FeatureNeed("fvd"),),

@@ -18,7 +18,8 @@ import numpy as np
 
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.metrics import curves, extrapolation, paired
-from lumiere_eval.metrics.intervals import HALF_SAMPLING, MIN_SAMPLES, interval_text
+from lumiere_eval.metrics.intervals import HALF_SAMPLING, METHODS, MIN_SAMPLES, interval_text
+from lumiere_eval.metrics.registry import INTERVAL_METHOD_NAMES, get_metric
 from lumiere_eval.runner.run_features import RunFeatures, run_features
 from lumiere_eval.runner.run_folder import load_records
 
@@ -213,6 +214,13 @@ def compare_markdown(result: dict) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def curve_interval_method(name: str) -> str:
+    """The half-sampling form a curve of metric `name` uses: its registered one (JEDi's square-root scale),
+    plain half-sampling for the others (precision's mean included)."""
+    method = INTERVAL_METHOD_NAMES.get(get_metric(name).interval)
+    return method if method in METHODS else HALF_SAMPLING
+
+
 def run_curves(folder: Path, num_resamples: int = 50, seed: int = 0, start: int = 64,
                features: RunFeatures | None = None, rescore: bool = False, draws: int = 5) -> dict:
     """Sample-size curves of every set metric of a run, and for FVD, KVD, cd-FVD and frame FID the extrapolation
@@ -225,12 +233,13 @@ def run_curves(folder: Path, num_resamples: int = 50, seed: int = 0, start: int 
     run = features or run_features(folder, rescore=rescore)
     keep = np.flatnonzero(_usable(run))
     result = {"rule": "settled when the value moved from N/2 to N by at most the interval half-width at N",
-              "interval_method": HALF_SAMPLING,
-              "metrics": {}, "warnings": []}
+              "interval_method": {}, "metrics": {}, "warnings": []}
     for name, statistic in set_statistics(run, keep).items():
+        method = curve_interval_method(name)
         points = curves.sample_size_curve(len(keep), statistic, curves.curve_sizes(len(keep), start),
-                                          num_resamples, seed=seed)
+                                          num_resamples, seed=seed, method=method)
         check = curves.settled(points)
+        result["interval_method"][name] = method
         result["metrics"][name] = {"points": points, **check}
         if name in extrapolation.EXTRAPOLATED and len(points) >= 2:
             result["metrics"][name]["extrapolation"] = extrapolation.extrapolate(

@@ -21,7 +21,8 @@ import numpy as np
 
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.metrics import values
-from lumiere_eval.metrics.registry import METRICS, get_metric
+from lumiere_eval.metrics.intervals import METHOD_DESCRIPTIONS
+from lumiere_eval.metrics.registry import INTERVAL_METHOD_NAMES, METRICS, get_metric
 from lumiere_eval.runner.features import FeatureJob
 
 MOTION = "motion"  # a --metrics name that stands for every metric of the motion tier
@@ -76,11 +77,26 @@ class Protocols:
         return tuple(int(i) for i in uniform_indices(length, self.fid_frames or length))
 
     def describe(self, metrics: tuple[str, ...]) -> dict:
-        """The record's `protocols`: the described protocol of every slot the metrics read."""
+        """The record's `protocols`: the described protocol of every slot the metrics read, with `intervals`, the
+        interval method of each of `metrics` computed under it (a description, not part of the id: the method
+        does not change the number)."""
         jobs = {need.job for name in metrics if name in METRICS for need in get_metric(name).features}
         slots = {"fvd": self.fvd, "is": self.inception, "cdfvd": self.cdfvd, "jedi": self.jedi}
         used = {"fvd", "is"} | ({"cdfvd"} & jobs) | ({"jedi"} & jobs)  # fvd and is: always described, as before
-        return {slot: p.describe() for slot, p in slots.items() if slot in used}
+        return {slot: p.describe() | {"intervals": interval_methods(metrics, p, self)}
+                for slot, p in slots.items() if slot in used}
+
+
+def interval_methods(metrics: tuple[str, ...], protocol, protocols: Protocols) -> dict[str, str]:
+    """`{metric: "method: description"}` of the set metrics among `metrics` that read `protocol`."""
+    out = {}
+    for name in (n for n in metrics if n in METRICS):
+        metric = get_metric(name)
+        if metric.kind == "set" and metric.interval in INTERVAL_METHOD_NAMES and any(
+                protocols.of_job(need.job) is protocol for need in metric.features):
+            method = INTERVAL_METHOD_NAMES[metric.interval]
+            out[name] = f"{method}: {METHOD_DESCRIPTIONS[method]}"
+    return out
 
 
 def derive_fvd(name: str, num_samples: int | None = None, extractor: str | None = None, real_clip: str | None = None,

@@ -86,8 +86,8 @@ def add_weight_options(p: argparse.ArgumentParser) -> None:
 def add_interval_options(p: argparse.ArgumentParser) -> None:
     """--bootstrap and --fid-bootstrap."""
     p.add_argument("--bootstrap", type=int_range(0), default=200,
-                   help="resamples for the 95%% intervals (0: none): half-sampling for set metrics, percentile "
-                        "bootstrap for per-sample means")
+                   help="resamples for the 95%% intervals (0: none): half-sampling for set metrics (JEDi on the "
+                        "square-root scale), percentile bootstrap for per-sample means")
     p.add_argument("--fid-bootstrap", type=int_range(0), default=0,
                    help="resamples for the frame-FID interval (0: none); each recomputes a 2048-d covariance")
 

@@ -36,11 +36,15 @@ def write_summary(path: Path, results: dict) -> None:
                   "> compared with the published rows below.", ""]
     if results["unverified_weights"]:
         lines += [f"> Computed with unverified weights: {', '.join(results['unverified_weights'])}.", ""]
-    lines += ["| metric | value [95% bootstrap interval] | better | extractor |", "|---|---|---|---|"]
+    lines += ["| metric | value [95% interval] | better | extractor |", "|---|---|---|---|"]
     better = {True: "higher", False: "lower", None: "neither"}
     for name, metric in m.items():
         source = (f"{metric['extractor']['id']} ({metric['clip']})" if "extractor" in metric else metric["protocol"])
         lines.append(f"| {name.upper()} | {_fmt(metric)} | {better[metric['higher_is_better']]} | {source} |")
+    methods = {name: metric["interval_method"] for name, metric in m.items() if metric.get("interval_method")}
+    if methods:
+        lines += ["", "Interval methods (docs/statistics.md): "
+                  + "; ".join(f"{name.upper()} {method}" for name, method in methods.items()) + "."]
     if results.get("short_of_protocol"):
         lines += ["", f"> **Short of protocol: {shortfall_text(results['short_of_protocol'])}.**"]
     s = results["samples"]
