@@ -7,10 +7,8 @@ from pathlib import Path
 from lumiere_eval.cli_types import float_range, int_range
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """Options of `lumiere-eval compare`."""
-    p.add_argument("run_a", type=Path, help="first run folder (A); differences are A - B")
-    p.add_argument("run_b", type=Path, help="second run folder (B), same prompts and seeds as A")
+def add_paired_test_options(p: argparse.ArgumentParser) -> None:
+    """The paired test's options (`compare`, and `report`'s significance marks)."""
     p.add_argument("--alpha", type=float_range(0, 1, low_open=True, high_open=True), default=0.05,
                    help="significance level after the correction, in (0, 1)")
     p.add_argument("--correction", choices=("holm", "bh", "none"), default="holm",
@@ -19,6 +17,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="paired bootstrap resamples, 100..100000")
     p.add_argument("--seed", type=int_range(0), default=0, help="seed of the resampling")
     p.add_argument("--no-motion", action="store_true", help="leave out the motion tier (computed on first use)")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of `lumiere-eval compare`."""
+    p.add_argument("run_a", type=Path, help="first run folder (A); differences are A - B")
+    p.add_argument("run_b", type=Path, help="second run folder (B), same prompts and seeds as A")
+    add_paired_test_options(p)
     p.add_argument("--rescore", action="store_true",
                    help="recompute what depends on sample videos changed after their run (features, per-sample and "
                         "motion scores) from the files as they are now, instead of refusing")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lumiere_eval.cli_types import float_range, int_range
+from lumiere_eval.runner.compare_cli import add_paired_test_options
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -16,15 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=None, help="file to write the table to (default: print it)")
     p.add_argument("--metrics", default=None,
                    help="comma-separated columns, in order (default: every core metric the runs hold)")
-    p.add_argument("--alpha", type=float_range(0, 1, low_open=True, high_open=True), default=0.05,
-                   help="significance level of the marks after the correction, as `compare`")
-    p.add_argument("--correction", choices=("holm", "bh", "none"), default="holm",
-                   help="multiple-comparison adjustment over each pair's metrics, as `compare`")
-    p.add_argument("--bootstrap", type=int_range(100, 100000), default=1000,
-                   help="paired resamples of the test, as `compare`")
-    p.add_argument("--seed", type=int_range(0), default=0, help="seed of the paired resampling, as `compare`")
-    p.add_argument("--no-motion", action="store_true",
-                   help="leave the motion tier out of each pair's test family (as `compare --no-motion`)")
+    add_paired_test_options(p)
     p.add_argument("--no-published", action="store_true", help="leave out the paper's published Table 1 rows")
 
 
