@@ -212,3 +212,24 @@ def test_a_sample_size_curve_uses_the_metrics_registered_interval():
     for p, r in zip(plain, root):
         assert p["value"] == r["value"] and r["ci_low"] <= r["value"] <= r["ci_high"]
         assert r["ci_high"] > p["ci_high"]  # moved up by w^2
+
+
+def test_a_set_metric_interval_stops_at_the_metrics_floor():
+    # 6 skewed generated rows near the real set: the symmetric FVD interval reaches below 0, which FVD (and its
+    # expectation) cannot; the registered hook stops it at FVD's floor and leaves the upper end as it was
+    rng = np.random.default_rng(1)
+    real, fake = rng.normal(size=(400, 2)), 0.5 * rng.normal(size=(6, 2)) ** 2
+    protocol = get_fvd_protocol("fvd2048_16f")
+    statistic = values.fvd_statistic(real, fake, protocol)
+    estimate = statistic(np.arange(6))
+    low, high = intervals.set_metric_interval(6, statistic, estimate, 50, seed=0)
+    assert low < 0
+    entry = values.compute("fvd", real, fake, protocol, 50, seed=0)
+    assert entry["value"] == pytest.approx(estimate, rel=1e-12) and entry["ci_low"] == 0.0
+    assert entry["ci_high"] == pytest.approx(high, rel=1e-12)
+    assert intervals.set_metric_interval(6, statistic, estimate, 50, seed=0, floor=0.0) == (0.0, high)
+    # round-off a hair below the floor: the interval still holds its estimate
+    assert intervals.set_metric_interval(6, lambda i: -1e-12, -1e-12, 10, floor=0.0)[0] == -1e-12
+    from lumiere_eval.metrics.registry import get_metric
+
+    assert (get_metric("fvd").floor, get_metric("is").floor, get_metric("kvd").floor) == (0.0, 1.0, None)

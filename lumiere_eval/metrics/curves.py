@@ -34,9 +34,9 @@ def curve_sizes(total: int, start: int = 64) -> list[int]:
 
 def sample_size_curve(total: int, statistic: Callable[[np.ndarray], float], sizes: list[int] | None = None,
                       num_resamples: int = 50, confidence: float = 0.95, seed: int = 0,
-                      method: str = HALF_SAMPLING) -> list[dict]:
+                      method: str = HALF_SAMPLING, floor: float | None = None) -> list[dict]:
     """`[{"n", "value", "ci_low", "ci_high"}]` of `statistic(indices)` at each size (intervals by `method`, a key
-    of `intervals.METHODS`; none, null, below MIN_SAMPLES)."""
+    of `intervals.METHODS`, lower ends at least `floor`; none, null, below MIN_SAMPLES)."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(total)
     points = []
@@ -44,7 +44,7 @@ def sample_size_curve(total: int, statistic: Callable[[np.ndarray], float], size
         first = order[:n]
         value = float(statistic(first))
         low, high = (set_metric_interval(n, lambda idx: statistic(first[idx]), value, num_resamples, confidence,
-                                         seed=int(rng.integers(2 ** 31)), method=method)
+                                         seed=int(rng.integers(2 ** 31)), method=method, floor=floor)
                      if n >= MIN_SAMPLES else (None, None))
         points.append({"n": int(n), "value": value, "ci_low": low, "ci_high": high})
     return points

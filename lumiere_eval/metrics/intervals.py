@@ -160,12 +160,15 @@ METHODS = {HALF_SAMPLING: half_sampling_interval, HALF_SAMPLING_SQRT: half_sampl
 
 def set_metric_interval(n: int, statistic: Callable[[np.ndarray], float], estimate: float,
                         num_resamples: int, confidence: float = 0.95, seed: int = 0,
-                        method: str = HALF_SAMPLING) -> tuple[float, float]:
+                        method: str = HALF_SAMPLING, floor: float | None = None) -> tuple[float, float]:
     """A set metric's interval at N samples: `statistic(positions)` recomputed on `num_resamples` random halves,
     then `method` (a key of METHODS, the metric's registered choice) about `estimate` (the metric on all N;
-    checked inside)."""
+    checked inside), its lower end raised to `floor` (the least value the metric can take, so the least its
+    expectation can take: FVD 0, IS 1) where it falls below."""
     draws = [statistic(idx) for idx in half_sample_indices(n, num_resamples, seed)]
     low, high = METHODS[method](estimate, draws, n, confidence)
+    if floor is not None:  # round-off can put an estimate a hair below the floor: the interval still holds it
+        low = max(low, min(float(floor), estimate))
     check_contains(estimate, low, high, "set-metric interval")
     return low, high
 

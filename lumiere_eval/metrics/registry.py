@@ -68,6 +68,7 @@ class Metric:
     # "vbench": by the VBench tier (lumiere_eval.runner.vbench_tier), from `metrics`/`ucf101` --metrics
     statistic: str | None = None  # set metrics: "module:function", (real, fake, protocol) -> f(positions) -> value
     min_videos: int = 2  # a set metric's fewest videos on each side it reads (a covariance needs 2)
+    floor: float | None = None  # the least value the metric can take; a set metric's interval stops there
 
     def compute_function(self) -> Callable:
         """The function `compute` names, imported now."""
@@ -97,20 +98,23 @@ def percentile_bootstrap(data: np.ndarray, statistic: Callable[[np.ndarray], flo
 
 
 def half_sampling(data: np.ndarray, statistic: Callable[[np.ndarray], float], num_resamples: int, seed: int,
-                  estimate: float | None = None) -> tuple[float | None, float | None]:
+                  estimate: float | None = None, floor: float | None = None) -> tuple[float | None, float | None]:
     """The half-sampling interval of a set metric (`lumiere_eval.metrics.intervals`): `statistic` recomputed on
-    random halves of `data` without replacement, about `estimate` (the value on all rows; computed when None);
-    (None, None) without resamples or with fewer than `intervals.MIN_SAMPLES` rows."""
+    random halves of `data` without replacement, about `estimate` (the value on all rows; computed when None),
+    the lower end at least `floor`; (None, None) without resamples or with fewer than `intervals.MIN_SAMPLES`
+    rows."""
     from lumiere_eval.metrics.intervals import MIN_SAMPLES, set_metric_interval
 
     if not num_resamples or len(data) < MIN_SAMPLES:
         return None, None
     estimate = statistic(data) if estimate is None else estimate
-    return set_metric_interval(len(data), lambda idx: statistic(data[idx]), estimate, num_resamples, seed=seed)
+    return set_metric_interval(len(data), lambda idx: statistic(data[idx]), estimate, num_resamples, seed=seed,
+                               floor=floor)
 
 
 def half_sampling_sqrt(data: np.ndarray, statistic: Callable[[np.ndarray], float], num_resamples: int, seed: int,
-                       estimate: float | None = None) -> tuple[float | None, float | None]:
+                       estimate: float | None = None, floor: float | None = None
+                       ) -> tuple[float | None, float | None]:
     """`half_sampling` on the square-root scale (`intervals.half_sampling_sqrt_interval`; non-negative metrics)."""
     from lumiere_eval.metrics.intervals import HALF_SAMPLING_SQRT, MIN_SAMPLES, set_metric_interval
 
@@ -118,13 +122,14 @@ def half_sampling_sqrt(data: np.ndarray, statistic: Callable[[np.ndarray], float
         return None, None
     estimate = statistic(data) if estimate is None else estimate
     return set_metric_interval(len(data), lambda idx: statistic(data[idx]), estimate, num_resamples, seed=seed,
-                               method=HALF_SAMPLING_SQRT)
+                               method=HALF_SAMPLING_SQRT, floor=floor)
 
 
 # Interval methods by name; a metric's `interval` picks one (coverage per metric: docs/statistics.md).
 INTERVALS: dict[str, Callable] = {"percentile_bootstrap": percentile_bootstrap, "half_sampling": half_sampling,
                                   "half_sampling_sqrt": half_sampling_sqrt,
                                   "none": lambda data, statistic, num_resamples, seed, estimate=None: (None, None)}
+_FLOORED = ("half_sampling", "half_sampling_sqrt")  # the hooks that take the metric's floor
 # the name a record gives each method (`interval_method` of a metric entry)
 INTERVAL_METHOD_NAMES = {"percentile_bootstrap": "percentile", "half_sampling": "half-sampling",
                          "half_sampling_sqrt": "half-sampling-sqrt"}
@@ -132,8 +137,12 @@ INTERVAL_METHOD_NAMES = {"percentile_bootstrap": "percentile", "half_sampling": 
 
 def interval_hook(name: str) -> Callable[..., tuple[float | None, float | None]]:
     """The interval function of metric `name`: `(data, statistic, num_resamples, seed, estimate=None) -> (low,
-    high)`; percentile ignores `estimate`."""
-    return INTERVALS[get_metric(name).interval]
+    high)`, with the metric's floor bound in for the set-metric hooks; percentile ignores `estimate`."""
+    from functools import partial
+
+    metric = get_metric(name)
+    hook = INTERVALS[metric.interval]
+    return partial(hook, floor=metric.floor) if metric.interval in _FLOORED else hook
 
 
 _I3D, _C3D, _CLIP = ("i3d_torchscript", "i3d_pretrained_400"), ("c3d_ucf101",), ("clip_vit_b32",)
@@ -142,23 +151,23 @@ _MOTION_PIXEL = "weight-free (OpenCV DIS flow)"
 
 METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("fvd", "FVD", False, "set", "fvd", "fvd2048_16f", (FeatureNeed("fvd"),), f"{_VALUES}:fvd",
-           interval="half_sampling", weights=_I3D, statistic=f"{_VALUES}:fvd_statistic"),
+           interval="half_sampling", weights=_I3D, statistic=f"{_VALUES}:fvd_statistic", floor=0.0),
     Metric("kvd", "KVD", False, "set", "fvd", "fvd2048_16f", (FeatureNeed("fvd"),), f"{_VALUES}:kvd",
            interval="half_sampling", weights=_I3D, statistic=f"{_VALUES}:kvd_statistic"),
     Metric("is", "IS", True, "set", "is", "is10k_tgan_ucf", (FeatureNeed("is", ("fake",)),),
            f"{_VALUES}:inception", per_sample=("is_prob_of_prompted_class",), interval="half_sampling",
-           weights=_C3D, statistic=f"{_VALUES}:inception_statistic"),
+           weights=_C3D, statistic=f"{_VALUES}:inception_statistic", floor=1.0),
     Metric("clipsim", "CLIPSIM", True, "per-sample", "clipsim", None,
            (FeatureNeed("clipsim", ("fake",), extractor="clip", sampling="none", kind="frames"),),
            f"{_VALUES}:clipsim", per_sample=("clipsim",), weights=_CLIP),
     Metric("fid", "frame FID", False, "set", "fvd", "fvd2048_16f",
            (FeatureNeed("fid", extractor="inception-fid", kind="frame_rows"),), f"{_VALUES}:frame_fid",
-           interval="half_sampling", weights=("pt_inception",), statistic=f"{_VALUES}:frame_fid_statistic"),
+           interval="half_sampling", weights=("pt_inception",), statistic=f"{_VALUES}:frame_fid_statistic", floor=0.0),
     Metric("cdfvd", "cd-FVD", False, "set", "fvd", "cdfvd2048_16f", (FeatureNeed("cdfvd"),), f"{_VALUES}:fvd",
-           interval="half_sampling", weights=("videomae_v2_g_ssv2",), statistic=f"{_VALUES}:fvd_statistic"),
+           interval="half_sampling", weights=("videomae_v2_g_ssv2",), statistic=f"{_VALUES}:fvd_statistic", floor=0.0),
     Metric("jedi", "JEDi", False, "set", "jedi", "jedi5000_16f", (FeatureNeed("jedi"),), f"{_VALUES}:jedi",
            interval="half_sampling_sqrt", weights=("vjepa_vith16", "vjepa_vith16_ssv2_probe"),
-           statistic=f"{_VALUES}:jedi_statistic"),
+           statistic=f"{_VALUES}:jedi_statistic", floor=0.0),
     # improved precision/recall (Kynkaanniemi et al. 2019, k = 3) on the FVD protocol's I3D rows (one I3D pass)
     Metric("precision", "precision (k=3)", True, "set", "fvd", "fvd2048_16f", (FeatureNeed("fvd"),),
            f"{_VALUES}:precision", weights=_I3D, min_videos=4,

@@ -237,7 +237,7 @@ def run_curves(folder: Path, num_resamples: int = 50, seed: int = 0, start: int 
     for name, statistic in set_statistics(run, keep).items():
         method = curve_interval_method(name)
         points = curves.sample_size_curve(len(keep), statistic, curves.curve_sizes(len(keep), start),
-                                          num_resamples, seed=seed, method=method)
+                                          num_resamples, seed=seed, method=method, floor=get_metric(name).floor)
         check = curves.settled(points)
         result["interval_method"][name] = method
         result["metrics"][name] = {"points": points, **check}
