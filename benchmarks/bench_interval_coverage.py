@@ -13,6 +13,11 @@ Every statistic is evaluated in batch from a count vector over the N rows (1 for
 multiplicities, all ones but one for the jackknife), so one cell costs a few batched eigen solves; the batch
 forms are checked against the library's functions on the first repetition of every cell.
 
+Columns beyond the candidates: `three-quarter` (subsets of 3N/4 rows, spread x sqrt(3)) and `oracle-sd` (the
+estimate +- z times the true sd of the metric at N, from the target's Monte Carlo runs: not available to a run;
+it shows how much of a miss is the sd's own sampling noise and skew rather than the method's bias). The chosen
+methods' lower ends stop at the metric's floor, as the library's do.
+
 Run: OMP_NUM_THREADS=1 python benchmarks/bench_interval_coverage.py [--reps 200] [--quick] [--jackknife]
 Two processes: add `--part 0/2` and `--part 1/2` (each writes its own JSON), then `--merge 2`.
 """
@@ -47,7 +52,9 @@ RESAMPLES = 200
 GRID = [(16, 64), (64, 128), (64, 64), (20, 500)]
 DISTRIBUTIONS = ("gaussian", "mixture", "heavy-tailed")
 METHODS = ("percentile", "centred-bootstrap", "jackknife", "bca", "half-sampling", "half-sampling-basic",
-           "half-sampling-sqrt")
+           "half-sampling-sqrt", "three-quarter", "oracle-sd")
+# the least value each metric can take (the registry's `floor`): the chosen methods' lower ends stop there
+FLOORS = {"fvd_biased": 0.0, "fvd_unbiased": 0.0, "fid": 0.0, "jedi": 0.0, "is": 1.0}
 NON_NEGATIVE = ("fvd_biased", "fvd_unbiased", "fid", "jedi", "is")  # where the square-root scale applies
 # the benchmark's metric -> the registry's metric whose interval it measures (the chosen method per metric)
 REGISTERED = {"fvd_biased": "fvd", "fvd_unbiased": "fvd", "fid": "fid", "kvd": "kvd", "jedi": "jedi", "is": "is",
@@ -208,6 +215,10 @@ def run_cell(kind: str, d: int, n: int, reps: int, seed: int, jackknife: bool) -
             target_values.setdefault(k, []).append(float(v[0]))
     target = {k: float(np.mean(v)) for k, v in target_values.items()}
     target_se = {k: float(np.std(v) / np.sqrt(len(v))) for k, v in target_values.items()}
+    # the true sd of the metric at N: the oracle-sd column (estimate +- z sd with it) is what the best
+    # normal-approximation interval could do, had a run the sd it cannot know
+    target_sd = {k: float(np.std(v, ddof=1)) for k, v in target_values.items()}
+    z = intervals._z(0.95)
     covered = {(m, k): 0 for m in METHODS for k in target}
     outside = {(m, k): 0 for m in METHODS for k in target}
     widths = {(m, k): [] for m in METHODS for k in target}
@@ -220,21 +231,31 @@ def run_cell(kind: str, d: int, n: int, reps: int, seed: int, jackknife: bool) -
         estimate = {k: float(v[0]) for k, v in stat(ones).items()}
         halves = np.zeros((RESAMPLES, n))
         np.put_along_axis(halves, intervals.half_sample_indices(n, RESAMPLES, int(rng.integers(2 ** 31))), 1.0, axis=1)
+        three = np.zeros((RESAMPLES, n))
+        np.put_along_axis(three, np.argsort(rng.random((RESAMPLES, n)), axis=1)[:, :3 * n // 4], 1.0, axis=1)
         boot_idx = rng.integers(0, n, (RESAMPLES, n))
         boot = np.stack([np.bincount(row, minlength=n) for row in boot_idx]).astype(np.float64)
         half_draws, boot_draws = _in_chunks(stat, halves), _in_chunks(stat, boot)
+        three_draws = _in_chunks(stat, three)
         loo = _in_chunks(stat, 1.0 - np.eye(n)) if jackknife else None
         for k, t in target.items():
             e = estimate[k]
             found = {"percentile": intervals.percentile_interval(boot_draws[k]),
                      "centred-bootstrap": intervals.centred_bootstrap_interval(e, boot_draws[k]),
                      "half-sampling": intervals.half_sampling_interval(e, half_draws[k], n),
-                     "half-sampling-basic": intervals.half_sampling_basic_interval(e, half_draws[k], n)}
+                     "half-sampling-basic": intervals.half_sampling_basic_interval(e, half_draws[k], n),
+                     "three-quarter": intervals.subsampling_interval(e, three_draws[k], n, 3 * n // 4),
+                     "oracle-sd": (e - z * target_sd[k], e + z * target_sd[k])}
             if k in NON_NEGATIVE:
                 found["half-sampling-sqrt"] = intervals.half_sampling_sqrt_interval(e, half_draws[k], n)
             if loo is not None:
                 found["jackknife"] = intervals.jackknife_interval(e, loo[k])
                 found["bca"] = intervals.bca_interval(e, boot_draws[k], loo[k])
+            if k in FLOORS:  # as the library does for the chosen methods
+                for method in ("half-sampling", "half-sampling-sqrt"):
+                    if method in found:
+                        low, high = found[method]
+                        found[method] = (max(low, min(FLOORS[k], e)), high)
             for method, (low, high) in found.items():
                 covered[method, k] += low <= t <= high
                 outside[method, k] += not intervals.contains(e, low, high)

@@ -20,8 +20,9 @@ docs/statistics.md; the registry names each metric's):
   under-covers (mixture features; docs/statistics.md has both coverages).
 
 Candidates kept for that benchmark: `percentile_interval` (the old method), `centred_bootstrap_interval`,
-`jackknife_interval` (delete-1), `bca_interval` and `half_sampling_basic_interval` (quantiles of the
-half-sample values instead of the normal approximation); the half-sampling forms are `METHODS`.
+`jackknife_interval` (delete-1), `bca_interval`, `half_sampling_basic_interval` (quantiles of the
+half-sample values instead of the normal approximation) and `subsampling_interval` at m = 3N/4; the half-sampling
+forms are `METHODS`. Each chosen interval's lower end stops at the metric's floor (`set_metric_interval`).
 """
 from __future__ import annotations
 
@@ -77,13 +78,20 @@ def half_sample_indices(n: int, num_resamples: int, seed: int) -> np.ndarray:
     return np.argsort(rng.random((num_resamples, n)), axis=1)[:, :h]
 
 
-def half_sampling_interval(estimate: float, draws, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """estimate +- z sd, sd = std of the half-sample values `draws` x sqrt(h / (N - h)), h = N // 2."""
+def subsampling_interval(estimate: float, draws, n: int, m: int, confidence: float = 0.95) -> tuple[float, float]:
+    """estimate +- z sd, sd = std of the metric's values `draws` on random size-m subsets (without replacement) x
+    sqrt(m / (N - m)); m = N // 2 is half-sampling, m = 3N // 4 the benchmark's three-quarter candidate."""
     _check_confidence(confidence)
-    h = half_size(n)
-    sd = float(np.std(np.asarray(draws, dtype=np.float64), ddof=1)) * math.sqrt(h / (n - h))
+    if not 2 <= m < n:
+        raise MetricInputError(f"a subsample of {m} rows out of {n}: needs 2 <= m < N")
+    sd = float(np.std(np.asarray(draws, dtype=np.float64), ddof=1)) * math.sqrt(m / (n - m))
     half_width = _z(confidence) * sd
     return float(estimate - half_width), float(estimate + half_width)
+
+
+def half_sampling_interval(estimate: float, draws, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """estimate +- z sd, sd = std of the half-sample values `draws` x sqrt(h / (N - h)), h = N // 2."""
+    return subsampling_interval(estimate, draws, n, half_size(n), confidence)
 
 
 def half_sampling_sqrt_interval(estimate: float, draws, n: int, confidence: float = 0.95) -> tuple[float, float]:
