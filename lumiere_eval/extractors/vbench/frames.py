@@ -9,6 +9,9 @@ below runs on float32 values, unrounded and unclamped (a bicubic overshoot stays
   224 (`antialias=False`), centre crop 224, / 255, CLIP mean/std.
 - MUSIQ (`imaging_quality.transform`, mode 'longer', VBench's default): when the longer side exceeds 512, a
   bilinear resize (`antialias=False`) to `(int(s * H), int(s * W))` with s = 512 / longer side; / 255.
+- ViCLIP (overall consistency, temporal style) reads its 8 middle frames with decord as **uint8** and runs
+  `clip_transform(224)` on them, so that resize rounds back to uint8 (`viclip_frames`).
+- Appearance style feeds PIL images through `clip_transform_Image(224)` (`clip_pil_frames`).
 """
 from __future__ import annotations
 
