@@ -93,7 +93,7 @@ def main() -> None:
     build_viclip = time.perf_counter() - start
     viclip_prep = best_time(lambda: viclip_frames(video))
     start = time.perf_counter()
-    semantic.viclip_video_embedding(viclip, video)  # one full forward (about 1.7 TFLOP)
+    semantic.viclip_video_embedding(viclip, video)  # one full forward (about 1.65 TFLOP)
     viclip_video = time.perf_counter() - start
     viclip_text = best_time(lambda: semantic.viclip_text_embeddings(viclip, [PROMPT]))
     del viclip
@@ -130,7 +130,7 @@ def main() -> None:
     load = os.getloadavg()
     record("vbench_semantic", rows, notes=(
         f"Full-size networks with random weights, {args.threads} thread(s); one uint8 video of 16x{args.size}x"
-        f"{args.size}. ViCLIP video embedding: one call (not repeated: about a minute each); other rows best of 3 "
+        f"{args.size}. ViCLIP video embedding: one call, not repeated; other rows best of 3 "
         "(CLIP frames best of 2), per frame where said. GFLOP: FlopCounterMode on meta-device copies of the same "
         "calls (matmul/conv/attention, 2 FLOP per multiply-add). gpu_ms_projected = GFLOP / assumed "
         f"{args.gpu_tflops} TFLOP/s sustained float32 (half an A100's 19.5 TFLOP/s peak; TF32 off): a projection, "

@@ -29,8 +29,8 @@ import torch
 from lumiere_eval.extractors.vbench.frames import middle_frame_indices
 from lumiere_eval.extractors.vbench.semantic import (clip_frame_embeddings, clip_logit_scale, clip_text_embeddings,
                                                      viclip_text_embeddings, viclip_video_embedding)
-from lumiere_eval.extractors.vbench.viclip import (NUM_KEYS_L14, VICLIP_L14, ViClip, check_viclip_state_dict, expected_layout,
-                                                   load_viclip)
+from lumiere_eval.extractors.vbench.viclip import (NUM_KEYS_L14, VICLIP_L14, ViClip, check_viclip_state_dict,
+                                                   expected_layout, load_viclip)
 from lumiere_eval.extractors.weights import WeightsError
 from lumiere_eval.metrics.vbench import appearance_style_text, style_frame_scores, video_text_similarity
 

@@ -88,7 +88,8 @@ def test_metrics_command_computes_the_text_video_dimensions(videos_and_weights):
                                     clip_text_embeddings(clip_model, [s])[0].numpy(), clip_logit_scale(clip_model))
                  for f, s in zip(frames, styles)]
     similarity = [video_text_similarity(viclip_video_embedding(viclip, f).numpy(),
-                                        viclip_text_embeddings(viclip, [p])[0].numpy()) for f, p in zip(frames, PROMPTS)]
+                                        viclip_text_embeddings(viclip, [p])[0].numpy())
+                  for f, p in zip(frames, PROMPTS)]
     appearance = record["metrics"]["appearance_style"]
     assert appearance["value"] == pytest.approx(np.concatenate(per_frame).mean(), abs=1e-6)
     assert appearance["style_text_from_vbench_prompts"] == 1 and appearance["style_text_whole_prompt"] == 1
