@@ -53,6 +53,12 @@ GRID = [(16, 64), (64, 128), (64, 64), (20, 500)]
 DISTRIBUTIONS = ("gaussian", "mixture", "heavy-tailed")
 METHODS = ("percentile", "centred-bootstrap", "jackknife", "bca", "half-sampling", "half-sampling-basic",
            "half-sampling-sqrt", "three-quarter", "oracle-sd")
+# candidates of issue 28's second round (`--methods`): log scale, subsampling bootstrap-t with INNER nested
+# halves per half, the variance extrapolated from two subsample sizes
+CANDIDATES = ("half-sampling-log", "studentised", "studentised-sqrt", "studentised-log", "pooled-t", "pooled-t-sqrt",
+              "pooled-t-log", "two-size")
+STUDENTISED = CANDIDATES[1:7]
+INNER = 20
 # the least value each metric can take (the registry's `floor`): the chosen methods' lower ends stop there
 FLOORS = {"fvd_biased": 0.0, "fvd_unbiased": 0.0, "fid": 0.0, "jedi": 0.0, "is": 1.0}
 NON_NEGATIVE = ("fvd_biased", "fvd_unbiased", "fid", "jedi", "is")  # where the square-root scale applies
@@ -160,14 +166,14 @@ class Cell:
         marginal = counts @ f["p"] / m[:, None]
         return np.exp(counts @ f["plogp"] / m - np.sum(marginal * np.log(marginal), axis=1))
 
-    def statistics(self, f: dict, g: dict, counts: np.ndarray) -> dict[str, np.ndarray]:
-        """Every metric (and the paired differences A - B) for each count vector."""
-        out = {"fvd_biased": self.fvd(f, counts, False), "fvd_unbiased": self.fvd(f, counts, True),
-               "fid": self.fid(f, counts),
-               "kvd": self.kvd(f, counts), "jedi": self.jedi(f, counts), "is": self.inception(f, counts)}
-        out["paired_fvd"] = out["fvd_unbiased"] - self.fvd(g, counts, True)
-        out["paired_is"] = out["is"] - self.inception(g, counts)
-        return out
+    def statistics(self, f: dict, g: dict, counts: np.ndarray, metrics=None) -> dict[str, np.ndarray]:
+        """Every metric of `metrics` (all when None; and the paired differences A - B) for each count vector."""
+        every = {"fvd_biased": lambda: self.fvd(f, counts, False), "fvd_unbiased": lambda: self.fvd(f, counts, True),
+                 "fid": lambda: self.fid(f, counts), "kvd": lambda: self.kvd(f, counts),
+                 "jedi": lambda: self.jedi(f, counts), "is": lambda: self.inception(f, counts),
+                 "paired_fvd": lambda: self.fvd(f, counts, True) - self.fvd(g, counts, True),
+                 "paired_is": lambda: self.inception(f, counts) - self.inception(g, counts)}
+        return {k: fn() for k, fn in every.items() if metrics is None or k in metrics}
 
     def self_check(self, f: dict) -> None:
         """The batch forms equal the library's functions on all N rows (relative 1e-6)."""
@@ -203,7 +209,20 @@ def _in_chunks(fn, counts: np.ndarray, size: int = 100) -> dict[str, np.ndarray]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def run_cell(kind: str, d: int, n: int, reps: int, seed: int, jackknife: bool) -> list[dict]:
+def nested_counts(halves: np.ndarray, inner: int, rng: np.random.Generator) -> np.ndarray:
+    """`[R * inner, N]` count vectors: for each half (a row of 0/1 `halves`), `inner` random halves of it."""
+    r, n = halves.shape
+    pos = np.argsort(-halves, axis=1, kind="stable")[:, :int(halves[0].sum())]  # each half's positions
+    q = pos.shape[1] // 2
+    pick = np.argsort(rng.random((r, inner, pos.shape[1])), axis=2)[:, :, :q]
+    rows = np.take_along_axis(np.repeat(pos[:, None, :], inner, axis=1), pick, axis=2).reshape(r * inner, q)
+    out = np.zeros((r * inner, n))
+    np.put_along_axis(out, rows, 1.0, axis=1)
+    return out
+
+
+def run_cell(kind: str, d: int, n: int, reps: int, seed: int, jackknife: bool, metrics=None,
+             methods=METHODS) -> list[dict]:
     cell = Cell(kind, d, n, seed)
     rng = np.random.default_rng(seed + 1)
     ones = np.ones((1, n))
@@ -211,7 +230,7 @@ def run_cell(kind: str, d: int, n: int, reps: int, seed: int, jackknife: bool) -
     target_values: dict[str, list[float]] = {}
     for _ in range(TARGET_DRAWS):
         draw = cell.draw(rng)
-        for k, v in cell.statistics(draw["a"], draw["b"], ones).items():
+        for k, v in cell.statistics(draw["a"], draw["b"], ones, metrics).items():
             target_values.setdefault(k, []).append(float(v[0]))
     target = {k: float(np.mean(v)) for k, v in target_values.items()}
     target_se = {k: float(np.std(v) / np.sqrt(len(v))) for k, v in target_values.items()}
@@ -219,15 +238,17 @@ def run_cell(kind: str, d: int, n: int, reps: int, seed: int, jackknife: bool) -
     # normal-approximation interval could do, had a run the sd it cannot know
     target_sd = {k: float(np.std(v, ddof=1)) for k, v in target_values.items()}
     z = intervals._z(0.95)
-    covered = {(m, k): 0 for m in METHODS for k in target}
-    outside = {(m, k): 0 for m in METHODS for k in target}
-    widths = {(m, k): [] for m in METHODS for k in target}
+    covered = {(m, k): 0 for m in methods for k in target}
+    outside = {(m, k): 0 for m in methods for k in target}
+    widths = {(m, k): [] for m in methods for k in target}
+    # misses by side: the target above the interval (`high`) or below it (`low`)
+    above = {(m, k): 0 for m in methods for k in target}
     for rep in range(reps):
         draw = cell.draw(rng)
         f, g = draw["a"], draw["b"]
         if rep == 0:
             cell.self_check(f)
-        stat = lambda c: cell.statistics(f, g, c)  # noqa: E731
+        stat = lambda c: cell.statistics(f, g, c, metrics)  # noqa: E731
         estimate = {k: float(v[0]) for k, v in stat(ones).items()}
         halves = np.zeros((RESAMPLES, n))
         np.put_along_axis(halves, intervals.half_sample_indices(n, RESAMPLES, int(rng.integers(2 ** 31))), 1.0, axis=1)
@@ -235,29 +256,50 @@ def run_cell(kind: str, d: int, n: int, reps: int, seed: int, jackknife: bool) -
         np.put_along_axis(three, np.argsort(rng.random((RESAMPLES, n)), axis=1)[:, :3 * n // 4], 1.0, axis=1)
         boot_idx = rng.integers(0, n, (RESAMPLES, n))
         boot = np.stack([np.bincount(row, minlength=n) for row in boot_idx]).astype(np.float64)
-        half_draws, boot_draws = _in_chunks(stat, halves), _in_chunks(stat, boot)
-        three_draws = _in_chunks(stat, three)
+        half_draws = _in_chunks(stat, halves)
+        boot_draws = _in_chunks(stat, boot) if {"percentile", "centred-bootstrap", "bca"} & set(methods) else None
+        three_draws = _in_chunks(stat, three) if {"three-quarter", "two-size"} & set(methods) else None
         loo = _in_chunks(stat, 1.0 - np.eye(n)) if jackknife else None
+        inner = (_in_chunks(stat, nested_counts(halves, INNER, rng))
+                 if set(STUDENTISED) & set(methods) else None)
         for k, t in target.items():
             e = estimate[k]
-            found = {"percentile": intervals.percentile_interval(boot_draws[k]),
-                     "centred-bootstrap": intervals.centred_bootstrap_interval(e, boot_draws[k]),
-                     "half-sampling": intervals.half_sampling_interval(e, half_draws[k], n),
+            found = {"half-sampling": intervals.half_sampling_interval(e, half_draws[k], n),
                      "half-sampling-basic": intervals.half_sampling_basic_interval(e, half_draws[k], n),
-                     "three-quarter": intervals.subsampling_interval(e, three_draws[k], n, 3 * n // 4),
                      "oracle-sd": (e - z * target_sd[k], e + z * target_sd[k])}
+            if boot_draws is not None:
+                found["percentile"] = intervals.percentile_interval(boot_draws[k])
+                found["centred-bootstrap"] = intervals.centred_bootstrap_interval(e, boot_draws[k])
+            if three_draws is not None:
+                found["three-quarter"] = intervals.subsampling_interval(e, three_draws[k], n, 3 * n // 4)
             if k in NON_NEGATIVE:
                 found["half-sampling-sqrt"] = intervals.half_sampling_sqrt_interval(e, half_draws[k], n)
             if loo is not None:
                 found["jackknife"] = intervals.jackknife_interval(e, loo[k])
-                found["bca"] = intervals.bca_interval(e, boot_draws[k], loo[k])
+                if boot_draws is not None:
+                    found["bca"] = intervals.bca_interval(e, boot_draws[k], loo[k])
+            if "half-sampling-log" in methods and k in FLOORS and e >= FLOORS[k]:
+                found["half-sampling-log"] = intervals.half_sampling_log_interval(e, half_draws[k], n, FLOORS[k])
+            if inner is not None:
+                nested = inner[k].reshape(RESAMPLES, INNER)
+                for name, pooled in (("studentised", False), ("pooled-t", True)):
+                    found[name] = intervals.studentised_subsampling_interval(e, half_draws[k], nested, n,
+                                                                             pooled=pooled)
+                    if k in FLOORS:
+                        for scale in ("sqrt", "log"):
+                            found[f"{name}-{scale}"] = intervals.studentised_subsampling_interval(
+                                e, half_draws[k], nested, n, scale=scale, floor=FLOORS[k], pooled=pooled)
+            if "two-size" in methods:
+                found["two-size"] = intervals.two_size_interval(e, half_draws[k], three_draws[k], n, 3 * n // 4)
+            found = {m: v for m, v in found.items() if m in methods}
             if k in FLOORS:  # as the library does for the chosen methods
-                for method in ("half-sampling", "half-sampling-sqrt"):
+                for method in ("half-sampling", "half-sampling-sqrt", "two-size") + STUDENTISED:
                     if method in found:
                         low, high = found[method]
                         found[method] = (max(low, min(FLOORS[k], e)), high)
             for method, (low, high) in found.items():
                 covered[method, k] += low <= t <= high
+                above[method, k] += t > high
                 outside[method, k] += not intervals.contains(e, low, high)
                 widths[method, k].append(high - low)
     rows = []
@@ -266,16 +308,23 @@ def run_cell(kind: str, d: int, n: int, reps: int, seed: int, jackknife: bool) -
             continue
         rows.append({"distribution": kind, "dim": d, "n": n, "metric": k, "method": method, "reps": reps,
                      "coverage": hits / reps, "estimate_outside": outside[method, k] / reps,
+                     "target_above": above[method, k] / reps,
                      "mean_width": float(np.mean(widths[method, k])), "target": target[k],
                      "target_mc_se": target_se[k]})
     return rows
 
 
-def markdown(rows: list[dict], seconds: float, reps: int, notes: list[str]) -> str:
+def _figure(row: dict, sides: bool) -> str:
+    """A coverage in percent, with `sides` the share of repetitions whose target was above the interval."""
+    text = f"{100 * row['coverage']:.1f}"
+    return text + f" (^{100 * row['target_above']:.0f})" if sides and "target_above" in row else text
+
+
+def markdown(rows: list[dict], seconds: float, reps: int, notes: list[str], sides: bool = False) -> str:
     cells = sorted({(r["distribution"], r["dim"], r["n"]) for r in rows},
                    key=lambda c: (DISTRIBUTIONS.index(c[0]), c[2] / c[1], c[1]))
     metrics = list(dict.fromkeys(r["metric"] for r in rows))
-    methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
+    methods = [m for m in METHODS + CANDIDATES if any(r["method"] == m for r in rows)]
     lines = ["# interval_coverage", "",
              f"Coverage of nominal 95% intervals of theta_N = E[metric at N | fixed real set] ({reps} repetitions "
              f"per cell, {RESAMPLES} resamples per interval, target from {TARGET_DRAWS} Monte Carlo runs; "
@@ -290,6 +339,8 @@ def markdown(rows: list[dict], seconds: float, reps: int, notes: list[str]) -> s
         chosen = chosen_method(metric)
         old = [r["coverage"] for r in rows if r["metric"] == metric and r["method"] == "percentile"]
         new = [r for r in rows if r["metric"] == metric and r["method"] == chosen]
+        if not old or not new:
+            continue
         misses = [f"{r['distribution']} {r['dim']}/{r['n']}: {100 * r['coverage']:.1f}" for r in new
                   if not 0.93 <= r["coverage"] <= 0.97]
         lines.append(f"| {metric} | {chosen} | {100 * min(old):.1f}-{100 * max(old):.1f} | "
@@ -304,10 +355,13 @@ def markdown(rows: list[dict], seconds: float, reps: int, notes: list[str]) -> s
         for kind, d, n in cells:
             got = {r["method"]: r for r in rows
                    if (r["distribution"], r["dim"], r["n"], r["metric"]) == (kind, d, n, metric)}
-            cols = [(f"**{100 * got[m]['coverage']:.1f}**" if m == chosen else f"{100 * got[m]['coverage']:.1f}")
+            cols = [(f"**{_figure(got[m], sides)}**" if m == chosen else _figure(got[m], sides))
                     if m in got else "-" for m in methods]
-            lines.append(f"| {kind} {d}/{n} | " + " | ".join(cols) +
-                         f" | {100 * got['percentile']['estimate_outside']:.0f}% |")
+            old = f"{100 * got['percentile']['estimate_outside']:.0f}%" if "percentile" in got else "-"
+            lines.append(f"| {kind} {d}/{n} | " + " | ".join(cols) + f" | {old} |")
+        lines.append("")
+    if sides:
+        lines.append("(^x): x% of the repetitions had the target above the interval (the rest of the misses below).")
         lines.append("")
     lines += [f"Wall time {seconds:.0f} s (the sum over processes). " + " ".join(notes)]
     return "\n".join(lines) + "\n"
@@ -321,6 +375,11 @@ def main() -> None:
     parser.add_argument("--part", default="0/1", help="i/k: run every k-th cell from the i-th (one process)")
     parser.add_argument("--merge", type=int, default=0, help="join the JSONs of k parts into the results")
     parser.add_argument("--name", default="interval_coverage")
+    parser.add_argument("--cells", default="", help="e.g. heavy-tailed:64/64,gaussian:16/64 (default the grid)")
+    parser.add_argument("--metrics", default="", help="comma-separated benchmark metrics (default all)")
+    parser.add_argument("--methods", default=",".join(METHODS),
+                        help=f"comma-separated methods of {METHODS + CANDIDATES}")
+    parser.add_argument("--sides", action="store_true", help="print the share of misses above each interval")
     args = parser.parse_args()
     if args.merge:
         parts = [json.loads((RESULTS / f"{args.name}.part{i}of{args.merge}.json").read_text())
@@ -334,12 +393,21 @@ def main() -> None:
             {"rows": rows, "parts": [{k: v for k, v in p.items() if k != "rows"} for p in parts],
              "seconds": seconds, "reps": parts[0]["reps"], "resamples": RESAMPLES, "target_draws": TARGET_DRAWS},
             indent=1))
-        text = markdown(rows, seconds, parts[0]["reps"], notes)
+        text = markdown(rows, seconds, parts[0]["reps"], notes, args.sides)
         (RESULTS / f"{args.name}.md").write_text(text)
         print(text)
         return
     index, count = (int(v) for v in args.part.split("/"))
     grid = [("gaussian", 16, 64)] if args.quick else [(k, d, n) for k in DISTRIBUTIONS for d, n in GRID]
+    seeds = {c: 1000 + i for i, c in enumerate(grid)}  # a cell's seed does not depend on which cells are run
+    if args.cells:
+        grid = [(k, int(c.split("/")[0]), int(c.split("/")[1]))
+                for k, c in (item.split(":") for item in args.cells.split(","))]
+    metrics = tuple(args.metrics.split(",")) if args.metrics else None
+    methods = tuple(args.methods.split(","))
+    unknown = set(methods) - set(METHODS + CANDIDATES)
+    if unknown:
+        parser.error(f"unknown methods {sorted(unknown)}")
     loads = [list(os.getloadavg())]
     start = time.time()
     rows, cell_seconds = [], {}
@@ -348,7 +416,9 @@ def main() -> None:
         if i % count != index:
             continue
         t0 = time.time()
-        rows += run_cell(kind, d, n, args.reps, seed=1000 + i, jackknife=args.jackknife and n <= 128)
+        jackknife = (args.jackknife or {"jackknife", "bca"} & set(methods)) and n <= 128
+        rows += run_cell(kind, d, n, args.reps, seed=seeds.get((kind, d, n), 1000 + i), jackknife=bool(jackknife),
+                         metrics=metrics, methods=methods)
         cell_seconds[f"{kind} {d}/{n}"] = round(time.time() - t0)
         print(f"{kind} {d}/{n}: {time.time() - t0:.0f} s", flush=True)
         out.write_text(json.dumps({"rows": rows, "machine": machine(), "load_average_start": loads[0]}, indent=1))
@@ -357,7 +427,7 @@ def main() -> None:
         {"rows": rows, "machine": machine(), "load_average_start": loads[0], "load_average_end": loads[1],
          "seconds": time.time() - start, "cell_seconds": cell_seconds, "reps": args.reps}, indent=1))
     if count == 1:
-        main_merge = [sys.argv[0], "--merge", "1", "--name", args.name]
+        main_merge = [sys.argv[0], "--merge", "1", "--name", args.name] + (["--sides"] if args.sides else [])
         sys.argv = main_merge
         main()
 
