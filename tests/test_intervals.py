@@ -233,3 +233,49 @@ def test_a_set_metric_interval_stops_at_the_metrics_floor():
     from lumiere_eval.metrics.registry import get_metric
 
     assert (get_metric("fvd").floor, get_metric("is").floor, get_metric("kvd").floor) == (0.0, 1.0, None)
+
+
+def _mean_halves(x: np.ndarray, resamples: int, inner: int, seed: int):
+    """The mean of `x` on random halves, and on `inner` random halves of each half."""
+    rng = np.random.default_rng(seed)
+    halves = intervals.half_sample_indices(len(x), resamples, seed)
+    q = halves.shape[1] // 2
+    nested = [[x[h[rng.permutation(len(h))[:q]]].mean() for _ in range(inner)] for h in halves]
+    return np.array([x[h].mean() for h in halves]), np.array(nested)
+
+
+def test_studentised_subsampling_of_a_mean_pooled_or_not_is_the_normal_interval():
+    # a linear statistic: the pooled factor sqrt(var theta_b / mean s_b^2) is the theory factor sqrt((N-h)/N),
+    # and the t's of Gaussian rows are near-normal, so both are about the half-sampling interval
+    x = np.random.default_rng(1).normal(size=400)
+    draws, nested = _mean_halves(x, 400, 30, seed=2)
+    normal = intervals.half_sampling_interval(x.mean(), draws, 400)
+    for pooled in (False, True):
+        low, high = intervals.studentised_subsampling_interval(x.mean(), draws, nested, 400, pooled=pooled)
+        assert low < x.mean() < high
+        assert (high - low) == pytest.approx(normal[1] - normal[0], rel=0.2)
+
+
+def test_studentised_subsampling_lengthens_the_upper_side_of_a_right_skewed_mean():
+    # halves short of the large rows have a small value and a small spread: very negative t's, a long upper side
+    x = np.random.default_rng(3).lognormal(sigma=1.5, size=200)
+    draws, nested = _mean_halves(x, 300, 20, seed=4)
+    e = x.mean()
+    low, high = intervals.studentised_subsampling_interval(e, draws, nested, 200, pooled=True)
+    assert high - e > 1.3 * (e - low)
+    normal_low, normal_high = intervals.half_sampling_interval(e, draws, 200)
+    assert high > normal_high
+    # on the log scale the ends stay above the floor
+    log_low, log_high = intervals.studentised_subsampling_interval(e, draws, nested, 200, scale="log", floor=0.0)
+    assert 0 < log_low < e < log_high
+
+
+def test_log_scale_interval_is_the_delta_method_about_the_floor():
+    draws = np.linspace(2.0, 6.0, 21)
+    low, high = intervals.half_sampling_interval(4.0, draws, 10)
+    w = (high - 4.0) / 3.0  # excess over the floor 1: 3
+    assert intervals.half_sampling_log_interval(4.0, draws, 10, floor=1.0) == pytest.approx(
+        (1 + 3 * np.exp(-w), 1 + 3 * np.exp(w)))
+    assert intervals.half_sampling_log_interval(1.0, draws, 10, floor=1.0)[0] == 1.0
+    with pytest.raises(intervals.MetricInputError, match="at least its floor 1.0, got 0.5"):
+        intervals.half_sampling_log_interval(0.5, draws, 10, floor=1.0)

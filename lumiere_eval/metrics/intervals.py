@@ -170,7 +170,7 @@ def half_sampling_log_interval(estimate: float, draws, n: int, floor: float = 0.
     excess = estimate - floor
     if excess < 0:
         raise MetricInputError(f"the log-scale interval needs an estimate at least its floor {floor}, got {estimate}")
-    low, high = half_sampling_interval(estimate, draws, n, confidence)
+    _, high = half_sampling_interval(estimate, draws, n, confidence)
     if excess == 0:
         return float(floor), float(high)
     w = (high - estimate) / excess
