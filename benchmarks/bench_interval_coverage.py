@@ -346,6 +346,15 @@ def markdown(rows: list[dict], seconds: float, reps: int, notes: list[str], side
         lines.append(f"| {metric} | {chosen} | {100 * min(old):.1f}-{100 * max(old):.1f} | "
                      f"{100 * min(r['coverage'] for r in new):.1f}-{100 * max(r['coverage'] for r in new):.1f} | "
                      f"{'; '.join(misses) or 'none'} |")
+    lines += ["", "## Every method: min-max over the cells (cells inside 93-97% of all cells)", "",
+              "| metric | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+    for metric in metrics:
+        cols = []
+        for m in methods:
+            got = [r["coverage"] for r in rows if r["metric"] == metric and r["method"] == m]
+            inside = sum(0.93 <= c <= 0.97 for c in got)
+            cols.append(f"{100 * min(got):.1f}-{100 * max(got):.1f} ({inside}/{len(got)})" if got else "-")
+        lines.append(f"| {metric} | " + " | ".join(cols) + " |")
     lines.append("")
     for metric in metrics:
         chosen = chosen_method(metric)
