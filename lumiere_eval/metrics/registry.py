@@ -198,7 +198,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            ("clip_vit_l14", "laion_aesthetic_l14")),
           ("imaging_quality", "imaging quality (VBench, MUSIQ-SPAQ; per video 0..100, value / 100)",
            ("musiq_spaq",)),
-          ("dynamic_degree", "dynamic degree (VBench, RAFT; share of dynamic videos)", ("raft_things",)))),
+          ("dynamic_degree", "dynamic degree (VBench, RAFT; share of dynamic videos)", ("raft_things",)),
+          ("motion_smoothness", "motion smoothness (VBench, AMT-S frame interpolation)", ("amt_s",)))),
 )}
 
 

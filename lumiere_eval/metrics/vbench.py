@@ -17,6 +17,14 @@ Facts, from the vbench package 0.1.5 (dimension modules) and Vchitect/VBench `sc
   with thres = 6 min(H, W) / 256 (unpadded frame) and count = round(4 T / 16) (T frames taken, Python's rounding,
   halves to even), the video is dynamic when at least `count` pairs exceed thres (`check_move`: any pair at all
   when count is 0). The dimension's value is the fraction of dynamic videos.
+- motion_smoothness of a video (`motion_smoothness.py`, `MotionSmoothness.motion_score`): every frame read at its
+  own size (no resize); frames 0, 2, 4, ... kept, each consecutive two padded (replicate) to multiples of 16 and
+  their midpoint (t = 0.5) re-made by AMT-S (one pass), unpadded, times 255 and truncated to uint8; per re-made
+  frame the mean absolute difference (`cv2.absdiff`, all pixels and channels) to the frame it replaces (frames 1,
+  3, ...; with an even T the last frame has no counterpart and is left out); score (255 - mean of those) / 255.
+  The dimension's value is the mean of the video scores. VBench's VRAM-based downscaling (`initialization`) runs
+  only when its device equals the string 'cuda'; its launcher passes `torch.device("cuda")`, which does not, so
+  frames under 8192 x 8192 pixels are never resized there.
 - leaderboard: each dimension normalised as (value - Min) / (Max - Min) and multiplied by its weight; Quality
   Score = sum over the 7 quality dimensions / sum of their weights; Semantic Score the same over the 9 semantic
   ones; Total Score = (4 Quality + 1 Semantic) / 5.
@@ -101,6 +109,18 @@ def is_static(pair_scores, num_frames: int, height: int, width: int) -> bool:
     thres, count = 3.0 * min(height, width) / 256.0, round(2 * num_frames / 16.0)
     return (sum(s > thres for s in scores[:-2]) <= count
             and all(s <= thres * count * 2 for s in scores[-2:]))
+
+
+def interpolation_score(frames, interpolated) -> float:
+    """VBench's motion smoothness of one video from its uint8 frames `[T, H, W, 3]` and the K re-made frames
+    `[K, H, W, 3]` that stand for frames 1, 3, ..., 2K - 1: (255 - mean over them of their mean absolute
+    difference) / 255."""
+    original, made = np.asarray(frames), np.asarray(interpolated)
+    if made.ndim != 4 or len(made) < 1 or original[1::2][:len(made)].shape != made.shape:
+        raise MetricInputError(f"motion smoothness: {list(made.shape)} re-made frames do not match the odd frames "
+                               f"of a video {list(original.shape)}")
+    diffs = np.abs(original[1::2][:len(made)].astype(np.int16) - made.astype(np.int16))
+    return float((255.0 - np.mean(diffs.mean(axis=(1, 2, 3)))) / 255.0)
 
 
 def normalized(dimension: str, value: float) -> float:

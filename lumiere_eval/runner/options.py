@@ -31,6 +31,7 @@ VBENCH_WEIGHT_OPTIONS: dict[str, tuple[str, str]] = {
     "aesthetic": ("LAION aesthetic head sa_0_4_vit_l_14_linear.pth (VBench aesthetic quality)", "laion_aesthetic_l14"),
     "musiq": ("MUSIQ musiq_spaq_ckpt-358bb6af.pth (VBench imaging quality)", "musiq_spaq"),
     "raft": ("RAFT raft-things.pth (VBench dynamic degree)", "raft_things"),
+    "amt": ("AMT-S amt-s.pth (VBench motion smoothness)", "amt_s"),
 }
 
 

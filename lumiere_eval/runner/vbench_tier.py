@@ -16,8 +16,8 @@ import numpy as np
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.extractors.weights import WeightsError, resolve
 from lumiere_eval.metrics.registry import UnknownMetricError, get_metric, interval_hook, names
-from lumiere_eval.metrics.vbench import (consistency_pairs, flow_pair_score, is_dynamic, pooled_consistency,
-                                         vbench_scores)
+from lumiere_eval.metrics.vbench import (consistency_pairs, flow_pair_score, interpolation_score, is_dynamic,
+                                         pooled_consistency, vbench_scores)
 
 TIER = "vbench"
 
@@ -64,6 +64,19 @@ def _load_raft(resolved, device):
     from lumiere_eval.extractors.vbench.raft import load_raft
 
     return load_raft(resolved[0].path, device)
+
+
+def _load_amt(resolved, device):
+    from lumiere_eval.extractors.vbench.amt import load_amt
+
+    return load_amt(resolved[0].path, device)
+
+
+def _motion_smoothness(model, frames, fps):
+    from lumiere_eval.extractors.vbench.features import amt_interpolated
+
+    value = interpolation_score(frames, amt_interpolated(model, frames).numpy())
+    return value, (value,)
 
 
 def _dynamic(model, frames, fps):
@@ -127,6 +140,7 @@ DIMENSIONS: dict[str, Dimension] = {
     "aesthetic_quality": Dimension(_load_aesthetic, _aesthetic, _mean),
     "imaging_quality": Dimension(_load_musiq, _imaging, _mean_over_100),  # per video on MUSIQ's 0..100 scale
     "dynamic_degree": Dimension(_load_raft, _dynamic, _mean),  # per video True/False, the value their share
+    "motion_smoothness": Dimension(_load_amt, _motion_smoothness, _mean),
 }
 
 
