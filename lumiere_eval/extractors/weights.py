@@ -37,7 +37,7 @@ class WeightSpec:
     sha256: str | None  # only when a public source states it
     checksum_source: str  # where the SHA-256 comes from, or why there is none
     # "torchscript" | "i3d_state_dict" | "clip" | "state_dict" | "videomae_v2" | "vjepa_encoder" | "vjepa_probe"
-    # | "dino_vitb16" | "aesthetic_head"
+    # | "dino_vitb16" | "aesthetic_head" | "viclip"
     file_format: str
     flag: str  # the `lumiere-eval metrics` option that takes a local copy
     licence: str
@@ -206,6 +206,18 @@ WEIGHTS: dict[str, WeightSpec] = {spec.name: spec for spec in (
         licence="MCG-NKU/AMT, CC BY-NC 4.0 (its README): non-commercial use only",
         description="AMT-S frame interpolation trained on Vimeo90K (VBench motion smoothness)",
         size="about 12 MB (estimate: 2,990,543 float32 parameters; no published byte count)"),
+        name="viclip_internvid_10m_flt", filename="ViClip-InternVid-10M-FLT.pth",
+        # vbench 0.1.5 vbench/utils.py init_submodules('overall_consistency' / 'temporal_style')
+        urls=("https://huggingface.co/OpenGVLab/VBench_Used_Models/resolve/main/ViClip-InternVid-10M-FLT.pth",),
+        sha256=None,
+        checksum_source="no published checksum found (vbench and OpenGVLab/InternVideo give only the URL); "
+                        "checked as a ViCLIP state dict (its 'model' entry: every key and shape of the ViCLIP its "
+                        "shapes describe, ViT-L/14 for this file)",
+        file_format="viclip", flag="--viclip",
+        licence="OpenGVLab InternVid ViCLIP (InternVideo repository, Apache-2.0 code; check the model's terms "
+                "before redistributing)",
+        description="ViCLIP ViT-L/14 trained on InternVid-10M-FLT (VBench overall consistency, temporal style)",
+        size="about 1.7 GB in float32 (estimate: 428M parameters; no published byte count)"),
 )}
 
 
@@ -270,6 +282,11 @@ def check_format(spec: WeightSpec, path: Path) -> None:
         from lumiere_eval.extractors.vbench.amt import load_amt
 
         load_amt(path)
+    elif spec.file_format == "viclip":
+        from lumiere_eval.extractors.vbench.viclip import check_viclip_state_dict, viclip_state_dict
+        from lumiere_eval.extractors.weight_files import load_state_dict
+
+        check_viclip_state_dict(viclip_state_dict(load_state_dict(path), str(path)), str(path))
     elif spec.file_format == "musiq":
         from lumiere_eval.extractors.download import sha256_file
 

@@ -25,6 +25,16 @@ Facts, from the vbench package 0.1.5 (dimension modules) and Vchitect/VBench `sc
   The dimension's value is the mean of the video scores. VBench's VRAM-based downscaling (`initialization`) runs
   only when its device equals the string 'cuda'; its launcher passes `torch.device("cuda")`, which does not, so
   frames under 8192 x 8192 pixels are never resized there.
+- appearance_style (`appearance_style.py`): CLIP ViT-B/32; every frame as a PIL image through
+  `clip_transform_Image(224)` (PIL bicubic shorter side to 224, centre crop, CLIP mean/std); the text is the prompt's
+  style phrase from VBench's prompt list (`auxiliary_info`, e.g. 'Van Gogh style'; VBench refuses this dimension
+  for custom prompts); per frame CLIP's `logits_per_text / 100` = exp(logit_scale) cos(image, text) / 100 (exp of
+  OpenAI's logit_scale is 100); per video the mean over frames; the dimension's value is the mean over all frames of
+  all videos (`sim / cnt`; with several GPUs VBench instead averages each video's last-frame score, `cur_sim`).
+- overall_consistency and temporal_style (`overall_consistency.py`, `temporal_style.py`, identical code): ViCLIP
+  ViT-L/14; the 8 middle frames (`read_frames_decord_by_fps(num_frames=8, sample='middle')`), `clip_transform(224)`
+  on the uint8 frames; per video the cosine of ViCLIP's L2-normalised video and prompt embeddings (no scale); the
+  value is the mean of the per-video cosines. The prompt is the video's whole prompt (`prompt_en`) in both.
 - leaderboard: each dimension normalised as (value - Min) / (Max - Min) and multiplied by its weight; Quality
   Score = sum over the 7 quality dimensions / sum of their weights; Semantic Score the same over the 9 semantic
   ones; Total Score = (4 Quality + 1 Semantic) / 5.
@@ -34,6 +44,8 @@ from __future__ import annotations
 import numpy as np
 
 from lumiere_eval.metrics.checks import MetricInputError
+
+APPEARANCE_STYLE_PROMPTS = ("vbench", "appearance_style_prompts.json")  # under lumiere_eval/assets
 
 # scripts/constant.py of Vchitect/VBench: NORMALIZE_DIC (Min, Max) and DIM_WEIGHT, keyed by VBench's dimension names
 NORMALIZATION: dict[str, tuple[float, float]] = {
@@ -140,3 +152,44 @@ def vbench_scores(values: dict[str, float]) -> dict[str, float]:
         out["total_score"] = ((out["quality_score"] * QUALITY_WEIGHT + out["semantic_score"] * SEMANTIC_WEIGHT)
                               / (QUALITY_WEIGHT + SEMANTIC_WEIGHT))
     return out
+
+
+def appearance_style_text(prompt: str) -> tuple[str, bool]:
+    """(the text appearance style compares frames with, whether it is VBench's): the style phrase VBench's prompt
+    list gives `prompt` (lumiere_eval/assets/vbench/appearance_style_prompts.json, its 90 prompts), else the whole
+    prompt (a choice of this harness: VBench 0.1.5 refuses appearance style on custom prompts)."""
+    style = _appearance_styles().get(prompt)
+    return (prompt, False) if style is None else (style, True)
+
+
+def _appearance_styles() -> dict[str, str]:
+    import json
+
+    from lumiere_eval.assets import asset
+
+    return json.loads(asset(*APPEARANCE_STYLE_PROMPTS).read_text(encoding="utf-8"))["styles"]
+
+
+def style_frame_scores(frame_features, text_feature, logit_scale: float) -> np.ndarray:
+    """Appearance style of each frame `[T]`: exp(logit_scale) * cos(frame, text) / 100 (CLIP's logits_per_text / 100)
+    from frame features `[T, D]`, a text feature `[D]` and `logit_scale` = exp of CLIP's logit_scale."""
+    f = _unit(np.asarray(frame_features, dtype=np.float64), "frame features", 2)
+    t = _unit(np.asarray(text_feature, dtype=np.float64), "text feature", 1)
+    if f.shape[1] != t.shape[0]:
+        raise MetricInputError(f"frame features of width {f.shape[1]} against a text feature of width {t.shape[0]}")
+    return logit_scale * (f @ t) / 100.0
+
+
+def video_text_similarity(video_feature, text_feature) -> float:
+    """Overall consistency / temporal style of a video: the cosine of its video and text features `[D]`."""
+    v = _unit(np.asarray(video_feature, dtype=np.float64), "video feature", 1)
+    t = _unit(np.asarray(text_feature, dtype=np.float64), "text feature", 1)
+    if v.shape != t.shape:
+        raise MetricInputError(f"video feature {list(v.shape)} against text feature {list(t.shape)}")
+    return float(v @ t)
+
+
+def _unit(x: np.ndarray, what: str, ndim: int) -> np.ndarray:
+    if x.ndim != ndim or x.shape[-1] == 0 or (ndim == 2 and len(x) == 0):
+        raise MetricInputError(f"{what}: expected {ndim} axes, got shape {list(x.shape)}")
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)

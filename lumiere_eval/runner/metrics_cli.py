@@ -221,7 +221,7 @@ def compute(args: argparse.Namespace) -> dict:
         results |= evaluation.motion_entries(video_scores(fake_items, cache, None, progress), args.bootstrap,
                                              args.seed, TIER_ID)
     vbench = evaluation.vbench_results(names, fake_items, vbench_weight_paths(args), not args.no_download,
-                                       args.device, args.bootstrap, args.seed)
+                                       args.device, args.bootstrap, args.seed, fake.prompts)
     if vbench is not None:
         results |= record_entries(vbench)
         for line in vbench["unavailable"].values():

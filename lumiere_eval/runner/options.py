@@ -32,6 +32,8 @@ VBENCH_WEIGHT_OPTIONS: dict[str, tuple[str, str]] = {
     "musiq": ("MUSIQ musiq_spaq_ckpt-358bb6af.pth (VBench imaging quality)", "musiq_spaq"),
     "raft": ("RAFT raft-things.pth (VBench dynamic degree)", "raft_things"),
     "amt": ("AMT-S amt-s.pth (VBench motion smoothness)", "amt_s"),
+    "viclip": ("ViCLIP ViClip-InternVid-10M-FLT.pth (VBench overall consistency, temporal style)",
+               "viclip_internvid_10m_flt"),
 }
 
 

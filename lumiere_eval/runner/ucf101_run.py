@@ -425,7 +425,7 @@ def _write_results(config: RunConfig, plan: Plan, records: list[dict], missing: 
     vbench = evaluation.vbench_results(
         config.metrics, [VideoItem(config.out / r["path"], r["sha256"], r["path"]) for r in records],
         {"clip_vit_b32": config.weights["clip"]} if config.weights.get("clip") else {}, False, config.device,
-        config.bootstrap, config.seed)
+        config.bootstrap, config.seed, [r["prompt"] for r in records])
     if vbench is not None:
         import warnings
 

@@ -3,7 +3,9 @@ VBench's aggregates, 95% bootstrap intervals over videos, and VBench's own resul
 
 `score_videos(videos, ...)` is the entry point; `metrics` and `ucf101` reach it through `evaluation.vbench_results`.
 Each dimension needs its registered weights (`lumiere_eval.metrics.registry`, tier "vbench"); one that cannot be
-resolved stops only that dimension, with one line in `unavailable`, and the others are computed.
+resolved stops only that dimension, with one line in `unavailable`, and the others are computed. The text-video
+dimensions (appearance style, overall consistency, temporal style) also need each video's prompt; without them they
+are listed in `unavailable` the same way.
 """
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ import numpy as np
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.extractors.weights import WeightsError, resolve
 from lumiere_eval.metrics.registry import UnknownMetricError, get_metric, interval_hook, names
-from lumiere_eval.metrics.vbench import (consistency_pairs, flow_pair_score, interpolation_score, is_dynamic,
-                                         pooled_consistency, vbench_scores)
+from lumiere_eval.metrics.vbench import (appearance_style_text, consistency_pairs, flow_pair_score,
+                                         interpolation_score, is_dynamic, pooled_consistency, style_frame_scores,
+                                         vbench_scores, video_text_similarity)
 
 TIER = "vbench"
 
@@ -29,11 +32,14 @@ class VBenchInputError(LumiereEvalError):
 @dataclass(frozen=True)
 class Dimension:
     """How one dimension is computed: `load(resolved weights, device) -> networks`, `score(networks, frames, fps)
-    -> (per-video score, row)`; the dimension's value is `pool(rows)` (VBench's aggregate)."""
+    -> (per-video score, row)` (`score(networks, frames, fps, prompt)` when `needs_prompt`); the dimension's value
+    is `pool(rows)` (VBench's aggregate); `notes(rows)` adds fields to the dimension's summary and record entry."""
 
     load: Callable
     score: Callable
     pool: Callable[[np.ndarray], float]
+    needs_prompt: bool = False
+    notes: Callable[[np.ndarray], dict] | None = None
 
 
 def _load_dino(resolved, device):
@@ -76,6 +82,26 @@ def _motion_smoothness(model, frames, fps):
     from lumiere_eval.extractors.vbench.features import amt_interpolated
 
     value = interpolation_score(frames, amt_interpolated(model, frames).numpy())
+def _load_viclip(resolved, device):
+    from lumiere_eval.extractors.vbench.viclip import load_viclip
+
+    return load_viclip(resolved[0].path, device)
+
+
+def _appearance(clip_model, frames, fps, prompt):
+    from lumiere_eval.extractors.vbench.semantic import clip_frame_embeddings, clip_logit_scale, clip_text_embeddings
+
+    text, from_vbench = appearance_style_text(prompt)
+    scores = style_frame_scores(clip_frame_embeddings(clip_model, frames).numpy(),
+                                clip_text_embeddings(clip_model, [text])[0].numpy(), clip_logit_scale(clip_model))
+    return float(np.mean(scores)), (float(np.sum(scores)), len(scores), float(from_vbench))
+
+
+def _viclip_similarity(model, frames, fps, prompt):
+    from lumiere_eval.extractors.vbench.semantic import viclip_text_embeddings, viclip_video_embedding
+
+    value = video_text_similarity(viclip_video_embedding(model, frames).numpy(),
+                                  viclip_text_embeddings(model, [prompt])[0].numpy())
     return value, (value,)
 
 
@@ -134,6 +160,15 @@ def _mean(rows: np.ndarray) -> float:
     return float(np.mean(rows[:, 0]))
 
 
+def _per_frame(rows: np.ndarray) -> float:
+    return float(np.sum(rows[:, 0]) / np.sum(rows[:, 1]))
+
+
+def _style_texts(rows: np.ndarray) -> dict:
+    return {"style_text_from_vbench_prompts": int(np.sum(rows[:, 2])),
+            "style_text_whole_prompt": int(len(rows) - np.sum(rows[:, 2]))}
+
+
 DIMENSIONS: dict[str, Dimension] = {
     "subject_consistency": Dimension(_load_dino, _consistency(_dino_features), _pooled),
     "background_consistency": Dimension(_load_clip, _consistency(_clip_features), _pooled),
@@ -141,6 +176,10 @@ DIMENSIONS: dict[str, Dimension] = {
     "imaging_quality": Dimension(_load_musiq, _imaging, _mean_over_100),  # per video on MUSIQ's 0..100 scale
     "dynamic_degree": Dimension(_load_raft, _dynamic, _mean),  # per video True/False, the value their share
     "motion_smoothness": Dimension(_load_amt, _motion_smoothness, _mean),
+    # per video the mean frame score; the value the mean over all frames of all videos (VBench's `sim / cnt`)
+    "appearance_style": Dimension(_load_clip, _appearance, _per_frame, needs_prompt=True, notes=_style_texts),
+    "overall_consistency": Dimension(_load_viclip, _viclip_similarity, _mean, needs_prompt=True),
+    "temporal_style": Dimension(_load_viclip, _viclip_similarity, _mean, needs_prompt=True),
 }
 
 
@@ -151,9 +190,11 @@ def _resolve(dimension: str, local: dict[str, str | os.PathLike], fetch_missing:
 def score_videos(videos: Sequence, dimensions: Sequence[str] | None = None,
                  weights: dict[str, str | os.PathLike] | None = None, fetch_missing: bool = False,
                  device: str = "cpu", num_resamples: int = 200, seed: int = 0,
-                 video_names: Sequence[str] | None = None, fps: Sequence[float] | None = None) -> dict:
+                 video_names: Sequence[str] | None = None, fps: Sequence[float] | None = None,
+                 prompts: Sequence[str | None] | None = None) -> dict:
     """VBench's dimensions of uint8 videos `[T, H, W, 3]` (T >= 2; `videos[i]` may decode on access) at frame rates
-    `fps` (dynamic degree needs them): `per_video` (one dict per video, dimension ->
+    `fps` (dynamic degree needs them) with their `prompts` (the text-video dimensions need them):
+    `per_video` (one dict per video, dimension ->
     score), `dimensions` (VBench's aggregate `value` with a 95% bootstrap interval over videos, `n`, direction),
     `unavailable` (dimension -> one line saying which weights are missing), `weights` (what was used),
     `vbench_scores` (Quality / Semantic / Total, only those whose every dimension was computed here) and
@@ -167,24 +208,33 @@ def score_videos(videos: Sequence, dimensions: Sequence[str] | None = None,
     video_names = list(video_names or (f"video_{i:05d}" for i in range(len(videos))))
     per_video: list[dict] = [{} for _ in videos]
     summary, unavailable, used, eval_results = {}, {}, {}, {}
+    if prompts is not None and len(prompts) != len(videos):
+        raise VBenchInputError(f"{len(prompts)} prompts for {len(videos)} videos")
     for dimension in wanted:
+        spec = DIMENSIONS[dimension]
+        no_prompt = spec.needs_prompt and next((name for i, name in enumerate(video_names)
+                                                if prompts is None or not prompts[i]), None)
+        if no_prompt:
+            unavailable[dimension] = f"{dimension}: not computed: needs each video's prompt; {no_prompt} has none"
+            continue
         try:
             resolved = _resolve(dimension, weights or {}, fetch_missing)
         except WeightsError as err:
             unavailable[dimension] = f"{dimension}: not computed: {err}"
             continue
         used.update({r.name: r.describe() for r in resolved})
-        spec = DIMENSIONS[dimension]
         networks = spec.load(resolved, device)
         rows = []
         for i, scores in enumerate(per_video):
-            scores[dimension], row = spec.score(networks, videos[i], None if fps is None else fps[i])
+            scores[dimension], row = spec.score(networks, videos[i], None if fps is None else fps[i],
+                                                *((prompts[i],) if spec.needs_prompt else ()))
             rows.append(row)
         rows = np.asarray(rows, dtype=np.float64)
         value = spec.pool(rows)
         low, high = interval_hook(dimension)(rows, spec.pool, num_resamples, seed)
         summary[dimension] = {"value": value, "ci_low": low, "ci_high": high, "n": len(rows),
-                              "higher_is_better": get_metric(dimension).higher_is_better}
+                              "higher_is_better": get_metric(dimension).higher_is_better,
+                              **(spec.notes(rows) if spec.notes else {})}
         eval_results[dimension] = [value, [{"video_path": name, "video_results": s[dimension]}
                                            for name, s in zip(video_names, per_video)]]
     return {"per_video": per_video, "dimensions": summary, "unavailable": unavailable, "weights": used,
@@ -212,23 +262,25 @@ class DecodedVideos:
 
 def score_items(items: Sequence, dimensions: Sequence[str], weights: dict[str, str | os.PathLike] | None = None,
                 fetch_missing: bool = False, device: str | None = None, num_resamples: int = 200,
-                seed: int = 0) -> dict:
-    """`score_videos` on the runner's `VideoItem`s (each video decoded once per dimension, at its own fps), named
-    by their keys in `eval_results`."""
+                seed: int = 0, prompts: Sequence[str | None] | None = None) -> dict:
+    """`score_videos` on the runner's `VideoItem`s (each video decoded once per dimension, at its own fps) with
+    their `prompts` (None where a video has none), named by their keys in `eval_results`."""
     import torch
 
     videos = DecodedVideos([item.path for item in items])
     return score_videos(videos, dimensions, weights, fetch_missing,
                         device or ("cuda" if torch.cuda.is_available() else "cpu"), num_resamples, seed,
-                        [item.key for item in items], videos.fps)
+                        [item.key for item in items], videos.fps, prompts)
 
 
 def record_entries(result: dict) -> dict:
     """The record's metric entries of a `score_videos` result (one per computed dimension, with its interval)."""
     from lumiere_eval.metrics.record import metric_entry
 
+    standard = ("value", "n", "ci_low", "ci_high", "higher_is_better")
     return {name: metric_entry(name, s["value"], s["n"], get_metric(name).default_protocol, s["ci_low"],
-                               s["ci_high"], **({"interval_method": "percentile"} if s["ci_low"] is not None else {}))
+                               s["ci_high"], **({"interval_method": "percentile"} if s["ci_low"] is not None else {}),
+                               **{k: v for k, v in s.items() if k not in standard})  # a dimension's `notes`
             for name, s in result["dimensions"].items()}
 
 

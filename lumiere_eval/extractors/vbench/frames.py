@@ -9,6 +9,9 @@ below runs on float32 values, unrounded and unclamped (a bicubic overshoot stays
   224 (`antialias=False`), centre crop 224, / 255, CLIP mean/std.
 - MUSIQ (`imaging_quality.transform`, mode 'longer', VBench's default): when the longer side exceeds 512, a
   bilinear resize (`antialias=False`) to `(int(s * H), int(s * W))` with s = 512 / longer side; / 255.
+- ViCLIP (overall consistency, temporal style) reads its 8 middle frames with decord as **uint8** and runs
+  `clip_transform(224)` on them, so that resize rounds back to uint8 (`viclip_frames`).
+- Appearance style feeds PIL images through `clip_transform_Image(224)` (`clip_pil_frames`).
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from lumiere_eval.extractors.base import ExtractorInputError
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
 MUSIQ_LONGER_SIDE = 512
+VICLIP_FRAMES = 8  # frames of overall consistency and temporal style (`read_frames_decord_by_fps(num_frames=8)`)
 
 
 def as_vbench_frames(frames, what: str = "video") -> torch.Tensor:
@@ -54,3 +58,38 @@ def musiq_frames(frames: torch.Tensor, longer_side: int = MUSIQ_LONGER_SIDE) -> 
         frames = TF.resize(frames, [int(scale * h), int(scale * w)], interpolation=InterpolationMode.BILINEAR,
                            antialias=False)
     return frames / 255.0
+
+
+def middle_frame_indices(length: int, count: int = VICLIP_FRAMES) -> list[int]:
+    """VBench's `get_frame_indices(count, length, sample='middle')`: `length` split into min(count, length) equal
+    integer intervals (`np.linspace(0, length, k + 1).astype(int)`), the middle frame `(start + end) // 2` of each
+    (end inclusive), padded with the last index to `count`."""
+    if length < 1:
+        raise ExtractorInputError("a video of no frames")
+    edges = np.linspace(0, length, num=min(count, length) + 1).astype(int)
+    picked = [int(start + end - 1) // 2 for start, end in zip(edges[:-1], edges[1:])]
+    return picked + [picked[-1]] * (count - len(picked))
+
+
+def viclip_frames(frames, size: int = 224, count: int = VICLIP_FRAMES) -> torch.Tensor:
+    """VBench's overall-consistency / temporal-style input from uint8 frames `[T, H, W, 3]`: the `count` middle
+    frames (`middle_frame_indices`), then `clip_transform(size)` on the **uint8** tensor (decord's frames): bicubic
+    resize of the shorter side (`antialias=False`, rounded back to uint8 by torchvision), centre crop, / 255,
+    CLIP mean/std; float32 `[count, 3, size, size]`."""
+    array = as_vbench_frames(frames).to(torch.uint8)
+    x = array[middle_frame_indices(len(array), count)]
+    x = TF.center_crop(TF.resize(x, size, interpolation=InterpolationMode.BICUBIC, antialias=False), size)
+    return TF.normalize(x.float() / 255.0, CLIP_MEAN, CLIP_STD)
+
+
+def clip_pil_frames(frames, size: int = 224) -> torch.Tensor:
+    """VBench's appearance-style input: every frame as a PIL image through `clip_transform_Image(size)` (PIL
+    bicubic resize of the shorter side, centre crop, ToTensor, CLIP mean/std); float32 `[T, 3, size, size]`."""
+    from PIL import Image
+
+    array = as_vbench_frames(frames).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    out = []
+    for frame in array:
+        image = TF.center_crop(TF.resize(Image.fromarray(frame), size, interpolation=InterpolationMode.BICUBIC), size)
+        out.append(TF.normalize(TF.to_tensor(image), CLIP_MEAN, CLIP_STD))
+    return torch.stack(out)
