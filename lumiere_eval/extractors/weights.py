@@ -206,6 +206,7 @@ WEIGHTS: dict[str, WeightSpec] = {spec.name: spec for spec in (
         licence="MCG-NKU/AMT, CC BY-NC 4.0 (its README): non-commercial use only",
         description="AMT-S frame interpolation trained on Vimeo90K (VBench motion smoothness)",
         size="about 12 MB (estimate: 2,990,543 float32 parameters; no published byte count)"),
+    WeightSpec(
         name="viclip_internvid_10m_flt", filename="ViClip-InternVid-10M-FLT.pth",
         # vbench 0.1.5 vbench/utils.py init_submodules('overall_consistency' / 'temporal_style')
         urls=("https://huggingface.co/OpenGVLab/VBench_Used_Models/resolve/main/ViClip-InternVid-10M-FLT.pth",),
