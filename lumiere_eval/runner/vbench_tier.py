@@ -82,6 +82,9 @@ def _motion_smoothness(model, frames, fps):
     from lumiere_eval.extractors.vbench.features import amt_interpolated
 
     value = interpolation_score(frames, amt_interpolated(model, frames).numpy())
+    return value, (value,)
+
+
 def _load_viclip(resolved, device):
     from lumiere_eval.extractors.vbench.viclip import load_viclip
 
