@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from vbench_fixtures import perturbed
 import torch.nn.functional as F
 
 from lumiere_eval.extractors.vbench.dino import DinoViT, check_dino_state_dict, expected_layout, load_dino
@@ -25,16 +26,6 @@ with warnings.catch_warnings():
     from clip.model import CLIP
 
 TINY_DINO = {"dim": 32, "depth": 2, "heads": 4, "patch_size": 16, "img_size": 224}
-
-
-def _perturbed(model: torch.nn.Module, seed: int) -> torch.nn.Module:
-    """Random weights everywhere, norms and biases included (a zero bias would hide a missing one)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            noise = torch.randn(p.shape, generator=g)
-            p.copy_(noise * 0.1 if p.ndim > 1 else noise * 0.02 + (name.endswith("weight") or 0))
-    return model.eval()
 
 
 def _videos(seed: int = 0):
@@ -65,7 +56,7 @@ def tiny_clip(embed_dim: int = 24, seed: int = 0) -> CLIP:
 
 def test_dino_network_equals_timm_vit_on_square_input():
     timm = pytest.importorskip("timm")
-    ours = _perturbed(DinoViT(**TINY_DINO), 1)
+    ours = perturbed(DinoViT(**TINY_DINO), 1)
     reference = timm.models.vision_transformer.VisionTransformer(
         img_size=224, patch_size=16, embed_dim=32, depth=2, num_heads=4, mlp_ratio=4.0, qkv_bias=True,
         num_classes=0, global_pool="token").eval()
@@ -78,7 +69,7 @@ def test_dino_network_equals_timm_vit_on_square_input():
 
 
 def test_dino_position_table_follows_dino_interpolation_factor():
-    model = _perturbed(DinoViT(**TINY_DINO), 2)
+    model = perturbed(DinoViT(**TINY_DINO), 2)
     table = model.position_table(224, 373)  # a 48x80 frame after VBench's shorter-side resize
     assert table.shape == (1, 1 + 14 * 23, 32)
     assert torch.equal(table[:, 0], model.pos_embed[:, 0])
@@ -93,7 +84,7 @@ def test_subject_consistency_equals_vbench(monkeypatch):
     videos = _videos()
     table, load_video = _as_load_video(videos)
     monkeypatch.setattr(vbench_subject, "load_video", load_video)
-    model = _perturbed(DinoViT(**TINY_DINO), 3)
+    model = perturbed(DinoViT(**TINY_DINO), 3)
     value, per_video = vbench_subject.subject_consistency(model, list(table), "cpu", read_frame=False)
     pairs = [consistency_pairs(dino_features(model, v).numpy()) for v in videos]
     ours = [consistency_score(dino_features(model, v).numpy()) for v in videos]
@@ -142,7 +133,7 @@ def test_aesthetic_quality_equals_vbench(monkeypatch, tmp_path):
 def test_dino_checkpoint_layout_and_loader(tmp_path):
     layout = expected_layout()
     assert len(layout) == 150 and layout["pos_embed"] == (1, 197, 768)
-    model = _perturbed(DinoViT(**TINY_DINO), 5)
+    model = perturbed(DinoViT(**TINY_DINO), 5)
     torch.save(model.state_dict(), tmp_path / "tiny.pth")
     loaded = load_dino(tmp_path / "tiny.pth", **TINY_DINO)
     x = torch.randn(1, 3, 224, 224)
@@ -206,7 +197,7 @@ def _vbench_raft(seed: int):
     from vbench.third_party.RAFT.core.raft import RAFT
 
     model = RAFT(argparse.Namespace(small=False, mixed_precision=False, alternate_corr=False))
-    _perturbed(model, seed)
+    perturbed(model, seed)
     g = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for name, buffer in model.named_buffers():

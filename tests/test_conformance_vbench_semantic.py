@@ -25,6 +25,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from vbench_fixtures import perturbed
 
 from lumiere_eval.extractors.vbench.frames import middle_frame_indices
 from lumiere_eval.extractors.vbench.semantic import (clip_frame_embeddings, clip_logit_scale, clip_text_embeddings,
@@ -84,16 +85,6 @@ def vbench_viclip(tmp_path_factory):
     return modules
 
 
-def _perturbed(model: torch.nn.Module, seed: int) -> torch.nn.Module:
-    """Random weights everywhere, norms and biases included (a zero bias would hide a missing one)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            noise = torch.randn(p.shape, generator=g)
-            p.copy_(noise * 0.1 if p.ndim > 1 else noise * 0.02 + (name.endswith("weight") or 0))
-    return model.eval()
-
-
 def _their_viclip(v, size: dict, seed: int):
     """vbench's `ViCLIP` around its own vision and text towers at `size` (its constructor builds ViT-L/14 and loads
     a file, so the towers are attached to an instance made without it), random weights."""
@@ -107,7 +98,7 @@ def _their_viclip(v, size: dict, seed: int):
     torch.nn.Module.__init__(model)
     model.vision_encoder, model.text_encoder, model.max_txt_l = vision, text, size["context_length"]
     model.temp = torch.nn.Parameter(torch.ones([]) / 100.0)
-    return _perturbed(model, seed)
+    return perturbed(model, seed)
 
 
 def _videos(seed: int):
