@@ -126,7 +126,7 @@ def test_interpolation_score_equals_vbench_vfi_score():
 
 
 def test_motion_smoothness_equals_vbench(tmp_path, monkeypatch):
-    """vbench's MotionSmoothness on image folders (read back with cv2, lossless) against ours on the same frames:
+    """vbench's MotionSmoothness on image folders (written as BMP and read back with cv2: lossless, and without libpng, whose zlib clashes with one another library loads first in the same process) against ours on the same frames:
     re-made frames, per-video scores, aggregate."""
     torch.set_num_threads(1)
     reference_net = vbench_amt_s(2)
@@ -140,7 +140,7 @@ def test_motion_smoothness_equals_vbench(tmp_path, monkeypatch):
     for name, frames in videos.items():
         (tmp_path / name).mkdir()
         for t, frame in enumerate(frames):
-            cv2.imwrite(str(tmp_path / name / f"{t:03d}.png"), frame[..., ::-1])
+            cv2.imwrite(str(tmp_path / name / f"{t:03d}.bmp"), frame[..., ::-1])
         folders.append(str(tmp_path / name))
     value, per_video = vbench_motion.motion_smoothness(reference, folders)
 
