@@ -126,8 +126,9 @@ def test_interpolation_score_equals_vbench_vfi_score():
 
 
 def test_motion_smoothness_equals_vbench(tmp_path, monkeypatch):
-    """vbench's MotionSmoothness on image folders (written as BMP and read back with cv2: lossless, and without libpng, whose zlib clashes with one another library loads first in the same process) against ours on the same frames:
-    re-made frames, per-video scores, aggregate."""
+    """vbench's MotionSmoothness on image folders against ours on the same frames: re-made frames, per-video scores,
+    aggregate. The frames are written as BMP (lossless, read back by its cv2.imread): PNG would go through cv2's
+    libpng, whose zlib clashes with the one another test's imports load first in the same process."""
     torch.set_num_threads(1)
     reference_net = vbench_amt_s(2)
     torch.save({"epoch": 0, "state_dict": reference_net.state_dict()}, tmp_path / "amt-s.pth")
