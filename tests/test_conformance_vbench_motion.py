@@ -23,7 +23,9 @@ def _stand_ins_for_missing_imports() -> list[str]:
     """vbench.motion_smoothness imports omegaconf (`OmegaConf.load(cfg).network`) and, through AMT's utils, imageio
     (`imread`, `imwrite`, unused on this path). Both are dev dependencies (pyproject.toml); where one is not
     installed, a stand-in module takes its place: `OmegaConf.load` parses the YAML with PyYAML into attribute
-    access (AMT-S.yaml holds plain strings and integers), imageio's two names raise if ever called."""
+    access (AMT-S.yaml holds plain strings and integers), imageio's two names raise if ever called. The stand-ins
+    stay in `sys.modules` only while vbench imports (`_import_vbench_motion`): vbench keeps the names it bound, and
+    other tests' `find_spec("imageio")` still sees the package as absent."""
     import sys
     import types
 
@@ -54,8 +56,19 @@ def _stand_ins_for_missing_imports() -> list[str]:
     return added
 
 
-STAND_INS = _stand_ins_for_missing_imports()
-vbench_motion = pytest.importorskip("vbench.motion_smoothness")
+def _import_vbench_motion():
+    """vbench.motion_smoothness, imported with the stand-ins, which are then taken out of `sys.modules`."""
+    import sys
+
+    added = _stand_ins_for_missing_imports()
+    try:
+        return pytest.importorskip("vbench.motion_smoothness")
+    finally:
+        for name in added:
+            del sys.modules[name]
+
+
+vbench_motion = _import_vbench_motion()
 AMT_S_YAML = Path(vbench_motion.__file__).parent / "third_party" / "amt" / "cfgs" / "AMT-S.yaml"
 
 
