@@ -1,5 +1,6 @@
 """The VBench tier: VBench's dimensions with VBench's networks on any videos, per video and per dimension, with
-VBench's aggregates, 95% bootstrap intervals over videos, and VBench's own results layout.
+VBench's aggregates, 95% bootstrap intervals over videos (over prompts when a prompt has several videos), and
+VBench's own results layout.
 
 `score_videos(videos, ...)` is the entry point; `metrics` and `ucf101` reach it through `evaluation.vbench_results`.
 Each dimension needs its registered weights (`lumiere_eval.metrics.registry`, tier "vbench"); one that cannot be
@@ -198,7 +199,8 @@ def score_videos(videos: Sequence, dimensions: Sequence[str] | None = None,
     """VBench's dimensions of uint8 videos `[T, H, W, 3]` (T >= 2; `videos[i]` may decode on access) at frame rates
     `fps` (dynamic degree needs them) with their `prompts` (the text-video dimensions need them):
     `per_video` (one dict per video, dimension ->
-    score), `dimensions` (VBench's aggregate `value` with a 95% bootstrap interval over videos, `n`, direction),
+    score), `dimensions` (VBench's aggregate `value` with a 95% percentile bootstrap interval over videos, or over
+    prompts when some prompt has several videos, `bootstrap_unit` saying which, `n`, direction),
     `unavailable` (dimension -> one line saying which weights are missing), `weights` (what was used),
     `vbench_scores` (Quality / Semantic / Total, only those whose every dimension was computed here) and
     `eval_results` (VBench's `*_eval_results.json` layout). `weights` maps registry names to local files;
@@ -213,6 +215,8 @@ def score_videos(videos: Sequence, dimensions: Sequence[str] | None = None,
     summary, unavailable, used, eval_results = {}, {}, {}, {}
     if prompts is not None and len(prompts) != len(videos):
         raise VBenchInputError(f"{len(prompts)} prompts for {len(videos)} videos")
+    # several videos of one prompt (seeds) are not independent: then the bootstrap resamples prompts
+    groups = list(prompts) if prompts is not None and len(set(prompts)) < len(prompts) else None
     for dimension in wanted:
         spec = DIMENSIONS[dimension]
         no_prompt = spec.needs_prompt and next((name for i, name in enumerate(video_names)
@@ -234,8 +238,9 @@ def score_videos(videos: Sequence, dimensions: Sequence[str] | None = None,
             rows.append(row)
         rows = np.asarray(rows, dtype=np.float64)
         value = spec.pool(rows)
-        low, high = interval_hook(dimension)(rows, spec.pool, num_resamples, seed)
+        low, high = interval_hook(dimension)(rows, spec.pool, num_resamples, seed, groups=groups)
         summary[dimension] = {"value": value, "ci_low": low, "ci_high": high, "n": len(rows),
+                              "bootstrap_unit": "video" if groups is None else f"prompt ({len(set(groups))})",
                               "higher_is_better": get_metric(dimension).higher_is_better,
                               **(spec.notes(rows) if spec.notes else {})}
         eval_results[dimension] = [value, [{"video_path": name, "video_results": s[dimension]}
@@ -285,6 +290,12 @@ def record_entries(result: dict) -> dict:
                                s["ci_high"], **({"interval_method": "percentile"} if s["ci_low"] is not None else {}),
                                **{k: v for k, v in s.items() if k not in standard})  # a dimension's `notes`
             for name, s in result["dimensions"].items()}
+
+
+def sample_scores(result: dict) -> list[dict[str, float]]:
+    """Each video's scores of a `score_videos` result as samples.jsonl fields (numbers: dynamic degree's
+    True/False as 1.0/0.0), in video order."""
+    return [{name: float(value) for name, value in scores.items()} for scores in result["per_video"]]
 
 
 def not_computed_text(result: dict) -> str:
