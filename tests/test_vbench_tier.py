@@ -68,3 +68,23 @@ def test_metrics_command_computes_what_it_has_weights_for(tmp_path, monkeypatch,
     assert value == entry["value"]
     assert [v["video_results"] for v in per_video] == verdicts
     assert [v["video_path"] for v in per_video] == ["fake0.mp4", "fake1.mp4"]
+
+
+def test_no_static_video_leaves_temporal_flickering_not_computed(tmp_path):
+    """VBench's temporal flickering scores only the videos its static filter keeps; when it keeps none the
+    dimension is listed as not computed, with the reason, and the other dimensions are unaffected."""
+    from lumiere_eval.extractors.vbench.raft import build_raft
+    from lumiere_eval.runner.vbench_tier import score_videos
+
+    torch.manual_seed(1)
+    torch.save(_original_layout(build_raft()), tmp_path / "raft-things.pth")
+    rng = np.random.default_rng(2)
+    video = rng.integers(0, 256, (3, 128, 136, 3)).astype(np.uint8)  # 3 frames: VBench's count_num is 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = score_videos([video, video], ["temporal_flickering_static", "dynamic_degree"],
+                              {"raft_things": tmp_path / "raft-things.pth"}, fps=[8.0, 8.0], num_resamples=5)
+    assert result["unavailable"] == {"temporal_flickering_static": "temporal_flickering_static: not computed: no "
+                                                                   "video passed VBench's static filter (RAFT)"}
+    assert "temporal_flickering" not in result["eval_results"] and set(result["dimensions"]) == {"dynamic_degree"}
+    assert all("temporal_flickering_static" not in scores for scores in result["per_video"])

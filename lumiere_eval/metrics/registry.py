@@ -200,6 +200,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
           ("imaging_quality", "imaging quality (VBench, MUSIQ-SPAQ; per video 0..100, value / 100)",
            ("musiq_spaq",)),
           ("dynamic_degree", "dynamic degree (VBench, RAFT; share of dynamic videos)", ("raft_things",)),
+          ("temporal_flickering_static", "temporal flickering (VBench: the videos RAFT's static filter keeps)",
+           ("raft_things",)),
           ("motion_smoothness", "motion smoothness (VBench, AMT-S frame interpolation)", ("amt_s",)),
           ("appearance_style", "appearance style (VBench, CLIP ViT-B/32 frames against the prompt's style)", _CLIP),
           ("overall_consistency", "overall consistency (VBench, ViCLIP ViT-L/14 video against the prompt)",

@@ -101,6 +101,12 @@ def flow_pair_score(flow) -> float:
     return top_fraction_mean(np.sqrt(u * u + v * v), 0.05)
 
 
+def static_pair_score(flow) -> float:
+    """VBench's static-filter score of one flow field `[2, H, W]`: the mean of its top 2% magnitudes."""
+    u, v = np.asarray(flow, dtype=np.float64)
+    return top_fraction_mean(np.sqrt(u * u + v * v), 0.02)
+
+
 def is_dynamic(pair_scores, num_frames: int, height: int, width: int) -> bool:
     """VBench's dynamic-degree rule on a video's pair scores (`num_frames` frames taken, `height` x `width`
     before padding); see the module docstring."""

@@ -20,8 +20,8 @@ from lumiere_eval import LumiereEvalError
 from lumiere_eval.extractors.weights import WeightsError, resolve
 from lumiere_eval.metrics.registry import UnknownMetricError, get_metric, interval_hook, names
 from lumiere_eval.metrics.vbench import (appearance_style_text, consistency_pairs, flow_pair_score,
-                                         interpolation_score, is_dynamic, pooled_consistency, style_frame_scores,
-                                         vbench_scores, video_text_similarity)
+                                         interpolation_score, is_dynamic, is_static, pooled_consistency,
+                                         static_pair_score, style_frame_scores, vbench_scores, video_text_similarity)
 
 TIER = "vbench"
 
@@ -33,14 +33,16 @@ class VBenchInputError(LumiereEvalError):
 @dataclass(frozen=True)
 class Dimension:
     """How one dimension is computed: `load(resolved weights, device) -> networks`, `score(networks, frames, fps)
-    -> (per-video score, row)` (`score(networks, frames, fps, prompt)` when `needs_prompt`); the dimension's value
-    is `pool(rows)` (VBench's aggregate); `notes(rows)` adds fields to the dimension's summary and record entry."""
+    -> (per-video score, row)` (`score(networks, frames, fps, prompt)` when `needs_prompt`; a score of None leaves
+    the video out of the dimension, as VBench's static filter does); the dimension's value is `pool(rows)`
+    (VBench's aggregate); `notes(rows)` adds fields to the dimension's summary and record entry."""
 
     load: Callable
     score: Callable
     pool: Callable[[np.ndarray], float]
     needs_prompt: bool = False
     notes: Callable[[np.ndarray], dict] | None = None
+    none_scored: str = "no video was scored"  # why, when `score` left every video out (returned None)
 
 
 def _load_dino(resolved, device):
@@ -119,6 +121,17 @@ def _dynamic(model, frames, fps):
     return dynamic, (float(dynamic),)
 
 
+def _static_flickering(model, frames, fps):
+    from lumiere_eval.extractors.vbench.features import raft_static_flows
+    from lumiere_eval.metrics.motion import temporal_flickering
+
+    flows, (height, width), count = raft_static_flows(model, frames)
+    if not is_static([static_pair_score(f) for f in flows.numpy()], count, height, width):
+        return None, None  # VBench scores only the videos its static filter keeps
+    value = temporal_flickering(frames)
+    return value, (value,)
+
+
 def _imaging(model, frames, fps):
     from lumiere_eval.extractors.vbench.features import musiq_scores
 
@@ -179,12 +192,20 @@ DIMENSIONS: dict[str, Dimension] = {
     "aesthetic_quality": Dimension(_load_aesthetic, _aesthetic, _mean),
     "imaging_quality": Dimension(_load_musiq, _imaging, _mean_over_100),  # per video on MUSIQ's 0..100 scale
     "dynamic_degree": Dimension(_load_raft, _dynamic, _mean),  # per video True/False, the value their share
+    # VBench's temporal flickering: RAFT's static filter first, then the flicker score of the static videos only
+    "temporal_flickering_static": Dimension(_load_raft, _static_flickering, _mean,
+                                            none_scored="no video passed VBench's static filter (RAFT)"),
     "motion_smoothness": Dimension(_load_amt, _motion_smoothness, _mean),
     # per video the mean frame score; the value the mean over all frames of all videos (VBench's `sim / cnt`)
     "appearance_style": Dimension(_load_clip, _appearance, _per_frame, needs_prompt=True, notes=_style_texts),
     "overall_consistency": Dimension(_load_viclip, _viclip_similarity, _mean, needs_prompt=True),
     "temporal_style": Dimension(_load_viclip, _viclip_similarity, _mean, needs_prompt=True),
 }
+
+
+# tier dimensions whose registry name differs from VBench's (the motion tier's `temporal_flickering` scores every
+# video; VBench's only the static ones)
+VBENCH_NAMES = {"temporal_flickering_static": "temporal_flickering"}
 
 
 def _resolve(dimension: str, local: dict[str, str | os.PathLike], fetch_missing: bool):
@@ -231,23 +252,36 @@ def score_videos(videos: Sequence, dimensions: Sequence[str] | None = None,
             continue
         used.update({r.name: r.describe() for r in resolved})
         networks = spec.load(resolved, device)
-        rows = []
+        rows, scored = [], []
         for i, scores in enumerate(per_video):
-            scores[dimension], row = spec.score(networks, videos[i], None if fps is None else fps[i],
-                                                *((prompts[i],) if spec.needs_prompt else ()))
-            rows.append(row)
+            score, row = spec.score(networks, videos[i], None if fps is None else fps[i],
+                                    *((prompts[i],) if spec.needs_prompt else ()))
+            if score is not None:
+                scores[dimension] = score
+                rows.append(row)
+                scored.append(i)
+        if not rows:
+            unavailable[dimension] = f"{dimension}: not computed: {spec.none_scored}"
+            continue
         rows = np.asarray(rows, dtype=np.float64)
         value = spec.pool(rows)
-        low, high = interval_hook(dimension)(rows, spec.pool, num_resamples, seed, groups=groups)
+        units = None if groups is None else [groups[i] for i in scored]
+        low, high = interval_hook(dimension)(rows, spec.pool, num_resamples, seed, groups=units)
         summary[dimension] = {"value": value, "ci_low": low, "ci_high": high, "n": len(rows),
-                              "bootstrap_unit": "video" if groups is None else f"prompt ({len(set(groups))})",
+                              "bootstrap_unit": "video" if units is None else f"prompt ({len(set(units))})",
                               "higher_is_better": get_metric(dimension).higher_is_better,
+                              **({"videos_left_out": len(videos) - len(rows)} if len(rows) < len(videos) else {}),
                               **(spec.notes(rows) if spec.notes else {})}
-        eval_results[dimension] = [value, [{"video_path": name, "video_results": s[dimension]}
-                                           for name, s in zip(video_names, per_video)]]
+        eval_results[vbench_name(dimension)] = [value, [{"video_path": video_names[i],
+                                                         "video_results": per_video[i][dimension]} for i in scored]]
     return {"per_video": per_video, "dimensions": summary, "unavailable": unavailable, "weights": used,
-            "vbench_scores": vbench_scores({d: s["value"] for d, s in summary.items()}),
+            "vbench_scores": vbench_scores({vbench_name(d): s["value"] for d, s in summary.items()}),
             "eval_results": eval_results}
+
+
+def vbench_name(dimension: str) -> str:
+    """VBench's own name of a tier dimension (its results layout and leaderboard keys)."""
+    return VBENCH_NAMES.get(dimension, dimension)
 
 
 class DecodedVideos:
