@@ -88,3 +88,17 @@ def test_no_static_video_leaves_temporal_flickering_not_computed(tmp_path):
                                                                    "video passed VBench's static filter (RAFT)"}
     assert "temporal_flickering" not in result["eval_results"] and set(result["dimensions"]) == {"dynamic_degree"}
     assert all("temporal_flickering_static" not in scores for scores in result["per_video"])
+
+
+def test_every_quality_dimension_is_in_the_tier_under_vbenchs_name():
+    """VBench's Quality Score needs its 7 quality dimensions by VBench's names; the tier has them all (the
+    Semantic Score's object/colour/scene/action dimensions are not implemented, so it is never printed)."""
+    from lumiere_eval.metrics.vbench import QUALITY_DIMENSIONS, SEMANTIC_DIMENSIONS, vbench_scores
+    from lumiere_eval.runner.vbench_tier import DIMENSIONS, vbench_name
+
+    named = {vbench_name(d): d for d in DIMENSIONS}
+    assert set(QUALITY_DIMENSIONS) <= set(named) and named["temporal_flickering"] == "temporal_flickering_static"
+    assert sorted(set(SEMANTIC_DIMENSIONS) - set(named)) == ["color", "human_action", "multiple_objects",
+                                                            "object_class", "scene", "spatial_relationship"]
+    scores = vbench_scores({name: 0.9 for name in named})
+    assert set(scores) == {"quality_score"}
