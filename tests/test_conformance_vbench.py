@@ -148,7 +148,7 @@ def test_dino_checkpoint_layout_and_loader(tmp_path):
 def test_frames_equal_vbench_transforms():
     from vbench.utils import clip_transform, dino_transform
 
-    from lumiere_eval.extractors.vbench.frames import as_vbench_frames, clip_frames, dino_frames, musiq_frames
+    from lumiere_eval.extractors.vbench.frames import as_vbench_frames, clip_frames, dino_frames
 
     for video in _videos(3):
         loaded = torch.Tensor(video).permute(0, 3, 1, 2)  # vbench.utils.load_video's tensor
