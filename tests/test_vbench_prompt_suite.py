@@ -8,9 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from lumiere_eval.datasets.vbench_names import VBenchNameError, prompt_of_file_name, sample_file_name
-from lumiere_eval.datasets.vbench_suite import (DIMENSIONS, PROMPT_FILES, PromptSuiteError, installed_full_info,
-                                                load_suite, parse_suite_spec)
+from lumiere_eval.datasets.vbench_names import (
+    VBenchNameError,
+    prompt_of_file_name,
+    sample_file_name,
+)
+from lumiere_eval.datasets.vbench_suite import (
+    DIMENSIONS,
+    PROMPT_FILES,
+    PromptSuiteError,
+    installed_full_info,
+    load_suite,
+    parse_suite_spec,
+)
 from lumiere_eval.models.suite_jobs import plan_suite_jobs, sample_seed
 
 ENTRIES = [

@@ -12,7 +12,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from lumiere_eval.datasets.vbench_names import FLICKERING_SAMPLES, STANDARD_SAMPLES, sample_file_name
+from lumiere_eval.datasets.vbench_names import (
+    FLICKERING_SAMPLES,
+    STANDARD_SAMPLES,
+    sample_file_name,
+)
 from lumiere_eval.datasets.vbench_suite import VBenchSuite
 
 VIDEOS_DIR = "videos"
