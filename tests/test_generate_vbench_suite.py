@@ -162,3 +162,12 @@ def test_metrics_reads_the_prompts_of_a_suite_folder(info, tmp_path, semantic_we
     without = _metrics(tmp_path, out / "videos", semantic_weights)
     assert set(without["vbench"]["not_computed"]) == set(SEMANTIC) and "has none" in \
         without["vbench"]["not_computed"]["temporal_style"]
+
+
+def test_dry_run_prints_the_suite_and_writes_nothing(info, tmp_path, capsys):
+    assert _generate(info, tmp_path / "out", "--dry-run", spec="vbench:temporal_flickering,temporal_style") == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["num_videos"] == 25 + 5 and plan["prompts"] == "vbench:temporal_flickering,temporal_style"
+    assert plan["prompt_suite"]["dimensions"] == ["temporal_flickering", "temporal_style"]
+    assert plan["prompt_suite"]["hash"] == load_suite(info, ["temporal_flickering", "temporal_style"]).hash
+    assert not (tmp_path / "out").exists()

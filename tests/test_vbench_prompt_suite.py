@@ -175,3 +175,14 @@ def test_seeds_depend_on_prompt_and_index_only(tmp_path):
     assert [j.index for j in part] == [0, 1, 2, 3]
     assert all(whole[(j.prompt, j.index)] == j.seed for j in part if j.index < 2)
     assert part[0].seed == sample_seed(3, "a red bicycle", 0) != sample_seed(4, "a red bicycle", 0)
+
+
+def test_the_tiers_style_table_is_the_installed_suites_auxiliary_info():
+    if _installed() is None:
+        pytest.skip("the vbench package (with its VBench_full_info.json) is not installed")
+    from lumiere_eval.assets import asset
+    from lumiere_eval.metrics.vbench import APPEARANCE_STYLE_PROMPTS
+
+    table = json.loads(asset(*APPEARANCE_STYLE_PROMPTS).read_text(encoding="utf-8"))["styles"]
+    suite = load_suite(None, ["appearance_style"])
+    assert table == {p.prompt: p.auxiliary_info["appearance_style"]["appearance_style"] for p in suite.prompts}
