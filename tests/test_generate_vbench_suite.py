@@ -159,6 +159,8 @@ def test_metrics_reads_the_prompts_of_a_suite_folder(info, tmp_path, semantic_we
         for name in SEMANTIC:
             assert record["metrics"][name]["value"] == pytest.approx(direct["dimensions"][name]["value"], abs=1e-6)
     assert any(abs(direct["dimensions"][n]["value"] - swapped["dimensions"][n]["value"]) > 1e-4 for n in SEMANTIC)
+    suite = load_suite(info, ["subject_consistency", "temporal_style"])
+    assert by_manifest["prompt_suite"]["hash"] == by_names["prompt_suite"]["hash"] == suite.hash
     without = _metrics(tmp_path, out / "videos", semantic_weights)
     assert set(without["vbench"]["not_computed"]) == set(SEMANTIC) and "has none" in \
         without["vbench"]["not_computed"]["temporal_style"]

@@ -144,3 +144,11 @@ def test_the_tiers_style_table_is_the_installed_suites_auxiliary_info():
     table = json.loads(asset(*APPEARANCE_STYLE_PROMPTS).read_text(encoding="utf-8"))["styles"]
     suite = load_suite(None, ["appearance_style"])
     assert table == {p.prompt: p.auxiliary_info["appearance_style"]["appearance_style"] for p in suite.prompts}
+
+
+def test_without_vbench_installed_the_default_suite_asks_for_a_path(monkeypatch):
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # as if vbench were not installed
+    with pytest.raises(PromptSuiteError, match="vbench package is not installed; give VBench's prompt suite by path"):
+        load_suite()

@@ -123,6 +123,23 @@ def load_video_set(source: str | os.PathLike, prompts_from_names: bool = False) 
     return VideoSet(source, paths, keys, prompts, unusable)
 
 
+def generated_suite(videos: VideoSet) -> dict | None:
+    """The prompt suite `generate --prompt-suite` recorded for these videos (its manifest, or its `videos/` folder),
+    from the `generate_config.json` beside them; None for any other set."""
+    from lumiere_eval.models.generate_cli import CONFIG_NAME
+
+    config_path = videos.source.parent / CONFIG_NAME
+    if not config_path.is_file():
+        return None
+    try:
+        suite = json.loads(config_path.read_text(encoding="utf-8")).get("prompt_suite")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        return None
+    if not isinstance(suite, dict) or (videos.source.is_dir() and videos.source.name != suite.get("videos_dir")):
+        return None
+    return suite
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `lumiere-eval metrics` (the evaluation options are `runner.options`', shared with `ucf101`)."""
     from lumiere_eval.files import METRICS_FILE
@@ -249,12 +266,14 @@ def compute(args: argparse.Namespace) -> dict:
     provenance = {"versions": package_versions(), "git_commit": git_commit(),
                   "extractors": {job.extractor.id: job.extractor.describe() for job in plan.all}}
     model = {"name": fake.source.stem if fake.source.is_file() else fake.source.name}
+    suite = generated_suite(fake)
     return evaluation.record(
         "metrics", model, "videos", f"{protocols.fvd.name}_{protocols.inception.name}", protocols, names,
         computed | {"metrics": results}, plan, provenance, satisfied=not short,
         **({"shared_content_warning": shared} if shared else {}),
         **({"fps_undeclared": no_rate} if no_rate else {}),
         **({"vbench": vbench_section(vbench)} if vbench is not None else {}),
+        **({"prompt_suite": suite} if suite is not None else {}),
         real={"source": str(real.source), "videos": len(real.paths)},
         fake={"source": str(fake.source), "videos": len(fake.paths)},
         skipped_videos=[{"path": path, "reason": reason} for path, reason in sorted(skipped.items())],
