@@ -80,6 +80,8 @@ def test_resume_and_a_wider_selection_keep_made_videos(info, tmp_path, capsys):
     assert "generated 4, kept 2" in capsys.readouterr().out  # the same seeds: index 0 and 1 of the house are kept
     assert all((out / "videos" / n).stat().st_mtime_ns == t for n, t in made.items())
     assert len(read_manifest(out / "manifest.jsonl")) == 6
+    assert _generate(info, out, "--samples-per-prompt", "2", "--seeds", "1", spec="vbench:subject_consistency") == 1
+    assert "prompt_suite.base_seed (--seeds) differ" in capsys.readouterr().err  # the names would keep old seeds
 
 
 @pytest.mark.parametrize("extra, message", [

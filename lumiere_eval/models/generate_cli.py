@@ -161,6 +161,9 @@ def _check_config(out: Path, config: dict, overwrite: bool) -> None:
         return
     old = json.loads(path.read_text())
     changed = [k for k in _RESUME_KEYS if old.get(k, _RESUME_DEFAULTS.get(k)) != config[k]]
+    seeds = [c.get("prompt_suite", {}).get("base_seed") for c in (old, config)]
+    if None not in seeds and seeds[0] != seeds[1]:  # suite names hold no seed: another base makes them stale
+        changed.append("prompt_suite.base_seed (--seeds)")
     if changed:
         raise GenerateError(f"{out} holds outputs of another configuration ({', '.join(changed)} differ from "
                             f"{path}); use another --out or --overwrite")
