@@ -125,7 +125,8 @@ def semantic_weights(tmp_path):
     viclip = _random(ViClip(vision_width=64, vision_layers=2, vision_heads=1, patch_size=56, embed_dim=32,
                             text_width=64, text_layers=1, text_heads=1), 1)
     torch.save({"model": viclip.state_dict()}, tmp_path / "ViClip-InternVid-10M-FLT.pth")
-    return {"clip_vit_b32": tmp_path / "ViT-B-32.pt", "viclip_internvid_10m_flt": tmp_path / "ViClip-InternVid-10M-FLT.pth"}
+    return {"clip_vit_b32": tmp_path / "ViT-B-32.pt",
+            "viclip_internvid_10m_flt": tmp_path / "ViClip-InternVid-10M-FLT.pth"}
 
 
 def _metrics(tmp_path, fake, weights, *extra) -> dict:

@@ -49,7 +49,8 @@ def test_full_info_json_merges_repeated_prompts_and_selects_by_dimension(tmp_pat
     suite = load_suite(write_json(tmp_path / "info.json", ENTRIES))
     assert [p.prompt for p in suite.prompts] == [e["prompt_en"] for e in ENTRIES[:3]]
     bicycle = suite.prompts[1]
-    assert bicycle.dimensions == ("color", "overall_consistency") and bicycle.auxiliary_info == {"color": {"color": "red"}}
+    assert bicycle.dimensions == ("color", "overall_consistency")
+    assert bicycle.auxiliary_info == {"color": {"color": "red"}}
     chosen = load_suite(tmp_path / "info.json", ["overall_consistency", "dynamic_degree"])
     assert [(p.prompt, p.dimensions) for p in chosen.prompts] == [
         (ENTRIES[0]["prompt_en"], ("dynamic_degree",)), ("a red bicycle", ("overall_consistency",))]
@@ -69,7 +70,8 @@ def test_text_files_give_the_same_suite_and_hash_as_the_json(tmp_path):
         assert {p.prompt: set(p.dimensions) for p in from_text.prompts} == {p.prompt: set(p.dimensions)
                                                                             for p in from_json.prompts}
         assert from_text.hash == from_json.hash
-    with pytest.raises(PromptSuiteError, match="prompts_per_dimension: no scene.txt, object_class.txt, .*appearance_style.txt "):
+    with pytest.raises(PromptSuiteError, match="prompts_per_dimension: no scene.txt, object_class.txt, .*, "
+                                               "appearance_style.txt "):
         load_suite(folder)  # every dimension: every suite file is needed
     one = load_suite(folder / "prompts_per_dimension" / "subject_consistency.txt")  # a suite file's dimensions
     assert one.prompts[0].dimensions == ("subject_consistency", "motion_smoothness", "dynamic_degree")
@@ -111,7 +113,8 @@ def test_unknown_or_absent_dimensions_and_missing_files(tmp_path):
 
 
 def test_names_refuse_what_no_file_name_can_hold():
-    assert sample_file_name("A 3D model of a 1800s victorian house.", 3) == "A 3D model of a 1800s victorian house.-3.mp4"
+    house = "A 3D model of a 1800s victorian house."
+    assert sample_file_name(house, 3) == f"{house}-3.mp4"
     with pytest.raises(VBenchNameError, match="holds '/'"):
         sample_file_name("a cat / a dog", 0)
     with pytest.raises(VBenchNameError, match="too long .* the limit is 235"):

@@ -4,7 +4,8 @@ metric (`--list-metrics`; `lumiere_eval.metrics.registry`), print a table with i
 Sets: a folder (video files, sorted by name; a prompt may sit beside a video as `<name>.txt`, or, with
 `--prompts-from-names`, be read from VBench's name `{prompt}-{index}.mp4`) or a manifest (`.csv` with a `path` column
 and optionally `prompt`, or `.jsonl` with the same keys; paths relative to the manifest). A folder with no videos of
-its own and a `manifest.jsonl` (what `generate --prompt-suite` writes, videos in `videos/`) is read through it. The command only reads the two sets; everything else is the evaluation engine's
+its own and a `manifest.jsonl` (what `generate --prompt-suite` writes, videos in `videos/`) is read through it.
+The command only reads the two sets; everything else is the evaluation engine's
 (`lumiere_eval.runner.evaluation`, shared with `ucf101`): the protocols and their overrides, the feature jobs,
 the feature stage (each video decoded once for all extractors, rows in fixed blocks in the content-keyed cache,
 so a rerun computes nothing again), the metric values and intervals, the shortfall against each protocol's
