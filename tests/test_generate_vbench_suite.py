@@ -176,3 +176,17 @@ def test_dry_run_prints_the_suite_and_writes_nothing(info, tmp_path, capsys):
     assert plan["prompt_suite"]["dimensions"] == ["temporal_flickering", "temporal_style"]
     assert plan["prompt_suite"]["hash"] == load_suite(info, ["temporal_flickering", "temporal_style"]).hash
     assert not (tmp_path / "out").exists()
+
+
+def test_any_prompt_list_in_vbenchs_naming(tmp_path):
+    utils = pytest.importorskip("vbench.utils")
+    prompts = tmp_path / "mine.txt"
+    prompts.write_text("a fox in the snow, oil painting\nRoute-66 at night\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert _generate(prompts, out, "--samples-per-prompt", "2") == 0
+    names = sorted(p.name for p in (out / "videos").iterdir())
+    assert names == sorted(sample_file_name(p, i) for p in ("a fox in the snow, oil painting", "Route-66 at night")
+                           for i in range(2))
+    # VBench's custom mode (any prompts) reads each prompt back from the name
+    assert sorted(utils.get_prompt_from_filename(n) for n in names) == sorted(e.prompt for e in
+                                                                              read_manifest(out / "manifest.jsonl"))
