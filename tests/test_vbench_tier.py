@@ -102,3 +102,29 @@ def test_every_quality_dimension_is_in_the_tier_under_vbenchs_name():
                                                             "object_class", "scene", "spatial_relationship"]
     scores = vbench_scores({name: 0.9 for name in named})
     assert set(scores) == {"quality_score"}
+
+
+def test_metrics_on_generated_videos_alone_when_no_metric_reads_real_ones(tmp_path, monkeypatch, capsys):
+    """VBench's dimensions read only the generated videos: `metrics` needs no --real for them, and says which
+    metrics need it when one does."""
+    from lumiere_eval.extractors.vbench.raft import build_raft
+
+    monkeypatch.setenv("LUMIERE_EVAL_HOME", str(tmp_path / "home"))
+    rng = np.random.default_rng(4)
+    (tmp_path / "fake").mkdir()
+    for i in range(2):
+        base = rng.integers(0, 256, (128, 150, 3)).astype(np.uint8)
+        write_video(tmp_path / "fake" / f"fake{i}.mp4", np.stack([base[:, 3 * t:3 * t + 136] for t in range(3)]), fps=8)
+    torch.manual_seed(1)
+    torch.save(_original_layout(build_raft()), tmp_path / "raft-things.pth")
+    common = ["--fake", str(tmp_path / "fake"), "--raft", str(tmp_path / "raft-things.pth"), "--no-download",
+              "--bootstrap", "5", "--quiet", "--device", "cpu", "--cache-dir", str(tmp_path / "cache")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["metrics", "--metrics", "dynamic_degree", *common, "--out", str(tmp_path / "r.json")]) == 0
+        assert "no real videos read: 2 generated videos" in capsys.readouterr().out
+        assert main(["metrics", "--metrics", "fvd,dynamic_degree", *common, "--out", str(tmp_path / "f.json")]) == 1
+    assert "--real is required: fvd compare the generated videos with real ones" in capsys.readouterr().err
+    record = json.loads((tmp_path / "r.json").read_text())
+    assert record["real"] == {"source": None, "videos": 0} and record["fake"]["videos"] == 2
+    assert record["metrics"]["dynamic_degree"]["n"] == 2 and not (tmp_path / "f.json").exists()

@@ -193,6 +193,7 @@ def protocols_from_args(args: argparse.Namespace):
 def compute(args: argparse.Namespace) -> dict:
     """Features of both sets through the engine's jobs and the runner's feature stage, then the requested
     metrics; returns the record."""
+    from lumiere_eval.metrics import registry
     from lumiere_eval.runner import evaluation
     from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
     from lumiere_eval.runner.motion_tier import TIER_ID, video_scores
@@ -200,9 +201,14 @@ def compute(args: argparse.Namespace) -> dict:
     from lumiere_eval.runner.vbench_tier import record_entries, vbench_section
     from lumiere_eval.runner.provenance import git_commit, package_versions
 
-    if not args.real or not args.fake:
-        raise MetricsInputError("--real and --fake are both required (or --list)")
+    if not args.fake:
+        raise MetricsInputError("--fake is required (or --list)")
     names = evaluation.parse_metrics(args.metrics)
+    on_real = [n for n in names if n in registry.METRICS
+               and any("real" in need.sides for need in registry.METRICS[n].features)]
+    if on_real and not args.real:
+        raise MetricsInputError(f"--real is required: {', '.join(on_real)} compare the generated videos with real "
+                                "ones")
     protocols = protocols_from_args(args)
     args.feature_block = feature_block(args)  # resolved once: the blocks, the forward batch and the record
     make = extractor_factory(weight_paths(args), args.device, args.feature_block, not args.no_download, args.timeout)
@@ -211,7 +217,8 @@ def compute(args: argparse.Namespace) -> dict:
     wanted = {job.name: getattr(protocols.of_job(job.name), "num_samples", 0) for job in plan.all}
     limit = args.max_videos or max(wanted.values(), default=0) or protocols.fvd.num_samples
     used = lambda job: args.max_videos or wanted.get(job.name) or limit  # noqa: E731 - its first videos count
-    real = load_video_set(args.real).head(limit)
+    # without a metric on real videos (VBench, IS, CLIPSIM, motion) the real side is neither read nor hashed
+    real = load_video_set(args.real).head(limit) if plan.real else VideoSet(Path(args.real or "-"), [], [], [])
     fake = load_video_set(args.fake, args.prompts_from_names).head(limit)
     if "clipsim" in names and None in fake.prompts:
         missing = fake.keys[fake.prompts.index(None)]
@@ -275,7 +282,7 @@ def compute(args: argparse.Namespace) -> dict:
         **({"fps_undeclared": no_rate} if no_rate else {}),
         **({"vbench": vbench_section(vbench)} if vbench is not None else {}),
         **({"prompt_suite": suite} if suite is not None else {}),
-        real={"source": str(real.source), "videos": len(real.paths)},
+        real={"source": args.real, "videos": len(real.paths)},
         fake={"source": str(fake.source), "videos": len(fake.paths)},
         skipped_videos=[{"path": path, "reason": reason} for path, reason in sorted(skipped.items())],
         skipped_fraction=skip_report(list(skipped), len(real_items) * bool(plan.real) + len(fake_items) + unusable,
@@ -293,12 +300,14 @@ def format_table(record: dict) -> str:
         elif "std_over_subsets" in result:
             interval = f"+- {result['std_over_subsets']:.4g} (std over subsets)"
         else:
-            interval = "(no interval requested)"
+            interval = ("(no interval requested)" if not record.get("config", {}).get("bootstrap")
+                        else "(no interval: too few videos)")
         better = "higher" if result["higher_is_better"] else "lower"
         lines.append(f"{name:8s} {result['value']:12.4f}  {interval:34s} {better:6s}")
     protocol = record["protocols"]["fvd"]
-    lines.append(f"protocol {protocol['name']} ({protocol['covariance']} covariance): {record['real']['videos']} real, "
-                 f"{record['fake']['videos']} generated videos"
+    sets = (f"protocol {protocol['name']} ({protocol['covariance']} covariance): {record['real']['videos']} real, "
+            if record["real"]["videos"] else "no real videos read: ")
+    lines.append(f"{sets}{record['fake']['videos']} generated videos"
                  + ("" if record["satisfied"] else " (fewer than the protocol's sample count: "
                     + ", ".join(f"{n} {s['given']}/{s['wanted']}" for n, s in record.get("short_of_protocol", {}).items())
                     + ")"))

@@ -236,8 +236,9 @@ def score_videos(videos: Sequence, dimensions: Sequence[str] | None = None,
     summary, unavailable, used, eval_results = {}, {}, {}, {}
     if prompts is not None and len(prompts) != len(videos):
         raise VBenchInputError(f"{len(prompts)} prompts for {len(videos)} videos")
-    # several videos of one prompt (seeds) are not independent: then the bootstrap resamples prompts
-    groups = list(prompts) if prompts is not None and len(set(prompts)) < len(prompts) else None
+    # several videos of one prompt (seeds) are not independent: when every video has its prompt and some prompt
+    # has several videos, the bootstrap resamples prompts
+    groups = list(prompts) if prompts is not None and all(prompts) and len(set(prompts)) < len(prompts) else None
     for dimension in wanted:
         spec = DIMENSIONS[dimension]
         no_prompt = spec.needs_prompt and next((name for i, name in enumerate(video_names)
