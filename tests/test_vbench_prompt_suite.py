@@ -138,15 +138,22 @@ def _installed() -> Path | None:
         return None
 
 
-def test_the_tiers_style_table_is_the_installed_suites_auxiliary_info():
-    if _installed() is None:
-        pytest.skip("the vbench package (with its VBench_full_info.json) is not installed")
-    from lumiere_eval.assets import asset
-    from lumiere_eval.metrics.vbench import APPEARANCE_STYLE_PROMPTS
+def test_style_phrases_come_from_the_suite_a_text_suite_and_no_suite_have_none(tmp_path, monkeypatch):
+    import importlib.util
 
-    table = json.loads(asset(*APPEARANCE_STYLE_PROMPTS).read_text(encoding="utf-8"))["styles"]
-    suite = load_suite(None, ["appearance_style"])
-    assert table == {p.prompt: p.auxiliary_info["appearance_style"]["appearance_style"] for p in suite.prompts}
+    from lumiere_eval.datasets.vbench_suite import appearance_styles
+
+    full = tmp_path / "VBench_full_info.json"
+    full.write_text(json.dumps([{"prompt_en": "a beach, Van Gogh style", "dimension": ["appearance_style"],
+                                 "auxiliary_info": {"appearance_style": {"appearance_style": "Van Gogh style"}}},
+                                {"prompt_en": "a dog", "dimension": ["subject_consistency"]}]))
+    assert appearance_styles(full) == ({"a beach, Van Gogh style": "Van Gogh style"}, str(full))
+    (tmp_path / "appearance_style.txt").write_text("a beach, Van Gogh style\n")
+    styles, source = appearance_styles(tmp_path / "appearance_style.txt")
+    assert styles == {} and "has no appearance-style phrases" in source
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # as if vbench were not installed
+    styles, source = appearance_styles()
+    assert styles == {} and source.startswith("none (the vbench package is not installed")
 
 
 def test_without_vbench_installed_the_default_suite_asks_for_a_path(monkeypatch):

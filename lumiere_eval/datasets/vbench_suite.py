@@ -215,6 +215,20 @@ def load_suite(path: str | os.PathLike | None = None, dimensions: Sequence[str] 
     return VBenchSuite(str(path), sha, dimensions, tuple(select(prompts, dimensions, str(path))))
 
 
+def appearance_styles(path: str | os.PathLike | None = None) -> tuple[dict[str, str], str]:
+    """(prompt -> style phrase of VBench's appearance-style prompts, from their `auxiliary_info`; where they were
+    read): from `path` (a `VBench_full_info.json`), else the installed vbench package's. Text suites carry no style
+    phrases, and without vbench or a path there is no table: ({}, why)."""
+    try:
+        suite = load_suite(path, ("appearance_style",))
+    except PromptSuiteError as err:
+        return {}, f"none ({err})"
+    styles = {p.prompt: p.auxiliary_info["appearance_style"]["appearance_style"] for p in suite.prompts
+              if isinstance(p.auxiliary_info.get("appearance_style"), dict)
+              and isinstance(p.auxiliary_info["appearance_style"].get("appearance_style"), str)}
+    return styles, suite.source if styles else f"none ({suite.source} has no appearance-style phrases)"
+
+
 def parse_suite_spec(spec: str) -> tuple[str, ...]:
     """`vbench` -> () (every dimension), `vbench:all` -> (), `vbench:scene,color` -> ('scene', 'color')."""
     name, _, rest = spec.partition(":")

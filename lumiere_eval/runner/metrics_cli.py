@@ -262,8 +262,10 @@ def compute(args: argparse.Namespace) -> dict:
     if evaluation.MOTION in names:
         results |= evaluation.motion_entries(video_scores(fake_items, cache, None, progress), args.bootstrap,
                                              args.seed, TIER_ID)
+    suite = generated_suite(fake)  # appearance style's phrases from the JSON the videos were generated from
+    suite_json = suite["source"] if suite and str(suite.get("source", "")).endswith(".json") else None
     vbench = evaluation.vbench_results(names, fake_items, vbench_weight_paths(args), not args.no_download,
-                                       args.device, args.bootstrap, args.seed, fake.prompts)
+                                       args.device, args.bootstrap, args.seed, fake.prompts, suite_json)
     if vbench is not None:
         results |= record_entries(vbench)
         for line in vbench["unavailable"].values():
@@ -274,7 +276,6 @@ def compute(args: argparse.Namespace) -> dict:
     provenance = {"versions": package_versions(), "git_commit": git_commit(),
                   "extractors": {job.extractor.id: job.extractor.describe() for job in plan.all}}
     model = {"name": fake.source.stem if fake.source.is_file() else fake.source.name}
-    suite = generated_suite(fake)
     return evaluation.record(
         "metrics", model, "videos", f"{protocols.fvd.name}_{protocols.inception.name}", protocols, names,
         computed | {"metrics": results}, plan, provenance, satisfied=not short,

@@ -43,6 +43,7 @@ class Dimension:
     needs_prompt: bool = False
     notes: Callable[[np.ndarray], dict] | None = None
     none_scored: str = "no video was scored"  # why, when `score` left every video out (returned None)
+    needs_styles: bool = False  # `score` gets (networks, VBench's prompt -> style phrase table)
 
 
 def _load_dino(resolved, device):
@@ -94,10 +95,11 @@ def _load_viclip(resolved, device):
     return load_viclip(resolved[0].path, device)
 
 
-def _appearance(clip_model, frames, fps, prompt):
+def _appearance(networks, frames, fps, prompt):
     from lumiere_eval.extractors.vbench.semantic import clip_frame_embeddings, clip_logit_scale, clip_text_embeddings
 
-    text, from_vbench = appearance_style_text(prompt)
+    clip_model, styles = networks
+    text, from_vbench = appearance_style_text(prompt, styles)
     scores = style_frame_scores(clip_frame_embeddings(clip_model, frames).numpy(),
                                 clip_text_embeddings(clip_model, [text])[0].numpy(), clip_logit_scale(clip_model))
     return float(np.mean(scores)), (float(np.sum(scores)), len(scores), float(from_vbench))
@@ -197,7 +199,8 @@ DIMENSIONS: dict[str, Dimension] = {
                                             none_scored="no video passed VBench's static filter (RAFT)"),
     "motion_smoothness": Dimension(_load_amt, _motion_smoothness, _mean),
     # per video the mean frame score; the value the mean over all frames of all videos (VBench's `sim / cnt`)
-    "appearance_style": Dimension(_load_clip, _appearance, _per_frame, needs_prompt=True, notes=_style_texts),
+    "appearance_style": Dimension(_load_clip, _appearance, _per_frame, needs_prompt=True, notes=_style_texts,
+                                  needs_styles=True),
     "overall_consistency": Dimension(_load_viclip, _viclip_similarity, _mean, needs_prompt=True),
     "temporal_style": Dimension(_load_viclip, _viclip_similarity, _mean, needs_prompt=True),
 }
@@ -216,7 +219,7 @@ def score_videos(videos: Sequence, dimensions: Sequence[str] | None = None,
                  weights: dict[str, str | os.PathLike] | None = None, fetch_missing: bool = False,
                  device: str = "cpu", num_resamples: int = 200, seed: int = 0,
                  video_names: Sequence[str] | None = None, fps: Sequence[float] | None = None,
-                 prompts: Sequence[str | None] | None = None) -> dict:
+                 prompts: Sequence[str | None] | None = None, suite_path: str | os.PathLike | None = None) -> dict:
     """VBench's dimensions of uint8 videos `[T, H, W, 3]` (T >= 2; `videos[i]` may decode on access) at frame rates
     `fps` (dynamic degree needs them) with their `prompts` (the text-video dimensions need them):
     `per_video` (one dict per video, dimension ->
@@ -225,7 +228,8 @@ def score_videos(videos: Sequence, dimensions: Sequence[str] | None = None,
     `unavailable` (dimension -> one line saying which weights are missing), `weights` (what was used),
     `vbench_scores` (Quality / Semantic / Total, only those whose every dimension was computed here) and
     `eval_results` (VBench's `*_eval_results.json` layout). `weights` maps registry names to local files;
-    `fetch_missing` lets the registry download what is not cached."""
+    `fetch_missing` lets the registry download what is not cached; `suite_path`: the VBench_full_info.json whose
+    style phrases appearance style uses (default the installed vbench package's; recorded as `style_table`)."""
     wanted = list(dimensions or DIMENSIONS)
     unknown = [d for d in wanted if d not in DIMENSIONS]
     if unknown:
@@ -253,6 +257,11 @@ def score_videos(videos: Sequence, dimensions: Sequence[str] | None = None,
             continue
         used.update({r.name: r.describe() for r in resolved})
         networks = spec.load(resolved, device)
+        if spec.needs_styles:
+            from lumiere_eval.datasets.vbench_suite import appearance_styles
+
+            styles, style_source = appearance_styles(suite_path)
+            networks = (networks, styles)
         rows, scored = [], []
         for i, scores in enumerate(per_video):
             score, row = spec.score(networks, videos[i], None if fps is None else fps[i],
@@ -272,7 +281,8 @@ def score_videos(videos: Sequence, dimensions: Sequence[str] | None = None,
                               "bootstrap_unit": "video" if units is None else f"prompt ({len(set(units))})",
                               "higher_is_better": get_metric(dimension).higher_is_better,
                               **({"videos_left_out": len(videos) - len(rows)} if len(rows) < len(videos) else {}),
-                              **(spec.notes(rows) if spec.notes else {})}
+                              **(spec.notes(rows) if spec.notes else {}),
+                              **({"style_table": style_source} if spec.needs_styles else {})}
         eval_results[vbench_name(dimension)] = [value, [{"video_path": video_names[i],
                                                          "video_results": per_video[i][dimension]} for i in scored]]
     return {"per_video": per_video, "dimensions": summary, "unavailable": unavailable, "weights": used,
@@ -305,15 +315,17 @@ class DecodedVideos:
 
 def score_items(items: Sequence, dimensions: Sequence[str], weights: dict[str, str | os.PathLike] | None = None,
                 fetch_missing: bool = False, device: str | None = None, num_resamples: int = 200,
-                seed: int = 0, prompts: Sequence[str | None] | None = None) -> dict:
+                seed: int = 0, prompts: Sequence[str | None] | None = None,
+                suite_path: str | os.PathLike | None = None) -> dict:
     """`score_videos` on the runner's `VideoItem`s (each video decoded once per dimension, at its own fps) with
-    their `prompts` (None where a video has none), named by their keys in `eval_results`."""
+    their `prompts` (None where a video has none) and VBench's suite at `suite_path`, named by their keys in
+    `eval_results`."""
     import torch
 
     videos = DecodedVideos([item.path for item in items])
     return score_videos(videos, dimensions, weights, fetch_missing,
                         device or ("cuda" if torch.cuda.is_available() else "cpu"), num_resamples, seed,
-                        [item.key for item in items], videos.fps, prompts)
+                        [item.key for item in items], videos.fps, prompts, suite_path)
 
 
 def record_entries(result: dict) -> dict:
