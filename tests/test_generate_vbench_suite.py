@@ -152,15 +152,18 @@ def test_metrics_reads_the_prompts_of_a_suite_folder(info, tmp_path, semantic_we
     frames = [read_video(out / e.path)[0] for e in entries]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        direct = score_videos(frames, SEMANTIC, semantic_weights, num_resamples=0, prompts=[e.prompt for e in entries])
+        # appearance style's phrases: those of the suite the videos were generated from (`info`)
+        direct = score_videos(frames, SEMANTIC, semantic_weights, num_resamples=0, prompts=[e.prompt for e in entries],
+                              suite_path=info)
         swapped = score_videos(frames, SEMANTIC, semantic_weights, num_resamples=0,
-                               prompts=[e.prompt for e in entries][::-1])
+                               prompts=[e.prompt for e in entries][::-1], suite_path=info)
     by_manifest = _metrics(tmp_path, out, semantic_weights)  # the folder generate wrote: read through its manifest
     by_names = _metrics(tmp_path, out / "videos", semantic_weights, "--prompts-from-names")
     for record in (by_manifest, by_names):
         assert record["vbench"]["not_computed"] == {}
         for name in SEMANTIC:
             assert record["metrics"][name]["value"] == pytest.approx(direct["dimensions"][name]["value"], abs=1e-6)
+        assert str(info) in record["metrics"]["appearance_style"]["style_table"]  # its phrases (here: none)
     assert any(abs(direct["dimensions"][n]["value"] - swapped["dimensions"][n]["value"]) > 1e-4 for n in SEMANTIC)
     suite = load_suite(info, ["subject_consistency", "temporal_style"])
     assert by_manifest["prompt_suite"]["hash"] == by_names["prompt_suite"]["hash"] == suite.hash
