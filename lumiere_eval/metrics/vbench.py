@@ -27,7 +27,7 @@ Facts, from the vbench package 0.1.5 (dimension modules) and Vchitect/VBench `sc
   frames under 8192 x 8192 pixels are never resized there.
 - appearance_style (`appearance_style.py`): CLIP ViT-B/32; every frame as a PIL image through
   `clip_transform_Image(224)` (PIL bicubic shorter side to 224, centre crop, CLIP mean/std); the text is the prompt's
-  style phrase from VBench's prompt list (`auxiliary_info`, e.g. 'Van Gogh style'; VBench refuses this dimension
+  style phrase from VBench's prompt suite (`auxiliary_info`, e.g. 'Van Gogh style'; VBench refuses this dimension
   for custom prompts); per frame CLIP's `logits_per_text / 100` = exp(logit_scale) cos(image, text) / 100 (exp of
   OpenAI's logit_scale is 100); per video the mean over frames; the dimension's value is the mean over all frames of
   all videos (`sim / cnt`; with several GPUs VBench instead averages each video's last-frame score, `cur_sim`).
@@ -44,8 +44,6 @@ from __future__ import annotations
 import numpy as np
 
 from lumiere_eval.metrics.checks import MetricInputError
-
-APPEARANCE_STYLE_PROMPTS = ("vbench", "appearance_style_prompts.json")  # under lumiere_eval/assets
 
 # scripts/constant.py of Vchitect/VBench: NORMALIZE_DIC (Min, Max) and DIM_WEIGHT, keyed by VBench's dimension names
 NORMALIZATION: dict[str, tuple[float, float]] = {
@@ -101,6 +99,12 @@ def flow_pair_score(flow) -> float:
     return top_fraction_mean(np.sqrt(u * u + v * v), 0.05)
 
 
+def static_pair_score(flow) -> float:
+    """VBench's static-filter score of one flow field `[2, H, W]`: the mean of its top 2% magnitudes."""
+    u, v = np.asarray(flow, dtype=np.float64)
+    return top_fraction_mean(np.sqrt(u * u + v * v), 0.02)
+
+
 def is_dynamic(pair_scores, num_frames: int, height: int, width: int) -> bool:
     """VBench's dynamic-degree rule on a video's pair scores (`num_frames` frames taken, `height` x `width`
     before padding); see the module docstring."""
@@ -154,20 +158,12 @@ def vbench_scores(values: dict[str, float]) -> dict[str, float]:
     return out
 
 
-def appearance_style_text(prompt: str) -> tuple[str, bool]:
-    """(the text appearance style compares frames with, whether it is VBench's): the style phrase VBench's prompt
-    list gives `prompt` (lumiere_eval/assets/vbench/appearance_style_prompts.json, its 90 prompts), else the whole
-    prompt (a choice of this harness: VBench 0.1.5 refuses appearance style on custom prompts)."""
-    style = _appearance_styles().get(prompt)
+def appearance_style_text(prompt: str, styles: dict[str, str]) -> tuple[str, bool]:
+    """(the text appearance style compares frames with, whether it is VBench's): the style phrase VBench's suite
+    gives `prompt` (`styles`: prompt -> phrase, its `auxiliary_info`; `datasets.vbench_suite.appearance_styles`),
+    else the whole prompt (a choice of this harness: VBench 0.1.5 refuses appearance style on custom prompts)."""
+    style = styles.get(prompt)
     return (prompt, False) if style is None else (style, True)
-
-
-def _appearance_styles() -> dict[str, str]:
-    import json
-
-    from lumiere_eval.assets import asset
-
-    return json.loads(asset(*APPEARANCE_STYLE_PROMPTS).read_text(encoding="utf-8"))["styles"]
 
 
 def style_frame_scores(frame_features, text_feature, logit_scale: float) -> np.ndarray:

@@ -122,6 +122,20 @@ def raft_flows(model: nn.Module, frames, fps: float) -> tuple[torch.Tensor, tupl
         return pair_flows(model, taken), tuple(taken.shape[-2:]), len(taken)
 
 
+def raft_static_flows(model: nn.Module, frames) -> tuple[torch.Tensor, tuple[int, int], int]:
+    """RAFT flows of the pairs VBench's static filter scores (`cli/static_filter.py`): every consecutive pair of
+    all frames of uint8 `[T, H, W, 3]` (T >= 2), then (first, last) and (last, first): `[T + 1, 2, H', W']`
+    (padded to a multiple of 8), the frame size before padding, T."""
+    from lumiere_eval.extractors.vbench.raft import pair_flows
+
+    x = as_vbench_frames(frames)
+    if len(x) < 2:
+        raise ExtractorInputError(f"the static filter needs at least 2 frames, got {len(x)}")
+    with steady_math():
+        flows = torch.cat([pair_flows(model, x), pair_flows(model, x[[0, -1]]), pair_flows(model, x[[-1, 0]])])
+    return flows, tuple(x.shape[-2:]), len(x)
+
+
 def amt_interpolated(model: nn.Module, frames) -> torch.Tensor:
     """VBench's motion-smoothness re-synthesis of uint8 frames `[T, H, W, 3]` (T >= 3, at their own size): frames
     0, 2, 4, ... kept, AMT-S's midpoint of each consecutive two of them, uint8 `[ceil(T / 2) - 1, H, W, 3]` (to be
