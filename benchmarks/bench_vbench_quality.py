@@ -2,8 +2,8 @@
 tier's own score call (`lumiere_eval.runner.vbench_tier.DIMENSIONS[...].score`, VBench's preprocessing included):
 subject consistency (DINO ViT-B/16), background consistency (CLIP ViT-B/32), aesthetic quality (CLIP ViT-L/14 +
 the LAION linear head), imaging quality (pyiqa's MUSIQ as VBench builds it), dynamic degree (RAFT-large, 20
-iterations) and temporal flickering (the motion tier's weight-free formula; VBench's RAFT static filter is a
-derived row, not timed).
+iterations) and temporal flickering (the weight-free formula; `temporal_flickering_static` adds VBench's RAFT
+static filter first, T + 1 pairs: a row derived from dynamic degree's time per pair, not timed).
 
 VBench has no input size of its own: it scores each model's sampled videos as they are, and each dimension resizes.
 The default video is 16 frames at 320x512 (height x width), 8 fps (a common T2V output, the first size of
@@ -195,7 +195,7 @@ def main() -> None:
     if "dynamic_degree" in counts:
         pair_s = next(r["cpu_s_per_video"] for r in rows if r["dimension"] == "dynamic_degree") / (t - 1)
         flops = counts["dynamic_degree"] / (t - 1) * (t + 1)
-        rows.append({"dimension": "temporal_flickering's static filter (VBench's, not in the tier)",
+        rows.append({"dimension": "temporal_flickering_static's RAFT static filter (the tier's VBench temporal flickering)",
                      "network_and_input": f"RAFT-large, {t + 1} pairs at {h}x{w}: derived from the dynamic-degree "
                      "row per pair, not timed", "GFLOP_per_video": flops, "cpu_s_per_video": pair_s * (t + 1),
                      "cpu_GFLOP_per_s": flops / (pair_s * (t + 1)), "gpu_ms_projected": flops / gpu * 1e3})
