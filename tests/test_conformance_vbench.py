@@ -148,7 +148,7 @@ def test_dino_checkpoint_layout_and_loader(tmp_path):
 def test_frames_equal_vbench_transforms():
     from vbench.utils import clip_transform, dino_transform
 
-    from lumiere_eval.extractors.vbench.frames import as_vbench_frames, clip_frames, dino_frames, musiq_frames
+    from lumiere_eval.extractors.vbench.frames import as_vbench_frames, clip_frames, dino_frames
 
     for video in _videos(3):
         loaded = torch.Tensor(video).permute(0, 3, 1, 2)  # vbench.utils.load_video's tensor
@@ -298,3 +298,80 @@ def argparse_namespace(path):
             return key in vars(self)
 
     return Args(model=str(path), small=False, mixed_precision=False, alternate_corr=False)
+
+
+def test_static_filter_rule_equals_vbench_check_static():
+    from vbench.cli.static_filter import StaticFilter
+
+    from lumiere_eval.metrics.vbench import is_static
+
+    judge = StaticFilter.__new__(StaticFilter)  # its rule only: no network is loaded
+    rng = np.random.default_rng(12)
+    outcomes = set()
+    for _ in range(400):
+        frames, h, w = int(rng.integers(2, 40)), int(rng.integers(128, 600)), int(rng.integers(128, 600))
+        scores = list(rng.uniform(0, 4, frames + 1) * rng.choice([0.5, 1.0, 3.0]))
+        judge.set_params(torch.zeros(1, 3, h, w), frames)
+        theirs = judge.check_static(scores)
+        assert is_static(scores, frames, h, w) == theirs, (frames, h, w, scores)
+        outcomes.add(theirs)
+    assert outcomes == {True, False}
+
+
+def test_temporal_flickering_with_the_static_filter_equals_vbench(monkeypatch, tmp_path):
+    """VBench's temporal flickering as VBench runs it: its static filter (`cli/static_filter.py`, its RAFT, all
+    frames, the two closing pairs, top-2% score, `check_static`) keeps some videos, then `temporal_flickering`
+    scores those; against the tier's `temporal_flickering_static` on the same frames (our RAFT from the converted
+    checkpoint): pair scores, verdicts, per-video scores, value, and VBench's results layout."""
+    import vbench.cli.static_filter as vbench_static
+    import vbench.temporal_flickering as vbench_flicker
+
+    from lumiere_eval.runner.vbench_tier import score_videos
+
+    torch.set_num_threads(1)
+    model = _vbench_raft(9)
+    with torch.no_grad():  # top-2% flows of about 1.35 px, under the threshold of the 130-pixel videos (1.52)
+        model.update_block.flow_head.conv2.weight.mul_(0.35)
+        model.update_block.flow_head.conv2.bias.mul_(0.35)
+    torch.save({f"module.{k}": v for k, v in model.state_dict().items()}, tmp_path / "raft-things.pth")
+    rng = np.random.default_rng(11)
+    videos = {}  # 8 frames: one pair may exceed the threshold; 4 frames: none may (VBench's count_num 0)
+    for name, frames, h, w, shift in (("a.mp4", 8, 130, 150, 1), ("b.mp4", 4, 136, 144, 1), ("c.mp4", 7, 128, 160, 2)):
+        base = rng.integers(0, 256, (h, w + shift * frames, 3)).astype(np.uint8)
+        clip = np.stack([base[:, shift * t:shift * t + w] for t in range(frames)]).astype(np.int16)
+        videos[name] = (np.clip(clip + rng.integers(-6, 7, clip.shape), 0, 255).astype(np.uint8), 8.0)
+    monkeypatch.setattr(_Capture, "table", videos)
+    monkeypatch.setattr(vbench_static.cv2, "VideoCapture", _Capture)
+    monkeypatch.setattr(vbench_static, "DEVICE", "cpu")
+    reference = vbench_static.StaticFilter.__new__(vbench_static.StaticFilter)
+    reference.model, reference.device = model, "cpu"  # what its load_model leaves (DataParallel unwrapped)
+    seen = []
+    check_static = reference.check_static
+    monkeypatch.setattr(reference, "check_static", lambda scores: seen.append(scores) or check_static(scores))
+    verdicts = [reference.infer(name) for name in videos]
+    value, per_video = vbench_flicker.temporal_flickering([n for n, keep in zip(videos, verdicts) if keep])
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the random checkpoint has no published checksum
+        ours = score_videos([v for v, _ in videos.values()], ["temporal_flickering_static"],
+                            {"raft_things": tmp_path / "raft-things.pth"}, video_names=list(videos), num_resamples=20)
+    from lumiere_eval.extractors.vbench.features import raft_static_flows
+    from lumiere_eval.extractors.vbench.raft import load_raft
+    from lumiere_eval.metrics.vbench import static_pair_score
+
+    ours_model = load_raft(tmp_path / "raft-things.pth")
+    worst = max(max(abs(static_pair_score(f) - s) for f, s in zip(raft_static_flows(ours_model, v)[0].numpy(), t))
+                for (v, _), t in zip(videos.values(), seen))
+    entry = ours["dimensions"]["temporal_flickering_static"]
+    layout_value, layout = ours["eval_results"]["temporal_flickering"]  # VBench's name
+    mine = [r["video_results"] for r in layout]
+    print(f"\ntemporal flickering vs vbench: static-filter pair scores max abs difference {worst:.1e}; verdicts "
+          f"{verdicts}; scores {mine} vs {[r['video_results'] for r in per_video]}; value {entry['value']} vs "
+          f"{value}")
+    assert worst < 1e-3  # float32 flows of about 1.35 px
+    assert verdicts == [True, False, True]  # the comparison holds a kept and a left-out video
+    assert [r["video_path"] for r in layout] == [r["video_path"] for r in per_video] == ["a.mp4", "c.mp4"]
+    assert mine == pytest.approx([r["video_results"] for r in per_video], abs=1e-12)
+    assert entry["value"] == layout_value == pytest.approx(value, abs=1e-12)
+    assert entry["n"] == 2 and entry["videos_left_out"] == 1
+    assert "temporal_flickering_static" not in ours["per_video"][1]

@@ -33,6 +33,7 @@ from lumiere_eval.extractors.vbench.semantic import (clip_frame_embeddings, clip
 from lumiere_eval.extractors.vbench.viclip import (NUM_KEYS_L14, VICLIP_L14, ViClip, check_viclip_state_dict,
                                                    expected_layout, load_viclip)
 from lumiere_eval.extractors.weights import WeightsError
+from lumiere_eval.datasets.vbench_suite import appearance_styles
 from lumiere_eval.metrics.vbench import appearance_style_text, style_frame_scores, video_text_similarity
 
 with warnings.catch_warnings():
@@ -239,7 +240,7 @@ def test_appearance_style_equals_vbench(monkeypatch, tmp_path):
 
     ours_frames = []
     for entry, video in zip(entries, videos):
-        text, from_vbench = appearance_style_text(entry["prompt_en"])
+        text, from_vbench = appearance_style_text(entry["prompt_en"], appearance_styles()[0])
         assert from_vbench and text == entry["auxiliary_info"]["appearance_style"]["appearance_style"]
         ours_frames.append(style_frame_scores(clip_frame_embeddings(model, video).numpy(),
                                               clip_text_embeddings(model, [text])[0].numpy(),
@@ -258,5 +259,7 @@ def test_appearance_style_table_equals_vbench_prompt_list():
     expected = {e["prompt_en"]: e["auxiliary_info"]["appearance_style"]["appearance_style"]
                 for e in full_info if "appearance_style" in e["dimension"]}
     assert len(expected) == 90
-    assert all(appearance_style_text(p) == (s, True) for p, s in expected.items())
-    assert appearance_style_text("a cat, oil painting") == ("a cat, oil painting", False)
+    styles, source = appearance_styles()  # read from the installed package's suite, never copied here
+    assert source.endswith("VBench_full_info.json") and styles == expected
+    assert all(appearance_style_text(p, styles) == (s, True) for p, s in expected.items())
+    assert appearance_style_text("a cat, oil painting", styles) == ("a cat, oil painting", False)

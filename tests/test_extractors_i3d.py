@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from lumiere_eval.extractors import weights
-from lumiere_eval.extractors.i3d import FusedI3d, InceptionI3d, NativeI3DExtractor, load_i3d
+from lumiere_eval.extractors.i3d import FusedI3d, InceptionI3d, load_i3d
 
 MIXED = {  # name: (b0, b1a, b1b, b2a, b2b, b3b) output channels, from the paper's Inception-v1 table
     "Mixed_3b": (64, 96, 128, 16, 32, 32), "Mixed_3c": (128, 128, 192, 32, 96, 64),

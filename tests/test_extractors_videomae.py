@@ -233,5 +233,8 @@ def test_default_run_lists_cdfvd_and_jedi_as_needing_weights(tmp_path):
     text = write_comparison(tmp_path, rows, reference, 3.0)
     assert "Not computed here" in text and "cd-FVD" in text and "JEDi" in text
     comparison = json.loads((tmp_path / "comparison.json").read_text())
-    assert sorted(comparison["needs_weights"]) == ["cdfvd", "jedi"]
+    from lumiere_eval.metrics.registry import names
+
+    assert sorted(comparison["needs_weights"]) == sorted(["cdfvd", "jedi", *names("vbench")])
+    assert "subject consistency (VBench, DINO ViT-B/16) (weights dino_vitb16)" in text
     assert all(name not in comparison["models"]["dummy"]["metrics"] for name in ("cdfvd", "jedi"))

@@ -35,7 +35,9 @@ def test_directions_have_one_owner():
     assert HIGHER_IS_BETTER["fvd"] is False and HIGHER_IS_BETTER["is"] is True
     assert HIGHER_IS_BETTER["is_prob_of_prompted_class"] is True
     assert HIGHER_IS_BETTER["temporal_flickering"] is True and HIGHER_IS_BETTER["warping_error_dis"] is False
-    assert PER_VIDEO_DIRECTIONS == {"is_prob_of_prompted_class": True, "clipsim": True}
+    vbench = {name: True for name in registry.names("vbench")}  # VBench's per-video scores, all higher-is-better
+    assert PER_VIDEO_DIRECTIONS == {"is_prob_of_prompted_class": True, "clipsim": True, **vbench}
+    assert "dynamic_degree" in PER_VIDEO_DIRECTIONS and "temporal_flickering_static" in PER_VIDEO_DIRECTIONS
 
 
 def test_interval_hooks_are_the_registered_methods():

@@ -232,3 +232,39 @@ def test_resuming_with_another_model_configuration_is_refused(tmp_path, weights,
     assert main(args_for(root, out, weights, "--metrics", "fvd", "--model-arg", "noise=5")) == 1
     err = capsys.readouterr().err
     assert "differing: generator.noise (recorded 20.0, now 5.0); model_args.noise (recorded null, now 5)" in err
+
+
+def test_vbench_dimension_per_video_scores_go_into_samples_jsonl(tmp_path, weights):
+    """A VBench dimension in a run (background consistency on the run's CLIP): each video's score in its
+    samples.jsonl line, equal to VBench's results layout; three prompts of three seeds each, so the interval
+    resamples prompts."""
+    import warnings
+
+    import torch
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # clip imports the deprecated pkg_resources
+        from clip.model import CLIP
+
+    torch.manual_seed(0)  # VBench's CLIP transform takes 224 x 224 frames
+    torch.save(CLIP(embed_dim=32, image_resolution=224, vision_layers=1, vision_width=64, vision_patch_size=32,
+                    context_length=77, vocab_size=49408, transformer_width=64, transformer_heads=1,
+                    transformer_layers=1).state_dict(), tmp_path / "clip224.pt")
+    root = build_tree(tmp_path / "data")
+    out = tmp_path / "run"
+    argv = args_for(root, out, weights | {"clip": tmp_path / "clip224.pt"}, "--metrics", "fvd,background_consistency")
+    argv.remove("--metrics")  # args_for's own list
+    argv.remove("fvd,kvd,is,clipsim")
+    assert main(argv) == 0
+    results = json.loads((out / "results.json").read_text())
+    entry = results["metrics"]["background_consistency"]
+    assert entry["bootstrap_unit"] == "prompt (3)" and entry["interval_method"] == "percentile"
+    assert entry["ci_low"] <= entry["value"] <= entry["ci_high"]
+    records = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    value, per_video = json.loads((out / "results_eval_results.json").read_text())["background_consistency"]
+    assert [r["background_consistency"] for r in records] == [v["video_results"] for v in per_video]
+    assert [r["path"] for r in records] == [v["video_path"] for v in per_video]
+    assert value == entry["value"] and len({r["background_consistency"] for r in records}) > 1
+    from lumiere_eval.runner.compare import per_sample_scores  # what `compare` pairs between two runs
+
+    assert list(per_sample_scores(out, records, False, None)["background_consistency"]) == [
+        r["background_consistency"] for r in records]

@@ -68,3 +68,63 @@ def test_metrics_command_computes_what_it_has_weights_for(tmp_path, monkeypatch,
     assert value == entry["value"]
     assert [v["video_results"] for v in per_video] == verdicts
     assert [v["video_path"] for v in per_video] == ["fake0.mp4", "fake1.mp4"]
+
+
+def test_no_static_video_leaves_temporal_flickering_not_computed(tmp_path):
+    """VBench's temporal flickering scores only the videos its static filter keeps; when it keeps none the
+    dimension is listed as not computed, with the reason, and the other dimensions are unaffected."""
+    from lumiere_eval.extractors.vbench.raft import build_raft
+    from lumiere_eval.runner.vbench_tier import score_videos
+
+    torch.manual_seed(1)
+    torch.save(_original_layout(build_raft()), tmp_path / "raft-things.pth")
+    rng = np.random.default_rng(2)
+    video = rng.integers(0, 256, (3, 128, 136, 3)).astype(np.uint8)  # 3 frames: VBench's count_num is 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = score_videos([video, video], ["temporal_flickering_static", "dynamic_degree"],
+                              {"raft_things": tmp_path / "raft-things.pth"}, fps=[8.0, 8.0], num_resamples=5)
+    assert result["unavailable"] == {"temporal_flickering_static": "temporal_flickering_static: not computed: no "
+                                                                   "video passed VBench's static filter (RAFT)"}
+    assert "temporal_flickering" not in result["eval_results"] and set(result["dimensions"]) == {"dynamic_degree"}
+    assert all("temporal_flickering_static" not in scores for scores in result["per_video"])
+
+
+def test_every_quality_dimension_is_in_the_tier_under_vbenchs_name():
+    """VBench's Quality Score needs its 7 quality dimensions by VBench's names; the tier has them all (the
+    Semantic Score's object/colour/scene/action dimensions are not implemented, so it is never printed)."""
+    from lumiere_eval.metrics.vbench import QUALITY_DIMENSIONS, SEMANTIC_DIMENSIONS, vbench_scores
+    from lumiere_eval.runner.vbench_tier import DIMENSIONS, vbench_name
+
+    named = {vbench_name(d): d for d in DIMENSIONS}
+    assert set(QUALITY_DIMENSIONS) <= set(named) and named["temporal_flickering"] == "temporal_flickering_static"
+    assert sorted(set(SEMANTIC_DIMENSIONS) - set(named)) == ["color", "human_action", "multiple_objects",
+                                                            "object_class", "scene", "spatial_relationship"]
+    scores = vbench_scores({name: 0.9 for name in named})
+    assert set(scores) == {"quality_score"}
+
+
+def test_metrics_on_generated_videos_alone_when_no_metric_reads_real_ones(tmp_path, monkeypatch, capsys):
+    """VBench's dimensions read only the generated videos: `metrics` needs no --real for them, and says which
+    metrics need it when one does."""
+    from lumiere_eval.extractors.vbench.raft import build_raft
+
+    monkeypatch.setenv("LUMIERE_EVAL_HOME", str(tmp_path / "home"))
+    rng = np.random.default_rng(4)
+    (tmp_path / "fake").mkdir()
+    for i in range(2):
+        base = rng.integers(0, 256, (128, 150, 3)).astype(np.uint8)
+        write_video(tmp_path / "fake" / f"fake{i}.mp4", np.stack([base[:, 3 * t:3 * t + 136] for t in range(3)]), fps=8)
+    torch.manual_seed(1)
+    torch.save(_original_layout(build_raft()), tmp_path / "raft-things.pth")
+    common = ["--fake", str(tmp_path / "fake"), "--raft", str(tmp_path / "raft-things.pth"), "--no-download",
+              "--bootstrap", "5", "--quiet", "--device", "cpu", "--cache-dir", str(tmp_path / "cache")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["metrics", "--metrics", "dynamic_degree", *common, "--out", str(tmp_path / "r.json")]) == 0
+        assert "no real videos read: 2 generated videos" in capsys.readouterr().out
+        assert main(["metrics", "--metrics", "fvd,dynamic_degree", *common, "--out", str(tmp_path / "f.json")]) == 1
+    assert "--real is required: fvd compare the generated videos with real ones" in capsys.readouterr().err
+    record = json.loads((tmp_path / "r.json").read_text())
+    assert record["real"] == {"source": None, "videos": 0} and record["fake"]["videos"] == 2
+    assert record["metrics"]["dynamic_degree"]["n"] == 2 and not (tmp_path / "f.json").exists()

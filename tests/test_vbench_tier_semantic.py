@@ -93,6 +93,7 @@ def test_metrics_command_computes_the_text_video_dimensions(videos_and_weights):
     appearance = record["metrics"]["appearance_style"]
     assert appearance["value"] == pytest.approx(np.concatenate(per_frame).mean(), abs=1e-6)
     assert appearance["style_text_from_vbench_prompts"] == 1 and appearance["style_text_whole_prompt"] == 1
+    assert appearance["style_table"].endswith("VBench_full_info.json")  # the installed suite's phrases
     for name in ("overall_consistency", "temporal_style"):
         assert record["metrics"][name]["value"] == pytest.approx(np.mean(similarity), abs=1e-6)
         assert record["metrics"][name]["n"] == 2 and record["metrics"][name]["higher_is_better"]

@@ -211,12 +211,18 @@ def _motion_cells(motion: dict) -> str:
     return " | ".join(_cell(motion[name], 4) if name in motion else "-" for name in MOTION_COLUMNS)
 
 
-# Metrics the default run cannot compute: their networks' weights cannot be downloaded here and no honest
-# in-domain stand-in exists (docs/newer_metrics.md). Listed as such, never replaced by numbers from random weights.
-NEEDS_WEIGHTS = {
-    "cdfvd": "cd-FVD: VideoMAE-v2 ViT-g/14 SSv2 (weights videomae_v2_g_ssv2)",
-    "jedi": "JEDi: V-JEPA ViT-H/16 + SSv2 probe (weights vjepa_vith16, vjepa_vith16_ssv2_probe)",
-}
+def _needs_weights() -> dict[str, str]:
+    """Metrics the default run cannot compute: their networks' weights cannot be downloaded here and no honest
+    in-domain stand-in exists (docs/newer_metrics.md, docs/vbench.md): cd-FVD, JEDi and every VBench dimension
+    (from the registry). Listed as such, never replaced by numbers from random weights."""
+    from lumiere_eval.metrics.registry import METRICS
+
+    vbench = {m.name: f"{m.title} (weights {', '.join(m.weights)})" for m in METRICS.values() if m.tier == "vbench"}
+    return {"cdfvd": "cd-FVD: VideoMAE-v2 ViT-g/14 SSv2 (weights videomae_v2_g_ssv2)",
+            "jedi": "JEDi: V-JEPA ViT-H/16 + SSv2 probe (weights vjepa_vith16, vjepa_vith16_ssv2_probe)", **vbench}
+
+
+NEEDS_WEIGHTS = _needs_weights()
 
 
 def write_comparison(out: Path, rows: dict[str, dict], reference: dict, elapsed: float) -> str:
@@ -247,7 +253,8 @@ def write_comparison(out: Path, rows: dict[str, dict], reference: dict, elapsed:
     lines += ["", f"Wall time: {elapsed:.0f} s ({per_model}; {next(iter(rows.values()))['workers']} worker "
                   f"process(es), cached work excluded)."]
     lines += ["", "Not computed here (their pretrained weights are not on this machine and no honest in-domain "
-                  "stand-in exists): " + "; ".join(NEEDS_WEIGHTS.values()) + ". See docs/newer_metrics.md."]
+                  "stand-in exists): " + "; ".join(NEEDS_WEIGHTS.values()) + ". See docs/newer_metrics.md and "
+                  "docs/vbench.md."]
     text = "\n".join(lines) + "\n"
     atomic_write_text(out / "comparison.md", text)
     return text

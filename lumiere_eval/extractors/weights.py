@@ -196,6 +196,17 @@ WEIGHTS: dict[str, WeightSpec] = {spec.name: spec for spec in (
         size="about 21 MB (estimate: 5.3M float32 parameters; no published byte count)",
         archive_member="models/raft-things.pth"),
     WeightSpec(
+        name="amt_s", filename="amt-s.pth",
+        # vbench 0.1.5 vbench/utils.py init_submodules('motion_smoothness'); MCG-NKU/AMT README.md (Pretrained Models)
+        urls=("https://huggingface.co/lalala125/AMT/resolve/main/amt-s.pth",),
+        sha256=None,
+        checksum_source="no published checksum found (MCG-NKU/AMT and vbench give only the URL); checked as an "
+                        "AMT checkpoint whose 'state_dict' has the 213 keys and shapes of AMT-S",
+        file_format="amt_s", flag="--amt",
+        licence="MCG-NKU/AMT, CC BY-NC 4.0 (its README): non-commercial use only",
+        description="AMT-S frame interpolation trained on Vimeo90K (VBench motion smoothness)",
+        size="about 12 MB (estimate: 2,990,543 float32 parameters; no published byte count)"),
+    WeightSpec(
         name="viclip_internvid_10m_flt", filename="ViClip-InternVid-10M-FLT.pth",
         # vbench 0.1.5 vbench/utils.py init_submodules('overall_consistency' / 'temporal_style')
         urls=("https://huggingface.co/OpenGVLab/VBench_Used_Models/resolve/main/ViClip-InternVid-10M-FLT.pth",),
@@ -268,6 +279,10 @@ def check_format(spec: WeightSpec, path: Path) -> None:
         from lumiere_eval.extractors.vbench.raft import load_raft
 
         load_raft(path)
+    elif spec.file_format == "amt_s":
+        from lumiere_eval.extractors.vbench.amt import load_amt
+
+        load_amt(path)
     elif spec.file_format == "viclip":
         from lumiere_eval.extractors.vbench.viclip import check_viclip_state_dict, viclip_state_dict
         from lumiere_eval.extractors.weight_files import load_state_dict

@@ -25,7 +25,7 @@ RIDGE = 1e-3  # a weak N(0, 1000) prior, so a model not compared yet has a large
 def vote_information(result: Fit, a: int, b: int) -> float:
     """Fisher information of one vote on (a, b) about theta_a - theta_b (p(1 - p) without ties)."""
     p_win, p_tie = result.win_probability(), result.tie_probability()
-    qa, qb, qt = p_win[a, b], p_win[b, a], p_tie[a, b]
+    qa, qt = p_win[a, b], p_tie[a, b]
     # the vote's score in theta_a is (outcome share of a) - E[...]: a win counts 1, a tie 1/2
     mean = qa + 0.5 * qt
     return float(qa + 0.25 * qt - mean ** 2)

@@ -153,13 +153,13 @@ def read_record(path: str | os.PathLike, where: str | None = None) -> ResultReco
 
 # samples.jsonl: one JSON object per generated sample, in sample-index order (docs/results.md, "samples.jsonl"):
 # the identity fields every line has, optional strings, and the per-sample metric fields the registry's
-# `per_sample` names (numbers, or null when the sample's video was skipped).
+# `per_sample` names for the core and VBench tiers (numbers, or null when the sample's video was skipped).
 SAMPLE_FIELDS: dict[str, tuple] = {"index": (int,), "prompt": (str,), "seed": (int,), "path": (str,),
                                    "sha256": (str,)}
 # size and mtime_ns: the video's size and modification time when it was written (issue 26)
 SAMPLE_OPTIONAL_FIELDS: dict[str, tuple] = {"class": (str,), "is_top1": (str,), "size": (int,), "mtime_ns": (int,),
                                            "recorded_sha256": (str,)}
-SAMPLE_METRIC_FIELDS = tuple(registry.per_sample_directions("core"))
+SAMPLE_METRIC_FIELDS = tuple(registry.per_sample_directions())
 
 
 def read_text_utf8(path: str | os.PathLike, error: type[LumiereEvalError] = ResultRecordError,

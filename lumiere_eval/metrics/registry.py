@@ -87,14 +87,15 @@ def _load(target: str) -> Callable:
 
 
 def percentile_bootstrap(data: np.ndarray, statistic: Callable[[np.ndarray], float], num_resamples: int,
-                         seed: int, estimate: float | None = None) -> tuple[float | None, float | None]:
-    """Seeded 95% percentile bootstrap of `statistic` over the rows of `data` (None, None when no resamples are
-    asked for or fewer than two rows are given); `estimate` is not used (the percentiles are not centred)."""
+                         seed: int, estimate: float | None = None, groups=None) -> tuple[float | None, float | None]:
+    """Seeded 95% percentile bootstrap of `statistic` over the rows of `data`, or over whole `groups` (a label per
+    row) when given (None, None when no resamples are asked for or fewer than two rows or groups are given);
+    `estimate` is not used (the percentiles are not centred)."""
     from lumiere_eval.metrics.bootstrap import bootstrap_ci
 
-    if not num_resamples or len(data) < 2:
+    if not num_resamples or len(data) < 2 or (groups is not None and len(set(groups)) < 2):
         return None, None
-    return bootstrap_ci(data, statistic, num_resamples, seed=seed)
+    return bootstrap_ci(data, statistic, num_resamples, seed=seed, groups=groups)
 
 
 def half_sampling(data: np.ndarray, statistic: Callable[[np.ndarray], float], num_resamples: int, seed: int,
@@ -199,6 +200,9 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
           ("imaging_quality", "imaging quality (VBench, MUSIQ-SPAQ; per video 0..100, value / 100)",
            ("musiq_spaq",)),
           ("dynamic_degree", "dynamic degree (VBench, RAFT; share of dynamic videos)", ("raft_things",)),
+          ("temporal_flickering_static", "temporal flickering (VBench: the videos RAFT's static filter keeps)",
+           ("raft_things",)),
+          ("motion_smoothness", "motion smoothness (VBench, AMT-S frame interpolation)", ("amt_s",)),
           ("appearance_style", "appearance style (VBench, CLIP ViT-B/32 frames against the prompt's style)", _CLIP),
           ("overall_consistency", "overall consistency (VBench, ViCLIP ViT-L/14 video against the prompt)",
            ("viclip_internvid_10m_flt",)),
@@ -233,6 +237,9 @@ def sharing_job(job: str, among=None) -> tuple[str, ...]:
     return tuple(n for n in (among or METRICS) if any(f.job == job for f in get_metric(n).features))
 
 
-def per_sample_directions(tier: str = "core") -> dict[str, bool]:
-    """The samples.jsonl fields the metrics of `tier` write, with their direction."""
-    return {field: m.higher_is_better for m in METRICS.values() if m.tier == tier for field in m.per_sample}
+SAMPLES_TIERS = ("core", "vbench")  # the tiers whose per-sample scores a run writes into samples.jsonl
+
+
+def per_sample_directions(tiers: tuple[str, ...] = SAMPLES_TIERS) -> dict[str, bool]:
+    """The samples.jsonl fields the metrics of `tiers` write, with their direction."""
+    return {field: m.higher_is_better for m in METRICS.values() if m.tier in tiers for field in m.per_sample}

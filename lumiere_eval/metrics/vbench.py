@@ -17,9 +17,17 @@ Facts, from the vbench package 0.1.5 (dimension modules) and Vchitect/VBench `sc
   with thres = 6 min(H, W) / 256 (unpadded frame) and count = round(4 T / 16) (T frames taken, Python's rounding,
   halves to even), the video is dynamic when at least `count` pairs exceed thres (`check_move`: any pair at all
   when count is 0). The dimension's value is the fraction of dynamic videos.
+- motion_smoothness of a video (`motion_smoothness.py`, `MotionSmoothness.motion_score`): every frame read at its
+  own size (no resize); frames 0, 2, 4, ... kept, each consecutive two padded (replicate) to multiples of 16 and
+  their midpoint (t = 0.5) re-made by AMT-S (one pass), unpadded, times 255 and truncated to uint8; per re-made
+  frame the mean absolute difference (`cv2.absdiff`, all pixels and channels) to the frame it replaces (frames 1,
+  3, ...; with an even T the last frame has no counterpart and is left out); score (255 - mean of those) / 255.
+  The dimension's value is the mean of the video scores. VBench's VRAM-based downscaling (`initialization`) runs
+  only when its device equals the string 'cuda'; its launcher passes `torch.device("cuda")`, which does not, so
+  frames under 8192 x 8192 pixels are never resized there.
 - appearance_style (`appearance_style.py`): CLIP ViT-B/32; every frame as a PIL image through
   `clip_transform_Image(224)` (PIL bicubic shorter side to 224, centre crop, CLIP mean/std); the text is the prompt's
-  style phrase from VBench's prompt list (`auxiliary_info`, e.g. 'Van Gogh style'; VBench refuses this dimension
+  style phrase from VBench's prompt suite (`auxiliary_info`, e.g. 'Van Gogh style'; VBench refuses this dimension
   for custom prompts); per frame CLIP's `logits_per_text / 100` = exp(logit_scale) cos(image, text) / 100 (exp of
   OpenAI's logit_scale is 100); per video the mean over frames; the dimension's value is the mean over all frames of
   all videos (`sim / cnt`; with several GPUs VBench instead averages each video's last-frame score, `cur_sim`).
@@ -36,8 +44,6 @@ from __future__ import annotations
 import numpy as np
 
 from lumiere_eval.metrics.checks import MetricInputError
-
-APPEARANCE_STYLE_PROMPTS = ("vbench", "appearance_style_prompts.json")  # under lumiere_eval/assets
 
 # scripts/constant.py of Vchitect/VBench: NORMALIZE_DIC (Min, Max) and DIM_WEIGHT, keyed by VBench's dimension names
 NORMALIZATION: dict[str, tuple[float, float]] = {
@@ -93,6 +99,12 @@ def flow_pair_score(flow) -> float:
     return top_fraction_mean(np.sqrt(u * u + v * v), 0.05)
 
 
+def static_pair_score(flow) -> float:
+    """VBench's static-filter score of one flow field `[2, H, W]`: the mean of its top 2% magnitudes."""
+    u, v = np.asarray(flow, dtype=np.float64)
+    return top_fraction_mean(np.sqrt(u * u + v * v), 0.02)
+
+
 def is_dynamic(pair_scores, num_frames: int, height: int, width: int) -> bool:
     """VBench's dynamic-degree rule on a video's pair scores (`num_frames` frames taken, `height` x `width`
     before padding); see the module docstring."""
@@ -115,6 +127,18 @@ def is_static(pair_scores, num_frames: int, height: int, width: int) -> bool:
             and all(s <= thres * count * 2 for s in scores[-2:]))
 
 
+def interpolation_score(frames, interpolated) -> float:
+    """VBench's motion smoothness of one video from its uint8 frames `[T, H, W, 3]` and the K re-made frames
+    `[K, H, W, 3]` that stand for frames 1, 3, ..., 2K - 1: (255 - mean over them of their mean absolute
+    difference) / 255."""
+    original, made = np.asarray(frames), np.asarray(interpolated)
+    if made.ndim != 4 or len(made) < 1 or original[1::2][:len(made)].shape != made.shape:
+        raise MetricInputError(f"motion smoothness: {list(made.shape)} re-made frames do not match the odd frames "
+                               f"of a video {list(original.shape)}")
+    diffs = np.abs(original[1::2][:len(made)].astype(np.int16) - made.astype(np.int16))
+    return float((255.0 - np.mean(diffs.mean(axis=(1, 2, 3)))) / 255.0)
+
+
 def normalized(dimension: str, value: float) -> float:
     """(value - Min) / (Max - Min) times the dimension's weight (VBench's leaderboard)."""
     low, high = NORMALIZATION[dimension]
@@ -134,20 +158,12 @@ def vbench_scores(values: dict[str, float]) -> dict[str, float]:
     return out
 
 
-def appearance_style_text(prompt: str) -> tuple[str, bool]:
-    """(the text appearance style compares frames with, whether it is VBench's): the style phrase VBench's prompt
-    list gives `prompt` (lumiere_eval/assets/vbench/appearance_style_prompts.json, its 90 prompts), else the whole
-    prompt (a choice of this harness: VBench 0.1.5 refuses appearance style on custom prompts)."""
-    style = _appearance_styles().get(prompt)
+def appearance_style_text(prompt: str, styles: dict[str, str]) -> tuple[str, bool]:
+    """(the text appearance style compares frames with, whether it is VBench's): the style phrase VBench's suite
+    gives `prompt` (`styles`: prompt -> phrase, its `auxiliary_info`; `datasets.vbench_suite.appearance_styles`),
+    else the whole prompt (a choice of this harness: VBench 0.1.5 refuses appearance style on custom prompts)."""
+    style = styles.get(prompt)
     return (prompt, False) if style is None else (style, True)
-
-
-def _appearance_styles() -> dict[str, str]:
-    import json
-
-    from lumiere_eval.assets import asset
-
-    return json.loads(asset(*APPEARANCE_STYLE_PROMPTS).read_text(encoding="utf-8"))["styles"]
 
 
 def style_frame_scores(frame_features, text_feature, logit_scale: float) -> np.ndarray:

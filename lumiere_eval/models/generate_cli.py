@@ -10,6 +10,8 @@ i2v (--image), inpaint (--video --mask), outpaint (--video, --mask or --border),
 edit (SDEdit: --video --strength). Mask images: light pixels mark the region to generate or animate.
 `--style NAME --alpha A` generates t2v with the `lumiere` model's spatial weights interpolated towards a
 fine-tuned style.
+`--prompt-suite vbench[:DIM,...]` takes VBench's standard prompt suite (from the installed vbench package or
+`--suite-path`) and writes `OUT/videos/{prompt}-{index}.mp4` as VBench reads them (lumiere_eval/models/suite_jobs.py).
 """
 from __future__ import annotations
 
@@ -50,6 +52,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     prompts.add_argument("--prompts", type=Path, default=None,
                          help="prompt list: .txt (one per line) or .csv/.jsonl with 'prompt' and optional 'seed'")
     prompts.add_argument("--prompt", type=str, default=None, help="a single prompt (instead of --prompts)")
+    prompts.add_argument("--prompt-suite", type=str, default=None, metavar="vbench[:DIM,...]",
+                         help="VBench's standard prompt suite, every dimension or the named ones (e.g. "
+                              "vbench:subject_consistency,scene); videos named as VBench reads them, in OUT/videos/")
+    parser.add_argument("--suite-path", type=Path, default=None,
+                        help="with --prompt-suite: VBench's VBench_full_info.json, its prompts/ folder or a prompts "
+                             ".txt (default: the installed vbench package's VBench_full_info.json)")
+    parser.add_argument("--samples-per-prompt", type=int_range(1), default=None,
+                        help="with --prompt-suite: videos per prompt, indices 0..N-1 (default VBench's: 5, and 25 "
+                             "for temporal flickering's prompts; VBench's standard mode reads indices 0..4)")
     parser.add_argument("--task", type=str, default="t2v", choices=TASKS,
                         help="t2v (any model), or one of Lumiere's applications with the tiny lumiere model")
     parser.add_argument("--image", type=Path, default=None, help="input image (i2v, cinemagraph)")
@@ -70,7 +81,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alpha", type=float_range(0, 1), default=1.0,
                         help="with --style: weight of the style's spatial weights, in [0, 1] (paper: 0.5-1)")
     parser.add_argument("--seeds", type=str, default="0",
-                        help="seeds for each prompt without its own seed: '0', '0-4' or '0,3,7' (>= 0)")
+                        help="seeds for each prompt without its own seed: '0', '0-4' or '0,3,7' (>= 0); with "
+                             "--prompt-suite one base seed, from which each (prompt, index) gets its own")
     parser.add_argument("--num-frames", type=int_range(1), default=16, help="frames per video (>= 1)")
     parser.add_argument("--fps", type=float_range(0, low_open=True), default=16.0,
                         help="frame rate of the videos (> 0)")
@@ -149,6 +161,9 @@ def _check_config(out: Path, config: dict, overwrite: bool) -> None:
         return
     old = json.loads(path.read_text())
     changed = [k for k in _RESUME_KEYS if old.get(k, _RESUME_DEFAULTS.get(k)) != config[k]]
+    seeds = [c.get("prompt_suite", {}).get("base_seed") for c in (old, config)]
+    if None not in seeds and seeds[0] != seeds[1]:  # suite names hold no seed: another base makes them stale
+        changed.append("prompt_suite.base_seed (--seeds)")
     if changed:
         raise GenerateError(f"{out} holds outputs of another configuration ({', '.join(changed)} differ from "
                             f"{path}); use another --out or --overwrite")
@@ -209,17 +224,45 @@ def validate_plan(generator: VideoGenerator, jobs: list[tuple[str, int]], args: 
         raise FolderValidationError(generator.root, problems)
 
 
+def suite_plan(args: argparse.Namespace) -> tuple[list[tuple[str, int]], list[str], list[dict], dict]:
+    """With --prompt-suite: (jobs, file names, per-video manifest fields, the config's `prompt_suite`); without
+    it (the suite-only options refused): the prompt list's jobs and names, no extra fields, no suite."""
+    if args.prompt_suite is None:
+        given = [f for f, v in (("--suite-path", args.suite_path), ("--samples-per-prompt", args.samples_per_prompt))
+                 if v is not None]
+        if given:
+            raise GenerateError(f"{' and '.join(given)} go with --prompt-suite")
+        jobs = plan_jobs(args.prompts, parse_seeds(args.seeds), args.prompt)
+        return jobs, file_names(jobs, f".{args.format}"), [{} for _ in jobs], {}
+    from lumiere_eval.datasets.vbench_suite import load_suite, parse_suite_spec
+    from lumiere_eval.models.suite_jobs import describe_plan, plan_suite_jobs
+
+    if args.task != "t2v":
+        raise GenerateError("--prompt-suite goes with --task t2v")
+    if args.format not in ("mp4", "gif"):
+        raise GenerateError(f"--prompt-suite writes .mp4 or .gif (what VBench reads), not .{args.format}")
+    seeds = parse_seeds(args.seeds)
+    if len(seeds) != 1:
+        raise GenerateError(f"--seeds {args.seeds!r}: with --prompt-suite give one base seed (each video gets its own "
+                            "seed from it)")
+    suite = load_suite(args.suite_path, parse_suite_spec(args.prompt_suite))
+    plan = plan_suite_jobs(suite, seeds[0], args.samples_per_prompt, f".{args.format}")
+    extras = [{"vbench_index": j.index, "dimensions": list(j.dimensions)} for j in plan]
+    return ([(j.prompt, j.seed) for j in plan], [j.path for j in plan], extras,
+            describe_plan(suite, seeds[0], args.samples_per_prompt))
+
+
 def run(args: argparse.Namespace) -> int:
     """Generate the missing videos of the plan, batch by batch, keeping the manifest current after each batch."""
     from tqdm import tqdm
 
-    jobs = plan_jobs(args.prompts, parse_seeds(args.seeds), args.prompt)
-    names = file_names(jobs, f".{args.format}")
+    jobs, names, extras, suite = suite_plan(args)
     options = parse_model_args(args.model_arg)
     inputs = task_options(args, options)
     config = {"model": args.model, "model_args": options, "num_frames": args.num_frames, "fps": args.fps,
               "height": args.height, "width": args.width, "format": args.format, "task": args.task,
-              "inputs": inputs, "prompts": str(args.prompts or args.prompt), "num_videos": len(jobs)}
+              "inputs": inputs, "prompts": str(args.prompts or args.prompt or args.prompt_suite),
+              "num_videos": len(jobs), **({"prompt_suite": suite} if suite else {})}
     out: Path = args.out
     _check_config(out, config, args.overwrite)
     done = [not args.overwrite and is_done(out / n, args.num_frames, args.height, args.width) for n in names]
@@ -229,10 +272,11 @@ def run(args: argparse.Namespace) -> int:
     def write_current_manifest() -> None:
         extra = {"num_frames": args.num_frames, "fps": args.fps, "height": args.height, "width": args.width,
                  "model": args.model}
-        write_manifest(out / MANIFEST_NAME, [ManifestEntry(p, s, n, extra)
-                                             for (p, s), n, d in zip(jobs, names, done) if d])
+        write_manifest(out / MANIFEST_NAME, [ManifestEntry(p, s, n, {**extra, **more})
+                                             for (p, s), n, d, more in zip(jobs, names, done, extras) if d])
 
-    clean_stale_temporaries(out)  # left by a killed run or a full disk
+    for folder in dict.fromkeys((out / n).parent for n in names):  # out, or out/videos with --prompt-suite
+        clean_stale_temporaries(folder)  # left by a killed run or a full disk
     pending = [i for i, d in enumerate(done) if not d]
     skipped = len(jobs) - len(pending)
     if not pending:  # nothing to make: no model to load

@@ -341,16 +341,18 @@ def describe_metrics() -> str:
 
 
 def vbench_results(names: tuple[str, ...], items: list, weights: dict, fetch_missing: bool, device: str | None,
-                   num_resamples: int, seed: int, prompts: list[str | None] | None = None) -> dict | None:
+                   num_resamples: int, seed: int, prompts: list[str | None] | None = None,
+                   suite_path: str | None = None) -> dict | None:
     """The VBench dimensions among `names` on the generated videos `items` with their `prompts`
-    (`runner.vbench_tier.score_items`; None when none is asked for). A dimension whose weights (or, for the
-    text-video ones, prompts) are missing is left out with one line in `unavailable`; the others are computed."""
+    (`runner.vbench_tier.score_items`; None when none is asked for; `suite_path`: the VBench_full_info.json of
+    appearance style's phrases, default the installed one). A dimension whose weights (or, for the text-video
+    ones, prompts) are missing is left out with one line in `unavailable`; the others are computed."""
     wanted = [n for n in names if n in VBENCH_METRICS]
     if not wanted:
         return None
     from lumiere_eval.runner.vbench_tier import score_items
 
-    return score_items(items, wanted, weights, fetch_missing, device, num_resamples, seed, prompts)
+    return score_items(items, wanted, weights, fetch_missing, device, num_resamples, seed, prompts, suite_path)
 
 
 def unverified_weights(plan: JobPlan) -> list[str]:

@@ -1,9 +1,11 @@
 """`lumiere-eval metrics`: compare a real and a generated set of videos (folders or manifests) on any registered
 metric (`--list-metrics`; `lumiere_eval.metrics.registry`), print a table with intervals and write a result record.
 
-Sets: a folder (video files, sorted by name; a prompt may sit beside a video as `<name>.txt`) or a manifest
-(`.csv` with a `path` column and optionally `prompt`, or `.jsonl` with the same keys; paths relative to the
-manifest). The command only reads the two sets; everything else is the evaluation engine's
+Sets: a folder (video files, sorted by name; a prompt may sit beside a video as `<name>.txt`, or, with
+`--prompts-from-names`, be read from VBench's name `{prompt}-{index}.mp4`) or a manifest (`.csv` with a `path` column
+and optionally `prompt`, or `.jsonl` with the same keys; paths relative to the manifest). A folder with no videos of
+its own and a `manifest.jsonl` (what `generate --prompt-suite` writes, videos in `videos/`) is read through it.
+The command only reads the two sets; everything else is the evaluation engine's
 (`lumiere_eval.runner.evaluation`, shared with `ucf101`): the protocols and their overrides, the feature jobs,
 the feature stage (each video decoded once for all extractors, rows in fixed blocks in the content-keyed cache,
 so a rerun computes nothing again), the metric values and intervals, the shortfall against each protocol's
@@ -87,13 +89,24 @@ def _manifest_rows(path: Path) -> list[dict]:
     return rows
 
 
-def load_video_set(source: str | os.PathLike) -> VideoSet:
-    """The videos named by a folder or a .csv/.jsonl manifest."""
+def _folder_prompt(path: Path, from_name: bool) -> str | None:
+    """The prompt in `<name>.txt` beside a video, else (with `from_name`) the one VBench reads from its name."""
+    from lumiere_eval.datasets.vbench_names import prompt_of_file_name
+
+    if path.with_suffix(".txt").is_file():
+        return _read_text(path.with_suffix(".txt")).strip()
+    return prompt_of_file_name(path) if from_name else None
+
+
+def load_video_set(source: str | os.PathLike, prompts_from_names: bool = False) -> VideoSet:
+    """The videos named by a folder or a .csv/.jsonl manifest; `prompts_from_names`: a folder's video without a
+    `<name>.txt` gets the prompt VBench reads from its name (`{prompt}-{index}.mp4` -> prompt)."""
     source = Path(source)
+    if source.is_dir() and not folder_videos(source)[0] and (source / "manifest.jsonl").is_file():
+        source = source / "manifest.jsonl"   # `generate --prompt-suite`'s folder: the videos are in videos/
     if source.is_dir():
         paths, unusable = folder_videos(source)
-        prompts = [_read_text(p.with_suffix(".txt")).strip() if p.with_suffix(".txt").is_file() else None
-                   for p in paths]
+        prompts = [_folder_prompt(p, prompts_from_names) for p in paths]
         keys = [p.name for p in paths]
     elif source.is_file() and source.suffix in (".csv", ".jsonl"):
         rows = _manifest_rows(source)
@@ -111,6 +124,23 @@ def load_video_set(source: str | os.PathLike) -> VideoSet:
     return VideoSet(source, paths, keys, prompts, unusable)
 
 
+def generated_suite(videos: VideoSet) -> dict | None:
+    """The prompt suite `generate --prompt-suite` recorded for these videos (its manifest, or its `videos/` folder),
+    from the `generate_config.json` beside them; None for any other set."""
+    from lumiere_eval.models.generate_cli import CONFIG_NAME
+
+    config_path = videos.source.parent / CONFIG_NAME
+    if not config_path.is_file():
+        return None
+    try:
+        suite = json.loads(config_path.read_text(encoding="utf-8")).get("prompt_suite")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        return None
+    if not isinstance(suite, dict) or (videos.source.is_dir() and videos.source.name != suite.get("videos_dir")):
+        return None
+    return suite
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `lumiere-eval metrics` (the evaluation options are `runner.options`', shared with `ucf101`)."""
     from lumiere_eval.files import METRICS_FILE
@@ -118,7 +148,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--real", type=str, default=None, help="Folder or manifest of real videos.")
     parser.add_argument("--fake", type=str, default=None,
-                        help="Folder or manifest of generated videos (prompts needed for clipsim).")
+                        help="Folder or manifest of generated videos (prompts needed for clipsim and VBench's "
+                             "text-video dimensions).")
+    parser.add_argument("--prompts-from-names", action="store_true", default=False,
+                        help="A generated video in a folder without <name>.txt beside it has the prompt VBench reads "
+                             "from its file name: '{prompt}-{index}.mp4' -> prompt.")
     parser.add_argument("--list", dest="list_metrics", action="store_true",
                         help="Print every metric with its direction, protocols and needed weights, and exit.")
     options.add_metric_options(parser, "fvd,kvd,is,clipsim,fid")
@@ -159,6 +193,7 @@ def protocols_from_args(args: argparse.Namespace):
 def compute(args: argparse.Namespace) -> dict:
     """Features of both sets through the engine's jobs and the runner's feature stage, then the requested
     metrics; returns the record."""
+    from lumiere_eval.metrics import registry
     from lumiere_eval.runner import evaluation
     from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
     from lumiere_eval.runner.motion_tier import TIER_ID, video_scores
@@ -166,9 +201,14 @@ def compute(args: argparse.Namespace) -> dict:
     from lumiere_eval.runner.vbench_tier import record_entries, vbench_section
     from lumiere_eval.runner.provenance import git_commit, package_versions
 
-    if not args.real or not args.fake:
-        raise MetricsInputError("--real and --fake are both required (or --list)")
+    if not args.fake:
+        raise MetricsInputError("--fake is required (or --list)")
     names = evaluation.parse_metrics(args.metrics)
+    on_real = [n for n in names if n in registry.METRICS
+               and any("real" in need.sides for need in registry.METRICS[n].features)]
+    if on_real and not args.real:
+        raise MetricsInputError(f"--real is required: {', '.join(on_real)} compare the generated videos with real "
+                                "ones")
     protocols = protocols_from_args(args)
     args.feature_block = feature_block(args)  # resolved once: the blocks, the forward batch and the record
     make = extractor_factory(weight_paths(args), args.device, args.feature_block, not args.no_download, args.timeout)
@@ -177,7 +217,9 @@ def compute(args: argparse.Namespace) -> dict:
     wanted = {job.name: getattr(protocols.of_job(job.name), "num_samples", 0) for job in plan.all}
     limit = args.max_videos or max(wanted.values(), default=0) or protocols.fvd.num_samples
     used = lambda job: args.max_videos or wanted.get(job.name) or limit  # noqa: E731 - its first videos count
-    real, fake = load_video_set(args.real).head(limit), load_video_set(args.fake).head(limit)
+    # without a metric on real videos (VBench, IS, CLIPSIM, motion) the real side is neither read nor hashed
+    real = load_video_set(args.real).head(limit) if plan.real else VideoSet(Path(args.real or "-"), [], [], [])
+    fake = load_video_set(args.fake, args.prompts_from_names).head(limit)
     if "clipsim" in names and None in fake.prompts:
         missing = fake.keys[fake.prompts.index(None)]
         raise MetricsInputError(f"clipsim needs a prompt for every generated video; {missing} has none "
@@ -220,8 +262,10 @@ def compute(args: argparse.Namespace) -> dict:
     if evaluation.MOTION in names:
         results |= evaluation.motion_entries(video_scores(fake_items, cache, None, progress), args.bootstrap,
                                              args.seed, TIER_ID)
+    suite = generated_suite(fake)  # appearance style's phrases from the JSON the videos were generated from
+    suite_json = suite["source"] if suite and str(suite.get("source", "")).endswith(".json") else None
     vbench = evaluation.vbench_results(names, fake_items, vbench_weight_paths(args), not args.no_download,
-                                       args.device, args.bootstrap, args.seed, fake.prompts)
+                                       args.device, args.bootstrap, args.seed, fake.prompts, suite_json)
     if vbench is not None:
         results |= record_entries(vbench)
         for line in vbench["unavailable"].values():
@@ -238,7 +282,8 @@ def compute(args: argparse.Namespace) -> dict:
         **({"shared_content_warning": shared} if shared else {}),
         **({"fps_undeclared": no_rate} if no_rate else {}),
         **({"vbench": vbench_section(vbench)} if vbench is not None else {}),
-        real={"source": str(real.source), "videos": len(real.paths)},
+        **({"prompt_suite": suite} if suite is not None else {}),
+        real={"source": args.real, "videos": len(real.paths)},
         fake={"source": str(fake.source), "videos": len(fake.paths)},
         skipped_videos=[{"path": path, "reason": reason} for path, reason in sorted(skipped.items())],
         skipped_fraction=skip_report(list(skipped), len(real_items) * bool(plan.real) + len(fake_items) + unusable,
@@ -256,12 +301,14 @@ def format_table(record: dict) -> str:
         elif "std_over_subsets" in result:
             interval = f"+- {result['std_over_subsets']:.4g} (std over subsets)"
         else:
-            interval = "(no interval requested)"
+            interval = ("(no interval requested)" if not record.get("config", {}).get("bootstrap")
+                        else "(no interval: too few videos)")
         better = "higher" if result["higher_is_better"] else "lower"
         lines.append(f"{name:8s} {result['value']:12.4f}  {interval:34s} {better:6s}")
     protocol = record["protocols"]["fvd"]
-    lines.append(f"protocol {protocol['name']} ({protocol['covariance']} covariance): {record['real']['videos']} real, "
-                 f"{record['fake']['videos']} generated videos"
+    sets = (f"protocol {protocol['name']} ({protocol['covariance']} covariance): {record['real']['videos']} real, "
+            if record["real"]["videos"] else "no real videos read: ")
+    lines.append(f"{sets}{record['fake']['videos']} generated videos"
                  + ("" if record["satisfied"] else " (fewer than the protocol's sample count: "
                     + ", ".join(f"{n} {s['given']}/{s['wanted']}" for n, s in record.get("short_of_protocol", {}).items())
                     + ")"))

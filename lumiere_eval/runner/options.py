@@ -30,7 +30,8 @@ VBENCH_WEIGHT_OPTIONS: dict[str, tuple[str, str]] = {
     "clip_l14": ("CLIP ViT-L/14 ViT-L-14.pt (VBench aesthetic quality)", "clip_vit_l14"),
     "aesthetic": ("LAION aesthetic head sa_0_4_vit_l_14_linear.pth (VBench aesthetic quality)", "laion_aesthetic_l14"),
     "musiq": ("MUSIQ musiq_spaq_ckpt-358bb6af.pth (VBench imaging quality)", "musiq_spaq"),
-    "raft": ("RAFT raft-things.pth (VBench dynamic degree)", "raft_things"),
+    "raft": ("RAFT raft-things.pth (VBench dynamic degree, static filter of temporal flickering)", "raft_things"),
+    "amt": ("AMT-S amt-s.pth (VBench motion smoothness)", "amt_s"),
     "viclip": ("ViCLIP ViClip-InternVid-10M-FLT.pth (VBench overall consistency, temporal style)",
                "viclip_internvid_10m_flt"),
 }

@@ -411,17 +411,9 @@ def _write_results(config: RunConfig, plan: Plan, records: list[dict], missing: 
         prompt_suite={"name": plan.suite.name, "hash": plan.suite.hash},
         seeds={"base_seed": config.seed, "sample_seed_rule": "sha256('<domain>-zs-v1:seed<seed>:<index>')[:4]"},
         timings=timings)
-    write_samples(config.out / files.SAMPLES_FILE,
-                  [record | results["per_sample"].get(record["index"], {}) for record in records])
-    if evaluation.MOTION in config.metrics:  # the motion tier reads the samples just written (motion.json)
-        from lumiere_eval.runner.motion_tier import TIER_ID, run_motion
-
-        motion = run_motion(config.out, config.bootstrap, config.seed, config.progress,
-                            frame_embeddings=results.get("clip_frames"))
-        per_video = list(motion["per_sample"].values())
-        out["metrics"] |= evaluation.motion_entries(per_video, config.bootstrap, config.seed, TIER_ID)
-    # VBench dimensions on the samples just written, with the weights in the weight cache (CLIP B/32 also from
-    # --clip); a dimension without its weights is listed in `vbench.not_computed` and warned about, one line each
+    # VBench dimensions on the generated samples, with the weights in the weight cache (CLIP B/32 also from
+    # --clip); a dimension without its weights is listed in `vbench.not_computed` and warned about, one line each;
+    # each video's scores go into its samples.jsonl line (compare and study agreement read them there)
     vbench = evaluation.vbench_results(
         config.metrics, [VideoItem(config.out / r["path"], r["sha256"], r["path"]) for r in records],
         {"clip_vit_b32": config.weights["clip"]} if config.weights.get("clip") else {}, False, config.device,
@@ -429,13 +421,24 @@ def _write_results(config: RunConfig, plan: Plan, records: list[dict], missing: 
     if vbench is not None:
         import warnings
 
-        from lumiere_eval.runner.vbench_tier import eval_results_path, record_entries, vbench_section
+        from lumiere_eval.runner.vbench_tier import eval_results_path, record_entries, sample_scores, vbench_section
 
         out["metrics"] |= record_entries(vbench)
         out["vbench"] = vbench_section(vbench)
         for line in vbench["unavailable"].values():
             warnings.warn(line, stacklevel=2)
         atomic_write_json(eval_results_path(config.out / files.RESULTS_FILE), vbench["eval_results"])
+    vbench_scores = sample_scores(vbench) if vbench is not None else [{} for _ in records]
+    write_samples(config.out / files.SAMPLES_FILE,
+                  [record | results["per_sample"].get(record["index"], {}) | scores
+                   for record, scores in zip(records, vbench_scores)])
+    if evaluation.MOTION in config.metrics:  # the motion tier reads the samples just written (motion.json)
+        from lumiere_eval.runner.motion_tier import TIER_ID, run_motion
+
+        motion = run_motion(config.out, config.bootstrap, config.seed, config.progress,
+                            frame_embeddings=results.get("clip_frames"))
+        per_video = list(motion["per_sample"].values())
+        out["metrics"] |= evaluation.motion_entries(per_video, config.bootstrap, config.seed, TIER_ID)
     write_record(config.out / files.RESULTS_FILE, out)
     if skipped:
         atomic_write_json(config.out / files.SKIPPED_FILE, skipped)

@@ -1,5 +1,6 @@
 """The VBench tier: VBench's dimensions with VBench's networks on any videos, per video and per dimension, with
-VBench's aggregates, 95% bootstrap intervals over videos, and VBench's own results layout.
+VBench's aggregates, 95% bootstrap intervals over videos (over prompts when a prompt has several videos), and
+VBench's own results layout.
 
 `score_videos(videos, ...)` is the entry point; `metrics` and `ucf101` reach it through `evaluation.vbench_results`.
 Each dimension needs its registered weights (`lumiere_eval.metrics.registry`, tier "vbench"); one that cannot be
@@ -18,9 +19,9 @@ import numpy as np
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.extractors.weights import WeightsError, resolve
 from lumiere_eval.metrics.registry import UnknownMetricError, get_metric, interval_hook, names
-from lumiere_eval.metrics.vbench import (appearance_style_text, consistency_pairs, flow_pair_score, is_dynamic,
-                                         pooled_consistency, style_frame_scores, vbench_scores,
-                                         video_text_similarity)
+from lumiere_eval.metrics.vbench import (appearance_style_text, consistency_pairs, flow_pair_score,
+                                         interpolation_score, is_dynamic, is_static, pooled_consistency,
+                                         static_pair_score, style_frame_scores, vbench_scores, video_text_similarity)
 
 TIER = "vbench"
 
@@ -32,14 +33,17 @@ class VBenchInputError(LumiereEvalError):
 @dataclass(frozen=True)
 class Dimension:
     """How one dimension is computed: `load(resolved weights, device) -> networks`, `score(networks, frames, fps)
-    -> (per-video score, row)` (`score(networks, frames, fps, prompt)` when `needs_prompt`); the dimension's value
-    is `pool(rows)` (VBench's aggregate); `notes(rows)` adds fields to the dimension's summary and record entry."""
+    -> (per-video score, row)` (`score(networks, frames, fps, prompt)` when `needs_prompt`; a score of None leaves
+    the video out of the dimension, as VBench's static filter does); the dimension's value is `pool(rows)`
+    (VBench's aggregate); `notes(rows)` adds fields to the dimension's summary and record entry."""
 
     load: Callable
     score: Callable
     pool: Callable[[np.ndarray], float]
     needs_prompt: bool = False
     notes: Callable[[np.ndarray], dict] | None = None
+    none_scored: str = "no video was scored"  # why, when `score` left every video out (returned None)
+    needs_styles: bool = False  # `score` gets (networks, VBench's prompt -> style phrase table)
 
 
 def _load_dino(resolved, device):
@@ -72,16 +76,30 @@ def _load_raft(resolved, device):
     return load_raft(resolved[0].path, device)
 
 
+def _load_amt(resolved, device):
+    from lumiere_eval.extractors.vbench.amt import load_amt
+
+    return load_amt(resolved[0].path, device)
+
+
+def _motion_smoothness(model, frames, fps):
+    from lumiere_eval.extractors.vbench.features import amt_interpolated
+
+    value = interpolation_score(frames, amt_interpolated(model, frames).numpy())
+    return value, (value,)
+
+
 def _load_viclip(resolved, device):
     from lumiere_eval.extractors.vbench.viclip import load_viclip
 
     return load_viclip(resolved[0].path, device)
 
 
-def _appearance(clip_model, frames, fps, prompt):
+def _appearance(networks, frames, fps, prompt):
     from lumiere_eval.extractors.vbench.semantic import clip_frame_embeddings, clip_logit_scale, clip_text_embeddings
 
-    text, from_vbench = appearance_style_text(prompt)
+    clip_model, styles = networks
+    text, from_vbench = appearance_style_text(prompt, styles)
     scores = style_frame_scores(clip_frame_embeddings(clip_model, frames).numpy(),
                                 clip_text_embeddings(clip_model, [text])[0].numpy(), clip_logit_scale(clip_model))
     return float(np.mean(scores)), (float(np.sum(scores)), len(scores), float(from_vbench))
@@ -103,6 +121,17 @@ def _dynamic(model, frames, fps):
     flows, (height, width), taken = raft_flows(model, frames, fps)
     dynamic = is_dynamic([flow_pair_score(f) for f in flows.numpy()], taken, height, width)
     return dynamic, (float(dynamic),)
+
+
+def _static_flickering(model, frames, fps):
+    from lumiere_eval.extractors.vbench.features import raft_static_flows
+    from lumiere_eval.metrics.motion import temporal_flickering
+
+    flows, (height, width), count = raft_static_flows(model, frames)
+    if not is_static([static_pair_score(f) for f in flows.numpy()], count, height, width):
+        return None, None  # VBench scores only the videos its static filter keeps
+    value = temporal_flickering(frames)
+    return value, (value,)
 
 
 def _imaging(model, frames, fps):
@@ -165,11 +194,21 @@ DIMENSIONS: dict[str, Dimension] = {
     "aesthetic_quality": Dimension(_load_aesthetic, _aesthetic, _mean),
     "imaging_quality": Dimension(_load_musiq, _imaging, _mean_over_100),  # per video on MUSIQ's 0..100 scale
     "dynamic_degree": Dimension(_load_raft, _dynamic, _mean),  # per video True/False, the value their share
+    # VBench's temporal flickering: RAFT's static filter first, then the flicker score of the static videos only
+    "temporal_flickering_static": Dimension(_load_raft, _static_flickering, _mean,
+                                            none_scored="no video passed VBench's static filter (RAFT)"),
+    "motion_smoothness": Dimension(_load_amt, _motion_smoothness, _mean),
     # per video the mean frame score; the value the mean over all frames of all videos (VBench's `sim / cnt`)
-    "appearance_style": Dimension(_load_clip, _appearance, _per_frame, needs_prompt=True, notes=_style_texts),
+    "appearance_style": Dimension(_load_clip, _appearance, _per_frame, needs_prompt=True, notes=_style_texts,
+                                  needs_styles=True),
     "overall_consistency": Dimension(_load_viclip, _viclip_similarity, _mean, needs_prompt=True),
     "temporal_style": Dimension(_load_viclip, _viclip_similarity, _mean, needs_prompt=True),
 }
+
+
+# tier dimensions whose registry name differs from VBench's (the motion tier's `temporal_flickering` scores every
+# video; VBench's only the static ones)
+VBENCH_NAMES = {"temporal_flickering_static": "temporal_flickering"}
 
 
 def _resolve(dimension: str, local: dict[str, str | os.PathLike], fetch_missing: bool):
@@ -180,15 +219,17 @@ def score_videos(videos: Sequence, dimensions: Sequence[str] | None = None,
                  weights: dict[str, str | os.PathLike] | None = None, fetch_missing: bool = False,
                  device: str = "cpu", num_resamples: int = 200, seed: int = 0,
                  video_names: Sequence[str] | None = None, fps: Sequence[float] | None = None,
-                 prompts: Sequence[str | None] | None = None) -> dict:
+                 prompts: Sequence[str | None] | None = None, suite_path: str | os.PathLike | None = None) -> dict:
     """VBench's dimensions of uint8 videos `[T, H, W, 3]` (T >= 2; `videos[i]` may decode on access) at frame rates
     `fps` (dynamic degree needs them) with their `prompts` (the text-video dimensions need them):
     `per_video` (one dict per video, dimension ->
-    score), `dimensions` (VBench's aggregate `value` with a 95% bootstrap interval over videos, `n`, direction),
+    score), `dimensions` (VBench's aggregate `value` with a 95% percentile bootstrap interval over videos, or over
+    prompts when some prompt has several videos, `bootstrap_unit` saying which, `n`, direction),
     `unavailable` (dimension -> one line saying which weights are missing), `weights` (what was used),
     `vbench_scores` (Quality / Semantic / Total, only those whose every dimension was computed here) and
     `eval_results` (VBench's `*_eval_results.json` layout). `weights` maps registry names to local files;
-    `fetch_missing` lets the registry download what is not cached."""
+    `fetch_missing` lets the registry download what is not cached; `suite_path`: the VBench_full_info.json whose
+    style phrases appearance style uses (default the installed vbench package's; recorded as `style_table`)."""
     wanted = list(dimensions or DIMENSIONS)
     unknown = [d for d in wanted if d not in DIMENSIONS]
     if unknown:
@@ -199,6 +240,9 @@ def score_videos(videos: Sequence, dimensions: Sequence[str] | None = None,
     summary, unavailable, used, eval_results = {}, {}, {}, {}
     if prompts is not None and len(prompts) != len(videos):
         raise VBenchInputError(f"{len(prompts)} prompts for {len(videos)} videos")
+    # several videos of one prompt (seeds) are not independent: when every video has its prompt and some prompt
+    # has several videos, the bootstrap resamples prompts
+    groups = list(prompts) if prompts is not None and all(prompts) and len(set(prompts)) < len(prompts) else None
     for dimension in wanted:
         spec = DIMENSIONS[dimension]
         no_prompt = spec.needs_prompt and next((name for i, name in enumerate(video_names)
@@ -213,22 +257,42 @@ def score_videos(videos: Sequence, dimensions: Sequence[str] | None = None,
             continue
         used.update({r.name: r.describe() for r in resolved})
         networks = spec.load(resolved, device)
-        rows = []
+        if spec.needs_styles:
+            from lumiere_eval.datasets.vbench_suite import appearance_styles
+
+            styles, style_source = appearance_styles(suite_path)
+            networks = (networks, styles)
+        rows, scored = [], []
         for i, scores in enumerate(per_video):
-            scores[dimension], row = spec.score(networks, videos[i], None if fps is None else fps[i],
-                                                *((prompts[i],) if spec.needs_prompt else ()))
-            rows.append(row)
+            score, row = spec.score(networks, videos[i], None if fps is None else fps[i],
+                                    *((prompts[i],) if spec.needs_prompt else ()))
+            if score is not None:
+                scores[dimension] = score
+                rows.append(row)
+                scored.append(i)
+        if not rows:
+            unavailable[dimension] = f"{dimension}: not computed: {spec.none_scored}"
+            continue
         rows = np.asarray(rows, dtype=np.float64)
         value = spec.pool(rows)
-        low, high = interval_hook(dimension)(rows, spec.pool, num_resamples, seed)
+        units = None if groups is None else [groups[i] for i in scored]
+        low, high = interval_hook(dimension)(rows, spec.pool, num_resamples, seed, groups=units)
         summary[dimension] = {"value": value, "ci_low": low, "ci_high": high, "n": len(rows),
+                              "bootstrap_unit": "video" if units is None else f"prompt ({len(set(units))})",
                               "higher_is_better": get_metric(dimension).higher_is_better,
-                              **(spec.notes(rows) if spec.notes else {})}
-        eval_results[dimension] = [value, [{"video_path": name, "video_results": s[dimension]}
-                                           for name, s in zip(video_names, per_video)]]
+                              **({"videos_left_out": len(videos) - len(rows)} if len(rows) < len(videos) else {}),
+                              **(spec.notes(rows) if spec.notes else {}),
+                              **({"style_table": style_source} if spec.needs_styles else {})}
+        eval_results[vbench_name(dimension)] = [value, [{"video_path": video_names[i],
+                                                         "video_results": per_video[i][dimension]} for i in scored]]
     return {"per_video": per_video, "dimensions": summary, "unavailable": unavailable, "weights": used,
-            "vbench_scores": vbench_scores({d: s["value"] for d, s in summary.items()}),
+            "vbench_scores": vbench_scores({vbench_name(d): s["value"] for d, s in summary.items()}),
             "eval_results": eval_results}
+
+
+def vbench_name(dimension: str) -> str:
+    """VBench's own name of a tier dimension (its results layout and leaderboard keys)."""
+    return VBENCH_NAMES.get(dimension, dimension)
 
 
 class DecodedVideos:
@@ -251,15 +315,17 @@ class DecodedVideos:
 
 def score_items(items: Sequence, dimensions: Sequence[str], weights: dict[str, str | os.PathLike] | None = None,
                 fetch_missing: bool = False, device: str | None = None, num_resamples: int = 200,
-                seed: int = 0, prompts: Sequence[str | None] | None = None) -> dict:
+                seed: int = 0, prompts: Sequence[str | None] | None = None,
+                suite_path: str | os.PathLike | None = None) -> dict:
     """`score_videos` on the runner's `VideoItem`s (each video decoded once per dimension, at its own fps) with
-    their `prompts` (None where a video has none), named by their keys in `eval_results`."""
+    their `prompts` (None where a video has none) and VBench's suite at `suite_path`, named by their keys in
+    `eval_results`."""
     import torch
 
     videos = DecodedVideos([item.path for item in items])
     return score_videos(videos, dimensions, weights, fetch_missing,
                         device or ("cuda" if torch.cuda.is_available() else "cpu"), num_resamples, seed,
-                        [item.key for item in items], videos.fps, prompts)
+                        [item.key for item in items], videos.fps, prompts, suite_path)
 
 
 def record_entries(result: dict) -> dict:
@@ -271,6 +337,12 @@ def record_entries(result: dict) -> dict:
                                s["ci_high"], **({"interval_method": "percentile"} if s["ci_low"] is not None else {}),
                                **{k: v for k, v in s.items() if k not in standard})  # a dimension's `notes`
             for name, s in result["dimensions"].items()}
+
+
+def sample_scores(result: dict) -> list[dict[str, float]]:
+    """Each video's scores of a `score_videos` result as samples.jsonl fields (numbers: dynamic degree's
+    True/False as 1.0/0.0), in video order."""
+    return [{name: float(value) for name, value in scores.items()} for scores in result["per_video"]]
 
 
 def not_computed_text(result: dict) -> str:

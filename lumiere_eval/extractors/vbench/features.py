@@ -1,6 +1,7 @@
 """Per-frame outputs of VBench's networks on one video's decoded frames, with VBench's preprocessing
 (`frames`): DINO ViT-B/16 features (subject consistency), CLIP ViT-B/32 image features (background consistency),
-LAION aesthetic scores on CLIP ViT-L/14 features (aesthetic quality), MUSIQ scores (imaging quality).
+LAION aesthetic scores on CLIP ViT-L/14 features (aesthetic quality), MUSIQ scores (imaging quality), AMT-S
+re-synthesised frames (motion smoothness).
 
 Every network runs in float32 with TF32 off (`steady_math`). VBench itself runs CLIP in float16 on a GPU
 (`clip.load` keeps the half-precision weights on CUDA, float32 on the CPU): a named difference, docs/vbench.md.
@@ -14,6 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lumiere_eval.extractors.base import ExtractorInputError
 from lumiere_eval.extractors.vbench.frames import as_vbench_frames, clip_frames, dino_frames, musiq_frames
 from lumiere_eval.extractors.vit import check_layout
 from lumiere_eval.extractors.weight_files import WeightsError, load_state_dict
@@ -118,3 +120,30 @@ def raft_flows(model: nn.Module, frames, fps: float) -> tuple[torch.Tensor, tupl
     taken = as_vbench_frames(frames)[::max(1, round(fps / 8))]
     with steady_math():
         return pair_flows(model, taken), tuple(taken.shape[-2:]), len(taken)
+
+
+def raft_static_flows(model: nn.Module, frames) -> tuple[torch.Tensor, tuple[int, int], int]:
+    """RAFT flows of the pairs VBench's static filter scores (`cli/static_filter.py`): every consecutive pair of
+    all frames of uint8 `[T, H, W, 3]` (T >= 2), then (first, last) and (last, first): `[T + 1, 2, H', W']`
+    (padded to a multiple of 8), the frame size before padding, T."""
+    from lumiere_eval.extractors.vbench.raft import pair_flows
+
+    x = as_vbench_frames(frames)
+    if len(x) < 2:
+        raise ExtractorInputError(f"the static filter needs at least 2 frames, got {len(x)}")
+    with steady_math():
+        flows = torch.cat([pair_flows(model, x), pair_flows(model, x[[0, -1]]), pair_flows(model, x[[-1, 0]])])
+    return flows, tuple(x.shape[-2:]), len(x)
+
+
+def amt_interpolated(model: nn.Module, frames) -> torch.Tensor:
+    """VBench's motion-smoothness re-synthesis of uint8 frames `[T, H, W, 3]` (T >= 3, at their own size): frames
+    0, 2, 4, ... kept, AMT-S's midpoint of each consecutive two of them, uint8 `[ceil(T / 2) - 1, H, W, 3]` (to be
+    compared with frames 1, 3, ...)."""
+    from lumiere_eval.extractors.vbench.amt import interpolate_pairs
+
+    kept = as_vbench_frames(frames)[::2]
+    if len(kept) < 2:
+        raise ExtractorInputError(f"motion smoothness needs at least 3 frames, got {len(frames)}")
+    with steady_math():
+        return interpolate_pairs(model, kept)
