@@ -19,6 +19,9 @@ $(STAMP): pyproject.toml
 	# vbench 0.1.5 pins old torch/transformers/timm builds: installed without dependencies; it is only the reference
 	# of tests/test_conformance_vbench.py (its loaders download weights and are never called).
 	$(PY) -m pip install -q --no-deps "vbench==0.1.5"
+	# pyiqa 0.1.16: the MUSIQ reference of imaging quality (vbench.imaging_quality imports it); without its pins,
+	# which would replace the torch build
+	$(PY) -m pip install -q --no-deps "pyiqa==0.1.16"
 	touch $(STAMP)
 
 install: $(STAMP)
