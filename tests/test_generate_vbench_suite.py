@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from vbench_fixtures import save_tiny_semantic_weights
 
 from lumiere_eval.cli import main
 from lumiere_eval.datasets.vbench_names import sample_file_name
@@ -110,23 +110,7 @@ def test_suite_errors_name_the_dimension_prompt_or_option(info, tmp_path, capsys
 
 @pytest.fixture
 def semantic_weights(tmp_path):
-    from test_vbench_tier_semantic import _random
-
-    from lumiere_eval.extractors.vbench.viclip import ViClip
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # clip imports the deprecated pkg_resources
-        from clip.model import CLIP
-    torch.manual_seed(0)
-    clip_model = CLIP(embed_dim=32, image_resolution=224, vision_layers=1, vision_width=64, vision_patch_size=32,
-                      context_length=77, vocab_size=49408, transformer_width=64, transformer_heads=1,
-                      transformer_layers=1)
-    torch.save(clip_model.state_dict(), tmp_path / "ViT-B-32.pt")
-    viclip = _random(ViClip(vision_width=64, vision_layers=2, vision_heads=1, patch_size=56, embed_dim=32,
-                            text_width=64, text_layers=1, text_heads=1), 1)
-    torch.save({"model": viclip.state_dict()}, tmp_path / "ViClip-InternVid-10M-FLT.pth")
-    return {"clip_vit_b32": tmp_path / "ViT-B-32.pt",
-            "viclip_internvid_10m_flt": tmp_path / "ViClip-InternVid-10M-FLT.pth"}
+    return save_tiny_semantic_weights(tmp_path)
 
 
 def _metrics(tmp_path, fake, weights, *extra) -> dict:

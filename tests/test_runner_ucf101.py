@@ -238,20 +238,12 @@ def test_vbench_dimension_per_video_scores_go_into_samples_jsonl(tmp_path, weigh
     """A VBench dimension in a run (background consistency on the run's CLIP): each video's score in its
     samples.jsonl line, equal to VBench's results layout; three prompts of three seeds each, so the interval
     resamples prompts."""
-    import warnings
+    from vbench_fixtures import save_tiny_semantic_weights
 
-    import torch
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # clip imports the deprecated pkg_resources
-        from clip.model import CLIP
-
-    torch.manual_seed(0)  # VBench's CLIP transform takes 224 x 224 frames
-    torch.save(CLIP(embed_dim=32, image_resolution=224, vision_layers=1, vision_width=64, vision_patch_size=32,
-                    context_length=77, vocab_size=49408, transformer_width=64, transformer_heads=1,
-                    transformer_layers=1).state_dict(), tmp_path / "clip224.pt")
+    clip224 = save_tiny_semantic_weights(tmp_path)["clip_vit_b32"]  # VBench's CLIP transform: 224 x 224 frames
     root = build_tree(tmp_path / "data")
     out = tmp_path / "run"
-    argv = args_for(root, out, weights | {"clip": tmp_path / "clip224.pt"}, "--metrics", "fvd,background_consistency")
+    argv = args_for(root, out, weights | {"clip": clip224}, "--metrics", "fvd,background_consistency")
     argv.remove("--metrics")  # args_for's own list
     argv.remove("fvd,kvd,is,clipsim")
     assert main(argv) == 0

@@ -9,32 +9,19 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
+from vbench_fixtures import save_tiny_semantic_weights
 
 from lumiere_eval.cli import main
 from lumiere_eval.extractors.vbench.semantic import (clip_frame_embeddings, clip_logit_scale, clip_text_embeddings,
                                                      viclip_text_embeddings, viclip_video_embedding)
-from lumiere_eval.extractors.vbench.viclip import ViClip, load_viclip
+from lumiere_eval.extractors.vbench.viclip import load_viclip
 from lumiere_eval.metrics.vbench import style_frame_scores, video_text_similarity
 from lumiere_eval.runner.vbench_tier import score_videos
 from lumiere_eval.video import read_video, write_video
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # clip imports the deprecated pkg_resources
-    from clip.model import CLIP
-
 VBENCH_PROMPT = "A beautiful coastal beach in spring, waves lapping on sand, Van Gogh style"  # style: 'Van Gogh style'
 PROMPTS = [VBENCH_PROMPT, "a red fox running through fresh snow, oil painting"]
 SEMANTIC = ["appearance_style", "overall_consistency", "temporal_style"]
-
-
-def _random(model: torch.nn.Module, seed: int) -> torch.nn.Module:
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            noise = torch.randn(p.shape, generator=g)
-            p.copy_(noise * 0.1 if p.ndim > 1 else noise * 0.02 + (name.endswith("weight") or 0))
-    return model
 
 
 @pytest.fixture
@@ -48,14 +35,7 @@ def videos_and_weights(tmp_path, monkeypatch):
             write_video(tmp_path / side / f"{side}{i}.mp4", np.stack([base[:, 4 * t:4 * t + 80] for t in range(10)]),
                         fps=8)
             (tmp_path / side / f"{side}{i}.txt").write_text(PROMPTS[i])
-    torch.manual_seed(0)
-    clip_model = CLIP(embed_dim=32, image_resolution=224, vision_layers=1, vision_width=64, vision_patch_size=32,
-                      context_length=77, vocab_size=49408, transformer_width=64, transformer_heads=1,
-                      transformer_layers=1)
-    torch.save(clip_model.state_dict(), tmp_path / "ViT-B-32.pt")
-    viclip = _random(ViClip(vision_width=64, vision_layers=2, vision_heads=1, patch_size=56, embed_dim=32,
-                            text_width=64, text_layers=1, text_heads=1), 1)
-    torch.save({"model": viclip.state_dict()}, tmp_path / "ViClip-InternVid-10M-FLT.pth")
+    save_tiny_semantic_weights(tmp_path)
     return tmp_path
 
 
