@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from lumiere_eval.human_study.stats import (
-    bradley_terry, cluster_bootstrap, holm_adjust, krippendorff_alpha_nominal, sign_test, wilson_interval,
+    bradley_terry, holm_adjust, krippendorff_alpha_nominal, sign_test, wilson_interval,
 )
+from lumiere_eval.metrics.bootstrap import cluster_bootstrap
 
 
 @pytest.mark.parametrize("wins,total", [(0, 10), (7, 10), (70, 100), (100, 100), (1, 3)])

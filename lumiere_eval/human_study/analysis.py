@@ -13,8 +13,9 @@ import numpy as np
 
 from lumiere_eval.human_study.results import ReadResult, Vote, counted_votes
 from lumiere_eval.human_study.stats import (
-    bradley_terry, cluster_bootstrap, holm_adjust, krippendorff_alpha_nominal, sign_test, wilson_interval,
+    bradley_terry, holm_adjust, krippendorff_alpha_nominal, sign_test, wilson_interval,
 )
+from lumiere_eval.metrics.bootstrap import cluster_bootstrap
 
 
 def analyze_study(study: dict, results_paths, vigilance_threshold: float = 0.8,

@@ -4,7 +4,7 @@ Pure functions of counts and arrays; the analysis module decides what to count.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 
@@ -39,25 +39,6 @@ def holm_adjust(p_values: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (m - rank) * p[idx]))
         adjusted[idx] = running
     return adjusted.tolist()
-
-
-def cluster_bootstrap(clusters: Sequence[np.ndarray], statistic: Callable[[np.ndarray], float],
-                      num_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """Percentile interval of `statistic` over resamples of whole clusters (e.g. all votes of one prompt).
-
-    Votes on the same prompt are correlated, so the prompts are resampled with replacement, not the votes.
-    """
-    if not clusters:
-        return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(num_resamples):
-        picked = rng.integers(0, len(clusters), size=len(clusters))
-        sample = np.concatenate([clusters[i] for i in picked])
-        if len(sample):
-            values.append(statistic(sample))
-    alpha = (1.0 - confidence) / 2.0
-    return (float(np.quantile(values, alpha)), float(np.quantile(values, 1.0 - alpha)))
 
 
 def bradley_terry(wins: np.ndarray, prior: float = 0.0, max_iter: int = 10_000, tol: float = 1e-10) -> np.ndarray:

@@ -93,16 +93,19 @@ def top_fraction_mean(magnitudes, fraction: float) -> float:
     return float(np.mean(flat[:int(flat.size * fraction)]))
 
 
+def _top_magnitude_mean(flow, fraction: float) -> float:
+    u, v = np.asarray(flow, dtype=np.float64)
+    return top_fraction_mean(np.sqrt(u * u + v * v), fraction)
+
+
 def flow_pair_score(flow) -> float:
     """VBench's dynamic-degree score of one flow field `[2, H, W]`: the mean of its top 5% magnitudes."""
-    u, v = np.asarray(flow, dtype=np.float64)
-    return top_fraction_mean(np.sqrt(u * u + v * v), 0.05)
+    return _top_magnitude_mean(flow, 0.05)
 
 
 def static_pair_score(flow) -> float:
     """VBench's static-filter score of one flow field `[2, H, W]`: the mean of its top 2% magnitudes."""
-    u, v = np.asarray(flow, dtype=np.float64)
-    return top_fraction_mean(np.sqrt(u * u + v * v), 0.02)
+    return _top_magnitude_mean(flow, 0.02)
 
 
 def is_dynamic(pair_scores, num_frames: int, height: int, width: int) -> bool:
