@@ -5,6 +5,7 @@ Run: python benchmarks/bench_decode.py  (uses the real UCF101 clips in ../shared
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 import av
@@ -40,7 +41,7 @@ def main() -> None:
     files = sorted(SHARED.glob("*.avi"))
     if not files:
         rng = np.random.default_rng(0)
-        tmp = Path("/tmp/lumiere_eval_bench_decode.mp4")
+        tmp = Path(tempfile.gettempdir()) / "lumiere_eval_bench_decode.mp4"
         write_video(tmp, rng.integers(0, 256, (120, 240, 320, 3), dtype=np.uint8), 25)
         files = [tmp]
     rows = []

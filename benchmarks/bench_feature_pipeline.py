@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import record  # noqa: E402
 
-SHARED = Path("/work/shared/data/ucf101")
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ucf101"  # ../shared beside the repo
 FRAMES = 48
 
 
