@@ -128,3 +128,27 @@ def test_metrics_on_generated_videos_alone_when_no_metric_reads_real_ones(tmp_pa
     record = json.loads((tmp_path / "r.json").read_text())
     assert record["real"] == {"source": None, "videos": 0} and record["fake"]["videos"] == 2
     assert record["metrics"]["dynamic_degree"]["n"] == 2 and not (tmp_path / "f.json").exists()
+
+
+def test_a_video_a_dimension_cannot_score_stops_only_that_dimension_naming_it(tmp_path):
+    """A video too small for RAFT stops dynamic degree with one line naming the video; no per-video score of that
+    dimension is left half-written, and a dimension that can score every video (here the same one on the other
+    video alone) is unaffected."""
+    from lumiere_eval.extractors.vbench.raft import build_raft
+    from lumiere_eval.runner.vbench_tier import score_videos
+
+    torch.manual_seed(1)
+    torch.save(_original_layout(build_raft()), tmp_path / "raft-things.pth")
+    rng = np.random.default_rng(5)
+    fine = rng.integers(0, 256, (3, 128, 136, 3)).astype(np.uint8)
+    small = rng.integers(0, 256, (3, 64, 64, 3)).astype(np.uint8)
+    weights = {"raft_things": tmp_path / "raft-things.pth"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = score_videos([fine, small], ["dynamic_degree"], weights, fps=[8.0, 8.0], num_resamples=5,
+                              video_names=["fine.mp4", "small.mp4"])
+        alone = score_videos([fine], ["dynamic_degree"], weights, fps=[8.0], num_resamples=5)
+    line = result["unavailable"]["dynamic_degree"]
+    assert line.startswith("dynamic_degree: not computed: small.mp4: frames 64x64") and "128 pixels" in line
+    assert result["per_video"] == [{}, {}] and result["dimensions"] == {} and result["eval_results"] == {}
+    assert set(alone["dimensions"]) == {"dynamic_degree"}

@@ -255,21 +255,32 @@ def score_videos(videos: Sequence, dimensions: Sequence[str] | None = None,
         except WeightsError as err:
             unavailable[dimension] = f"{dimension}: not computed: {err}"
             continue
+        try:
+            networks = spec.load(resolved, device)
+        except WeightsError as err:  # a file of the wrong layout: this dimension only
+            unavailable[dimension] = f"{dimension}: not computed: {err}"
+            continue
         used.update({r.name: r.describe() for r in resolved})
-        networks = spec.load(resolved, device)
         if spec.needs_styles:
             from lumiere_eval.datasets.vbench_suite import appearance_styles
 
             styles, style_source = appearance_styles(suite_path)
             networks = (networks, styles)
-        rows, scored = [], []
-        for i, scores in enumerate(per_video):
-            score, row = spec.score(networks, videos[i], None if fps is None else fps[i],
-                                    *((prompts[i],) if spec.needs_prompt else ()))
-            if score is not None:
-                scores[dimension] = score
-                rows.append(row)
-                scored.append(i)
+        rows, scored, values = [], [], []
+        try:
+            for i in range(len(videos)):
+                score, row = spec.score(networks, videos[i], None if fps is None else fps[i],
+                                        *((prompts[i],) if spec.needs_prompt else ()))
+                if score is not None:
+                    rows.append(row)
+                    scored.append(i)
+                    values.append(score)
+        except LumiereEvalError as err:  # a video this dimension cannot score (unreadable, too small): it stops
+            # only this dimension, naming the video; the dimensions already computed are kept
+            unavailable[dimension] = f"{dimension}: not computed: {video_names[i]}: {err}"
+            continue
+        for i, score in zip(scored, values):
+            per_video[i][dimension] = score
         if not rows:
             unavailable[dimension] = f"{dimension}: not computed: {spec.none_scored}"
             continue
