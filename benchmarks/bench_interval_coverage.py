@@ -58,7 +58,7 @@ METHODS = ("percentile", "centred-bootstrap", "jackknife", "bca", "half-sampling
 CANDIDATES = ("half-sampling-log", "studentised", "studentised-sqrt", "studentised-log", "pooled-t", "pooled-t-sqrt",
               "pooled-t-log", "two-size")
 STUDENTISED = CANDIDATES[1:7]
-INNER = 20
+INNER = intervals.INNER_HALVES
 # the least value each metric can take (the registry's `floor`): the chosen methods' lower ends stop there
 FLOORS = {"fvd_biased": 0.0, "fvd_unbiased": 0.0, "fid": 0.0, "jedi": 0.0, "is": 1.0}
 NON_NEGATIVE = ("fvd_biased", "fvd_unbiased", "fid", "jedi", "is")  # where the square-root scale applies
@@ -209,15 +209,10 @@ def _in_chunks(fn, counts: np.ndarray, size: int = 100) -> dict[str, np.ndarray]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def nested_counts(halves: np.ndarray, inner: int, rng: np.random.Generator) -> np.ndarray:
-    """`[R * inner, N]` count vectors: for each half (a row of 0/1 `halves`), `inner` random halves of it."""
-    r, n = halves.shape
-    pos = np.argsort(-halves, axis=1, kind="stable")[:, :int(halves[0].sum())]  # each half's positions
-    q = pos.shape[1] // 2
-    pick = np.argsort(rng.random((r, inner, pos.shape[1])), axis=2)[:, :, :q]
-    rows = np.take_along_axis(np.repeat(pos[:, None, :], inner, axis=1), pick, axis=2).reshape(r * inner, q)
-    out = np.zeros((r * inner, n))
-    np.put_along_axis(out, rows, 1.0, axis=1)
+def index_counts(positions: np.ndarray, n: int) -> np.ndarray:
+    """`[R, N]` 0/1 count vectors of the `[R, k]` sample positions."""
+    out = np.zeros((len(positions), n))
+    np.put_along_axis(out, positions, 1.0, axis=1)
     return out
 
 
@@ -250,8 +245,9 @@ def run_cell(kind: str, d: int, n: int, reps: int, seed: int, jackknife: bool, m
             cell.self_check(f)
         stat = lambda c: cell.statistics(f, g, c, metrics)  # noqa: E731
         estimate = {k: float(v[0]) for k, v in stat(ones).items()}
-        halves = np.zeros((RESAMPLES, n))
-        np.put_along_axis(halves, intervals.half_sample_indices(n, RESAMPLES, int(rng.integers(2 ** 31))), 1.0, axis=1)
+        half_seed = int(rng.integers(2 ** 31))  # the halves and each half's halves as `set_metric_interval` draws them
+        half_idx = intervals.half_sample_indices(n, RESAMPLES, half_seed)
+        halves = index_counts(half_idx, n)
         three = np.zeros((RESAMPLES, n))
         np.put_along_axis(three, np.argsort(rng.random((RESAMPLES, n)), axis=1)[:, :3 * n // 4], 1.0, axis=1)
         boot_idx = rng.integers(0, n, (RESAMPLES, n))
@@ -260,7 +256,8 @@ def run_cell(kind: str, d: int, n: int, reps: int, seed: int, jackknife: bool, m
         boot_draws = _in_chunks(stat, boot) if {"percentile", "centred-bootstrap", "bca"} & set(methods) else None
         three_draws = _in_chunks(stat, three) if {"three-quarter", "two-size"} & set(methods) else None
         loo = _in_chunks(stat, 1.0 - np.eye(n)) if jackknife else None
-        inner = (_in_chunks(stat, nested_counts(halves, INNER, rng))
+        inner = (_in_chunks(stat, index_counts(
+            intervals.nested_half_indices(half_idx, INNER, half_seed + 1).reshape(RESAMPLES * INNER, -1), n))
                  if set(STUDENTISED) & set(methods) else None)
         for k, t in target.items():
             e = estimate[k]
@@ -282,9 +279,9 @@ def run_cell(kind: str, d: int, n: int, reps: int, seed: int, jackknife: bool, m
                 found["half-sampling-log"] = intervals.half_sampling_log_interval(e, half_draws[k], n, FLOORS[k])
             if inner is not None:
                 nested = inner[k].reshape(RESAMPLES, INNER)
+                found["studentised"] = intervals.studentised_subsampling_interval(e, half_draws[k], nested, n)
+                found["pooled-t"] = intervals.pooled_t_interval(e, half_draws[k], nested, n)
                 for name, pooled in (("studentised", False), ("pooled-t", True)):
-                    found[name] = intervals.studentised_subsampling_interval(e, half_draws[k], nested, n,
-                                                                             pooled=pooled)
                     if k in FLOORS:
                         for scale in ("sqrt", "log"):
                             found[f"{name}-{scale}"] = intervals.studentised_subsampling_interval(

@@ -52,7 +52,8 @@ def test_interval_hooks_are_the_registered_methods():
     assert fvd(rows, statistic, 50, 7) == set_metric_interval(40, lambda i: statistic(rows[i]), statistic(rows), 50,
                                                               seed=7, floor=0.0)  # FVD's floor
     assert fvd(rows, statistic, 0, 7) == (None, None) and fvd(rows[:3], statistic, 50, 7) == (None, None)
-    assert {registry.get_metric(n).interval for n in ("fvd", "kvd", "is", "fid", "cdfvd")} == {"half_sampling"}
+    assert {registry.get_metric(n).interval for n in ("fvd", "kvd", "fid", "cdfvd")} == {"half_sampling"}
+    assert registry.get_metric("is").interval == "pooled_t"
     assert registry.get_metric("jedi").interval == "half_sampling_sqrt"  # chosen from the coverage benchmark
 
 

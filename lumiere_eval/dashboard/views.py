@@ -16,6 +16,7 @@ import streamlit as st
 
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.dashboard import records, study_view
+from lumiere_eval.metrics.registry import interval_methods_text
 from lumiere_eval.dashboard.drilldown_view import drilldown_page, link_markdown
 from lumiere_eval.dashboard.widgets import (error_card, file_stamp, find_cached, load_runs, plain, samples_of,
                                            show_image, show_video)
@@ -63,7 +64,7 @@ def leaderboard_page(root: Path) -> None:
                                  key="published")
     if not runs:
         st.info(f"No readable run (a folder with {records.RESULTS_FILE}) under {plain(str(root))}.")
-    st.caption("Cells: value [95% interval: half-sampling for set metrics, on the square-root scale for JEDi, the "
+    st.caption(f"Cells: value [95% interval: {interval_methods_text()}; the "
                "percentile bootstrap for means; each entry's interval_method]. ↓ lower is better, ↑ higher is better. Published rows "
                "are the Lumiere paper's Table 1 (UCF101 zero-shot, about 10k samples): "
                f"{records.PUBLISHED_SOURCE}.")

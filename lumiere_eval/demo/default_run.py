@@ -228,7 +228,7 @@ NEEDS_WEIGHTS = _needs_weights()
 def write_comparison(out: Path, rows: dict[str, dict], reference: dict, elapsed: float) -> str:
     """comparison.json and comparison.md: one row per model, plus held-out real clips as the reference; each row's
     `motion` holds its motion-tier entries of MOTION_COLUMNS (`motion_columns`)."""
-    from lumiere_eval.metrics.registry import get_metric
+    from lumiere_eval.metrics.registry import get_metric, interval_methods_text
 
     atomic_write_json(out / COMPARISON_FILE, {"domain": "synthetic", "models": rows, "real_test": reference,
                                               "elapsed_s": elapsed, "needs_weights": NEEDS_WEIGHTS})
@@ -236,8 +236,8 @@ def write_comparison(out: Path, rows: dict[str, dict], reference: dict, elapsed:
     better = "; ".join(f"{get_metric(name).title} {_better(name)}" for name in METRIC_COLUMNS + MOTION_COLUMNS)
     lines = ["# SYNTHETIC DOMAIN (not UCF101): the embedded default of `lumiere-eval ucf101`", "",
              "Zero-shot protocol on the synthetic action domain; evaluators trained in-domain; IS over one split "
-             "(TGAN convention); 95% intervals over generated samples (half-sampling for FVD and IS, percentile "
-             f"bootstrap for CLIPSIM). {better}; class accuracy (IS's top class against the prompted "
+             "(TGAN convention); 95% intervals over generated samples ("
+             f"{interval_methods_text(('fvd', 'is'))}; percentile bootstrap for CLIPSIM). {better}; class accuracy (IS's top class against the prompted "
              "one) higher is better. The motion columns are the motion tier's scores (its table is below).", "",
              "| model | samples | " + " | ".join(titles[:3]) + " | class accuracy | " + " | ".join(titles[3:]) + " |",
              "|---|---|---|---|---|---|" + "---|" * len(MOTION_COLUMNS)]

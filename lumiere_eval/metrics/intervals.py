@@ -7,7 +7,7 @@ statistics are not resampled: every model of a comparison is measured against th
 
 The chosen methods (per metric, from the coverage measured in `benchmarks/bench_interval_coverage.py`; table in
 docs/statistics.md; the registry names each metric's):
-- `half-sampling` (FVD, KVD, IS, FID, cd-FVD, and compare's paired set differences), the delete-N/2 jackknife:
+- `half-sampling` (FVD, KVD, FID, cd-FVD, and compare's paired set differences), the delete-N/2 jackknife:
   the metric is recomputed on R random halves of the N samples, drawn without replacement, so no resample holds a
   duplicated row (the with-replacement bootstrap's duplicates shrink a resample's covariance, inflate its FVD,
   deflate its IS and bias the unbiased MMD of KVD, which put the old percentile interval off its own estimate).
@@ -18,6 +18,10 @@ docs/statistics.md; the registry names each metric's):
   interval (sqrt(e) -+ z sd / (2 sqrt(e)))^2. JEDi is a squared norm (100 |S_fake - S_real|^2 / d^2) whose
   sampling distribution is right-skewed when its value is near its minimum, where the symmetric interval
   under-covers (mixture features; docs/statistics.md has both coverages).
+- `pooled-t` (IS), a studentised half-sampling: each half's own spread from INNER_HALVES halves of it gives a t
+  per half, the t's scaled to unit mean square; the interval is the estimate minus the t's 97.5% and 2.5%
+  quantiles times the half-sampling sd, so the skew of the t's and the tie between a run's value and its spread
+  enter the interval (`pooled_t_interval`; R (1 + 20) evaluations of the metric).
 
 Candidates kept for that benchmark: `percentile_interval` (the old method), `centred_bootstrap_interval`,
 `jackknife_interval` (delete-1), `bca_interval`, `half_sampling_basic_interval` (quantiles of the
@@ -36,8 +40,10 @@ from lumiere_eval.metrics.checks import MetricInputError
 
 HALF_SAMPLING = "half-sampling"
 HALF_SAMPLING_SQRT = "half-sampling-sqrt"
+POOLED_T = "pooled-t"
 PERCENTILE = "percentile"
 MIN_SAMPLES = 4  # two rows per half at least (a covariance, an unbiased MMD)
+INNER_HALVES = 20  # pooled-t: halves drawn inside each half for that half's own spread
 METHOD_DESCRIPTIONS = {
     HALF_SAMPLING: "estimate +- z * sd, sd from the metric on random halves drawn without replacement "
                    "(delete-N/2 jackknife, spread x sqrt(h/(N-h))); an interval of E[metric at N] given the "
@@ -45,6 +51,9 @@ METHOD_DESCRIPTIONS = {
     HALF_SAMPLING_SQRT: "half-sampling on the square-root scale: (sqrt(e) +- z * sd / (2 sqrt(e)))^2, lower end "
                         "at least 0, sd as in half-sampling (a squared distance near its minimum is skewed); an "
                         "interval of E[metric at N] given the fixed real set",
+    POOLED_T: "studentised half-sampling: the estimate minus the 97.5% and 2.5% quantiles of t_b = (theta_b - "
+              "mean) / s_b over the halves b (s_b the spread of 20 halves of half b, the t's scaled to unit mean "
+              "square) times the half-sampling sd; an interval of E[metric at N] given the fixed real set",
     PERCENTILE: "2.5-97.5 percentiles of the statistic over resamples with replacement (right for a mean: "
                 "CLIPSIM, precision, per-sample scores; it under-covers FVD, KVD, IS, JEDi and FID, whose records "
                 "before interval_method existed used it)",
@@ -71,11 +80,24 @@ def half_size(n: int) -> int:
     return n // 2
 
 
+def min_samples(method: str) -> int:
+    """The fewest samples `method` takes: MIN_SAMPLES, twice that for pooled-t (each half's halves hold 2 rows)."""
+    return 2 * MIN_SAMPLES if method == POOLED_T else MIN_SAMPLES
+
+
 def half_sample_indices(n: int, num_resamples: int, seed: int) -> np.ndarray:
     """`[R, N // 2]` sample positions, each row a half drawn without replacement (seeded)."""
     h = half_size(n)
     rng = np.random.default_rng(seed)
     return np.argsort(rng.random((num_resamples, n)), axis=1)[:, :h]
+
+
+def nested_half_indices(halves: np.ndarray, inner: int, seed: int) -> np.ndarray:
+    """`[R, inner, h // 2]` sample positions: for each half (a row of the `[R, h]` `halves`), `inner` random
+    halves of it drawn without replacement (seeded)."""
+    r, h = halves.shape
+    pick = np.argsort(np.random.default_rng(seed).random((r, inner, h)), axis=2)[:, :, :h // 2]
+    return np.take_along_axis(np.broadcast_to(halves[:, None, :], (r, inner, h)), pick, axis=2)
 
 
 def subsampling_interval(estimate: float, draws, n: int, m: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -208,6 +230,8 @@ def studentised_subsampling_interval(estimate: float, draws, inner_draws, n: int
     draws, inner = g(lift(draws)), g(lift(inner_draws))
     inner_sd = nested_half_sd(inner, h)
     ok = inner_sd > 0
+    if not ok.any() or float(np.var(draws, ddof=1)) == 0:  # no spread: half-sampling's zero width
+        return float(estimate), float(estimate)
     factor = (math.sqrt(float(np.var(draws, ddof=1)) / float(np.mean(inner_sd[ok] ** 2))) if pooled
               else math.sqrt((n - h) / n))
     t = (draws[ok] - draws.mean()) / (inner_sd[ok] * factor)
@@ -219,6 +243,12 @@ def studentised_subsampling_interval(estimate: float, draws, inner_draws, n: int
     if scale == "sqrt":  # the square-root scale's lower end: 0 (the floor) when it crosses below
         low = g_inv(max(centre - q_hi * sd, 0.0)) + shift
     return float(low), float(high)
+
+
+def pooled_t_interval(estimate: float, draws, inner_draws, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The chosen studentised form (IS): `studentised_subsampling_interval` on the plain scale with the pooled
+    factor; `draws[b]` the metric on half b, `inner_draws[b]` on the INNER_HALVES halves of half b."""
+    return studentised_subsampling_interval(estimate, draws, inner_draws, n, confidence, pooled=True)
 
 
 def two_size_interval(estimate: float, half_draws, larger_draws, n: int, m: int,
@@ -240,17 +270,28 @@ def two_size_interval(estimate: float, half_draws, larger_draws, n: int, m: int,
 
 
 METHODS = {HALF_SAMPLING: half_sampling_interval, HALF_SAMPLING_SQRT: half_sampling_sqrt_interval}
+SET_METHODS = (HALF_SAMPLING, HALF_SAMPLING_SQRT, POOLED_T)  # the methods `set_metric_interval` takes
 
 
 def set_metric_interval(n: int, statistic: Callable[[np.ndarray], float], estimate: float,
                         num_resamples: int, confidence: float = 0.95, seed: int = 0,
                         method: str = HALF_SAMPLING, floor: float | None = None) -> tuple[float, float]:
-    """A set metric's interval at N samples: `statistic(positions)` recomputed on `num_resamples` random halves,
-    then `method` (a key of METHODS, the metric's registered choice) about `estimate` (the metric on all N;
-    checked inside), its lower end raised to `floor` (the least value the metric can take, so the least its
-    expectation can take: FVD 0, IS 1) where it falls below."""
-    draws = [statistic(idx) for idx in half_sample_indices(n, num_resamples, seed)]
-    low, high = METHODS[method](estimate, draws, n, confidence)
+    """A set metric's interval at N samples: `statistic(positions)` recomputed on `num_resamples` random halves
+    (and for pooled-t on INNER_HALVES halves of each: R (1 + 20) evaluations), then `method` (one of
+    SET_METHODS, the metric's registered choice) about `estimate` (the metric on all N; checked inside), its
+    lower end raised to `floor` (the least value the metric can take, so the least its expectation can take:
+    FVD 0, IS 1) where it falls below."""
+    if method not in SET_METHODS:
+        raise MetricInputError(f"unknown set-metric interval method {method!r}; known: {', '.join(SET_METHODS)}")
+    if n < min_samples(method):
+        raise MetricInputError(f"a {method} interval needs at least {min_samples(method)} samples, got {n}")
+    halves = half_sample_indices(n, num_resamples, seed)
+    draws = [statistic(idx) for idx in halves]
+    if method == POOLED_T:
+        inner = [[statistic(idx) for idx in own] for own in nested_half_indices(halves, INNER_HALVES, seed + 1)]
+        low, high = pooled_t_interval(estimate, draws, inner, n, confidence)
+    else:
+        low, high = METHODS[method](estimate, draws, n, confidence)
     if floor is not None:  # round-off can put an estimate a hair below the floor: the interval still holds it
         low = max(low, min(float(floor), estimate))
     check_contains(estimate, low, high, "set-metric interval")

@@ -22,6 +22,7 @@ column, `--list-metrics`) follows from the entry.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable, Literal
 
 import numpy as np
@@ -98,52 +99,39 @@ def percentile_bootstrap(data: np.ndarray, statistic: Callable[[np.ndarray], flo
     return bootstrap_ci(data, statistic, num_resamples, seed=seed, groups=groups)
 
 
-def half_sampling(data: np.ndarray, statistic: Callable[[np.ndarray], float], num_resamples: int, seed: int,
-                  estimate: float | None = None, floor: float | None = None) -> tuple[float | None, float | None]:
-    """The half-sampling interval of a set metric (`lumiere_eval.metrics.intervals`): `statistic` recomputed on
-    random halves of `data` without replacement, about `estimate` (the value on all rows; computed when None),
-    the lower end at least `floor`; (None, None) without resamples or with fewer than `intervals.MIN_SAMPLES`
-    rows."""
-    from lumiere_eval.metrics.intervals import MIN_SAMPLES, set_metric_interval
+def set_metric_interval_hook(data: np.ndarray, statistic: Callable[[np.ndarray], float], num_resamples: int,
+                             seed: int, estimate: float | None = None, floor: float | None = None,
+                             method: str = "half-sampling") -> tuple[float | None, float | None]:
+    """A set metric's interval by `method` (`intervals.set_metric_interval`: `statistic` recomputed on random
+    halves of `data` without replacement, for pooled-t also on halves of each half), about `estimate` (the value
+    on all rows; computed when None), the lower end at least `floor`; (None, None) without resamples or with
+    fewer rows than the method takes (`intervals.min_samples`)."""
+    from lumiere_eval.metrics.intervals import min_samples, set_metric_interval
 
-    if not num_resamples or len(data) < MIN_SAMPLES:
+    if not num_resamples or len(data) < min_samples(method):
         return None, None
     estimate = statistic(data) if estimate is None else estimate
     return set_metric_interval(len(data), lambda idx: statistic(data[idx]), estimate, num_resamples, seed=seed,
-                               floor=floor)
-
-
-def half_sampling_sqrt(data: np.ndarray, statistic: Callable[[np.ndarray], float], num_resamples: int, seed: int,
-                       estimate: float | None = None, floor: float | None = None
-                       ) -> tuple[float | None, float | None]:
-    """`half_sampling` on the square-root scale (`intervals.half_sampling_sqrt_interval`; non-negative metrics)."""
-    from lumiere_eval.metrics.intervals import HALF_SAMPLING_SQRT, MIN_SAMPLES, set_metric_interval
-
-    if not num_resamples or len(data) < MIN_SAMPLES:
-        return None, None
-    estimate = statistic(data) if estimate is None else estimate
-    return set_metric_interval(len(data), lambda idx: statistic(data[idx]), estimate, num_resamples, seed=seed,
-                               method=HALF_SAMPLING_SQRT, floor=floor)
+                               method=method, floor=floor)
 
 
 # Interval methods by name; a metric's `interval` picks one (coverage per metric: docs/statistics.md).
-INTERVALS: dict[str, Callable] = {"percentile_bootstrap": percentile_bootstrap, "half_sampling": half_sampling,
-                                  "half_sampling_sqrt": half_sampling_sqrt,
-                                  "none": lambda data, statistic, num_resamples, seed, estimate=None: (None, None)}
-_FLOORED = ("half_sampling", "half_sampling_sqrt")  # the hooks that take the metric's floor
 # the name a record gives each method (`interval_method` of a metric entry)
 INTERVAL_METHOD_NAMES = {"percentile_bootstrap": "percentile", "half_sampling": "half-sampling",
-                         "half_sampling_sqrt": "half-sampling-sqrt"}
+                         "half_sampling_sqrt": "half-sampling-sqrt", "pooled_t": "pooled-t"}
+_SET_HOOKS = ("half_sampling", "half_sampling_sqrt", "pooled_t")  # the hooks that take the metric's floor
+INTERVALS: dict[str, Callable] = {
+    "percentile_bootstrap": percentile_bootstrap,
+    **{key: partial(set_metric_interval_hook, method=INTERVAL_METHOD_NAMES[key]) for key in _SET_HOOKS},
+    "none": lambda data, statistic, num_resamples, seed, estimate=None: (None, None)}
 
 
 def interval_hook(name: str) -> Callable[..., tuple[float | None, float | None]]:
     """The interval function of metric `name`: `(data, statistic, num_resamples, seed, estimate=None) -> (low,
     high)`, with the metric's floor bound in for the set-metric hooks; percentile ignores `estimate`."""
-    from functools import partial
-
     metric = get_metric(name)
     hook = INTERVALS[metric.interval]
-    return partial(hook, floor=metric.floor) if metric.interval in _FLOORED else hook
+    return partial(hook, floor=metric.floor) if metric.interval in _SET_HOOKS else hook
 
 
 _I3D, _C3D, _CLIP = ("i3d_torchscript", "i3d_pretrained_400"), ("c3d_ucf101",), ("clip_vit_b32",)
@@ -156,7 +144,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("kvd", "KVD", False, "set", "fvd", "fvd2048_16f", (FeatureNeed("fvd"),), f"{_VALUES}:kvd",
            interval="half_sampling", weights=_I3D, statistic=f"{_VALUES}:kvd_statistic"),
     Metric("is", "IS", True, "set", "is", "is10k_tgan_ucf", (FeatureNeed("is", ("fake",)),),
-           f"{_VALUES}:inception", per_sample=("is_prob_of_prompted_class",), interval="half_sampling",
+           f"{_VALUES}:inception", per_sample=("is_prob_of_prompted_class",), interval="pooled_t",
            weights=_C3D, statistic=f"{_VALUES}:inception_statistic", floor=1.0),
     Metric("clipsim", "CLIPSIM", True, "per-sample", "clipsim", None,
            (FeatureNeed("clipsim", ("fake",), extractor="clip", sampling="none", kind="frames"),),
@@ -243,3 +231,14 @@ SAMPLES_TIERS = ("core", "vbench")  # the tiers whose per-sample scores a run wr
 def per_sample_directions(tiers: tuple[str, ...] = SAMPLES_TIERS) -> dict[str, bool]:
     """The samples.jsonl fields the metrics of `tiers` write, with their direction."""
     return {field: m.higher_is_better for m in METRICS.values() if m.tier in tiers for field in m.per_sample}
+
+
+def interval_methods_text(among: tuple[str, ...] | None = None) -> str:
+    """The set metrics' interval methods for a report's note, from their entries: "half-sampling for FVD, KVD;
+    pooled-t for IS" (of `among`, default every registered set metric with an interval)."""
+    by_method: dict[str, list[str]] = {}
+    for name in among or METRICS:
+        metric = get_metric(name)
+        if metric.kind == "set" and metric.interval in _SET_HOOKS:
+            by_method.setdefault(INTERVAL_METHOD_NAMES[metric.interval], []).append(metric.title)
+    return "; ".join(f"{method} for {', '.join(titles)}" for method, titles in by_method.items())

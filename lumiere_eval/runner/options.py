@@ -10,6 +10,7 @@ from pathlib import Path
 
 from lumiere_eval.cli_types import float_range, int_range
 from lumiere_eval.limits import DEFAULT_MAX_SKIPPED_FRACTION, DEFAULT_MAX_VIDEO_MB
+from lumiere_eval.metrics.registry import interval_methods_text
 
 # weight option -> the extractor registry names it gives a local file for
 WEIGHT_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -89,8 +90,8 @@ def add_weight_options(p: argparse.ArgumentParser) -> None:
 def add_interval_options(p: argparse.ArgumentParser) -> None:
     """--bootstrap and --fid-bootstrap."""
     p.add_argument("--bootstrap", type=int_range(0), default=200,
-                   help="resamples for the 95%% intervals (0: none): half-sampling for set metrics (JEDi on the "
-                        "square-root scale), percentile bootstrap for per-sample means")
+                   help="resamples for the 95%% intervals (0: none): "
+                        f"{interval_methods_text().replace('%', '%%')}; percentile bootstrap for per-sample means")
     p.add_argument("--fid-bootstrap", type=int_range(0), default=0,
                    help="resamples for the frame-FID interval (0: none); each recomputes a 2048-d covariance")
 

@@ -13,6 +13,7 @@ import json
 import math
 
 from lumiere_eval import LumiereEvalError
+from lumiere_eval.metrics.registry import interval_methods_text
 
 FORMATS = ("md", "latex", "csv", "json")
 MARK = "†"
@@ -85,7 +86,7 @@ def _mark_note(table: dict) -> list[str]:
 
 
 def _interval_note() -> str:
-    return ("Values with their 95% interval as each run recorded it (half-sampling for set metrics, percentile "
+    return (f"Values with their 95% interval as each run recorded it ({interval_methods_text()}; percentile "
             "bootstrap for per-sample means); bold: the best measured value of the column.")
 
 
