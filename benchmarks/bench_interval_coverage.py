@@ -54,10 +54,12 @@ DISTRIBUTIONS = ("gaussian", "mixture", "heavy-tailed")
 METHODS = ("percentile", "centred-bootstrap", "jackknife", "bca", "half-sampling", "half-sampling-basic",
            "half-sampling-sqrt", "three-quarter", "oracle-sd")
 # candidates of issue 28's second round (`--methods`): log scale, subsampling bootstrap-t with INNER nested
-# halves per half, the variance extrapolated from two subsample sizes
+# halves per half, the variance extrapolated from two subsample sizes; third round: the variance at N from halves
+# in disjoint pairs (`intervals.complementary_variance`), in the normal form and with pooled-t's t's
 CANDIDATES = ("half-sampling-log", "studentised", "studentised-sqrt", "studentised-log", "pooled-t", "pooled-t-sqrt",
-              "pooled-t-log", "two-size")
-STUDENTISED = CANDIDATES[1:7]
+              "pooled-t-log", "two-size", "half-sampling-cov", "pooled-t-cov")
+STUDENTISED = CANDIDATES[1:7] + ("pooled-t-cov",)
+COMPLEMENTARY = ("half-sampling-cov", "pooled-t-cov")  # with any of these, every method's halves come in pairs
 INNER = intervals.INNER_HALVES
 # the least value each metric can take (the registry's `floor`): the chosen methods' lower ends stop there
 FLOORS = {"fvd_biased": 0.0, "fvd_unbiased": 0.0, "fid": 0.0, "jedi": 0.0, "is": 1.0}
@@ -246,7 +248,8 @@ def run_cell(kind: str, d: int, n: int, reps: int, seed: int, jackknife: bool, m
         stat = lambda c: cell.statistics(f, g, c, metrics)  # noqa: E731
         estimate = {k: float(v[0]) for k, v in stat(ones).items()}
         half_seed = int(rng.integers(2 ** 31))  # the halves and each half's halves as `set_metric_interval` draws them
-        half_idx = intervals.half_sample_indices(n, RESAMPLES, half_seed)
+        half_idx = (intervals.complementary_half_indices if set(COMPLEMENTARY) & set(methods)
+                    else intervals.half_sample_indices)(n, RESAMPLES, half_seed)
         halves = index_counts(half_idx, n)
         three = np.zeros((RESAMPLES, n))
         np.put_along_axis(three, np.argsort(rng.random((RESAMPLES, n)), axis=1)[:, :3 * n // 4], 1.0, axis=1)
@@ -281,16 +284,23 @@ def run_cell(kind: str, d: int, n: int, reps: int, seed: int, jackknife: bool, m
                 nested = inner[k].reshape(RESAMPLES, INNER)
                 found["studentised"] = intervals.studentised_subsampling_interval(e, half_draws[k], nested, n)
                 found["pooled-t"] = intervals.pooled_t_interval(e, half_draws[k], nested, n)
+                if "pooled-t-cov" in methods:
+                    found["pooled-t-cov"] = intervals.studentised_subsampling_interval(
+                        e, half_draws[k], nested, n, pooled=True,
+                        sd=float(np.sqrt(intervals.complementary_variance(half_draws[k]))))
                 for name, pooled in (("studentised", False), ("pooled-t", True)):
                     if k in FLOORS:
                         for scale in ("sqrt", "log"):
                             found[f"{name}-{scale}"] = intervals.studentised_subsampling_interval(
                                 e, half_draws[k], nested, n, scale=scale, floor=FLOORS[k], pooled=pooled)
+            if "half-sampling-cov" in methods:
+                half_width = z * float(np.sqrt(intervals.complementary_variance(half_draws[k])))
+                found["half-sampling-cov"] = (e - half_width, e + half_width)
             if "two-size" in methods:
                 found["two-size"] = intervals.two_size_interval(e, half_draws[k], three_draws[k], n, 3 * n // 4)
             found = {m: v for m, v in found.items() if m in methods}
             if k in FLOORS:  # as the library does for the chosen methods
-                for method in ("half-sampling", "half-sampling-sqrt", "two-size") + STUDENTISED:
+                for method in ("half-sampling", "half-sampling-sqrt", "two-size", "half-sampling-cov") + STUDENTISED:
                     if method in found:
                         low, high = found[method]
                         found[method] = (max(low, min(FLOORS[k], e)), high)

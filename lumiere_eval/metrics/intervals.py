@@ -92,6 +92,16 @@ def half_sample_indices(n: int, num_resamples: int, seed: int) -> np.ndarray:
     return np.argsort(rng.random((num_resamples, n)), axis=1)[:, :h]
 
 
+def complementary_half_indices(n: int, num_resamples: int, seed: int) -> np.ndarray:
+    """`[R, N // 2]` sample positions in disjoint pairs (R even): rows 2k and 2k + 1 are the two halves of one
+    random split (for odd N the split's larger side loses its last drawn row)."""
+    h = half_size(n)
+    if num_resamples % 2:
+        raise MetricInputError(f"complementary halves come in pairs: an even number of resamples, got {num_resamples}")
+    order = np.argsort(np.random.default_rng(seed).random((num_resamples // 2, n)), axis=1)
+    return np.stack([order[:, :h], order[:, h:2 * h]], axis=1).reshape(num_resamples, h)
+
+
 def nested_half_indices(halves: np.ndarray, inner: int, seed: int) -> np.ndarray:
     """`[R, inner, h // 2]` sample positions: for each half (a row of the `[R, h]` `halves`), `inner` random
     halves of it drawn without replacement (seeded)."""
@@ -209,9 +219,23 @@ def nested_half_sd(inner_draws, h: int) -> np.ndarray:
 SCALES = {"plain": (lambda x: x, lambda y: y), "sqrt": (np.sqrt, np.square), "log": (np.log, np.exp)}
 
 
+def complementary_variance(draws) -> float:
+    """The variance at N from halves in disjoint pairs (`complementary_half_indices`): minus the mean product of
+    the two halves' deviations from the mean over all halves, at least a third of the halves' variance.
+
+    Its expectation is exactly Var(mean over all halves of the metric at N/2): disjoint halves are independent
+    samples, so E[(theta_b - theta_b')^2 / 2] = Var(theta at N/2), and the law of total variance takes off the
+    halves' own spread. Half-sampling's variance instead carries a pairwise (second-order) part of the metric three
+    times; with a linear part A and a pairwise part B it is A + 3B against the truth A + B, hence the floor."""
+    draws = np.asarray(draws, dtype=np.float64)
+    deviation = draws - draws.mean()
+    covariance = -float(np.mean(deviation[0::2] * deviation[1::2]))
+    return max(covariance, float(np.var(draws, ddof=1)) / 3)
+
+
 def studentised_subsampling_interval(estimate: float, draws, inner_draws, n: int, confidence: float = 0.95,
-                                     scale: str = "plain", floor: float = 0.0,
-                                     pooled: bool = False) -> tuple[float, float]:
+                                     scale: str = "plain", floor: float = 0.0, pooled: bool = False,
+                                     sd: float | None = None) -> tuple[float, float]:
     """Candidate (subsampling bootstrap-t): t_b = (theta_b - mean theta) / (s_b sqrt((N - h) / N)) over the
     halves b (theta_b the metric on half b, s_b its sd at size h from `nested_half_sd` on `inner_draws[b]`;
     sqrt((N - h) / N) turns an sd at size h into the sd of a half's value about the mean over halves), then
@@ -220,7 +244,8 @@ def studentised_subsampling_interval(estimate: float, draws, inner_draws, n: int
     g(metric - floor) (every value first raised to the floor) and maps the ends back. `pooled` replaces the
     factor sqrt((N - h) / N), right for a mean, by sqrt(var theta_b / mean s_b^2), measured: a pairwise
     (second-order) part of the metric shrinks as 1 / size^2, not 1 / size, and the theory factor then makes the
-    t's too small; pooled, the t's have unit mean square and carry only the shape."""
+    t's too small; pooled, the t's have unit mean square and carry only the shape. `sd` (plain scale) replaces
+    the half-sampling sd at N."""
     _check_confidence(confidence)
     h = half_size(n)
     g, g_inv = SCALES[scale]
@@ -235,7 +260,7 @@ def studentised_subsampling_interval(estimate: float, draws, inner_draws, n: int
     factor = (math.sqrt(float(np.var(draws, ddof=1)) / float(np.mean(inner_sd[ok] ** 2))) if pooled
               else math.sqrt((n - h) / n))
     t = (draws[ok] - draws.mean()) / (inner_sd[ok] * factor)
-    sd = float(np.std(draws, ddof=1)) * math.sqrt(h / (n - h))
+    sd = float(np.std(draws, ddof=1)) * math.sqrt(h / (n - h)) if sd is None else sd
     tail = (1 - confidence) / 2
     q_lo, q_hi = np.quantile(t, [tail, 1 - tail])
     centre = float(g(lift(estimate)))
