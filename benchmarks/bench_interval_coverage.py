@@ -57,8 +57,8 @@ METHODS = ("percentile", "centred-bootstrap", "jackknife", "bca", "half-sampling
 # halves per half, the variance extrapolated from two subsample sizes; third round: the variance at N from halves
 # in disjoint pairs (`intervals.complementary_variance`), in the normal form and with pooled-t's t's
 CANDIDATES = ("half-sampling-log", "studentised", "studentised-sqrt", "studentised-log", "pooled-t", "pooled-t-sqrt",
-              "pooled-t-log", "two-size", "half-sampling-cov", "pooled-t-cov")
-STUDENTISED = CANDIDATES[1:7] + ("pooled-t-cov",)
+              "pooled-t-log", "two-size", "half-sampling-cov", "pooled-t-cov", "pooled-t-3/4")
+STUDENTISED = CANDIDATES[1:7] + ("pooled-t-cov", "pooled-t-3/4")
 COMPLEMENTARY = ("half-sampling-cov", "pooled-t-cov")  # with any of these, every method's halves come in pairs
 INNER = intervals.INNER_HALVES
 # the least value each metric can take (the registry's `floor`): the chosen methods' lower ends stop there
@@ -251,13 +251,16 @@ def run_cell(kind: str, d: int, n: int, reps: int, seed: int, jackknife: bool, m
         half_idx = (intervals.complementary_half_indices if set(COMPLEMENTARY) & set(methods)
                     else intervals.half_sample_indices)(n, RESAMPLES, half_seed)
         halves = index_counts(half_idx, n)
-        three = np.zeros((RESAMPLES, n))
-        np.put_along_axis(three, np.argsort(rng.random((RESAMPLES, n)), axis=1)[:, :3 * n // 4], 1.0, axis=1)
+        three_idx = np.argsort(rng.random((RESAMPLES, n)), axis=1)[:, :3 * n // 4]
+        three = index_counts(three_idx, n)
         boot_idx = rng.integers(0, n, (RESAMPLES, n))
         boot = np.stack([np.bincount(row, minlength=n) for row in boot_idx]).astype(np.float64)
         half_draws = _in_chunks(stat, halves)
         boot_draws = _in_chunks(stat, boot) if {"percentile", "centred-bootstrap", "bca"} & set(methods) else None
-        three_draws = _in_chunks(stat, three) if {"three-quarter", "two-size"} & set(methods) else None
+        three_draws = _in_chunks(stat, three) if {"three-quarter", "two-size", "pooled-t-3/4"} & set(methods) else None
+        three_inner = (_in_chunks(stat, index_counts(intervals.nested_half_indices(
+            three_idx, INNER, int(rng.integers(2 ** 31))).reshape(RESAMPLES * INNER, -1), n))
+                       if "pooled-t-3/4" in methods else None)
         loo = _in_chunks(stat, 1.0 - np.eye(n)) if jackknife else None
         inner = (_in_chunks(stat, index_counts(
             intervals.nested_half_indices(half_idx, INNER, half_seed + 1).reshape(RESAMPLES * INNER, -1), n))
@@ -284,6 +287,10 @@ def run_cell(kind: str, d: int, n: int, reps: int, seed: int, jackknife: bool, m
                 nested = inner[k].reshape(RESAMPLES, INNER)
                 found["studentised"] = intervals.studentised_subsampling_interval(e, half_draws[k], nested, n)
                 found["pooled-t"] = intervals.pooled_t_interval(e, half_draws[k], nested, n)
+                if three_inner is not None:
+                    found["pooled-t-3/4"] = intervals.studentised_subsampling_interval(
+                        e, three_draws[k], three_inner[k].reshape(RESAMPLES, INNER), n, pooled=True,
+                        size=3 * n // 4)
                 if "pooled-t-cov" in methods:
                     found["pooled-t-cov"] = intervals.studentised_subsampling_interval(
                         e, half_draws[k], nested, n, pooled=True,

@@ -235,7 +235,7 @@ def complementary_variance(draws) -> float:
 
 def studentised_subsampling_interval(estimate: float, draws, inner_draws, n: int, confidence: float = 0.95,
                                      scale: str = "plain", floor: float = 0.0, pooled: bool = False,
-                                     sd: float | None = None) -> tuple[float, float]:
+                                     sd: float | None = None, size: int | None = None) -> tuple[float, float]:
     """Candidate (subsampling bootstrap-t): t_b = (theta_b - mean theta) / (s_b sqrt((N - h) / N)) over the
     halves b (theta_b the metric on half b, s_b its sd at size h from `nested_half_sd` on `inner_draws[b]`;
     sqrt((N - h) / N) turns an sd at size h into the sd of a half's value about the mean over halves), then
@@ -245,9 +245,10 @@ def studentised_subsampling_interval(estimate: float, draws, inner_draws, n: int
     factor sqrt((N - h) / N), right for a mean, by sqrt(var theta_b / mean s_b^2), measured: a pairwise
     (second-order) part of the metric shrinks as 1 / size^2, not 1 / size, and the theory factor then makes the
     t's too small; pooled, the t's have unit mean square and carry only the shape. `sd` (plain scale) replaces
-    the half-sampling sd at N."""
+    the half-sampling sd at N; `size` (default N // 2) is the subsets' size h when they are not halves (the
+    inner draws still on halves of each subset)."""
     _check_confidence(confidence)
-    h = half_size(n)
+    h = size or half_size(n)
     g, g_inv = SCALES[scale]
     shift = 0.0 if scale == "plain" else floor
     lift = (lambda x: np.maximum(np.asarray(x, dtype=np.float64) - shift, 1e-300)) if scale != "plain" else (
