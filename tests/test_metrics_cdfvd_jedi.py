@@ -96,7 +96,7 @@ def test_metrics_command_computes_cdfvd_and_jedi(setup, monkeypatch, capsys):
     assert cdfvd["protocol"] == record["protocols"]["cdfvd"]["id"] and ":cov-biased:n2048" in cdfvd["protocol"]
     assert jedi_entry["protocol"].startswith("jedi5000_16f:vjepa-h16-ssv2:stretch224-bilinear_unit_imagenet-norm_fp32")
     assert cdfvd["higher_is_better"] is False and jedi_entry["higher_is_better"] is False
-    assert cdfvd["n"] == jedi_entry["n"] == 6 and cdfvd["ci_low"] <= cdfvd["ci_high"]
+    assert cdfvd["n"] == jedi_entry["n"] == 6 and cdfvd["ci_low"] is None  # pooled-t: 8 videos at least
     assert {p.rsplit("/", 1)[-1] for p in record["unverified_weights"]} == {"videomae.pth", "vith16.pth.tar",
                                                                             "probe.pth.tar"}
 

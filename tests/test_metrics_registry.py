@@ -48,13 +48,13 @@ def test_interval_hooks_are_the_registered_methods():
     clip = registry.interval_hook("clipsim")  # a mean: the percentile bootstrap
     assert clip(rows, statistic, 50, 7) == bootstrap_ci(rows, statistic, 50, seed=7)
     assert clip(rows, np.mean, 0, 7) == (None, None) and clip(rows[:1], np.mean, 50, 7) == (None, None)
-    fvd = registry.interval_hook("fvd")  # a set metric: half-sampling about the value
+    fvd = registry.interval_hook("fvd")  # a set metric: pooled-t about the value
     assert fvd(rows, statistic, 50, 7) == set_metric_interval(40, lambda i: statistic(rows[i]), statistic(rows), 50,
-                                                              seed=7, floor=0.0)  # FVD's floor
-    assert fvd(rows, statistic, 0, 7) == (None, None) and fvd(rows[:3], statistic, 50, 7) == (None, None)
-    assert {registry.get_metric(n).interval for n in ("fvd", "kvd", "fid", "cdfvd")} == {"half_sampling"}
-    assert registry.get_metric("is").interval == "pooled_t"
-    assert registry.get_metric("jedi").interval == "half_sampling_sqrt"  # chosen from the coverage benchmark
+                                                              seed=7, method="pooled-t", floor=0.0)  # FVD's floor
+    assert fvd(rows, statistic, 0, 7) == (None, None) and fvd(rows[:7], statistic, 50, 7) == (None, None)
+    # chosen from the coverage benchmark (docs/statistics.md)
+    assert {registry.get_metric(n).interval for n in ("fvd", "kvd", "is", "cdfvd", "jedi")} == {"pooled_t"}
+    assert registry.get_metric("fid").interval == "half_sampling"
 
 
 def test_shared_jobs_are_named_once():

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from lumiere_eval.metrics.checks import MetricInputError
-from lumiere_eval.metrics.intervals import HALF_SAMPLING, MIN_SAMPLES, set_metric_interval
+from lumiere_eval.metrics.intervals import HALF_SAMPLING, min_samples, set_metric_interval
 
 
 def curve_sizes(total: int, start: int = 64) -> list[int]:
@@ -36,7 +36,7 @@ def sample_size_curve(total: int, statistic: Callable[[np.ndarray], float], size
                       num_resamples: int = 50, confidence: float = 0.95, seed: int = 0,
                       method: str = HALF_SAMPLING, floor: float | None = None) -> list[dict]:
     """`[{"n", "value", "ci_low", "ci_high"}]` of `statistic(indices)` at each size (intervals by `method`, a key
-    of `intervals.METHODS`, lower ends at least `floor`; none, null, below MIN_SAMPLES)."""
+    of `intervals.SET_METHODS`, lower ends at least `floor`; none, null, below `intervals.min_samples`)."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(total)
     points = []
@@ -45,7 +45,7 @@ def sample_size_curve(total: int, statistic: Callable[[np.ndarray], float], size
         value = float(statistic(first))
         low, high = (set_metric_interval(n, lambda idx: statistic(first[idx]), value, num_resamples, confidence,
                                          seed=int(rng.integers(2 ** 31)), method=method, floor=floor)
-                     if n >= MIN_SAMPLES else (None, None))
+                     if n >= min_samples(method) else (None, None))
         points.append({"n": int(n), "value": value, "ci_low": low, "ci_high": high})
     return points
 
@@ -55,6 +55,8 @@ def settled(points: list[dict]) -> dict:
     if len(points) < 2:
         return {"settled": None, "reason": "a single sample size: nothing to compare"}
     last, previous = points[-1], points[-2]
+    if last["ci_low"] is None or last["ci_high"] is None:
+        return {"settled": None, "reason": f"no interval at N={last['n']}: nothing to compare the change with"}
     change = abs(last["value"] - previous["value"])
     half_width = (last["ci_high"] - last["ci_low"]) / 2
     ok = change <= half_width

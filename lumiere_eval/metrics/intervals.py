@@ -7,26 +7,25 @@ statistics are not resampled: every model of a comparison is measured against th
 
 The chosen methods (per metric, from the coverage measured in `benchmarks/bench_interval_coverage.py`; table in
 docs/statistics.md; the registry names each metric's):
-- `half-sampling` (FVD, KVD, FID, cd-FVD, and compare's paired set differences), the delete-N/2 jackknife:
-  the metric is recomputed on R random halves of the N samples, drawn without replacement, so no resample holds a
-  duplicated row (the with-replacement bootstrap's duplicates shrink a resample's covariance, inflate its FVD,
-  deflate its IS and bias the unbiased MMD of KVD, which put the old percentile interval off its own estimate).
-  With h = N // 2 rows per half, the spread of the half-sample values times sqrt(h / (N - h)) estimates the
-  standard deviation of the metric at N (exact for a mean: the variance of a size-h subsample mean without
-  replacement is s^2 / h * (1 - h / N)), and the interval is the estimate plus or minus z times that deviation.
-- `half-sampling-sqrt` (JEDi): the same deviation carried to the square-root scale by the delta method, the
-  interval (sqrt(e) -+ z sd / (2 sqrt(e)))^2. JEDi is a squared norm (100 |S_fake - S_real|^2 / d^2) whose
-  sampling distribution is right-skewed when its value is near its minimum, where the symmetric interval
-  under-covers (mixture features; docs/statistics.md has both coverages).
-- `pooled-t` (IS), a studentised half-sampling: each half's own spread from INNER_HALVES halves of it gives a t
-  per half, the t's scaled to unit mean square; the interval is the estimate minus the t's 97.5% and 2.5%
-  quantiles times the half-sampling sd, so the skew of the t's and the tie between a run's value and its spread
-  enter the interval (`pooled_t_interval`; R (1 + 20) evaluations of the metric).
+- `pooled-t` (FVD, KVD, IS, cd-FVD, JEDi), a studentised half-sampling: the metric on R random halves, and on
+  INNER_HALVES halves of each half; each half's own spread gives a t per half, the t's scaled to unit mean square;
+  the interval is the estimate minus the t's 97.5% and 2.5% quantiles times the half-sampling deviation, so the
+  skew of the t's and the tie between a run's value and its spread enter the interval (`pooled_t_interval`;
+  R (1 + 20) evaluations of the metric; at least 8 samples).
+- `half-sampling` (frame FID, and compare's paired set differences), the delete-N/2 jackknife: the metric is
+  recomputed on R random halves of the N samples, drawn without replacement, so no resample holds a duplicated
+  row (the with-replacement bootstrap's duplicates shrink a resample's covariance, inflate its FVD, deflate its IS
+  and bias the unbiased MMD of KVD, which put the old percentile interval off its own estimate). With h = N // 2
+  rows per half, the spread of the half-sample values times sqrt(h / (N - h)) estimates the standard deviation of
+  the metric at N (exact for a mean: the variance of a size-h subsample mean without replacement is
+  s^2 / h * (1 - h / N)), and the interval is the estimate plus or minus z times that deviation.
 
 Candidates kept for that benchmark: `percentile_interval` (the old method), `centred_bootstrap_interval`,
-`jackknife_interval` (delete-1), `bca_interval`, `half_sampling_basic_interval` (quantiles of the
-half-sample values instead of the normal approximation) and `subsampling_interval` at m = 3N/4; the half-sampling
-forms are `METHODS`. Each chosen interval's lower end stops at the metric's floor (`set_metric_interval`).
+`jackknife_interval` (delete-1), `bca_interval`, `half_sampling_basic_interval` (quantiles of the half-sample
+values instead of the normal approximation), `subsampling_interval` at m = 3N/4, `half_sampling_sqrt_interval`
+(JEDi's method before pooled-t), `half_sampling_log_interval`, the other forms of
+`studentised_subsampling_interval`, `two_size_interval` and `complementary_variance`. Each chosen interval's lower
+end stops at the metric's floor (`set_metric_interval`).
 """
 from __future__ import annotations
 

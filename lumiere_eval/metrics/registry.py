@@ -140,9 +140,9 @@ _MOTION_PIXEL = "weight-free (OpenCV DIS flow)"
 
 METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("fvd", "FVD", False, "set", "fvd", "fvd2048_16f", (FeatureNeed("fvd"),), f"{_VALUES}:fvd",
-           interval="half_sampling", weights=_I3D, statistic=f"{_VALUES}:fvd_statistic", floor=0.0),
+           interval="pooled_t", weights=_I3D, statistic=f"{_VALUES}:fvd_statistic", floor=0.0),
     Metric("kvd", "KVD", False, "set", "fvd", "fvd2048_16f", (FeatureNeed("fvd"),), f"{_VALUES}:kvd",
-           interval="half_sampling", weights=_I3D, statistic=f"{_VALUES}:kvd_statistic"),
+           interval="pooled_t", weights=_I3D, statistic=f"{_VALUES}:kvd_statistic"),
     Metric("is", "IS", True, "set", "is", "is10k_tgan_ucf", (FeatureNeed("is", ("fake",)),),
            f"{_VALUES}:inception", per_sample=("is_prob_of_prompted_class",), interval="pooled_t",
            weights=_C3D, statistic=f"{_VALUES}:inception_statistic", floor=1.0),
@@ -153,9 +153,9 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            (FeatureNeed("fid", extractor="inception-fid", kind="frame_rows"),), f"{_VALUES}:frame_fid",
            interval="half_sampling", weights=("pt_inception",), statistic=f"{_VALUES}:frame_fid_statistic", floor=0.0),
     Metric("cdfvd", "cd-FVD", False, "set", "fvd", "cdfvd2048_16f", (FeatureNeed("cdfvd"),), f"{_VALUES}:fvd",
-           interval="half_sampling", weights=("videomae_v2_g_ssv2",), statistic=f"{_VALUES}:fvd_statistic", floor=0.0),
+           interval="pooled_t", weights=("videomae_v2_g_ssv2",), statistic=f"{_VALUES}:fvd_statistic", floor=0.0),
     Metric("jedi", "JEDi", False, "set", "jedi", "jedi5000_16f", (FeatureNeed("jedi"),), f"{_VALUES}:jedi",
-           interval="half_sampling_sqrt", weights=("vjepa_vith16", "vjepa_vith16_ssv2_probe"),
+           interval="pooled_t", weights=("vjepa_vith16", "vjepa_vith16_ssv2_probe"),
            statistic=f"{_VALUES}:jedi_statistic", floor=0.0),
     # improved precision/recall (Kynkaanniemi et al. 2019, k = 3) on the FVD protocol's I3D rows (one I3D pass)
     Metric("precision", "precision (k=3)", True, "set", "fvd", "fvd2048_16f", (FeatureNeed("fvd"),),

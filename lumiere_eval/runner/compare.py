@@ -18,7 +18,7 @@ import numpy as np
 
 from lumiere_eval import LumiereEvalError
 from lumiere_eval.metrics import curves, extrapolation, paired
-from lumiere_eval.metrics.intervals import HALF_SAMPLING, METHODS, MIN_SAMPLES, interval_text
+from lumiere_eval.metrics.intervals import HALF_SAMPLING, MIN_SAMPLES, SET_METHODS, interval_text
 from lumiere_eval.metrics.registry import INTERVAL_METHOD_NAMES, get_metric
 from lumiere_eval.runner.run_features import RunFeatures, run_features
 from lumiere_eval.runner.run_folder import load_records
@@ -215,10 +215,10 @@ def compare_markdown(result: dict) -> str:
 
 
 def curve_interval_method(name: str) -> str:
-    """The half-sampling form a curve of metric `name` uses: its registered one (JEDi's square-root scale),
+    """The set-metric method a curve of metric `name` uses: its registered one (pooled-t for the set metrics),
     plain half-sampling for the others (precision's mean included)."""
     method = INTERVAL_METHOD_NAMES.get(get_metric(name).interval)
-    return method if method in METHODS else HALF_SAMPLING
+    return method if method in SET_METHODS else HALF_SAMPLING
 
 
 def run_curves(folder: Path, num_resamples: int = 50, seed: int = 0, start: int = 64,
