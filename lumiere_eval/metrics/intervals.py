@@ -7,12 +7,12 @@ statistics are not resampled: every model of a comparison is measured against th
 
 The chosen methods (per metric, from the coverage measured in `benchmarks/bench_interval_coverage.py`; table in
 docs/statistics.md; the registry names each metric's):
-- `pooled-t` (FVD, KVD, IS, cd-FVD, JEDi), a studentised half-sampling: the metric on R random halves, and on
+- `pooled-t` (FVD, KVD, IS, frame FID, cd-FVD, JEDi), a studentised half-sampling: the metric on R random halves, and on
   INNER_HALVES halves of each half; each half's own spread gives a t per half, the t's scaled to unit mean square;
   the interval is the estimate minus the t's 97.5% and 2.5% quantiles times the half-sampling deviation, so the
   skew of the t's and the tie between a run's value and its spread enter the interval (`pooled_t_interval`;
   R (1 + 20) evaluations of the metric; at least 8 samples).
-- `half-sampling` (frame FID, and compare's paired set differences), the delete-N/2 jackknife: the metric is
+- `half-sampling` (compare's paired set differences), the delete-N/2 jackknife: the metric is
   recomputed on R random halves of the N samples, drawn without replacement, so no resample holds a duplicated
   row (the with-replacement bootstrap's duplicates shrink a resample's covariance, inflate its FVD, deflate its IS
   and bias the unbiased MMD of KVD, which put the old percentile interval off its own estimate). With h = N // 2

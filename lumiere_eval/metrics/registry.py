@@ -151,7 +151,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            f"{_VALUES}:clipsim", per_sample=("clipsim",), weights=_CLIP),
     Metric("fid", "frame FID", False, "set", "fvd", "fvd2048_16f",
            (FeatureNeed("fid", extractor="inception-fid", kind="frame_rows"),), f"{_VALUES}:frame_fid",
-           interval="half_sampling", weights=("pt_inception",), statistic=f"{_VALUES}:frame_fid_statistic", floor=0.0),
+           interval="pooled_t", weights=("pt_inception",), statistic=f"{_VALUES}:frame_fid_statistic", floor=0.0),
     Metric("cdfvd", "cd-FVD", False, "set", "fvd", "cdfvd2048_16f", (FeatureNeed("cdfvd"),), f"{_VALUES}:fvd",
            interval="pooled_t", weights=("videomae_v2_g_ssv2",), statistic=f"{_VALUES}:fvd_statistic", floor=0.0),
     Metric("jedi", "JEDi", False, "set", "jedi", "jedi5000_16f", (FeatureNeed("jedi"),), f"{_VALUES}:jedi",

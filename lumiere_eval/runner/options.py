@@ -93,7 +93,8 @@ def add_interval_options(p: argparse.ArgumentParser) -> None:
                    help="resamples for the 95%% intervals (0: none): "
                         f"{interval_methods_text().replace('%', '%%')}; percentile bootstrap for per-sample means")
     p.add_argument("--fid-bootstrap", type=int_range(0), default=0,
-                   help="resamples for the frame-FID interval (0: none); each recomputes a 2048-d covariance")
+                   help="halves for the frame-FID interval (0: none); each half and its 20 halves (pooled-t) "
+                        "recompute a 2048-d covariance")
 
 
 def add_feature_options(p: argparse.ArgumentParser) -> None:
