@@ -2,8 +2,8 @@
 
 Each takes `(real, fake, protocol, num_resamples, seed, interval)`: the real and generated rows (None for a side
 the metric does not read), the metric's protocol, and the interval hook of the metric (`registry.interval_hook`,
-called with the value as the estimate: half-sampling over generated rows for set metrics (JEDi on the square-root
-scale), a percentile bootstrap for means; the real statistics held fixed, so the interval describes how much the
+called with the value as the estimate: pooled-t (studentised half-sampling) over generated rows for set
+metrics, a percentile bootstrap for means; the real statistics held fixed, so the interval describes how much the
 number moves with the choice of generated videos; docs/statistics.md). Each returns a dict with `value`, `ci_low`,
 `ci_high` and its extras. Pure functions of the rows given.
 """
