@@ -1,9 +1,9 @@
 """Sample-size curves: a set metric (FVD, KVD, IS, JEDi...) at increasing numbers of generated samples.
 
 At each N the value is the metric on the first N samples of a seeded permutation (what a run with N
-samples would report), and the interval is the metric's registered interval of those N samples
-(pooled-t for the set metrics, `lumiere_eval.metrics.intervals`: an interval of E[metric at N] with the real set fixed, i.e. how much
-a run of N samples moves with the choice of videos).
+samples would report), and the interval is the metric's registered interval of those N samples (pooled-t for
+the set metrics, `lumiere_eval.metrics.intervals`: an interval of E[metric at N] with the real set fixed, i.e.
+how much a run of N samples moves with the choice of videos).
 
 Settled: a metric has settled at the largest N when its value moved from N/2 to N by no more than the
 half-width of its interval at N. Otherwise the results carry a warning: more samples would still change

@@ -271,8 +271,8 @@ def studentised_subsampling_interval(estimate: float, draws, inner_draws, n: int
 
 
 def pooled_t_interval(estimate: float, draws, inner_draws, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """The chosen studentised form (IS): `studentised_subsampling_interval` on the plain scale with the pooled
-    factor; `draws[b]` the metric on half b, `inner_draws[b]` on the INNER_HALVES halves of half b."""
+    """The chosen studentised form (every registered set metric): `studentised_subsampling_interval` on the
+    plain scale with the pooled factor; `draws[b]` the metric on half b, `inner_draws[b]` on the INNER_HALVES halves of half b."""
     return studentised_subsampling_interval(estimate, draws, inner_draws, n, confidence, pooled=True)
 
 

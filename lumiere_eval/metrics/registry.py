@@ -100,8 +100,8 @@ def percentile_bootstrap(data: np.ndarray, statistic: Callable[[np.ndarray], flo
 
 
 def set_metric_interval_hook(data: np.ndarray, statistic: Callable[[np.ndarray], float], num_resamples: int,
-                             seed: int, estimate: float | None = None, floor: float | None = None,
-                             method: str = "half-sampling") -> tuple[float | None, float | None]:
+                             seed: int, estimate: float | None = None, floor: float | None = None, *,
+                             method: str) -> tuple[float | None, float | None]:
     """A set metric's interval by `method` (`intervals.set_metric_interval`: `statistic` recomputed on random
     halves of `data` without replacement, for pooled-t also on halves of each half), about `estimate` (the value
     on all rows; computed when None), the lower end at least `floor`; (None, None) without resamples or with
