@@ -19,7 +19,8 @@ it shows how much of a miss is the sd's own sampling noise and skew rather than 
 methods' lower ends stop at the metric's floor, as the library's do.
 
 Run: OMP_NUM_THREADS=1 python benchmarks/bench_interval_coverage.py [--reps 200] [--quick] [--jackknife]
-Two processes: add `--part 0/2` and `--part 1/2` (each writes its own JSON), then `--merge 2`.
+Two processes: add `--part 0/2` and `--part 1/2` (each writes its own JSON), then `--merge 2` (which joins them into
+`<name>.json` and `<name>.md` and removes the parts).
 """
 from __future__ import annotations
 
@@ -57,8 +58,11 @@ METHODS = ("percentile", "centred-bootstrap", "jackknife", "bca", "half-sampling
 # halves per half, the variance extrapolated from two subsample sizes; third round: the variance at N from halves
 # in disjoint pairs (`intervals.complementary_variance`), in the normal form and with pooled-t's t's
 CANDIDATES = ("half-sampling-log", "studentised", "studentised-sqrt", "studentised-log", "pooled-t", "pooled-t-sqrt",
-              "pooled-t-log", "two-size", "half-sampling-cov", "pooled-t-cov", "pooled-t-3/4")
-STUDENTISED = CANDIDATES[1:7] + ("pooled-t-cov", "pooled-t-3/4")
+              "pooled-t-log", "two-size", "half-sampling-cov", "pooled-t-cov", "pooled-t-3/4", "half-sampling-x",
+              "pooled-t-x")
+# fourth round (`-x`): the variance at N from the halves and each half's halves with the pairwise part counted once
+# (`intervals.nested_variance`), in the normal form and with pooled-t's t's
+STUDENTISED = CANDIDATES[1:7] + ("pooled-t-cov", "pooled-t-3/4", "half-sampling-x", "pooled-t-x")
 COMPLEMENTARY = ("half-sampling-cov", "pooled-t-cov")  # with any of these, every method's halves come in pairs
 INNER = intervals.INNER_HALVES
 # the least value each metric can take (the registry's `floor`): the chosen methods' lower ends stop there
@@ -193,7 +197,8 @@ class Cell:
                  "fid": self.fid(f, ones)[0]}
         for name, value in library.items():
             if not np.isclose(batch[name], value, rtol=1e-6, atol=1e-9):
-                raise AssertionError(f"{self.kind} d={self.d} N={self.n} {name}: batch {batch[name]} != library {value}")
+                raise AssertionError(f"{self.kind} d={self.d} N={self.n} {name}: batch {batch[name]} "
+                                     f"!= library {value}")
 
 
 def _mmd2_unbiased_against(real: np.ndarray, fake: np.ndarray) -> float:
@@ -295,6 +300,11 @@ def run_cell(kind: str, d: int, n: int, reps: int, seed: int, jackknife: bool, m
                     found["pooled-t-cov"] = intervals.studentised_subsampling_interval(
                         e, half_draws[k], nested, n, pooled=True,
                         sd=float(np.sqrt(intervals.complementary_variance(half_draws[k]))))
+                if {"half-sampling-x", "pooled-t-x"} & set(methods):
+                    sd_x = float(np.sqrt(intervals.nested_variance(half_draws[k], nested, n)))
+                    found["half-sampling-x"] = (e - z * sd_x, e + z * sd_x)
+                    found["pooled-t-x"] = intervals.studentised_subsampling_interval(
+                        e, half_draws[k], nested, n, pooled=True, sd=sd_x)
                 for name, pooled in (("studentised", False), ("pooled-t", True)):
                     if k in FLOORS:
                         for scale in ("sqrt", "log"):
@@ -418,6 +428,8 @@ def main() -> None:
             indent=1))
         text = markdown(rows, seconds, parts[0]["reps"], notes, args.sides)
         (RESULTS / f"{args.name}.md").write_text(text)
+        for i in range(args.merge):  # the merged JSON holds every row and each part's timing
+            (RESULTS / f"{args.name}.part{i}of{args.merge}.json").unlink()
         print(text)
         return
     index, count = (int(v) for v in args.part.split("/"))

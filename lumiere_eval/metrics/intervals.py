@@ -24,8 +24,8 @@ Candidates kept for that benchmark: `percentile_interval` (the old method), `cen
 `jackknife_interval` (delete-1), `bca_interval`, `half_sampling_basic_interval` (quantiles of the half-sample
 values instead of the normal approximation), `subsampling_interval` at m = 3N/4, `half_sampling_sqrt_interval`
 (JEDi's method before pooled-t), `half_sampling_log_interval`, the other forms of
-`studentised_subsampling_interval`, `two_size_interval` and `complementary_variance`. Each chosen interval's lower
-end stops at the metric's floor (`set_metric_interval`).
+`studentised_subsampling_interval`, `two_size_interval`, `complementary_variance` and `nested_variance`. Each
+chosen interval's lower end stops at the metric's floor (`set_metric_interval`).
 """
 from __future__ import annotations
 
@@ -232,6 +232,29 @@ def complementary_variance(draws) -> float:
     return max(covariance, float(np.var(draws, ddof=1)) / 3)
 
 
+def nested_variance(draws, inner_draws, n: int) -> float:
+    """The variance of the metric at N from the halves and each half's halves, its pairwise part counted once.
+
+    The metric's variance at k rows is modelled as a / k + c / (k (k - 1)), exact for a degree-2 U-statistic
+    (the unbiased MMD^2 of KVD: a = 4 zeta_1, c twice the variance of its degenerate part, both >= 0). The
+    halves' spread about their mean estimates V(h) - V(N), each half's halves' spread V(h // 2) - V(h)
+    (`inner_draws[b]` on halves of half b, averaged over b); the two fix a and c, and the result is
+    V(N) = a / N + c / (N (N - 1)). Half-sampling's variance is the same fit with c = 0, so it counts the
+    pairwise part about three times; a fit with a or c below 0 is moved to the nearer of those two bounds."""
+    h = half_size(n)
+    q = h // 2
+    if q < 2:
+        raise MetricInputError(f"the nested variance needs halves of halves of 2 rows at least: N >= 8, got {n}")
+    pair = lambda k: 1 / (k * (k - 1))  # noqa: E731
+    spread_h = float(np.var(np.asarray(draws, dtype=np.float64), ddof=1))
+    spread_q = float(np.mean(np.var(np.asarray(inner_draws, dtype=np.float64), axis=1, ddof=1)))
+    rows = np.array([[1 / h - 1 / n, pair(h) - pair(n)], [1 / q - 1 / h, pair(q) - pair(h)]])
+    a, c = np.linalg.solve(rows, [spread_h, spread_q])
+    linear_only = spread_h / rows[0, 0] / n  # c = 0: half-sampling's variance
+    pairwise_only = spread_h / rows[0, 1] * pair(n)  # a = 0
+    return float(np.clip(a / n + c * pair(n), pairwise_only, linear_only))
+
+
 def studentised_subsampling_interval(estimate: float, draws, inner_draws, n: int, confidence: float = 0.95,
                                      scale: str = "plain", floor: float = 0.0, pooled: bool = False,
                                      sd: float | None = None, size: int | None = None) -> tuple[float, float]:
@@ -272,7 +295,8 @@ def studentised_subsampling_interval(estimate: float, draws, inner_draws, n: int
 
 def pooled_t_interval(estimate: float, draws, inner_draws, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """The chosen studentised form (every registered set metric): `studentised_subsampling_interval` on the
-    plain scale with the pooled factor; `draws[b]` the metric on half b, `inner_draws[b]` on the INNER_HALVES halves of half b."""
+    plain scale with the pooled factor; `draws[b]` the metric on half b, `inner_draws[b]` on the INNER_HALVES
+    halves of half b."""
     return studentised_subsampling_interval(estimate, draws, inner_draws, n, confidence, pooled=True)
 
 
