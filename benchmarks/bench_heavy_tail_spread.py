@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_interval_coverage import base_rows  # noqa: E402
 from common import record  # noqa: E402
 
 from lumiere_eval.metrics import FeatureStats, frechet_distance_to_features  # noqa: E402
@@ -28,9 +29,8 @@ DIM, N, REAL_ROWS = 16, 64, 2048
 
 
 def rows(kind: str, m: int, rng: np.random.Generator) -> np.ndarray:
-    """m rows of N(0, I) or of a multivariate t(5), as the coverage grid's Gaussian and heavy-tailed cells."""
-    z = rng.normal(size=(m, DIM))
-    return z if kind == "gaussian" else z / np.sqrt(rng.chisquare(5, size=(m, 1)) / 5)
+    """m rows of the coverage grid's Gaussian or heavy-tailed (multivariate t(5)) cell."""
+    return base_rows(kind, m, DIM, rng, pattern=None)  # the pattern only shifts the mixture's rows
 
 
 def main() -> None:

@@ -238,7 +238,8 @@ def write_comparison(out: Path, rows: dict[str, dict], reference: dict, elapsed:
              "Zero-shot protocol on the synthetic action domain; evaluators trained in-domain; IS over one split "
              "(TGAN convention); 95% intervals over generated samples ("
              f"{interval_methods_text(('fvd', 'is'))}; percentile bootstrap for CLIPSIM). {better}; class accuracy "
-             "(IS's top class against the prompted one) higher is better. The motion columns are the motion tier's scores (its table is below).", "",
+             "(IS's top class against the prompted one) higher is better. The motion columns are the motion tier's "
+             "scores (its table is below).", "",
              "| model | samples | " + " | ".join(titles[:3]) + " | class accuracy | " + " | ".join(titles[3:]) + " |",
              "|---|---|---|---|---|---|" + "---|" * len(MOTION_COLUMNS)]
     for name, r in rows.items():

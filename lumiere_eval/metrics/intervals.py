@@ -241,10 +241,11 @@ def nested_variance(draws, inner_draws, n: int) -> float:
     (`inner_draws[b]` on halves of half b, averaged over b); the two fix a and c, and the result is
     V(N) = a / N + c / (N (N - 1)). Half-sampling's variance is the same fit with c = 0, so it counts the
     pairwise part about three times; a fit with a or c below 0 is moved to the nearer of those two bounds."""
+    if n < min_samples(POOLED_T):  # the halves of halves that pooled-t draws hold 2 rows at least
+        raise MetricInputError(f"the nested variance needs halves of halves of 2 rows at least: "
+                               f"N >= {min_samples(POOLED_T)}, got {n}")
     h = half_size(n)
     q = h // 2
-    if q < 2:
-        raise MetricInputError(f"the nested variance needs halves of halves of 2 rows at least: N >= 8, got {n}")
     pair = lambda k: 1 / (k * (k - 1))  # noqa: E731
     spread_h = float(np.var(np.asarray(draws, dtype=np.float64), ddof=1))
     spread_q = float(np.mean(np.var(np.asarray(inner_draws, dtype=np.float64), axis=1, ddof=1)))
