@@ -52,6 +52,10 @@ RESAMPLES = 200
 # (as 20/500).
 GRID = [(16, 64), (64, 128), (64, 64), (20, 500)]
 DISTRIBUTIONS = ("gaussian", "mixture", "heavy-tailed")
+# off the grid, through `--cells` only: a multivariate t(9), heavy-tailed but with JEDi's variance (which needs
+# E|x|^8, infinite under t(5)) finite
+EXTRA_DISTRIBUTIONS = ("heavy-tailed-9",)
+TAIL_DF = {"heavy-tailed": 5, "heavy-tailed-9": 9}
 METHODS = ("percentile", "centred-bootstrap", "jackknife", "bca", "half-sampling", "half-sampling-basic",
            "half-sampling-sqrt", "three-quarter", "oracle-sd")
 # candidates of issue 28's second round (`--methods`): log scale, subsampling bootstrap-t with INNER nested
@@ -81,12 +85,13 @@ def chosen_method(metric: str) -> str:
 
 
 def base_rows(kind: str, n: int, d: int, rng: np.random.Generator, pattern: np.ndarray) -> np.ndarray:
-    """n rows of the cell's base distribution: N(0, I), a two-component mixture, or a multivariate t(5)."""
+    """n rows of the cell's base distribution: N(0, I), a two-component mixture, or a multivariate t(5) (t(9))."""
     z = rng.normal(size=(n, d))
     if kind == "mixture":
         return z + 1.5 * rng.choice([-1.0, 1.0], size=(n, 1)) * pattern
-    if kind == "heavy-tailed":
-        return z / np.sqrt(rng.chisquare(5, size=(n, 1)) / 5)
+    if kind in TAIL_DF:
+        df = TAIL_DF[kind]
+        return z / np.sqrt(rng.chisquare(df, size=(n, 1)) / df)
     return z
 
 
@@ -346,7 +351,7 @@ def _figure(row: dict, sides: bool) -> str:
 
 def markdown(rows: list[dict], seconds: float, reps: int, notes: list[str], sides: bool = False) -> str:
     cells = sorted({(r["distribution"], r["dim"], r["n"]) for r in rows},
-                   key=lambda c: (DISTRIBUTIONS.index(c[0]), c[2] / c[1], c[1]))
+                   key=lambda c: ((DISTRIBUTIONS + EXTRA_DISTRIBUTIONS).index(c[0]), c[2] / c[1], c[1]))
     metrics = list(dict.fromkeys(r["metric"] for r in rows))
     methods = [m for m in METHODS + CANDIDATES if any(r["method"] == m for r in rows)]
     lines = ["# interval_coverage", "",
@@ -434,10 +439,14 @@ def main() -> None:
         return
     index, count = (int(v) for v in args.part.split("/"))
     grid = [("gaussian", 16, 64)] if args.quick else [(k, d, n) for k in DISTRIBUTIONS for d, n in GRID]
-    seeds = {c: 1000 + i for i, c in enumerate(grid)}  # a cell's seed does not depend on which cells are run
+    # a cell's seed does not depend on which cells are run (the extra distributions' cells after the grid's)
+    seeds = {c: 1000 + i for i, c in enumerate(grid + [(k, d, n) for k in EXTRA_DISTRIBUTIONS for d, n in GRID])}
     if args.cells:
         grid = [(k, int(c.split("/")[0]), int(c.split("/")[1]))
                 for k, c in (item.split(":") for item in args.cells.split(","))]
+        unknown_kinds = {k for k, _, _ in grid} - set(DISTRIBUTIONS + EXTRA_DISTRIBUTIONS)
+        if unknown_kinds:
+            parser.error(f"unknown distributions {sorted(unknown_kinds)}; known: {DISTRIBUTIONS + EXTRA_DISTRIBUTIONS}")
     metrics = tuple(args.metrics.split(",")) if args.metrics else None
     methods = tuple(args.methods.split(","))
     unknown = set(methods) - set(METHODS + CANDIDATES)

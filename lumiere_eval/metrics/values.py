@@ -168,16 +168,17 @@ def entry(name: str, result: dict, protocol_id: str) -> dict:
 
 
 def metric_entries(names, rows: dict[str, tuple], protocols: dict[str, tuple], num_resamples: int | dict[str, int],
-                   seed: int) -> dict:
+                   seed: int, compute_result=compute) -> dict:
     """Result-record entries of the metrics in `names`, in registry order: `rows[name]` is its (real, fake) rows,
-    `protocols[name]` its (protocol, protocol id), `num_resamples` one count or a count per metric."""
+    `protocols[name]` its (protocol, protocol id), `num_resamples` one count or a count per metric;
+    `compute_result` is `compute` or a memo of it (`runner.metric_memo.MetricMemo.compute`)."""
     from lumiere_eval.metrics.registry import METRICS
 
     out = {}
     for name in (n for n in METRICS if n in names):
         protocol, protocol_id = protocols[name]
         count = num_resamples[name] if isinstance(num_resamples, dict) else num_resamples
-        out[name] = entry(name, compute(name, *rows[name], protocol, count, seed), protocol_id)
+        out[name] = entry(name, compute_result(name, *rows[name], protocol, count, seed), protocol_id)
     return out
 
 

@@ -24,6 +24,7 @@ from lumiere_eval.metrics import values
 from lumiere_eval.metrics.intervals import METHOD_DESCRIPTIONS
 from lumiere_eval.metrics.registry import INTERVAL_METHOD_NAMES, METRICS, get_metric
 from lumiere_eval.runner.features import FeatureJob
+from lumiere_eval.runner.metric_memo import MetricMemo
 
 MOTION = "motion"  # a --metrics name that stands for every metric of the motion tier
 MOTION_METRICS = tuple(n for n, m in METRICS.items() if m.tier == "motion")
@@ -239,13 +240,15 @@ def protocol_id(name: str, protocols: Protocols, plan: JobPlan) -> str:
 
 def metric_results(metrics: tuple[str, ...], protocols: Protocols, plan: JobPlan, fake_rows: dict, real_rows: dict,
                    prompts: list[str | None], num_resamples: int | dict[str, int], seed: int,
-                   classes: list[str] | None = None, prompted: list[str] | None = None) -> dict:
+                   classes: list[str] | None = None, prompted: list[str] | None = None,
+                   memo: MetricMemo | None = None) -> dict:
     """Entries of every engine metric in `metrics` from the feature stage's rows, with `per_sample` (a dict per
     generated video: clipsim, is_top1, is_prob_of_prompted_class where computed) and `short_of_protocol`
     (metric -> wanted and used videos, where fewer were used than its protocol's sample count).
 
     `prompts`: each generated video's prompt (CLIPSIM); `classes`/`prompted`: the IS classifier's class order
-    and each video's prompted class, for the per-sample class probability."""
+    and each video's prompted class, for the per-sample class probability; `memo` keeps each metric's result by
+    content (a rerun on the same rows reads it instead of recomputing the interval)."""
     names = [n for n in metrics if n in ENGINE_METRICS]
     per_sample: list[dict] = [{} for _ in prompts]
     rows: dict[str, tuple] = {}
@@ -277,7 +280,8 @@ def metric_results(metrics: tuple[str, ...], protocols: Protocols, plan: JobPlan
                                       "is_prob_of_prompted_class": float(p[classes.index(prompted[i])])})
     ids = {name: (protocols.of_job(get_metric(name).features[0].job), protocol_id(name, protocols, plan))
            for name in names}
-    results = values.metric_entries(names, rows, ids, num_resamples, seed)
+    results = values.metric_entries(names, rows, ids, num_resamples, seed,
+                                    values.compute if memo is None else memo.compute)
     if "is" in results and any("is_top1" in s for s in per_sample):
         hits = [s["is_top1"] == c for s, c in zip(per_sample, prompted) if "is_top1" in s]
         results["is"]["top1_accuracy_vs_prompted_class"] = float(np.mean(hits))

@@ -196,6 +196,7 @@ def compute(args: argparse.Namespace) -> dict:
     from lumiere_eval.metrics import registry
     from lumiere_eval.runner import evaluation
     from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
+    from lumiere_eval.runner.metric_memo import MetricMemo
     from lumiere_eval.runner.motion_tier import TIER_ID, video_scores
     from lumiere_eval.runner.options import extractor_factory, feature_block, vbench_weight_paths, weight_paths
     from lumiere_eval.runner.vbench_tier import record_entries, vbench_section
@@ -253,7 +254,7 @@ def compute(args: argparse.Namespace) -> dict:
     resamples = {name: args.fid_bootstrap if name == "fid" else args.bootstrap for name in names}
     try:
         computed = evaluation.metric_results(names, protocols, plan, fake_rows, real_rows, fake.prompts,
-                                             resamples, args.seed)
+                                             resamples, args.seed, memo=MetricMemo(cache.root))
     except evaluation.NotEnoughVideosError as err:
         side = {str(it.path) for it in (real_items if err.side == "real" else fake_items)}
         first = next((entry for entry in skipped.items() if entry[0] in side), None)

@@ -25,6 +25,7 @@ from lumiere_eval.metrics.protocols import (DEFAULT_FVD_PROTOCOL, DEFAULT_IS_PRO
 from lumiere_eval.metrics.record import write_record, write_samples
 from lumiere_eval.datasets import ucf101 as ucf101_data
 from lumiere_eval.runner.cache import FeatureCache, FileHashes, default_cache_dir
+from lumiere_eval.runner.metric_memo import MetricMemo
 from lumiere_eval.runner.distributed import Shard, current_shard, finish
 from lumiere_eval.runner import evaluation
 from lumiere_eval.runner.features import FEATURE_BLOCK, FeatureJob, VideoItem
@@ -372,7 +373,8 @@ def _metrics(config: RunConfig, plan: Plan, records: list[dict], jobs: evaluatio
     resamples = {name: config.fid_bootstrap if name == "fid" else config.bootstrap for name in config.metrics}
     computed = evaluation.metric_results(config.metrics, config.protocols(), jobs, fake_rows, real_rows,
                                          [r["prompt"] for r in records], resamples, config.seed,
-                                         classes=plan.classes, prompted=[r["class"] for r in records])
+                                         classes=plan.classes, prompted=[r["class"] for r in records],
+                                         memo=MetricMemo(config.cache_dir or default_cache_dir()))
     computed["per_sample"] = {r["index"]: scores for r, scores in zip(records, computed["per_sample"])}
     return computed
 
