@@ -63,10 +63,12 @@ METHODS = ("percentile", "centred-bootstrap", "jackknife", "bca", "half-sampling
 # in disjoint pairs (`intervals.complementary_variance`), in the normal form and with pooled-t's t's
 CANDIDATES = ("half-sampling-log", "studentised", "studentised-sqrt", "studentised-log", "pooled-t", "pooled-t-sqrt",
               "pooled-t-log", "two-size", "half-sampling-cov", "pooled-t-cov", "pooled-t-3/4", "half-sampling-x",
-              "pooled-t-x")
+              "pooled-t-x", "nested-t")
 # fourth round (`-x`): the variance at N from the halves and each half's halves with the pairwise part counted once
 # (`intervals.nested_variance`), in the normal form and with pooled-t's t's
-STUDENTISED = CANDIDATES[1:7] + ("pooled-t-cov", "pooled-t-3/4", "half-sampling-x", "pooled-t-x")
+# fifth round: a bootstrap-t studentised by that nested variance at both levels, its t's not rescaled
+# (`intervals.nested_t_interval`)
+STUDENTISED = CANDIDATES[1:7] + ("pooled-t-cov", "pooled-t-3/4", "half-sampling-x", "pooled-t-x", "nested-t")
 COMPLEMENTARY = ("half-sampling-cov", "pooled-t-cov")  # with any of these, every method's halves come in pairs
 INNER = intervals.INNER_HALVES
 # the least value each metric can take (the registry's `floor`): the chosen methods' lower ends stop there
@@ -310,6 +312,8 @@ def run_cell(kind: str, d: int, n: int, reps: int, seed: int, jackknife: bool, m
                     found["half-sampling-x"] = (e - z * sd_x, e + z * sd_x)
                     found["pooled-t-x"] = intervals.studentised_subsampling_interval(
                         e, half_draws[k], nested, n, pooled=True, sd=sd_x)
+                if "nested-t" in methods:
+                    found["nested-t"] = intervals.nested_t_interval(e, half_draws[k], nested, n)
                 for name, pooled in (("studentised", False), ("pooled-t", True)):
                     if k in FLOORS:
                         for scale in ("sqrt", "log"):

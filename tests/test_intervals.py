@@ -380,3 +380,30 @@ def test_nested_variance_counts_a_u_statistics_pairwise_part_once_where_half_sam
     assert np.mean(halving) > 1.35 * truth, (np.mean(halving), truth)
     with pytest.raises(intervals.MetricInputError, match="N >= 8, got 7"):
         intervals.nested_variance(draws[:3], inner[:3], 7)
+
+
+def test_nested_t_covers_a_u_statistics_mean_where_pooled_t_is_too_wide():
+    # the U-statistic of the test above (E[U] = mu . mu): nested-t studentises with the variance whose pairwise
+    # part is counted once, pooled-t with half-sampling's, which counts it three times (docs/statistics.md)
+    d, n, mu = 8, 32, np.full(8, 0.25)
+    rng = np.random.default_rng(4)
+
+    def u_stat(x):
+        s = x.sum(axis=0)
+        return float((s @ s - np.sum(x * x)) / (len(x) * (len(x) - 1)))
+
+    hits = {"nested-t": 0, "pooled-t": 0}
+    for rep in range(300):
+        x = mu + rng.normal(size=(n, d))
+        estimate = u_stat(x)
+        halves = intervals.half_sample_indices(n, 100, seed=rep)
+        draws = [u_stat(x[h]) for h in halves]
+        inner = [[u_stat(x[own]) for own in group]
+                 for group in intervals.nested_half_indices(halves, intervals.INNER_HALVES, seed=rep + 1)]
+        for name, method in (("nested-t", intervals.nested_t_interval), ("pooled-t", intervals.pooled_t_interval)):
+            low, high = method(estimate, draws, inner, n)
+            assert low <= estimate <= high
+            hits[name] += low <= mu @ mu <= high
+    # measured: nested-t 91.3%, pooled-t 97.7% (with 200 halves 92.0% and 98.3%)
+    assert 0.88 <= hits["nested-t"] / 300 <= 0.98 and hits["pooled-t"] > hits["nested-t"], hits
+    assert intervals.nested_t_interval(1.0, [1.0] * 10, [[1.0] * 4] * 10, 32) == (1.0, 1.0)

@@ -24,8 +24,8 @@ Candidates kept for that benchmark: `percentile_interval` (the old method), `cen
 `jackknife_interval` (delete-1), `bca_interval`, `half_sampling_basic_interval` (quantiles of the half-sample
 values instead of the normal approximation), `subsampling_interval` at m = 3N/4, `half_sampling_sqrt_interval`
 (JEDi's method before pooled-t), `half_sampling_log_interval`, the other forms of
-`studentised_subsampling_interval`, `two_size_interval`, `complementary_variance` and `nested_variance`. Each
-chosen interval's lower end stops at the metric's floor (`set_metric_interval`).
+`studentised_subsampling_interval`, `two_size_interval`, `complementary_variance`, `nested_variance` and
+`nested_t_interval`. Each chosen interval's lower end stops at the metric's floor (`set_metric_interval`).
 """
 from __future__ import annotations
 
@@ -254,6 +254,40 @@ def nested_variance(draws, inner_draws, n: int) -> float:
     linear_only = spread_h / rows[0, 0] / n  # c = 0: half-sampling's variance
     pairwise_only = spread_h / rows[0, 1] * pair(n)  # a = 0
     return float(np.clip(a / n + c * pair(n), pairwise_only, linear_only))
+
+
+def nested_t_interval(estimate: float, draws, inner_draws, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Candidate: a bootstrap-t studentised by the nested variance at both levels, its t's not rescaled.
+
+    `nested_variance`'s fit gives the shape of the variance in the sample count, g(k) = a / k + c / (k (k - 1))
+    (a or c at 0 where the fit leaves its bounds); half b's own scale s_b is the spread of its halves (`inner_draws[b]`)
+    over g(h // 2) - g(h), whose mean over b the fit makes 1. Then t_b = (theta_b - mean) / sqrt(s_b (g(h) - g(N))),
+    and the interval is [e - q_hi(t) sd, e - q_lo(t) sd] with sd = sqrt(g(N)). Unlike pooled-t the t's keep their
+    scale: where a half's own spread understates how far its value falls (heavy tails), the t's are wider."""
+    _check_confidence(confidence)
+    nested_variance(draws, inner_draws, n)  # the size check
+    h = half_size(n)
+    q = h // 2
+    pair = lambda k: 1 / (k * (k - 1))  # noqa: E731
+    draws = np.asarray(draws, dtype=np.float64)
+    inner_spread = np.var(np.asarray(inner_draws, dtype=np.float64), axis=1, ddof=1)
+    spread_h, spread_q = float(np.var(draws, ddof=1)), float(np.mean(inner_spread))
+    if spread_h == 0 or spread_q == 0:  # no spread: half-sampling's zero width
+        return float(estimate), float(estimate)
+    rows = np.array([[1 / h - 1 / n, pair(h) - pair(n)], [1 / q - 1 / h, pair(q) - pair(h)]])
+    a, c = np.linalg.solve(rows, [spread_h, spread_q])
+    if a < 0:
+        a, c = 0.0, spread_h / rows[0, 1]
+    elif c < 0:
+        a, c = spread_h / rows[0, 0], 0.0
+    g = lambda k: a / k + c * pair(k)  # noqa: E731
+    ok = inner_spread > 0
+    scale = inner_spread[ok] / (g(q) - g(h))
+    t = (draws[ok] - draws.mean()) / np.sqrt(scale * (g(h) - g(n)))
+    tail = (1 - confidence) / 2
+    q_lo, q_hi = np.quantile(t, [tail, 1 - tail])
+    sd = math.sqrt(g(n))
+    return float(estimate - q_hi * sd), float(estimate - q_lo * sd)
 
 
 def studentised_subsampling_interval(estimate: float, draws, inner_draws, n: int, confidence: float = 0.95,
