@@ -1,12 +1,25 @@
-"""Shared test fixtures: paths to the real UCF101 material in ../shared (tests skip where it is absent)."""
+"""Shared test fixtures: the session's own LUMIERE_EVAL_HOME, and paths to the real UCF101 material in ../shared
+(tests skip where it is absent)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 SHARED_UCF101 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ucf101"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def isolated_home(tmp_path_factory) -> Iterator[Path]:
+    """The test session's own `$LUMIERE_EVAL_HOME` (feature cache, metric results, file hashes, weights), set
+    before any module fixture runs: no test reads or writes the developer's ~/.cache/lumiere-eval (a test may
+    still set the variable itself)."""
+    home = tmp_path_factory.mktemp("lumiere_home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LUMIERE_EVAL_HOME", str(home))
+        yield home
 
 
 @pytest.fixture

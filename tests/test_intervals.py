@@ -353,25 +353,26 @@ def test_pooled_t_holds_jedis_coverage_on_heavy_tailed_features_where_half_sampl
     assert pooled >= 0.88 and root < pooled - 0.05, (pooled, root)
 
 
+def _pair_mean(x: np.ndarray) -> float:
+    """U = the mean over pairs i != j of x_i . x_j, a degree-2 U-statistic with E[U] = mu . mu."""
+    s = x.sum(axis=0)
+    return float((s @ s - np.sum(x * x)) / (len(x) * (len(x) - 1)))
+
+
 def test_nested_variance_counts_a_u_statistics_pairwise_part_once_where_half_sampling_counts_it_three_times():
-    # U = mean over pairs i != j of x_i . x_j (a degree-2 U-statistic of d-dimensional rows with mean mu):
+    # For U (`_pair_mean`) of d-dimensional rows with mean mu:
     # Var(U_N) = 4 zeta_1 / N + 2 delta_2 / (N (N - 1)) exactly, zeta_1 = mu' S mu, delta_2 = tr(S^2) with S the
     # rows' covariance (here I). At this mu the pairwise part is a fifth of the truth; half-sampling counts it
     # about three times.
     d, n, mu = 8, 32, np.full(8, 0.25)
     rng = np.random.default_rng(4)
-
-    def u_stat(x):
-        s = x.sum(axis=0)
-        return float((s @ s - np.sum(x * x)) / (len(x) * (len(x) - 1)))
-
     truth = 4 * mu @ mu / n + 2 * d / (n * (n - 1))
     nested, halving = [], []
     for rep in range(300):
         x = mu + rng.normal(size=(n, d))
         halves = intervals.half_sample_indices(n, 40, seed=rep)
-        draws = [u_stat(x[h]) for h in halves]
-        inner = [[u_stat(x[own]) for own in group]
+        draws = [_pair_mean(x[h]) for h in halves]
+        inner = [[_pair_mean(x[own]) for own in group]
                  for group in intervals.nested_half_indices(halves, intervals.INNER_HALVES, seed=rep + 1)]
         nested.append(intervals.nested_variance(draws, inner, n))
         halving.append(np.var(draws, ddof=1))  # h = N / 2: the half-sampling variance
@@ -383,22 +384,17 @@ def test_nested_variance_counts_a_u_statistics_pairwise_part_once_where_half_sam
 
 
 def test_nested_t_covers_a_u_statistics_mean_where_pooled_t_is_too_wide():
-    # the U-statistic of the test above (E[U] = mu . mu): nested-t studentises with the variance whose pairwise
-    # part is counted once, pooled-t with half-sampling's, which counts it three times (docs/statistics.md)
+    # the U-statistic of the test above: nested-t studentises with the variance whose pairwise part is counted
+    # once, pooled-t with half-sampling's, which counts it three times (docs/statistics.md)
     d, n, mu = 8, 32, np.full(8, 0.25)
     rng = np.random.default_rng(4)
-
-    def u_stat(x):
-        s = x.sum(axis=0)
-        return float((s @ s - np.sum(x * x)) / (len(x) * (len(x) - 1)))
-
     hits = {"nested-t": 0, "pooled-t": 0}
     for rep in range(300):
         x = mu + rng.normal(size=(n, d))
-        estimate = u_stat(x)
+        estimate = _pair_mean(x)
         halves = intervals.half_sample_indices(n, 100, seed=rep)
-        draws = [u_stat(x[h]) for h in halves]
-        inner = [[u_stat(x[own]) for own in group]
+        draws = [_pair_mean(x[h]) for h in halves]
+        inner = [[_pair_mean(x[own]) for own in group]
                  for group in intervals.nested_half_indices(halves, intervals.INNER_HALVES, seed=rep + 1)]
         for name, method in (("nested-t", intervals.nested_t_interval), ("pooled-t", intervals.pooled_t_interval)):
             low, high = method(estimate, draws, inner, n)
