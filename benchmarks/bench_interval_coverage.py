@@ -55,6 +55,7 @@ DISTRIBUTIONS = ("gaussian", "mixture", "heavy-tailed")
 # off the grid, through `--cells` only: a multivariate t(9), heavy-tailed but with JEDi's variance (which needs
 # E|x|^8, infinite under t(5)) finite
 EXTRA_DISTRIBUTIONS = ("heavy-tailed-9",)
+KNOWN_DISTRIBUTIONS = DISTRIBUTIONS + EXTRA_DISTRIBUTIONS
 TAIL_DF = {"heavy-tailed": 5, "heavy-tailed-9": 9}
 METHODS = ("percentile", "centred-bootstrap", "jackknife", "bca", "half-sampling", "half-sampling-basic",
            "half-sampling-sqrt", "three-quarter", "oracle-sd")
@@ -355,7 +356,7 @@ def _figure(row: dict, sides: bool) -> str:
 
 def markdown(rows: list[dict], seconds: float, reps: int, notes: list[str], sides: bool = False) -> str:
     cells = sorted({(r["distribution"], r["dim"], r["n"]) for r in rows},
-                   key=lambda c: ((DISTRIBUTIONS + EXTRA_DISTRIBUTIONS).index(c[0]), c[2] / c[1], c[1]))
+                   key=lambda c: (KNOWN_DISTRIBUTIONS.index(c[0]), c[2] / c[1], c[1]))
     metrics = list(dict.fromkeys(r["metric"] for r in rows))
     methods = [m for m in METHODS + CANDIDATES if any(r["method"] == m for r in rows)]
     lines = ["# interval_coverage", "",
@@ -448,9 +449,9 @@ def main() -> None:
     if args.cells:
         grid = [(k, int(c.split("/")[0]), int(c.split("/")[1]))
                 for k, c in (item.split(":") for item in args.cells.split(","))]
-        unknown_kinds = {k for k, _, _ in grid} - set(DISTRIBUTIONS + EXTRA_DISTRIBUTIONS)
+        unknown_kinds = {k for k, _, _ in grid} - set(KNOWN_DISTRIBUTIONS)
         if unknown_kinds:
-            parser.error(f"unknown distributions {sorted(unknown_kinds)}; known: {DISTRIBUTIONS + EXTRA_DISTRIBUTIONS}")
+            parser.error(f"unknown distributions {sorted(unknown_kinds)}; known: {KNOWN_DISTRIBUTIONS}")
     metrics = tuple(args.metrics.split(",")) if args.metrics else None
     methods = tuple(args.methods.split(","))
     unknown = set(methods) - set(METHODS + CANDIDATES)

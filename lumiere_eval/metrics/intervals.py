@@ -232,6 +232,25 @@ def complementary_variance(draws) -> float:
     return max(covariance, float(np.var(draws, ddof=1)) / 3)
 
 
+def _pair(k: int) -> float:
+    """1 / (k (k - 1)): how the pairwise (second-order) part of a metric's variance shrinks with k rows."""
+    return 1 / (k * (k - 1))
+
+
+def _nested_fit(draws, inner_draws, n: int) -> tuple[float, float, np.ndarray, float]:
+    """`nested_variance`'s fit before its bounds: (a, c, the 2 x 2 design matrix, the halves' spread)."""
+    if n < min_samples(POOLED_T):  # the halves of halves that pooled-t draws hold 2 rows at least
+        raise MetricInputError(f"the nested variance needs halves of halves of 2 rows at least: "
+                               f"N >= {min_samples(POOLED_T)}, got {n}")
+    h = half_size(n)
+    q = h // 2
+    spread_h = float(np.var(np.asarray(draws, dtype=np.float64), ddof=1))
+    spread_q = float(np.mean(np.var(np.asarray(inner_draws, dtype=np.float64), axis=1, ddof=1)))
+    rows = np.array([[1 / h - 1 / n, _pair(h) - _pair(n)], [1 / q - 1 / h, _pair(q) - _pair(h)]])
+    a, c = np.linalg.solve(rows, [spread_h, spread_q])
+    return float(a), float(c), rows, spread_h
+
+
 def nested_variance(draws, inner_draws, n: int) -> float:
     """The variance of the metric at N from the halves and each half's halves, its pairwise part counted once.
 
@@ -241,19 +260,10 @@ def nested_variance(draws, inner_draws, n: int) -> float:
     (`inner_draws[b]` on halves of half b, averaged over b); the two fix a and c, and the result is
     V(N) = a / N + c / (N (N - 1)). Half-sampling's variance is the same fit with c = 0, so it counts the
     pairwise part about three times; a fit with a or c below 0 is moved to the nearer of those two bounds."""
-    if n < min_samples(POOLED_T):  # the halves of halves that pooled-t draws hold 2 rows at least
-        raise MetricInputError(f"the nested variance needs halves of halves of 2 rows at least: "
-                               f"N >= {min_samples(POOLED_T)}, got {n}")
-    h = half_size(n)
-    q = h // 2
-    pair = lambda k: 1 / (k * (k - 1))  # noqa: E731
-    spread_h = float(np.var(np.asarray(draws, dtype=np.float64), ddof=1))
-    spread_q = float(np.mean(np.var(np.asarray(inner_draws, dtype=np.float64), axis=1, ddof=1)))
-    rows = np.array([[1 / h - 1 / n, pair(h) - pair(n)], [1 / q - 1 / h, pair(q) - pair(h)]])
-    a, c = np.linalg.solve(rows, [spread_h, spread_q])
+    a, c, rows, spread_h = _nested_fit(draws, inner_draws, n)
     linear_only = spread_h / rows[0, 0] / n  # c = 0: half-sampling's variance
-    pairwise_only = spread_h / rows[0, 1] * pair(n)  # a = 0
-    return float(np.clip(a / n + c * pair(n), pairwise_only, linear_only))
+    pairwise_only = spread_h / rows[0, 1] * _pair(n)  # a = 0
+    return float(np.clip(a / n + c * _pair(n), pairwise_only, linear_only))
 
 
 def nested_t_interval(estimate: float, draws, inner_draws, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -265,22 +275,18 @@ def nested_t_interval(estimate: float, draws, inner_draws, n: int, confidence: f
     and the interval is [e - q_hi(t) sd, e - q_lo(t) sd] with sd = sqrt(g(N)). Unlike pooled-t the t's keep their
     scale: where a half's own spread understates how far its value falls (heavy tails), the t's are wider."""
     _check_confidence(confidence)
-    nested_variance(draws, inner_draws, n)  # the size check
+    a, c, rows, spread_h = _nested_fit(draws, inner_draws, n)
     h = half_size(n)
     q = h // 2
-    pair = lambda k: 1 / (k * (k - 1))  # noqa: E731
     draws = np.asarray(draws, dtype=np.float64)
     inner_spread = np.var(np.asarray(inner_draws, dtype=np.float64), axis=1, ddof=1)
-    spread_h, spread_q = float(np.var(draws, ddof=1)), float(np.mean(inner_spread))
-    if spread_h == 0 or spread_q == 0:  # no spread: half-sampling's zero width
+    if spread_h == 0 or float(np.mean(inner_spread)) == 0:  # no spread: half-sampling's zero width
         return float(estimate), float(estimate)
-    rows = np.array([[1 / h - 1 / n, pair(h) - pair(n)], [1 / q - 1 / h, pair(q) - pair(h)]])
-    a, c = np.linalg.solve(rows, [spread_h, spread_q])
     if a < 0:
         a, c = 0.0, spread_h / rows[0, 1]
     elif c < 0:
         a, c = spread_h / rows[0, 0], 0.0
-    g = lambda k: a / k + c * pair(k)  # noqa: E731
+    g = lambda k: a / k + c * _pair(k)  # noqa: E731
     ok = inner_spread > 0
     scale = inner_spread[ok] / (g(q) - g(h))
     t = (draws[ok] - draws.mean()) / np.sqrt(scale * (g(h) - g(n)))

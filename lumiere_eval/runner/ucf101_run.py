@@ -340,7 +340,8 @@ def _run_locked(config: RunConfig, plan: Plan, shard: Shard, timings: dict, star
     t0 = time.perf_counter()
     if shard.world > 1:  # the other ranks' rows, from the cache
         fake_rows, real_rows = evaluation.featurize(jobs, fake_items, real_items, cache, block, False, **bounds)
-    results = _metrics(config, plan, records, jobs, fake_rows, real_rows) | {"clip_frames": fake_rows.get("clipsim")}
+    results = _metrics(config, plan, records, jobs, fake_rows, real_rows, MetricMemo(cache.root)) | {
+        "clip_frames": fake_rows.get("clipsim")}
     timings["metrics_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - start
     out = _write_results(config, plan, records, missing, jobs, results, counts,
@@ -368,13 +369,14 @@ def _skipped_list(skipped_by_path: dict[str, str]) -> list[dict]:
 
 
 def _metrics(config: RunConfig, plan: Plan, records: list[dict], jobs: evaluation.JobPlan,
-             fake_rows: dict, real_rows: dict) -> dict:
-    """The engine's entries of the run's metrics, per-sample scores keyed by sample index, and shortfalls."""
+             fake_rows: dict, real_rows: dict, memo: MetricMemo) -> dict:
+    """The engine's entries of the run's metrics (kept in and read from `memo`), per-sample scores keyed by sample
+    index, and shortfalls."""
     resamples = {name: config.fid_bootstrap if name == "fid" else config.bootstrap for name in config.metrics}
     computed = evaluation.metric_results(config.metrics, config.protocols(), jobs, fake_rows, real_rows,
                                          [r["prompt"] for r in records], resamples, config.seed,
                                          classes=plan.classes, prompted=[r["class"] for r in records],
-                                         memo=MetricMemo(config.cache_dir or default_cache_dir()))
+                                         memo=memo)
     computed["per_sample"] = {r["index"]: scores for r, scores in zip(records, computed["per_sample"])}
     return computed
 
